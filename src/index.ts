@@ -1,0 +1,9 @@
+/**
+ * spacetime-lens public API. Each stage exposes a small surface from its folder's index.ts;
+ * this file re-exports them so users can `import { ... } from 'spacetime-lens'`.
+ */
+
+export { main as runCli } from './cli/main.js';
+export { UserError } from './util/errors.js';
+export { cacheDir } from './util/paths.js';
+export { VERSION } from './version.js';

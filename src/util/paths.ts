@@ -1,0 +1,32 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Root of spacetime-lens's cache (datasets, downloaded models, derived data).
+ * `SPACETIME_LENS_CACHE` overrides it; otherwise `$XDG_CACHE_HOME/spacetime-lens` or `~/.cache/spacetime-lens`.
+ */
+export function cacheDir(...parts: string[]): string {
+  const root =
+    process.env['SPACETIME_LENS_CACHE'] ??
+    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'spacetime-lens');
+  return join(resolve(root), ...parts);
+}
+
+/** The package's root directory (where package.json lives), found from this file's location. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The `shared/` folder beside a checkout (test data), or undefined where there is none. */
+export function sharedDir(): string | undefined {
+  const candidates = [process.env['SPACETIME_LENS_SHARED'], join(packageRoot(), '..', 'shared')];
+  return candidates.find((c): c is string => !!c && existsSync(c));
+}
