@@ -1,0 +1,2 @@
+// Public surface of the data stage (filled in as the stage lands).
+export {};

@@ -1,0 +1,2 @@
+// Public surface of the experiments stage (filled in as the stage lands).
+export {};

@@ -1,0 +1,2 @@
+// Public surface of the store stage (filled in as the stage lands).
+export {};
