@@ -3,6 +3,7 @@ import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { registerDatasets } from './commands/datasets.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExperiment } from './commands/experiment.js';
 import { registerExtract } from './commands/extract.js';
 import { registerImport } from './commands/import.js';
 import { registerModel } from './commands/model.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     registerModel,
     registerExtract,
     registerProbe,
+    registerExperiment,
     registerReport,
   ]) {
     register(program);
