@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadGolden } from './fixtures.js';
+import { fitMlpProbe, gatherRows, initMlp, type MlpParams, MlpTrainer, predictMlpProbe } from './mlp.js';
+import { Rng } from './rng.js';
+
+interface MlpGoldenMeta {
+  n: number;
+  d: number;
+  h: number;
+  t: number;
+  cases: { lr: number; weightDecay: number; batches: number[][]; losses: number[] }[];
+}
+
+test('MlpTrainer matches PyTorch AdamW training step by step (golden)', async () => {
+  const g = loadGolden<MlpGoldenMeta>('mlp_golden');
+  const { d, h, t } = g.meta;
+  const x = Float32Array.from(g.get('x'));
+  const y = Float32Array.from(g.get('y'));
+  for (const [c, spec] of g.meta.cases.entries()) {
+    const init: MlpParams = {
+      d,
+      h,
+      t,
+      w1: Float32Array.from(g.get(`case${c}.init.w1`)),
+      b1: Float32Array.from(g.get(`case${c}.init.b1`)),
+      w2: Float32Array.from(g.get(`case${c}.init.w2`)),
+      b2: Float32Array.from(g.get(`case${c}.init.b2`)),
+    };
+    const trainer = new MlpTrainer(init, { lr: spec.lr, weightDecay: spec.weightDecay });
+    for (const [s, rows] of spec.batches.entries()) {
+      const b = rows.length;
+      const loss = await trainer.step(
+        gatherRows(x, d, rows, new Float32Array(b * d)),
+        gatherRows(y, t, rows, new Float32Array(b * t)),
+        b,
+      );
+      assert.ok(
+        Math.abs(loss - spec.losses[s]!) < 1e-5 * Math.max(1, spec.losses[s]!),
+        `case ${c} step ${s} loss`,
+      );
+    }
+    for (const name of ['w1', 'b1', 'w2', 'b2'] as const) {
+      const want = g.get(`case${c}.final.${name}`);
+      const got = trainer.params[name];
+      let maxDiff = 0;
+      let moved = 0;
+      const start = g.get(`case${c}.init.${name}`);
+      for (let i = 0; i < want.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+        moved = Math.max(moved, Math.abs(want[i]! - start[i]!));
+      }
+      assert.ok(maxDiff < 1e-5, `case ${c} ${name}: max |diff| ${maxDiff}`);
+      assert.ok(moved > 1e-3, `case ${c} ${name} should have moved (${moved})`);
+    }
+  }
+});
+
+test('initMlp draws U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like nn.Linear and is seeded', () => {
+  const a = initMlp(400, 256, 2, new Rng(7, 'init'));
+  const b = initMlp(400, 256, 2, new Rng(7, 'init'));
+  const c = initMlp(400, 256, 2, new Rng(8, 'init'));
+  assert.deepEqual(a.w1, b.w1);
+  assert.notDeepEqual(a.w1, c.w1);
+  const bound1 = 1 / Math.sqrt(400);
+  let max = 0;
+  let sumSq = 0;
+  for (const v of a.w1) {
+    max = Math.max(max, Math.abs(v));
+    sumSq += v * v;
+  }
+  assert.ok(max <= bound1 && max > 0.99 * bound1);
+  // variance of U(-b, b) is b²/3
+  const variance = sumSq / a.w1.length;
+  assert.ok(
+    Math.abs(variance / (bound1 ** 2 / 3) - 1) < 0.02,
+    `variance ratio ${variance / (bound1 ** 2 / 3)}`,
+  );
+  for (const v of a.w2) assert.ok(Math.abs(v) <= 1 / 16);
+});
+
+test('fitMlpProbe learns a planted nonlinear signal y = |x·w| and is deterministic under a seed', async () => {
+  const n = 2400;
+  const d = 8;
+  const rng = new Rng(3, 'data');
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < x.length; i++) x[i] = gaussian(rng);
+  const w = [1, -0.5, 0.25, 0, 0.8, 0, -1, 0.3];
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x[i * d + j]! * w[j]!;
+    y[i] = Math.abs(s) * 100 + 1900; // a "year"-like scale to exercise standardisation
+  }
+  const train = Int32Array.from({ length: 2000 }, (_, i) => i);
+  const options = { seed: 5, weightDecays: [0.01, 0.3], batchSize: 64, maxEpochs: 20 };
+  const fit = await fitMlpProbe(x, y, n, d, 1, train, options);
+  const pred = await predictMlpProbe(fit, x, n);
+  const r2 = rSquared(y.subarray(2000), pred.subarray(2000));
+  assert.ok(r2 > 0.85, `MLP test R² ${r2}`);
+  assert.equal(fit.runs.length, 2);
+  assert.ok(fit.runs.every((r) => r.valMse.length === r.epochs && r.epochs >= 1));
+  const chosen = fit.runs.find((r) => r.weightDecay === fit.weightDecay)!;
+  assert.ok(fit.runs.every((r) => chosen.minValMse <= r.minValMse));
+  const short = { seed: 5, weightDecays: [0.1], batchSize: 256, maxEpochs: 2 };
+  const once = await fitMlpProbe(x, y, n, d, 1, train, short);
+  const twice = await fitMlpProbe(x, y, n, d, 1, train, short);
+  const other = await fitMlpProbe(x, y, n, d, 1, train, { ...short, seed: 6 });
+  assert.deepEqual(twice.params.w1, once.params.w1);
+  assert.notDeepEqual(other.params.w1, once.params.w1);
+});
+
+function gaussian(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+}
+
+function rSquared(y: Float64Array, p: Float64Array): number {
+  let mean = 0;
+  for (const v of y) mean += v / y.length;
+  let ssRes = 0;
+  let ssTot = 0;
+  for (let i = 0; i < y.length; i++) {
+    ssRes += (y[i]! - p[i]!) ** 2;
+    ssTot += (y[i]! - mean) ** 2;
+  }
+  return 1 - ssRes / ssTot;
+}
