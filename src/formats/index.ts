@@ -1,2 +1,11 @@
-// Public surface of the formats stage (filled in as the stage lands).
-export {};
+// Public surface of the formats stage: safetensors, .npy and half-precision conversions.
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './float16.js';
+export type { SafetensorsDtype, SafetensorsStreamWriter, TensorInfo, TensorToWrite } from './safetensors.js';
+export {
+  createSafetensorsWriter,
+  DTYPE_SIZE,
+  isSafetensorsDtype,
+  MAX_HEADER_BYTES,
+  SafetensorsFile,
+  writeSafetensors,
+} from './safetensors.js';
