@@ -1,0 +1,198 @@
+/**
+ * Principal components of a layer's activations (METHOD.md §6): all N rows, centred.
+ *
+ * Block subspace iteration on the covariance XcᵀXc, applied implicitly: each pass streams X in row chunks
+ * through one onnxruntime graph (centre, Y = Xc·V, Z += Xcᵀ·Y), so no d×d or centred n×d copy is ever built.
+ * The block (k + oversample columns) is re-orthonormalised in f64 after every pass and the Ritz values are
+ * tracked until they stop changing; a final Rayleigh-Ritz step gives the components. With enough passes this
+ * is exact PCA to f32 precision (unlike torch.pca_lowrank's fixed two power iterations in the authors' code).
+ */
+
+import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
+import { UserError } from '../util/errors.js';
+import { orthonormalize, symmetricEigen } from './linalg.js';
+import { Rng } from './rng.js';
+
+export interface PcaOptions {
+  /** Extra block columns beyond k; they speed up convergence of the k-th component. */
+  oversample?: number;
+  maxIterations?: number;
+  /** Stop when every top-k Ritz residual ‖C·v − λ·v‖ is below this fraction of the largest eigenvalue. */
+  tolerance?: number;
+  seed?: number;
+  chunkRows?: number;
+}
+
+export interface PcaResult {
+  n: number;
+  d: number;
+  k: number;
+  mean: Float64Array;
+  /** k×d row-major, unit rows, like scikit-learn's components_; sign: the largest-|·| entry is positive. */
+  components: Float64Array;
+  /** Variance along each component (eigenvalue of the covariance, ddof 1), descending. */
+  explainedVariance: Float64Array;
+  explainedVarianceRatio: Float64Array;
+  totalVariance: number;
+  iterations: number;
+  converged: boolean;
+  /** The final largest Ritz residual, relative to the top eigenvalue. */
+  residual: number;
+}
+
+function passGraph(): GraphBuilder {
+  const g = new GraphBuilder('pca_pass');
+  g.input('X', 'float32', ['r', 'd']);
+  g.input('mu', 'float32', ['d']);
+  g.input('V', 'float32', ['d', 'q']);
+  const Xc = g.op('Sub', ['X', 'mu']);
+  const Y = g.op('MatMul', [Xc, 'V']);
+  g.op('Gemm', [Xc, Y], { transA: 1 }, 'Z');
+  g.output('Z', 'float32', ['d', 'q']);
+  return g;
+}
+
+/** Top-k principal components of x (n×d, row-major). */
+export async function pca(x: Float32Array, n: number, d: number, k: number, options: PcaOptions = {}) {
+  if (x.length !== n * d) throw new Error('pca: array size does not match n×d');
+  const rank = Math.min(n - 1, d);
+  if (k < 1 || k > rank) throw new UserError(`PCA: k = ${k} is outside 1..${rank} (n = ${n}, d = ${d})`);
+  const q = Math.min(rank, k + (options.oversample ?? 10));
+  const maxIterations = options.maxIterations ?? 30;
+  const tolerance = options.tolerance ?? 1e-6;
+  const chunkRows = options.chunkRows ?? Math.max(64, Math.floor(16_777_216 / d));
+
+  const { mean, totalSumSquares } = centreStats(x, n, d);
+  const mu32 = Float32Array.from(mean);
+  const session = await cachedSession('pca-pass', passGraph);
+  /** Z = XcᵀXc·V (d×q) for orthonormal V (d×q, row-major f64). */
+  const covarianceTimes = async (V: Float64Array): Promise<Float64Array> => {
+    const V32 = new ort.Tensor('float32', Float32Array.from(V), [d, q]);
+    const mu = new ort.Tensor('float32', mu32, [d]);
+    const Z = new Float64Array(d * q);
+    for (let start = 0; start < n; start += chunkRows) {
+      const rows = Math.min(chunkRows, n - start);
+      const out = await session.run({
+        X: new ort.Tensor('float32', x.subarray(start * d, (start + rows) * d), [rows, d]),
+        mu,
+        V: V32,
+      });
+      const part = out['Z']!.data as Float32Array;
+      for (let i = 0; i < part.length; i++) Z[i] += part[i]!;
+    }
+    return Z;
+  };
+
+  const rng = new Rng(options.seed ?? 0, 'pca-start');
+  const start = new Float64Array(d * q);
+  for (let i = 0; i < start.length; i++) start[i] = gaussian(rng);
+  let V = await orthonormalize(start, d, q);
+  let ritz = { values: new Float64Array(q), vectors: new Float64Array(q * q) };
+  let VU = V;
+  let iterations = 0;
+  let converged = false;
+  let residual = Infinity;
+  while (iterations < maxIterations) {
+    const Z = await covarianceTimes(V);
+    iterations++;
+    // Rayleigh-Ritz on span(V): components V·U, residuals ‖C·VU_i − λ_i·VU_i‖ / λ_1 for the top k.
+    ritz = symmetricEigen(symmetrize((await matmul(V, Z, q, d, q, { transA: true })) as Float64Array, q), q);
+    VU = (await matmul(V, ritz.vectors, d, q, q)) as Float64Array;
+    const ZU = (await matmul(Z, ritz.vectors, d, q, q)) as Float64Array;
+    residual = ritzResidual(VU, ZU, ritz.values, d, q, k);
+    if (residual < tolerance) {
+      converged = true;
+      break;
+    }
+    if (iterations < maxIterations) V = await orthonormalize(Z, d, q);
+  }
+  const components = new Float64Array(k * d);
+  for (let c = 0; c < k; c++) {
+    let norm = 0;
+    let biggest = 0;
+    for (let j = 0; j < d; j++) {
+      const v = VU[j * q + c]!;
+      norm += v * v;
+      if (Math.abs(v) > Math.abs(biggest)) biggest = v;
+    }
+    const scale = Math.sign(biggest || 1) / Math.sqrt(norm);
+    for (let j = 0; j < d; j++) components[c * d + j] = VU[j * q + c]! * scale;
+  }
+  const explainedVariance = Float64Array.from(ritz.values.subarray(0, k), (v) => Math.max(v, 0) / (n - 1));
+  const totalVariance = totalSumSquares / (n - 1);
+  const result: PcaResult = {
+    n,
+    d,
+    k,
+    mean,
+    components,
+    explainedVariance,
+    explainedVarianceRatio: explainedVariance.map((v) => v / totalVariance),
+    totalVariance,
+    iterations,
+    converged,
+    residual,
+  };
+  return result;
+}
+
+/** Features X·V[:, :k] (n×k, f32), not re-centred (the probe's intercept absorbs the offset), as in §6. */
+export async function projectOntoComponents(x: Float32Array, n: number, result: PcaResult, k: number) {
+  const { d } = result;
+  if (k > result.k) throw new Error(`projectOntoComponents: only ${result.k} components were computed`);
+  const Vk = new Float32Array(d * k); // d×k: column c = component c
+  for (let c = 0; c < k; c++) for (let j = 0; j < d; j++) Vk[j * k + c] = result.components[c * d + j]!;
+  return (await matmul(x, Vk, n, d, k)) as Float32Array;
+}
+
+function centreStats(x: Float32Array, n: number, d: number) {
+  const mean = new Float64Array(d);
+  let sumSquares = 0;
+  for (let i = 0; i < n; i++) {
+    const row = x.subarray(i * d, (i + 1) * d);
+    for (let j = 0; j < d; j++) {
+      const v = row[j]!;
+      mean[j] += v;
+      sumSquares += v * v;
+    }
+  }
+  let meanSquares = 0;
+  for (let j = 0; j < d; j++) {
+    mean[j] /= n;
+    meanSquares += mean[j]! * mean[j]!;
+  }
+  return { mean, totalSumSquares: Math.max(0, sumSquares - n * meanSquares) };
+}
+
+function symmetrize(m: Float64Array, q: number): Float64Array {
+  for (let i = 0; i < q; i++) {
+    for (let j = i + 1; j < q; j++) {
+      const v = (m[i * q + j]! + m[j * q + i]!) / 2;
+      m[i * q + j] = v;
+      m[j * q + i] = v;
+    }
+  }
+  return m;
+}
+
+function ritzResidual(
+  VU: Float64Array,
+  ZU: Float64Array,
+  values: Float64Array,
+  d: number,
+  q: number,
+  k: number,
+) {
+  const scale = Math.abs(values[0]!) || 1;
+  let worst = 0;
+  for (let c = 0; c < k; c++) {
+    let sum = 0;
+    for (let j = 0; j < d; j++) sum += (ZU[j * q + c]! - values[c]! * VU[j * q + c]!) ** 2;
+    worst = Math.max(worst, Math.sqrt(sum) / scale);
+  }
+  return worst;
+}
+
+function gaussian(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+}
