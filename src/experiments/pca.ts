@@ -87,7 +87,10 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
   const start = new Float64Array(d * q);
   for (let i = 0; i < start.length; i++) start[i] = gaussian(rng);
   let V = await orthonormalize(start, d, q);
-  let ritz = { values: new Float64Array(q), vectors: new Float64Array(q * q) };
+  let ritz: { values: Float64Array; vectors: Float64Array } = {
+    values: new Float64Array(q),
+    vectors: new Float64Array(q * q),
+  };
   let VU = V;
   let iterations = 0;
   let converged = false;
