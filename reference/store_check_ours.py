@@ -22,7 +22,7 @@ DTYPES = {'F64': '<f8', 'F32': '<f4', 'F16': '<f2', 'I64': '<i8', 'I32': '<i4', 
           'U8': 'u1', 'BOOL': '?'}
 
 WRITE_JS = r"""
-import { writeSafetensors, f32ToF16, f32ToBf16 } from './src/formats/index.ts';
+import { writeSafetensors, writeNpy, f32ToF16, f32ToBf16 } from './src/formats/index.ts';
 const n = 37;
 const f = Float32Array.from({ length: n }, (_, i) => Math.fround((i - 18) * 0.37 + 1e-3 * i * i));
 const d = Float64Array.from({ length: n }, (_, i) => (i - 18) * 0.37 + 1e-3 * i * i);
@@ -38,6 +38,8 @@ await writeSafetensors(process.argv[1], [
   { name: 'u8', dtype: 'U8', shape: [n], data: Uint8Array.from({ length: n }, (_, i) => i * 7) },
   { name: 'bool', dtype: 'BOOL', shape: [n], data: Uint8Array.from({ length: n }, (_, i) => i % 3 === 0 ? 1 : 0) },
 ], { writer: 'spacetime-lens' });
+await writeNpy(process.argv[1] + '.npy', [n, 1], f);
+await writeNpy(process.argv[1] + '.f8.npy', [n], d);
 """
 
 
@@ -79,6 +81,11 @@ def check_formats():
         path = os.path.join(tmp, 'ours.safetensors')
         subprocess.run(['node', '--import', 'tsx', '--input-type=module', '-e', WRITE_JS, path], check=True)
         metadata, tensors = read_safetensors(path)
+        npy_f4 = np.load(path + '.npy')
+        npy_f8 = np.load(path + '.f8.npy')
+    assert npy_f4.dtype == np.float32 and np.array_equal(npy_f4, f.reshape(n, 1)), npy_f4
+    assert npy_f8.dtype == np.float64 and np.array_equal(npy_f8, d), npy_f8
+    print('.npy written by spacetime-lens loads in np.load')
     assert metadata == {'writer': 'spacetime-lens'}, metadata
     for name, w in want.items():
         got = tensors[name]
