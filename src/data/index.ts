@@ -1,2 +1,59 @@
-// Public surface of the data stage (filled in as the stage lands).
-export {};
+// Public surface of the data stage: entity datasets (paper registry, custom files, offline world cities),
+// validation, fetching, and prompts.
+
+export {
+  buildDataset,
+  type DatasetSchema,
+  DatasetValidationError,
+  hashSplitIsTest,
+  type ValidationIssue,
+} from './build.js';
+export { CONTINENT_NAMES, COUNTRIES } from './countries.js';
+export {
+  cachedDatasetPath,
+  customSchema,
+  datasetsDir,
+  loadDataset,
+  paperSchema,
+  readSpecFile,
+} from './load.js';
+export {
+  artEntityString,
+  CANONICAL_PROMPTS,
+  canonicalPrompt,
+  entityString,
+  getPrompt,
+  listPrompts,
+  nycEntityString,
+  PROMPTS,
+  renderAll,
+  renderPrompt,
+  renderWith,
+  worldEntityString,
+} from './prompts.js';
+export {
+  DATASETS,
+  type HoldoutSpec,
+  isPaperDataset,
+  NOTEBOOK_ROW_COUNTS,
+  PAPER_BASE_URL,
+  PAPER_DATASET_NAMES,
+  type PaperDatasetSpec,
+  type TargetSource,
+} from './registry.js';
+export { type RawTable, readTable } from './table.js';
+export type {
+  ColumnMapping,
+  DatasetKind,
+  EntityDataset,
+  LoadOptions,
+  PromptVariant,
+  RenderedPrompt,
+} from './types.js';
+export { NS_PER_YEAR, parseDateToYears, parseFlag, parseNumber } from './values.js';
+export {
+  buildWorldCities,
+  WORLD_CITIES,
+  WORLD_CITIES_MIN_POPULATION,
+  type WorldCitiesOptions,
+} from './world-cities.js';
