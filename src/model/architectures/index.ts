@@ -1,0 +1,26 @@
+/** The architecture registry: adding a family = one adapter file + one line here. */
+import { UserError } from '../../util/errors.js';
+import type { Architecture, ModelSpec } from '../spec.js';
+import { gptNeox } from './gpt_neox.js';
+import { gpt2 } from './gpt2.js';
+import { llama } from './llama.js';
+import { mistral } from './mistral.js';
+import { qwen2 } from './qwen2.js';
+
+export const ARCHITECTURES: readonly Architecture[] = [llama, mistral, qwen2, gptNeox, gpt2];
+
+export function supportedModelTypes(): string[] {
+  return ARCHITECTURES.flatMap((a) => a.modelTypes);
+}
+
+/** Normalises a config.json into the engine's ModelSpec, or a UserError naming an unsupported model_type. */
+export function modelSpec(config: Record<string, unknown>, has: (name: string) => boolean): ModelSpec {
+  const type = config['model_type'];
+  const arch = ARCHITECTURES.find((a) => a.modelTypes.includes(String(type)));
+  if (!arch) {
+    throw new UserError(
+      `model_type ${JSON.stringify(type ?? null)} is not supported (supported: ${supportedModelTypes().join(', ')})`,
+    );
+  }
+  return arch.spec(config, has);
+}

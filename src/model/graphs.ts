@@ -1,0 +1,232 @@
+/**
+ * ONNX graphs of the transformer pieces. Weights are graph *inputs*, so one session serves every layer and every
+ * chunk; the residual stream travels between calls as [rows, d] f32 with rows = batch · padded length.
+ *
+ * attention(x) -> resid_mid = x + attn(norm1(x))         (sequential blocks)
+ *              -> attn_out = attn(norm1(x))              (parallel blocks: GPT-NeoX)
+ * mlp(x[, attn_out]) -> mlp_post = act(gate)·up | act(up),  resid_post = x + down(mlp_post) [+ attn_out]
+ *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
+ * finalNorm(x) -> normalized;  unembed(normalized) -> logits.
+ *
+ * Attention inputs besides the weights: `bt` int64 [B, T]; `mask` f32 [T, T] additive causal mask (right padding
+ * needs nothing else: a real token never attends to a later pad); `cos`/`sin` f32 [T, 1, rotary/2]; `scale` f32 [1].
+ */
+import { GraphBuilder } from '../native/index.js';
+import type { ModelSpec } from './spec.js';
+
+/** Which optional weights are present (the graph has an input for each). */
+export interface GraphFlags {
+  ln1Bias: boolean;
+  ln2Bias: boolean;
+  qkvBias: boolean;
+  oBias: boolean;
+  upBias: boolean;
+  gateBias: boolean;
+  downBias: boolean;
+  finalNormBias: boolean;
+  unembedBias: boolean;
+}
+
+class Ops {
+  constructor(readonly g: GraphBuilder) {}
+  ints(values: number[]): string {
+    return this.g.constant({ type: 'int64', dims: [values.length], values });
+  }
+  scalar(value: number): string {
+    return this.g.constant({ type: 'float32', dims: [], values: [value] });
+  }
+  slice(x: string, start: number, end: number, axis: number): string {
+    return this.g.op('Slice', [x, this.ints([start]), this.ints([end]), this.ints([axis])]);
+  }
+  linear(x: string, w: string, b: string | undefined, transB: number): string {
+    return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB });
+  }
+  norm(spec: ModelSpec, x: string, w: string, b?: string): string {
+    const g = this.g;
+    if (spec.norm === 'layer') {
+      return g.op('LayerNormalization', b ? [x, w, b] : [x, w], {
+        axis: -1,
+        epsilon: { float: spec.normEps },
+      });
+    }
+    // RMSNorm as in transformers: w · (x · rsqrt(mean(x²) + eps)).
+    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, this.scalar(spec.normEps)])])]);
+    return g.op('Mul', [g.op('Mul', [x, inv]), w]);
+  }
+  act(spec: ModelSpec, x: string): string {
+    const g = this.g;
+    switch (spec.act) {
+      case 'silu':
+        return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+      case 'relu':
+        return g.op('Relu', [x]);
+      case 'gelu': {
+        const erf = g.op('Erf', [g.op('Mul', [x, this.scalar(Math.SQRT1_2)])]);
+        return g.op('Mul', [g.op('Mul', [x, this.scalar(0.5)]), g.op('Add', [erf, this.scalar(1)])]);
+      }
+      case 'gelu_tanh': {
+        const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
+        const inner = g.op('Add', [x, g.op('Mul', [cube, this.scalar(0.044715)])]);
+        const t = g.op('Tanh', [g.op('Mul', [inner, this.scalar(Math.sqrt(2 / Math.PI))])]);
+        return g.op('Mul', [g.op('Mul', [x, this.scalar(0.5)]), g.op('Add', [t, this.scalar(1)])]);
+      }
+    }
+  }
+  /** Rotate-half rotary on the first `dim` dims of the last axis of x [B, T, heads, headDim]. */
+  rotary(x: string, dim: number, headDim: number, cos: string, sin: string): string {
+    const g = this.g;
+    const half = dim / 2;
+    const x1 = this.slice(x, 0, half, 3);
+    const x2 = this.slice(x, half, dim, 3);
+    const r1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
+    const r2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
+    const parts = [r1, r2];
+    if (dim < headDim) parts.push(this.slice(x, dim, headDim, 3));
+    return g.op('Concat', parts, { axis: 3 });
+  }
+}
+
+const transBOf = (spec: ModelSpec) => (spec.linear === 'out_in' ? 1 : 0);
+
+export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
+  const g = new GraphBuilder('attention');
+  const o = new Ops(g);
+  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd } = spec;
+  const tb = transBOf(spec);
+  const x = g.input('x', 'float32', ['N', d]);
+  const bt = g.input('bt', 'int64', [2]);
+  const mask = g.input('mask', 'float32', ['T', 'T']);
+  const scale = g.input('scale', 'float32', [1]);
+  const ln1 = g.input('ln1_w', 'float32', [d]);
+  const ln1b = flags.ln1Bias ? g.input('ln1_b', 'float32', [d]) : undefined;
+  const h = o.norm(spec, x, ln1, ln1b);
+  const shape = (...tail: number[]) => g.op('Concat', [bt, o.ints(tail)], { axis: 0 });
+  let q: string;
+  let k: string;
+  let v: string;
+  if (spec.qkv === 'separate') {
+    const bias = (n: string, size: number) => (flags.qkvBias ? g.input(n, 'float32', [size]) : undefined);
+    const wq = g.input('wq', 'float32', ['qo', 'qi']);
+    const bq = bias('bq', H * hd);
+    const wk = g.input('wk', 'float32', ['ko', 'ki']);
+    const bk = bias('bk', KV * hd);
+    const wv = g.input('wv', 'float32', ['ko', 'ki']);
+    const bv = bias('bv', KV * hd);
+    q = g.op('Reshape', [o.linear(h, wq, bq, tb), shape(H, hd)]);
+    k = g.op('Reshape', [o.linear(h, wk, bk, tb), shape(KV, hd)]);
+    v = g.op('Reshape', [o.linear(h, wv, bv, tb), shape(KV, hd)]);
+  } else {
+    const w = g.input('wqkv', 'float32', ['a', 'b']);
+    const b = flags.qkvBias ? g.input('bqkv', 'float32', [3 * H * hd]) : undefined;
+    const qkv = o.linear(h, w, b, tb);
+    if (spec.qkv === 'neox') {
+      const perHead = g.op('Reshape', [qkv, shape(H, 3 * hd)]);
+      q = o.slice(perHead, 0, hd, 3);
+      k = o.slice(perHead, hd, 2 * hd, 3);
+      v = o.slice(perHead, 2 * hd, 3 * hd, 3);
+    } else {
+      q = g.op('Reshape', [o.slice(qkv, 0, d, 1), shape(H, hd)]);
+      k = g.op('Reshape', [o.slice(qkv, d, 2 * d, 1), shape(H, hd)]);
+      v = g.op('Reshape', [o.slice(qkv, 2 * d, 3 * d, 1), shape(H, hd)]);
+    }
+  }
+  if (spec.rotary) {
+    const half = spec.rotary.dim / 2;
+    const cos = g.input('cos', 'float32', ['T', 1, half]);
+    const sin = g.input('sin', 'float32', ['T', 1, half]);
+    q = o.rotary(q, spec.rotary.dim, hd, cos, sin);
+    k = o.rotary(k, spec.rotary.dim, hd, cos, sin);
+  }
+  // Grouped-query attention without copying K/V: query heads h = kv·G + g are viewed as [B, KV, G, T, hd]
+  // against keys [B, KV, 1, hd, T], so kv head = h // G (transformers' repeat_kv).
+  const G = H / KV;
+  const q5 = g.op('Reshape', [
+    g.op('Transpose', [g.op('Mul', [q, scale])], { perm: [0, 2, 1, 3] }),
+    o.ints([0, KV, G, -1, hd]),
+  ]);
+  const k5 = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [0, 2, 3, 1] }), o.ints([2])]);
+  const v5 = g.op('Unsqueeze', [g.op('Transpose', [v], { perm: [0, 2, 1, 3] }), o.ints([2])]);
+  const scores = g.op('Add', [g.op('MatMul', [q5, k5]), mask]);
+  const probs = g.op('Softmax', [scores], { axis: -1 });
+  const ctx = g.op('Reshape', [g.op('MatMul', [probs, v5]), o.ints([0, H, -1, hd])]);
+  const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), o.ints([-1, H * hd])]);
+  const wo = g.input('wo', 'float32', ['oo', 'oi']);
+  const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;
+  if (spec.parallelResidual) {
+    g.op('Gemm', bo ? [merged, wo, bo] : [merged, wo], { transB: tb }, 'attn_out');
+    g.output('attn_out', 'float32', ['N', d]);
+  } else {
+    g.op('Add', [x, o.linear(merged, wo, bo, tb)], {}, 'resid_mid');
+    g.output('resid_mid', 'float32', ['N', d]);
+  }
+  return g;
+}
+
+export type MlpPart = 'full' | 'in' | 'out';
+
+export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): GraphBuilder {
+  const g = new GraphBuilder(`mlp_${part}`);
+  const o = new Ops(g);
+  const { dModel: d, dMlp: m } = spec;
+  const tb = transBOf(spec);
+  const x = g.input('x', 'float32', ['N', d]);
+  let post: string;
+  if (part === 'out') {
+    post = g.input('mlp_post', 'float32', ['N', m]);
+  } else {
+    const ln2 = g.input('ln2_w', 'float32', [d]);
+    const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [d]) : undefined;
+    const h = o.norm(spec, x, ln2, ln2b);
+    const up = o.linear(
+      h,
+      g.input('w_up', 'float32', ['u0', 'u1']),
+      flags.upBias ? g.input('b_up', 'float32', [m]) : undefined,
+      tb,
+    );
+    if (spec.gated) {
+      const gate = o.linear(
+        h,
+        g.input('w_gate', 'float32', ['u0', 'u1']),
+        flags.gateBias ? g.input('b_gate', 'float32', [m]) : undefined,
+        tb,
+      );
+      post = g.op('Mul', [o.act(spec, gate), up], {}, 'mlp_post');
+    } else {
+      post = g.op('Identity', [o.act(spec, up)], {}, 'mlp_post');
+    }
+    g.output('mlp_post', 'float32', ['N', m]);
+    if (part === 'in') return g;
+  }
+  const down = o.linear(
+    post,
+    g.input('w_down', 'float32', ['d0', 'd1']),
+    flags.downBias ? g.input('b_down', 'float32', [d]) : undefined,
+    tb,
+  );
+  const update = spec.parallelResidual ? g.op('Add', [down, g.input('attn_out', 'float32', ['N', d])]) : down;
+  g.op('Add', [update, x], {}, 'resid_post');
+  g.output('resid_post', 'float32', ['N', d]);
+  return g;
+}
+
+export function finalNormGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
+  const g = new GraphBuilder('final_norm');
+  const o = new Ops(g);
+  const x = g.input('x', 'float32', ['N', spec.dModel]);
+  const w = g.input('norm_w', 'float32', [spec.dModel]);
+  const b = flags.finalNormBias ? g.input('norm_b', 'float32', [spec.dModel]) : undefined;
+  g.op('Identity', [o.norm(spec, x, w, b)], {}, 'normalized');
+  g.output('normalized', 'float32', ['N', spec.dModel]);
+  return g;
+}
+
+export function unembedGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
+  const g = new GraphBuilder('unembed');
+  const x = g.input('x', 'float32', ['N', spec.dModel]);
+  const w = g.input('w_u', 'float32', [spec.vocabSize, spec.dModel]);
+  const b = flags.unembedBias ? g.input('b_u', 'float32', [spec.vocabSize]) : undefined;
+  g.op('Gemm', b ? [x, w, b] : [x, w], { transB: 1 }, 'logits');
+  g.output('logits', 'float32', ['N', spec.vocabSize]);
+  return g;
+}

@@ -1,0 +1,669 @@
+/**
+ * HookedModel: runs token sequences through a checkpoint layer by layer on onnxruntime, capturing and editing
+ * TransformerLens-style hook points.
+ *
+ * Sequences are sorted by length and packed into right-padded micro-batches; a chunk of micro-batches goes
+ * through one layer at a time, so each layer's weights are read (and widened from f16/bf16) once per chunk and
+ * peak memory is about one layer of f32 weights plus the chunk's residual stream. Causal attention means a real
+ * token never sees the pads after it, so padding does not change any result. Only requested hooks are kept,
+ * reduced to the requested position during the run, and blocks after the last needed one are skipped.
+ */
+import { availableParallelism } from 'node:os';
+import { createSession, type Device, type GraphBuilder, ort } from '../native/index.js';
+import { UserError } from '../util/errors.js';
+import {
+  attentionGraph,
+  finalNormGraph,
+  type GraphFlags,
+  type MlpPart,
+  mlpGraph,
+  unembedGraph,
+} from './graphs.js';
+import { hookWidth, type ParsedHook, parseHook } from './hooks.js';
+import { rotaryTables } from './rotary.js';
+import type { ModelSpec, WeightSource } from './spec.js';
+import type { ModelTokenizer } from './tokenizer.js';
+
+/** What an edit function sees besides the value. */
+export interface EditInfo {
+  hook: string;
+  layer?: number;
+  /** Indices (into the run's `sequences`) of the sequences in this micro-batch, in row order. */
+  sequences: number[];
+  /** Their lengths. */
+  lengths: number[];
+  /** Rows per sequence in `value`: the padded length T, or 1 for final hooks reduced to the kept position. */
+  rowsPerSequence: number;
+  /** Values per row (d, d_mlp or vocab). */
+  width: number;
+  /** The kept position of each sequence, when the run keeps one. */
+  keptPositions?: number[];
+}
+
+/**
+ * A causal intervention: a function that edits a hook's value in place (or returns a replacement of the same
+ * size), or a vector added to the value at some token positions (negative counts from each sequence's end;
+ * omitted = every position).
+ */
+export type HookEdit =
+  | { hook: string; apply(value: Float32Array, info: EditInfo): void | Float32Array }
+  | { hook: string; add: Float32Array; positions?: number[] };
+
+export interface RunOptions {
+  hooks: string[];
+  /** One kept position per sequence (negative counts from the end): hooks come back as [nSeq, width]. */
+  positions?: number[];
+  edits?: HookEdit[];
+  onProgress?(done: number, total: number): void;
+  /** Padded tokens per onnxruntime call (default 4096). */
+  batchTokens?: number;
+}
+
+export interface EngineOptions {
+  device?: Device;
+  threads?: number;
+  /** Keep widened f32 layer weights between runs when the whole model fits in this many bytes (default 2 GiB). */
+  weightCacheBytes?: number;
+  /** Residual-stream bytes per chunk (default 1 GiB): weights are streamed once per chunk. */
+  chunkBytes?: number;
+}
+
+interface Batch {
+  seqs: number[];
+  lens: number[];
+  B: number;
+  T: number;
+  resid: Float32Array;
+  attnOut?: Float32Array;
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+interface Capture {
+  hook: ParsedHook;
+  width: number;
+  /** Rows per sequence in `out`: 1 with kept positions, else the longest sequence's length. */
+  rows: number;
+  out: Float32Array;
+}
+
+const NEG_INF = Number.NEGATIVE_INFINITY;
+
+export class HookedModel {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly layerCache = new Map<number, { attn: Feeds; mlp: Feeds }>();
+  private readonly tables = new Map<string, Float32Array>();
+  private readonly masks = new Map<number, ort.Tensor>();
+  private readonly rope = new Map<number, { cos: ort.Tensor; sin: ort.Tensor }>();
+  private readonly flags: GraphFlags;
+  private readonly cacheLayers: boolean;
+  private disposed = false;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly source: WeightSource,
+    readonly tokenizer?: ModelTokenizer,
+    private readonly options: EngineOptions = {},
+  ) {
+    const l0 = spec.names.layer(0);
+    this.flags = {
+      ln1Bias: !!l0.ln1Bias,
+      ln2Bias: !!l0.ln2Bias,
+      qkvBias: !!(l0.qBias || l0.qkvBias),
+      oBias: !!l0.oBias,
+      upBias: !!l0.upBias,
+      gateBias: !!l0.gateBias,
+      downBias: !!l0.downBias,
+      finalNormBias: !!spec.names.finalNormBias,
+      unembedBias: !!spec.names.unembedBias,
+    };
+    this.cacheLayers = layerBytes(spec) * spec.nLayers <= (options.weightCacheBytes ?? 2 ** 31);
+  }
+
+  /** The checkpoint's raw config.json. */
+  get config(): Record<string, unknown> {
+    return this.source.config;
+  }
+
+  async run(sequences: number[][], options: RunOptions): Promise<Map<string, Float32Array>> {
+    if (this.disposed) throw new Error('HookedModel.run after dispose()');
+    const spec = this.spec;
+    const hooks = [...new Set(options.hooks)].map((h) => parseHook(h, spec));
+    const edits = groupEdits(options.edits ?? [], spec);
+    const lengths = validateSequences(sequences, spec);
+    const kept = options.positions ? keptPositions(options.positions, lengths) : undefined;
+    const nSeq = sequences.length;
+    await this.prepare();
+    const maxLen = Math.max(0, ...lengths);
+    const captures = new Map<string, Capture>();
+    for (const hook of hooks) {
+      const width = hookWidth(hook, spec);
+      const rows = kept ? 1 : maxLen;
+      captures.set(hook.name, { hook, width, rows, out: new Float32Array(nSeq * rows * width) });
+    }
+    const needFinal = hooks.some((h) => h.kind === 'final_norm' || h.kind === 'logits');
+    const lastLayer = needFinal ? spec.nLayers - 1 : Math.max(-1, ...hooks.map((h) => h.layer ?? -1));
+    const batches = planBatches(lengths, options.batchTokens ?? 4096, spec.nHeads);
+    const chunkBytes = this.options.chunkBytes ?? 2 ** 30;
+    let done = 0;
+    for (let start = 0; start < batches.length; ) {
+      let end = start;
+      let bytes = 0;
+      while (
+        end < batches.length &&
+        (end === start || bytes + batches[end]!.tokens * spec.dModel * 8 <= chunkBytes)
+      ) {
+        bytes += batches[end]!.tokens * spec.dModel * 8;
+        end++;
+      }
+      const chunk = batches
+        .slice(start, end)
+        .map((b) => this.embed(sequences, b.seqs, b.T, captures, edits, kept));
+      const chunkSeqs = chunk.reduce((s, b) => s + b.B, 0);
+      for (let l = 0; l <= lastLayer; l++) {
+        const weights = await this.layerWeights(l);
+        for (const batch of chunk) await this.block(l, batch, weights, captures, edits, kept);
+        if (!this.cacheLayers) this.layerCache.delete(l);
+        options.onProgress?.(done + Math.floor((chunkSeqs * (l + 1)) / (lastLayer + 2)), nSeq);
+      }
+      if (needFinal) for (const batch of chunk) await this.final(batch, captures, edits, kept);
+      done += chunkSeqs;
+      options.onProgress?.(done, nSeq);
+      start = end;
+    }
+    return new Map([...captures].map(([name, c]) => [name, c.out]));
+  }
+
+  /** Greedy completion of one sequence; returns the new token ids (stops early at eos unless told not to). */
+  async generate(
+    ids: number[],
+    options: { maxNewTokens: number; edits?: HookEdit[]; stopAtEos?: boolean; eosId?: number },
+  ): Promise<number[]> {
+    const seq = [...ids];
+    const out: number[] = [];
+    const eos = options.eosId ?? this.spec.eosId;
+    for (let i = 0; i < options.maxNewTokens; i++) {
+      const logits = (
+        await this.run([seq], { hooks: ['logits'], positions: [-1], edits: options.edits })
+      ).get('logits')!;
+      let best = 0;
+      for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+      out.push(best);
+      seq.push(best);
+      if ((options.stopAtEos ?? true) && best === eos) break;
+    }
+    return out;
+  }
+
+  /** Releases the native sessions and cached weights. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    this.layerCache.clear();
+    this.tables.clear();
+    for (const s of sessions) await (await s).release();
+    await this.source.close?.();
+  }
+
+  // ------------------------------------------------------------------------------------------------ stages
+
+  private embed(
+    sequences: number[][],
+    seqs: number[],
+    T: number,
+    captures: Map<string, Capture>,
+    edits: Map<string, HookEdit[]>,
+    kept: number[] | undefined,
+  ): Batch {
+    const { dModel: d } = this.spec;
+    const table = this.tables.get('embed');
+    if (!table) throw new Error('embedding table not loaded');
+    const B = seqs.length;
+    const lens = seqs.map((s) => sequences[s]!.length);
+    let resid: Float32Array = new Float32Array(B * T * d);
+    for (let b = 0; b < B; b++) {
+      const ids = sequences[seqs[b]!]!;
+      for (let t = 0; t < ids.length; t++)
+        resid.set(table.subarray(ids[t]! * d, ids[t]! * d + d), (b * T + t) * d);
+    }
+    const batch: Batch = { seqs, lens, B, T, resid };
+    resid = this.hookPoint('hook_embed', undefined, resid, batch, captures, edits, kept, d);
+    if (this.spec.names.posEmbed) {
+      const posTable = this.tables.get('pos')!;
+      let pos: Float32Array = new Float32Array(B * T * d);
+      for (let b = 0; b < B; b++) pos.set(posTable.subarray(0, T * d), b * T * d);
+      pos = this.hookPoint('hook_pos_embed', undefined, pos, batch, captures, edits, kept, d);
+      for (let i = 0; i < resid.length; i++) resid[i]! += pos[i]!;
+    }
+    batch.resid = resid;
+    return batch;
+  }
+
+  private async block(
+    l: number,
+    batch: Batch,
+    weights: { attn: Feeds; mlp: Feeds },
+    captures: Map<string, Capture>,
+    edits: Map<string, HookEdit[]>,
+    kept: number[] | undefined,
+  ): Promise<void> {
+    const { dModel: d, dMlp } = this.spec;
+    const N = batch.B * batch.T;
+    const pre = this.hookPoint(`blocks.${l}.hook_resid_pre`, l, batch.resid, batch, captures, edits, kept, d);
+    const x = new ort.Tensor('float32', pre, [N, d]);
+    const attnFeeds: Feeds = {
+      ...weights.attn,
+      x,
+      bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
+      mask: this.mask(batch.T),
+      scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
+      ...this.rotary(batch.T),
+    };
+    const attn = await (await this.session('attn')).run(await this.feedsFor('attn', attnFeeds));
+    let mlpIn: Float32Array;
+    let attnOut: ort.Tensor | undefined;
+    if (this.spec.parallelResidual) {
+      mlpIn = pre;
+      attnOut = attn['attn_out']!;
+    } else {
+      const mid = attn['resid_mid']!.data as Float32Array;
+      mlpIn = this.hookPoint(`blocks.${l}.hook_resid_mid`, l, mid, batch, captures, edits, kept, d);
+    }
+    const postName = `blocks.${l}.mlp.hook_post`;
+    const feeds: Feeds = { ...weights.mlp, x: new ort.Tensor('float32', mlpIn, [N, d]) };
+    if (attnOut) feeds['attn_out'] = attnOut;
+    let residPost: Float32Array;
+    if (edits.has(postName)) {
+      const inn = await (await this.session('mlp_in')).run(await this.feedsFor('mlp_in', feeds));
+      const post = this.hookPoint(
+        postName,
+        l,
+        inn['mlp_post']!.data as Float32Array,
+        batch,
+        captures,
+        edits,
+        kept,
+        dMlp,
+      );
+      feeds['mlp_post'] = new ort.Tensor('float32', post, [N, dMlp]);
+      residPost = (await (await this.session('mlp_out')).run(await this.feedsFor('mlp_out', feeds)))[
+        'resid_post'
+      ]!.data as Float32Array;
+    } else {
+      const session = await this.session('mlp_full');
+      const fetches = captures.has(postName) ? ['resid_post', 'mlp_post'] : ['resid_post'];
+      const out = await session.run(await this.feedsFor('mlp_full', feeds), fetches);
+      if (captures.has(postName))
+        this.hookPoint(
+          postName,
+          l,
+          out['mlp_post']!.data as Float32Array,
+          batch,
+          captures,
+          edits,
+          kept,
+          dMlp,
+        );
+      residPost = out['resid_post']!.data as Float32Array;
+    }
+    batch.resid = this.hookPoint(
+      `blocks.${l}.hook_resid_post`,
+      l,
+      residPost,
+      batch,
+      captures,
+      edits,
+      kept,
+      d,
+    );
+  }
+
+  private async final(
+    batch: Batch,
+    captures: Map<string, Capture>,
+    edits: Map<string, HookEdit[]>,
+    kept: number[] | undefined,
+  ): Promise<void> {
+    const { dModel: d } = this.spec;
+    let x = batch.resid;
+    let rows = batch.B * batch.T;
+    if (kept) {
+      x = new Float32Array(batch.B * d);
+      for (let b = 0; b < batch.B; b++) {
+        const r = b * batch.T + kept[batch.seqs[b]!]!;
+        x.set(batch.resid.subarray(r * d, r * d + d), b * d);
+      }
+      rows = batch.B;
+    }
+    const normW = await this.table('norm_w', this.spec.names.finalNorm);
+    const feeds: Feeds = {
+      x: new ort.Tensor('float32', x, [rows, d]),
+      norm_w: new ort.Tensor('float32', normW, [d]),
+    };
+    if (this.spec.names.finalNormBias) {
+      feeds['norm_b'] = new ort.Tensor('float32', await this.table('norm_b', this.spec.names.finalNormBias), [
+        d,
+      ]);
+    }
+    const out = await (await this.session('final_norm')).run(feeds);
+    const normalized = this.hookPoint(
+      'ln_final.hook_normalized',
+      undefined,
+      out['normalized']!.data as Float32Array,
+      batch,
+      captures,
+      edits,
+      kept,
+      d,
+      !!kept,
+    );
+    if (!captures.has('logits') && !edits.has('logits')) return;
+    const V = this.spec.vocabSize;
+    const uFeeds: Feeds = {
+      x: new ort.Tensor('float32', normalized, [rows, d]),
+      w_u: new ort.Tensor('float32', await this.table('unembed', this.spec.names.unembed), [V, d]),
+    };
+    if (this.spec.names.unembedBias) {
+      uFeeds['b_u'] = new ort.Tensor('float32', await this.table('unembed_b', this.spec.names.unembedBias), [
+        V,
+      ]);
+    }
+    const logits = (await (await this.session('unembed')).run(uFeeds))['logits']!.data as Float32Array;
+    this.hookPoint('logits', undefined, logits, batch, captures, edits, kept, V, !!kept);
+  }
+
+  /** Applies the edits at a hook point, records the (edited) value if captured, returns it. */
+  private hookPoint(
+    name: string,
+    layer: number | undefined,
+    value: Float32Array,
+    batch: Batch,
+    captures: Map<string, Capture>,
+    edits: Map<string, HookEdit[]>,
+    kept: number[] | undefined,
+    width: number,
+    reduced = false,
+  ): Float32Array {
+    const rowsPerSequence = reduced ? 1 : batch.T;
+    const list = edits.get(name);
+    if (list) {
+      const info: EditInfo = {
+        hook: name,
+        layer,
+        sequences: batch.seqs,
+        lengths: batch.lens,
+        rowsPerSequence,
+        width,
+        keptPositions: kept,
+      };
+      for (const edit of list) value = applyEdit(edit, value, info, kept);
+    }
+    const capture = captures.get(name);
+    if (capture) {
+      const { out } = capture;
+      for (let b = 0; b < batch.B; b++) {
+        const s = batch.seqs[b]!;
+        if (kept) {
+          const row = reduced ? b : b * batch.T + kept[s]!;
+          out.set(value.subarray(row * width, row * width + width), s * width);
+        } else {
+          for (let t = 0; t < batch.lens[b]!; t++) {
+            const row = b * batch.T + t;
+            out.set(value.subarray(row * width, row * width + width), (s * capture.rows + t) * width);
+          }
+        }
+      }
+    }
+    return value;
+  }
+
+  // ------------------------------------------------------------------------------------------------ resources
+
+  /** A whole tensor as f32, read once and kept (embeddings, final norm, unembedding). */
+  private async table(key: string, name: string): Promise<Float32Array> {
+    let t = this.tables.get(key);
+    if (!t) {
+      t = await this.source.readFloat32(name);
+      this.tables.set(key, t);
+    }
+    return t;
+  }
+
+  /** Loads what embed() needs before a run. */
+  async prepare(): Promise<void> {
+    const { names, vocabSize, dModel } = this.spec;
+    expectShape(this.source, names.embed, [vocabSize, dModel]);
+    await this.table('embed', names.embed);
+    if (names.posEmbed) await this.table('pos', names.posEmbed);
+  }
+
+  private async layerWeights(l: number): Promise<{ attn: Feeds; mlp: Feeds }> {
+    const cached = this.layerCache.get(l);
+    if (cached) return cached;
+    const spec = this.spec;
+    const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
+    const n = spec.names.layer(l);
+    const lin = (out: number, inn: number) => (spec.linear === 'out_in' ? [out, inn] : [inn, out]);
+    const attnSpec: [string, string | undefined, number[]][] = [
+      ['ln1_w', n.ln1, [d]],
+      ['ln1_b', n.ln1Bias, [d]],
+      ['wo', n.o, lin(d, H * hd)],
+      ['bo', n.oBias, [d]],
+    ];
+    if (spec.qkv === 'separate') {
+      attnSpec.push(
+        ['wq', n.q, lin(H * hd, d)],
+        ['bq', n.qBias, [H * hd]],
+        ['wk', n.k, lin(KV * hd, d)],
+        ['bk', n.kBias, [KV * hd]],
+        ['wv', n.v, lin(KV * hd, d)],
+        ['bv', n.vBias, [KV * hd]],
+      );
+    } else {
+      attnSpec.push(['wqkv', n.qkv, lin(3 * H * hd, d)], ['bqkv', n.qkvBias, [3 * H * hd]]);
+    }
+    const mlpSpec: [string, string | undefined, number[]][] = [
+      ['ln2_w', n.ln2, [d]],
+      ['ln2_b', n.ln2Bias, [d]],
+      ['w_up', n.up, lin(m, d)],
+      ['b_up', n.upBias, [m]],
+      ['w_gate', spec.gated ? n.gate : undefined, lin(m, d)],
+      ['b_gate', spec.gated ? n.gateBias : undefined, [m]],
+      ['w_down', n.down, lin(d, m)],
+      ['b_down', n.downBias, [d]],
+    ];
+    const load = async (entries: [string, string | undefined, number[]][]): Promise<Feeds> => {
+      const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
+      for (const [, name, shape] of present) expectShape(this.source, name, shape);
+      const data = await Promise.all(present.map(([, name]) => this.source.readFloat32(name)));
+      return Object.fromEntries(
+        present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
+      );
+    };
+    const weights = { attn: await load(attnSpec), mlp: await load(mlpSpec) };
+    this.layerCache.set(l, weights);
+    return weights;
+  }
+
+  /** Additive causal mask [T, T] (plus the sliding window, if any). */
+  private mask(T: number): ort.Tensor {
+    let m = this.masks.get(T);
+    if (!m) {
+      const w = this.spec.slidingWindow ?? Number.POSITIVE_INFINITY;
+      const data = new Float32Array(T * T);
+      for (let i = 0; i < T; i++)
+        for (let j = 0; j < T; j++) data[i * T + j] = j <= i && i - j < w ? 0 : NEG_INF;
+      m = new ort.Tensor('float32', data, [T, T]);
+      this.masks.set(T, m);
+    }
+    return m;
+  }
+
+  private rotary(T: number): Feeds {
+    const rot = this.spec.rotary;
+    if (!rot) return {};
+    let r = this.rope.get(T);
+    if (!r) {
+      const { cos, sin } = rotaryTables(rot.invFreq, T);
+      const dims = [T, 1, rot.dim / 2];
+      r = { cos: new ort.Tensor('float32', cos, dims), sin: new ort.Tensor('float32', sin, dims) };
+      this.rope.set(T, r);
+    }
+    return { ...r };
+  }
+
+  /** The feeds a session takes (onnxruntime rejects unknown input names). */
+  async feedsFor(kind: SessionKind, feeds: Feeds): Promise<Feeds> {
+    const session = await this.session(kind);
+    return Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!]));
+  }
+
+  private session(kind: SessionKind): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(kind);
+    if (!s) {
+      const build = (): GraphBuilder => {
+        switch (kind) {
+          case 'attn':
+            return attentionGraph(this.spec, this.flags);
+          case 'final_norm':
+            return finalNormGraph(this.spec, this.flags);
+          case 'unembed':
+            return unembedGraph(this.spec, this.flags);
+          default:
+            return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
+        }
+      };
+      s = createSession(build(), {
+        device: this.options.device,
+        threads: this.options.threads ?? availableParallelism(),
+      });
+      this.sessions.set(kind, s);
+    }
+    return s;
+  }
+}
+
+type SessionKind = 'attn' | 'mlp_full' | 'mlp_in' | 'mlp_out' | 'final_norm' | 'unembed';
+
+/** f32 bytes of one block's weights. */
+export function layerBytes(spec: ModelSpec): number {
+  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
+  return 4 * (d * H * hd * 2 + 2 * d * KV * hd + (spec.gated ? 3 : 2) * d * m + 4 * d);
+}
+
+function expectShape(source: WeightSource, name: string, expected: number[]): void {
+  if (!source.has(name)) throw new UserError(`${source.dir}: the checkpoint has no tensor '${name}'`);
+  const shape = source.info(name).shape;
+  if (shape.length !== expected.length || shape.some((v, i) => v !== expected[i])) {
+    throw new UserError(
+      `${source.dir}: tensor '${name}' has shape [${shape.join(', ')}], config.json implies [${expected.join(', ')}]`,
+    );
+  }
+}
+
+function validateSequences(sequences: number[][], spec: ModelSpec): number[] {
+  return sequences.map((ids, i) => {
+    if (!Array.isArray(ids) || ids.length === 0) throw new UserError(`sequence ${i} is empty`);
+    if (spec.maxPositions && !spec.rotary && ids.length > spec.maxPositions) {
+      throw new UserError(
+        `sequence ${i} has ${ids.length} tokens; the model takes at most ${spec.maxPositions}`,
+      );
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize) {
+        throw new UserError(`sequence ${i}: token id ${id} is outside the vocabulary [0, ${spec.vocabSize})`);
+      }
+    }
+    return ids.length;
+  });
+}
+
+function keptPositions(positions: number[], lengths: number[]): number[] {
+  if (positions.length !== lengths.length) {
+    throw new UserError(`positions has ${positions.length} entries for ${lengths.length} sequences`);
+  }
+  return positions.map((p, i) => {
+    const q = p < 0 ? lengths[i]! + p : p;
+    if (!Number.isInteger(q) || q < 0 || q >= lengths[i]!) {
+      throw new UserError(`position ${p} is outside sequence ${i} (length ${lengths[i]})`);
+    }
+    return q;
+  });
+}
+
+function groupEdits(edits: HookEdit[], spec: ModelSpec): Map<string, HookEdit[]> {
+  const out = new Map<string, HookEdit[]>();
+  for (const edit of edits) {
+    const hook = parseHook(edit.hook, spec);
+    if ('add' in edit && edit.add.length !== hookWidth(hook, spec)) {
+      throw new UserError(
+        `edit at '${edit.hook}': vector has ${edit.add.length} values, the hook has ${hookWidth(hook, spec)}`,
+      );
+    }
+    out.set(edit.hook, [...(out.get(edit.hook) ?? []), edit]);
+  }
+  return out;
+}
+
+function applyEdit(
+  edit: HookEdit,
+  value: Float32Array,
+  info: EditInfo,
+  kept: number[] | undefined,
+): Float32Array {
+  if ('apply' in edit) {
+    const replaced = edit.apply(value, info);
+    if (replaced && replaced !== value) {
+      if (replaced.length !== value.length) {
+        throw new UserError(
+          `edit at '${info.hook}' returned ${replaced.length} values instead of ${value.length}`,
+        );
+      }
+      return replaced;
+    }
+    return value;
+  }
+  const { width, rowsPerSequence } = info;
+  info.sequences.forEach((s, b) => {
+    const len = info.lengths[b]!;
+    const wanted = edit.positions ? edit.positions.map((p) => (p < 0 ? len + p : p)) : [...Array(len).keys()];
+    for (const t of wanted) {
+      if (t < 0 || t >= len) continue;
+      let row: number;
+      if (rowsPerSequence === 1) {
+        if (kept?.[s] !== t) continue;
+        row = b;
+      } else {
+        row = b * rowsPerSequence + t;
+      }
+      for (let j = 0; j < width; j++) value[row * width + j]! += edit.add[j]!;
+    }
+  });
+  return value;
+}
+
+/** Sorts by length (longest first) and packs right-padded micro-batches of at most ~batchTokens padded tokens. */
+function planBatches(
+  lengths: number[],
+  batchTokens: number,
+  heads: number,
+): { seqs: number[]; T: number; tokens: number }[] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  const out: { seqs: number[]; T: number; tokens: number }[] = [];
+  const maxScoreFloats = 2 ** 27; // attention scores per call (512 MiB of f32)
+  for (const i of order) {
+    const last = out[out.length - 1];
+    if (
+      last &&
+      (last.seqs.length + 1) * last.T <= batchTokens &&
+      (last.seqs.length + 1) * heads * last.T * last.T <= maxScoreFloats
+    ) {
+      last.seqs.push(i);
+      last.tokens += last.T;
+    } else {
+      out.push({ seqs: [i], T: lengths[i]!, tokens: lengths[i]! });
+    }
+  }
+  return out;
+}

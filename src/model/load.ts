@@ -1,0 +1,61 @@
+/** loadModel: a local checkpoint directory or a Hub id -> a HookedModel. */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { modelSpec } from './architectures/index.js';
+import { type Checkpoint, openCheckpoint } from './checkpoint.js';
+import { type EngineOptions, HookedModel } from './hooked-model.js';
+import { type LoadTokenizerOptions, loadTokenizer, type ModelTokenizer } from './tokenizer.js';
+
+export interface LoadModelOptions extends EngineOptions {
+  revision?: string;
+  offline?: boolean;
+  cacheDir?: string;
+  hubUrl?: string;
+  token?: string;
+  /** BOS rule override passed to the tokenizer. */
+  bos?: LoadTokenizerOptions['bos'];
+}
+
+/** Opens the checkpoint (lazily: headers only) and its tokenizer, if it has one. */
+export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<HookedModel> {
+  const dir = await resolveSource(source, options);
+  const checkpoint = await openCheckpoint(dir);
+  try {
+    const spec = modelSpec(checkpoint.config, (name) => checkpoint.has(name));
+    const tokenizer: ModelTokenizer | undefined = existsSync(join(dir, 'tokenizer.json'))
+      ? await loadTokenizer(dir, options.bos !== undefined ? { bos: options.bos } : {})
+      : undefined;
+    return new HookedModel(spec, checkpoint, tokenizer, options);
+  } catch (err) {
+    await checkpoint.close();
+    throw err;
+  }
+}
+
+/** Opens a checkpoint and normalises its config without building anything (for `model info`). */
+export async function inspectCheckpoint(source: string, options: LoadModelOptions = {}) {
+  const dir = await resolveSource(source, options);
+  const checkpoint: Checkpoint = await openCheckpoint(dir);
+  try {
+    return { dir, checkpoint, spec: modelSpec(checkpoint.config, (name) => checkpoint.has(name)) };
+  } catch (err) {
+    await checkpoint.close();
+    throw err;
+  }
+}
+
+async function resolveSource(source: string, options: LoadModelOptions): Promise<string> {
+  if (existsSync(source) && statSync(source).isDirectory()) return source;
+  // TODO(engine): static import once src/model/hub.ts lands.
+  const hubModule = './hub.js';
+  const { resolveModelSource } = (await import(hubModule)) as {
+    resolveModelSource(id: string, o: Record<string, unknown>): Promise<string>;
+  };
+  return resolveModelSource(source, {
+    ...(options.revision !== undefined ? { revision: options.revision } : {}),
+    ...(options.offline !== undefined ? { offline: options.offline } : {}),
+    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    ...(options.hubUrl !== undefined ? { hubUrl: options.hubUrl } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * The engine's normalised view of a checkpoint: every architecture adapter turns a Hugging Face `config.json`
+ * (plus the tensor names present) into one `ModelSpec`, which is all the graphs and the runner look at.
+ */
+import type { SafetensorsDtype } from '../formats/safetensors.js';
+import { UserError } from '../util/errors.js';
+
+/** What the engine needs from a checkpoint (the loading side's `Checkpoint` satisfies it). */
+export interface WeightSource {
+  dir: string;
+  config: Record<string, unknown>;
+  tensorNames: string[];
+  has(name: string): boolean;
+  info(name: string): { dtype: SafetensorsDtype; shape: number[] };
+  readFloat32(name: string): Promise<Float32Array>;
+  close?(): Promise<void>;
+}
+
+export type NormKind = 'rms' | 'layer';
+/** `gelu` = exact erf GELU; `gelu_tanh` = the tanh approximation (GPT-2's gelu_new, gelu_pytorch_tanh). */
+export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
+/** separate q/k/v; `neox`: one fused matrix grouped per head as [q|k|v]; `gpt2`: fused, split in thirds. */
+export type QkvLayout = 'separate' | 'neox' | 'gpt2';
+
+/** Tensor names of one block. Optional ones are absent from the checkpoint (no bias, no gate...). */
+export interface LayerNames {
+  ln1: string;
+  ln1Bias?: string;
+  ln2: string;
+  ln2Bias?: string;
+  q?: string;
+  k?: string;
+  v?: string;
+  qBias?: string;
+  kBias?: string;
+  vBias?: string;
+  qkv?: string;
+  qkvBias?: string;
+  o: string;
+  oBias?: string;
+  gate?: string;
+  gateBias?: string;
+  up: string;
+  upBias?: string;
+  down: string;
+  downBias?: string;
+}
+
+export interface ModelSpec {
+  /** The config's model_type (llama, mistral, qwen2, gpt_neox, gpt2). */
+  modelType: string;
+  nLayers: number;
+  dModel: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  dMlp: number;
+  vocabSize: number;
+  /** Longest sequence the model supports (learned positions make this a hard limit). */
+  maxPositions?: number;
+  norm: NormKind;
+  normEps: number;
+  act: Activation;
+  /** act(gate(x)) * up(x) (Llama family) instead of act(up(x)). */
+  gated: boolean;
+  qkv: QkvLayout;
+  /** `out_in`: nn.Linear weights [out, in]; `in_out`: GPT-2 Conv1D weights [in, out]. */
+  linear: 'out_in' | 'in_out';
+  /** Rotary embedding on the first `dim` dims of each head (rotate-half pairing), or none (learned positions). */
+  rotary?: { dim: number; invFreq: Float64Array };
+  /** Attention and MLP both read the block input (GPT-NeoX/Pythia); then there is no hook_resid_mid. */
+  parallelResidual: boolean;
+  /** Query·key scale of each layer (1/√head_dim, GPT-2 may divide by layer+1). */
+  attnScale: (layer: number) => number;
+  /** Attend only to the last `slidingWindow` positions (Mistral). */
+  slidingWindow?: number;
+  tiedEmbeddings: boolean;
+  names: {
+    embed: string;
+    posEmbed?: string;
+    finalNorm: string;
+    finalNormBias?: string;
+    unembed: string;
+    unembedBias?: string;
+    layer(l: number): LayerNames;
+  };
+  /** Bos/eos ids from config.json, when given. */
+  bosId?: number;
+  eosId?: number;
+}
+
+/** An architecture adapter: one small file per family under architectures/. */
+export interface Architecture {
+  modelTypes: string[];
+  spec(config: Record<string, unknown>, has: (name: string) => boolean): ModelSpec;
+}
+
+/** Reads a config number, with a default or a UserError naming the field. */
+export function num(config: Record<string, unknown>, key: string | string[], fallback?: number): number {
+  for (const k of Array.isArray(key) ? key : [key]) {
+    const v = config[k];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    if (v !== undefined && v !== null)
+      throw new UserError(`config.json: '${k}' should be a number, got ${JSON.stringify(v)}`);
+  }
+  if (fallback === undefined)
+    throw new UserError(`config.json: missing '${Array.isArray(key) ? key[0] : key}'`);
+  return fallback;
+}
+
+export function positiveInt(
+  config: Record<string, unknown>,
+  key: string | string[],
+  fallback?: number,
+): number {
+  const v = num(config, key, fallback);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new UserError(`config.json: '${[key].flat()[0]}' should be a positive integer, got ${v}`);
+  return v;
+}
+
+export function bool(config: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = config[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean')
+    throw new UserError(`config.json: '${key}' should be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function activation(name: unknown, field: string): Activation {
+  switch (name) {
+    case 'silu':
+    case 'swish':
+      return 'silu';
+    case 'gelu':
+      return 'gelu';
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast':
+      return 'gelu_tanh';
+    case 'relu':
+      return 'relu';
+    default:
+      throw new UserError(
+        `config.json: unsupported ${field} ${JSON.stringify(name)} (supported: silu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)`,
+      );
+  }
+}
+
+/** A tensor name if the checkpoint has it. */
+export function optional(has: (name: string) => boolean, name: string): string | undefined {
+  return has(name) ? name : undefined;
+}
+
+/** Checks head/width consistency shared by every family. */
+export function checkShape(spec: ModelSpec): ModelSpec {
+  if (spec.nHeads % spec.nKvHeads !== 0) {
+    throw new UserError(
+      `config.json: ${spec.nHeads} attention heads are not a multiple of ${spec.nKvHeads} key/value heads`,
+    );
+  }
+  if (spec.rotary && (spec.rotary.dim % 2 !== 0 || spec.rotary.dim > spec.headDim)) {
+    throw new UserError(
+      `config.json: rotary dimension ${spec.rotary.dim} must be even and at most head_dim ${spec.headDim}`,
+    );
+  }
+  return spec;
+}
