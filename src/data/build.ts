@@ -232,7 +232,7 @@ function checkDuplicates(
   if (schema.duplicates === 'warn') {
     const [a, b] = repeats[0];
     warnings.push(
-      `${repeats.length} repeated ${label} value${repeats.length > 1 ? 's' : ''} kept as published ` +
+      `${repeats.length} row${repeats.length > 1 ? 's repeat' : ' repeats'} an earlier ${label}, kept as published ` +
         `(e.g. ${quote(keyCols.map((c) => c[b]).join(' / '))} on lines ${table.lineOf(a)} and ${table.lineOf(b)})`,
     );
     return;

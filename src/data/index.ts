@@ -10,6 +10,14 @@ export {
 } from './build.js';
 export { CONTINENT_NAMES, COUNTRIES } from './countries.js';
 export {
+  type DatasetSummary,
+  listDatasets,
+  type RegistryEntry,
+  summarizeDataset,
+  type TargetSummary,
+} from './describe.js';
+export { type FetchOptions, type FetchResult, fetchDatasets, sourceLocation } from './fetch.js';
+export {
   cachedDatasetPath,
   customSchema,
   datasetsDir,

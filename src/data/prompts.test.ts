@@ -132,7 +132,10 @@ describe('prompt tables', () => {
     assert.equal(getPrompt('art', 'release').prefix, 'When was the release date of ');
   });
   it('rejects unknown prompts and families with the valid names', () => {
-    assert.throws(() => getPrompt('art', 'nope'), /unknown prompt "nope" for art \(choose from: empty, random/);
+    assert.throws(
+      () => getPrompt('art', 'nope'),
+      /unknown prompt "nope" for art \(choose from: empty, random/,
+    );
     assert.throws(() => listPrompts('zzz'), /no prompts for "zzz"/);
     assert.throws(() => renderPrompt(ds('us_place', ['x']), 1, 'empty'), RangeError);
   });

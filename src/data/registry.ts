@@ -25,6 +25,8 @@ export interface PaperDatasetSpec {
   keyColumns: string[];
   blockColumn: string;
   entityTypeColumn: string;
+  /** The entity-type values of the published file (METHOD.md §1), for listings; undefined = many. */
+  entityTypes?: string[];
   /** Row and test-row counts of the published file (METHOD.md §1); undefined where it is not published. */
   rows?: number;
   testRows?: number;
@@ -54,6 +56,7 @@ export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
     keyColumns: ['name'],
     blockColumn: 'country',
     entityTypeColumn: 'entity_type',
+    entityTypes: ['populated_place', 'structure', 'natural_place'],
     rows: 39585,
     testRows: 7917,
     sha256: 'b1608f9410b48fe4ca71836d81baa5aa20d34d319cd7f98a725fd8545bdce040',
@@ -99,6 +102,7 @@ export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
     keyColumns: ['name'],
     blockColumn: 'state_id',
     entityTypeColumn: 'entity_type',
+    entityTypes: ['city', 'zip', 'county', 'college', 'structure', 'natural_place'],
     rows: 29997,
     testRows: 5999,
     sha256: '95af51d5b80ba1a0085c431583294f4917b95628869130d65762a7e8bf6eff6e',
@@ -123,6 +127,21 @@ export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
     keyColumns: ['name'],
     blockColumn: 'borough_name',
     entityTypeColumn: 'facility_t_name',
+    entityTypes: [
+      'Recreational Facility',
+      'Education Facility',
+      'Residential',
+      'Religious Institution',
+      'Social Services',
+      'Transportation Facility',
+      'Commercial',
+      'Government Facility (non public safety)',
+      'Miscellaneous',
+      'Public Safety',
+      'Cultural Facility',
+      'Water',
+      'Health Services',
+    ],
     rows: 19838,
     testRows: 3967,
     sha256: '72558b55c86e0f113fdb35f3cd7ef0dfb439820e36b47e654e5169cb094445cf',
@@ -191,6 +210,7 @@ export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
     keyColumns: ['creator', 'title'],
     blockColumn: 'decade',
     entityTypeColumn: 'entity_type',
+    entityTypes: ['song', 'movie', 'book'],
     rows: 31321,
     testRows: 6437,
     sha256: '37ef497d0c2871c074c166a0c4f229c460aca092a90ecc83bd6f9d0f12bc3b41',
@@ -211,6 +231,7 @@ export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
     keyColumns: ['headline'],
     blockColumn: 'year',
     entityTypeColumn: 'news_desk',
+    entityTypes: ['Foreign', 'National', 'Politics', 'Washington', 'Obits'],
     canonicalPrompt: 'when_w_period',
     holdouts: {
       block: { column: 'year', values: Array.from({ length: 11 }, (_, i) => String(2010 + i)) },

