@@ -58,7 +58,7 @@ export function quantizePerChannel(x: Float32Array, n: number, d: number): Quant
     const row = i * d;
     for (let c = 0; c < d; c++) {
       const q = zeroPoints[c]! + roundHalfEven(f32(x[row + c]! * inv[c]!));
-      codes[row + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+      codes[row + c] = Math.max(0, Math.min(255, q));
     }
   }
   return { n, d, codes, scales, zeroPoints };

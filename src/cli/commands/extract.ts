@@ -1,4 +1,122 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { extractCli, mergeCli, runCli } from '../../extract/cli.js';
 
-/** Registers the `extract` subcommand(s). Owned by the extract stage; filled in as that capability lands. */
-export function registerExtract(_program: Command): void {}
+function addExtractionOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--layers <spec>',
+      'layers: all | 0,8,16 | 0:32:4 (Python-style ranges, negatives count from the end)',
+      'all',
+    )
+    .option('--hooks <list>', 'hooks: resid_post[,mlp_post,resid_pre,resid_mid]', 'resid_post')
+    .addOption(
+      new Option(
+        '--aggregate <how>',
+        "kept token: the entity's last token (the paper) or the mean over its tokens",
+      )
+        .choices(['last', 'mean'])
+        .default('last'),
+    )
+    .addOption(
+      new Option('--dtype <type>', "stored precision (int8 = the paper's per-channel 8-bit quantisation)")
+        .choices(['f32', 'f16', 'int8'])
+        .default('f32'),
+    )
+    .option('--batch-size <n>', 'sequences per forward pass and per resumable chunk', '64')
+    .option('--limit <n>', 'only the first N entities of the dataset')
+    .option('--seed <s>', 'seed of the random-token prompt (ids depend only on seed and row)', '0')
+    .addOption(
+      new Option('--device <device>', 'onnxruntime execution provider')
+        .choices(['cpu', 'cuda'])
+        .default('cpu'),
+    )
+    .option('--revision <rev>', 'Hub revision (branch, tag or commit) of a Hub model id')
+    .option('--offline', 'never touch the network; use cached Hub downloads only')
+    .option(
+      '--paper-compat',
+      "reproduce the authors' pipeline: 8-bit per-channel quantisation and the last layer after the final norm",
+    )
+    .option('--quiet', 'log lines instead of a progress bar (for batch jobs)');
+}
+
+/** Registers `extract`, `merge` and `run`. */
+export function registerExtract(program: Command): void {
+  addExtractionOptions(
+    program
+      .command('extract')
+      .summary('cache activations of every layer for a dataset x prompt x model')
+      .description(
+        "Runs MODEL on every entity of DATASET rendered with PROMPT and stores the activation of the entity's last " +
+          'token (or the mean over its tokens) at every requested layer and hook, as an activation store (a ' +
+          "directory: manifest.json, entities.jsonl with each entity's input_ids and kept position, one safetensors " +
+          'file per hook and layer).\n\nWork is written in chunks to <out>.work/; after an interruption, rerun the ' +
+          'same command with --resume. On a cluster, --shard i/N (or SLURM_ARRAY_TASK_ID/COUNT, or ' +
+          'JOB_COMPLETION_INDEX with --shard-count) writes <out>.shard-i-of-N; join them with `spacetime-lens merge`.',
+      )
+      .requiredOption(
+        '--model <model>',
+        'Hugging Face checkpoint directory, Hub id (org/name[@rev]) or static:<embedding>',
+      )
+      .requiredOption(
+        '--dataset <name>',
+        'dataset name (world_place, ..., world_cities) or a CSV/JSONL/spec path',
+      )
+      .option(
+        '--prompt <variant>',
+        "prompt variant (see `datasets prompts NAME`), or 'all' (one store per prompt under --out)",
+      )
+      .requiredOption('--out <dir>', 'store directory to create'),
+  )
+    .option('--resume', 'finish an interrupted run from its work directory')
+    .option('--overwrite', 'replace an existing store')
+    .option('--shard <i/N>', 'extract only shard i (0-based) of N contiguous slices')
+    .option(
+      '--shard-count <n>',
+      'number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes)',
+    )
+    .option('--no-auto-shard', 'ignore SLURM_ARRAY_TASK_ID / JOB_COMPLETION_INDEX in the environment')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  spacetime-lens extract --model ./Llama-2-7b-hf --dataset world_place --prompt coords --out stores/world\n' +
+        '  spacetime-lens extract --model HuggingFaceTB/SmolLM2-135M --dataset art --prompt all --layers 0:30:2 --out stores/art\n' +
+        '  spacetime-lens extract ... --shard 3/8        # then: spacetime-lens merge stores/world.shard-* --out stores/world',
+    )
+    .action(async (opts) => {
+      await extractCli(opts);
+    });
+
+  program
+    .command('merge')
+    .summary('join the shard stores of one extraction into one store')
+    .description(
+      'Checks that the shard stores belong together (same model and config hash, dataset SHA-256, prompt, hooks, ' +
+        'layers, dtype, aggregation, seed and batch size) and cover the dataset exactly once, then writes one store ' +
+        '(byte-identical layer files to a single-process run; int8 shards are quantised here, over all rows).',
+    )
+    .argument('<stores...>', 'shard stores, e.g. stores/world.shard-*')
+    .requiredOption('--out <dir>', 'merged store directory')
+    .option('--dataset <name>', 'dataset name or path, if the one recorded in the shards moved')
+    .option('--overwrite', 'replace an existing store')
+    .action(async (stores: string[], opts) => {
+      await mergeCli(stores, opts);
+    });
+
+  addExtractionOptions(
+    program
+      .command('run')
+      .summary('extract, probe and report in one command, reusing whatever is already done')
+      .description(
+        'Extraction (like `extract`), then linear probes for every layer (like `probe`), then the HTML report, ' +
+          'all under --out. Steps whose outputs exist and match are skipped, so rerunning continues where it stopped.',
+      )
+      .requiredOption('--model <model>', 'Hugging Face checkpoint directory, Hub id or static:<embedding>')
+      .requiredOption('--dataset <name>', 'dataset name or path')
+      .option('--prompt <variant>', "prompt variant (default: the dataset's canonical prompt)")
+      .option('--out <dir>', 'output directory (default: ./spacetime-lens-runs/<model>/<dataset>/<prompt>)'),
+  )
+    .option('--resume', 'accepted for symmetry with extract; run always resumes')
+    .action(async (opts) => {
+      await runCli(opts);
+    });
+}

@@ -1,0 +1,171 @@
+import { join, resolve } from 'node:path';
+import { loadDataset } from '../data/index.js';
+import { listPrompts } from '../data/prompts.js';
+import { UserError } from '../util/errors.js';
+import { type ExtractOptions, type ExtractResult, extract } from './extract.js';
+import { mergeStores } from './merge.js';
+import { barProgress, logProgress, type ProgressSink } from './progress.js';
+import { runPipeline } from './run.js';
+import {
+  parseAggregation,
+  parseDtype,
+  parsePositiveInt,
+  parseSeed,
+  resolveShard,
+  type Shard,
+} from './spec.js';
+import { extractStatic, isStaticModel } from './static-route.js';
+
+/** Raw commander options of `extract` / `run` (strings as typed). */
+export interface ExtractFlags {
+  model: string;
+  dataset: string;
+  prompt?: string;
+  out?: string;
+  layers: string;
+  hooks: string;
+  aggregate: string;
+  dtype: string;
+  batchSize: string;
+  limit?: string;
+  seed: string;
+  device: string;
+  revision?: string;
+  offline?: boolean;
+  paperCompat?: boolean;
+  quiet?: boolean;
+  resume?: boolean;
+  overwrite?: boolean;
+  shard?: string;
+  shardCount?: string;
+  autoShard?: boolean;
+}
+
+export function progressFor(quiet: boolean | undefined): ProgressSink {
+  return quiet || !process.stderr.isTTY ? logProgress(process.stderr) : barProgress(process.stderr);
+}
+
+/** Turns CLI flags into library options (everything validated here, with the flag's name in the message). */
+export function optionsFromFlags(
+  flags: ExtractFlags,
+  shard: Shard | undefined,
+): Omit<ExtractOptions, 'prompt' | 'out'> {
+  const device = flags.device;
+  if (device !== 'cpu' && device !== 'cuda')
+    throw new UserError(`--device: '${device}' is not one of cpu, cuda`);
+  return {
+    model: flags.model,
+    dataset: flags.dataset,
+    layers: flags.layers,
+    hooks: flags.hooks,
+    aggregate: parseAggregation(flags.aggregate),
+    dtype: parseDtype(flags.dtype),
+    batchSize: parsePositiveInt(flags.batchSize, '--batch-size'),
+    ...(flags.limit !== undefined ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
+    seed: parseSeed(flags.seed),
+    device,
+    ...(flags.revision ? { revision: flags.revision } : {}),
+    ...(flags.offline ? { offline: true } : {}),
+    ...(flags.paperCompat ? { paperCompat: true } : {}),
+    ...(flags.resume ? { resume: true } : {}),
+    ...(flags.overwrite ? { overwrite: true } : {}),
+    ...(shard ? { shard } : {}),
+    progress: progressFor(flags.quiet),
+  };
+}
+
+function report(result: ExtractResult): void {
+  if (result.alreadyDone) return;
+  const rate = result.seconds > 0 ? (result.computedRows / result.seconds).toFixed(1) : '-';
+  console.log(
+    `wrote ${result.store}: ${result.n} entities x ${result.hooks.length} hook-layers x d=${result.d} ` +
+      `(${result.computedRows} computed in ${result.seconds.toFixed(1)} s, ${rate} entities/s)`,
+  );
+}
+
+/** `spacetime-lens extract`. */
+export async function extractCli(flags: ExtractFlags): Promise<void> {
+  if (!flags.out) throw new UserError('--out is required');
+  const shard = resolveShard({
+    ...(flags.shard !== undefined ? { shard: flags.shard } : {}),
+    ...(flags.shardCount !== undefined
+      ? { shardCount: parsePositiveInt(flags.shardCount, '--shard-count') }
+      : {}),
+    autoShard: flags.autoShard !== false,
+  });
+  if (shard && shard.source !== '--shard') {
+    console.error(`spacetime-lens: shard ${shard.index}/${shard.count} (from ${shard.source})`);
+  }
+  if (isStaticModel(flags.model)) {
+    if (shard) throw new UserError('static embeddings are computed in one go; --shard does not apply');
+    const store = await extractStatic({
+      model: flags.model,
+      dataset: flags.dataset,
+      out: flags.out,
+      ...(flags.prompt ? { prompt: flags.prompt } : {}),
+      ...(flags.limit ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
+    });
+    console.log(`wrote ${store}`);
+    return;
+  }
+  const base = optionsFromFlags(flags, shard);
+  const prompt = flags.prompt;
+  if (!prompt)
+    throw new UserError(
+      "--prompt is required (a variant name, or 'all'); see `spacetime-lens datasets prompts NAME`",
+    );
+  if (prompt !== 'all') {
+    report(await extract({ ...base, prompt, out: flags.out }));
+    return;
+  }
+  // One model load serves every prompt; each prompt gets its own store under --out.
+  const dataset = await loadDataset(flags.dataset);
+  const { loadModel } = await import('../model/index.js');
+  const model = await loadModel(flags.model, {
+    device: base.device ?? 'cpu',
+    ...(base.revision ? { revision: base.revision } : {}),
+    ...(base.offline ? { offline: true } : {}),
+  });
+  try {
+    for (const p of listPrompts(dataset)) {
+      report(
+        await extract({
+          ...base,
+          dataset,
+          prompt: p.name,
+          out: join(flags.out, p.name),
+          loadedModel: model as unknown as NonNullable<ExtractOptions['loadedModel']>,
+          modelId: flags.model,
+        }),
+      );
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** `spacetime-lens merge`. */
+export async function mergeCli(
+  stores: string[],
+  flags: { out: string; dataset?: string; overwrite?: boolean },
+): Promise<void> {
+  const result = await mergeStores({
+    inputs: stores,
+    out: flags.out,
+    ...(flags.dataset ? { dataset: flags.dataset } : {}),
+    ...(flags.overwrite ? { overwrite: true } : {}),
+  });
+  console.log(`wrote ${result.store}: ${result.n} entities from ${result.shards} shards`);
+}
+
+/** `spacetime-lens run`. */
+export async function runCli(flags: ExtractFlags): Promise<void> {
+  const base = optionsFromFlags({ ...flags, resume: true }, undefined);
+  const result = await runPipeline({
+    ...base,
+    ...(flags.prompt ? { prompt: flags.prompt } : {}),
+    ...(flags.out ? { out: resolve(flags.out) } : {}),
+    log: (line) => console.error(line),
+  });
+  console.log(`report: ${result.report}`);
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { loadDataset } from '../data/index.js';
+import { renderPrompt } from '../data/prompts.js';
+import type { EntityDataset } from '../data/types.js';
+import { encodeForProbe, loadModel, type ModelTokenizer } from '../model/index.js';
+import { openStore } from '../store/index.js';
+import { UserError } from '../util/errors.js';
+import { sharedDir } from '../util/paths.js';
+import type { ExtractionModel } from './batch.js';
+import { extract } from './extract.js';
+import { paperQuantize } from './quantize.js';
+import { writeRandomLlama } from './testing.js';
+
+// End to end on a slice of the paper's world_place CSV with a tiny random Llama that uses the real Llama-2
+// tokenizer. The engine's numbers are checked against PyTorch elsewhere (batch.test.ts, src/model); here the
+// extractor's bookkeeping is checked: the kept token, the store layout, batch-size independence, random prompts,
+// int8, and the errors.
+let tmp: string;
+let modelDir: string;
+let dataset: EntityDataset;
+let model: ExtractionModel;
+const N = 24;
+
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'stl-extract-'));
+  modelDir = await writeRandomLlama(join(tmp, 'model'));
+  const shared = sharedDir();
+  assert.ok(shared, 'the shared/ folder with the paper CSVs is needed');
+  dataset = await loadDataset(join(shared, 'data/paper/world_place.csv'));
+  model = (await loadModel(modelDir)) as unknown as ExtractionModel;
+});
+
+after(async () => {
+  await model?.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const base = () => ({ model: modelDir, dataset, limit: N, loadedModel: model, batchSize: 5 });
+
+test('the store holds the last entity token of every layer, with its input ids and position', async () => {
+  const out = join(tmp, 'coords');
+  const res = await extract({ ...base(), prompt: 'coords', out });
+  assert.equal(res.n, N);
+  const store = await openStore(out);
+  const m = store.manifest;
+  assert.deepEqual(m.layers, [0, 1, 2]);
+  assert.deepEqual(m.hooks, ['hook_resid_post']);
+  assert.equal(m.n, N);
+  assert.equal(m.d, 16);
+  assert.equal(m.dataset.name, 'world_place');
+  assert.equal(m.model.id, modelDir);
+  assert.match(m.model.configHash ?? '', /^[0-9a-f]{64}$/);
+  const entities = await store.entities();
+  const tok = model.tokenizer as ModelTokenizer;
+  const seqs: number[][] = [];
+  entities.forEach((e, r) => {
+    assert.equal(e.name, dataset.names[r]);
+    const p = renderPrompt(dataset, r, 'coords');
+    assert.ok(p.text.startsWith('What are the lat/lon coordinates of '));
+    const enc = encodeForProbe(tok, p.text, p.entityStart, p.entityEnd);
+    assert.deepEqual(e.input_ids, enc.ids);
+    assert.equal(e.input_ids![0], 1, 'BOS first');
+    // No suffix after the entity: the paper's last entity token is the last token of the row.
+    assert.equal(e.position, e.input_ids!.length - 1);
+    seqs.push(e.input_ids!);
+  });
+  // Every layer equals the engine's full-sequence output at the kept position.
+  const full = await model.run(seqs, { hooks: m.layers.map((l) => `blocks.${l}.hook_resid_post`) });
+  const T = Math.max(...seqs.map((s) => s.length));
+  for (const l of m.layers) {
+    const got = await store.read(`blocks.${l}.hook_resid_post`);
+    const all = full.get(`blocks.${l}.hook_resid_post`)!;
+    let err = 0;
+    let scale = 0;
+    entities.forEach((e, r) => {
+      for (let c = 0; c < 16; c++) {
+        const want = all[(r * T + e.position!) * 16 + c]!;
+        err = Math.max(err, Math.abs(got[r * 16 + c]! - want));
+        scale = Math.max(scale, Math.abs(want));
+      }
+    });
+    assert.ok(err / scale < 1e-5, `layer ${l}: ${err / scale}`);
+  }
+  assert.deepEqual(Array.from(store.targets().subarray(0, 2)), Array.from(dataset.targets.subarray(0, 2)));
+});
+
+test('batch size does not change the activations (within 1e-5) and the random prompt is seeded per row', async () => {
+  const a = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-a'), batchSize: 3 });
+  const b = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-b'), batchSize: 24 });
+  const c = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-c'), seed: 7, layers: '0' });
+  const [sa, sb, sc] = await Promise.all([openStore(a.store), openStore(b.store), openStore(c.store)]);
+  const [ea, eb, ec] = await Promise.all([sa.entities(), sb.entities(), sc.entities()]);
+  const extra = sa.manifest.extra!['extractor'] as { randomTokens: { low: number; maxIdExclusive: number } };
+  const maxId = extra.randomTokens.maxIdExclusive;
+  assert.equal(extra.randomTokens.low, 100);
+  ea.forEach((e, r) => {
+    assert.deepEqual(e.input_ids, eb[r]!.input_ids, 'random ids do not depend on the batch size');
+    const random = e.input_ids!.slice(1, 11);
+    assert.ok(random.every((id) => id >= 100 && id < maxId));
+    assert.notDeepEqual(random, ec[r]!.input_ids!.slice(1, 11), 'another seed draws other ids');
+    assert.equal(e.entity_tokens && (e.entity_tokens as number[])[0], 11, 'entity after BOS + 10 random ids');
+  });
+  const va = await sa.read('blocks.2.hook_resid_post');
+  const vb = await sb.read('blocks.2.hook_resid_post');
+  let err = 0;
+  let scale = 0;
+  va.forEach((v, i) => {
+    err = Math.max(err, Math.abs(v - vb[i]!));
+    scale = Math.max(scale, Math.abs(vb[i]!));
+  });
+  assert.ok(err / scale < 1e-5, `batch-size dependence ${err / scale}`);
+});
+
+test('int8 stores the dequantised per-channel 8-bit values of the f32 activations', async () => {
+  const f32 = await extract({ ...base(), prompt: 'empty', out: join(tmp, 'e32'), layers: '1' });
+  const q8 = await extract({ ...base(), prompt: 'empty', out: join(tmp, 'e8'), layers: '1', dtype: 'int8' });
+  const s32 = await openStore(f32.store);
+  const s8 = await openStore(q8.store);
+  const x = await s32.read('blocks.1.hook_resid_post');
+  const got = await s8.read('blocks.1.hook_resid_post');
+  assert.deepEqual(Array.from(got), Array.from(paperQuantize(x, N, 16).values));
+  const quant = s8.manifest.extra!['quantization'] as { params: Record<string, { scale: string }> };
+  const bytes = Uint8Array.from(Buffer.from(quant.params['blocks.1.hook_resid_post']!.scale, 'base64'));
+  const scale = new Float32Array(bytes.buffer);
+  assert.equal(scale.length, 16);
+  assert.equal(s8.manifest.dtype, 'f32');
+});
+
+test('paper-compat takes the last layer after the final norm and quantises', async () => {
+  const r = await extract({
+    ...base(),
+    prompt: 'coords',
+    out: join(tmp, 'compat'),
+    layers: '1,2',
+    paperCompat: true,
+  });
+  const s = await openStore(r.store);
+  const ex = s.manifest.extra!['extractor'] as Record<string, unknown>;
+  assert.equal(ex['lastLayerAfterFinalNorm'], true);
+  assert.equal(ex['paperCompat'], true);
+  const entities = await s.entities();
+  const normed = await model.run(
+    entities.map((e) => e.input_ids!),
+    { hooks: ['ln_final.hook_normalized'], positions: entities.map((e) => e.position!) },
+  );
+  const want = paperQuantize(normed.get('ln_final.hook_normalized')!, N, 16).values;
+  assert.deepEqual(Array.from(await s.read('blocks.2.hook_resid_post')), Array.from(want));
+});
+
+test('bad requests fail with a clear UserError and leave nothing behind', async () => {
+  await assert.rejects(
+    extract({ ...base(), prompt: 'coords', out: join(tmp, 'x1'), layers: '3' }),
+    /layer 3 does not exist/,
+  );
+  await assert.rejects(
+    extract({ ...base(), prompt: 'coords', out: join(tmp, 'x2'), hooks: 'resid_post,mlp_post' }),
+    /one width/,
+  );
+  await assert.rejects(extract({ ...base(), prompt: 'nope', out: join(tmp, 'x3') }), UserError);
+  await assert.rejects(extract({ ...base(), prompt: 'coords', out: join(tmp, 'coords') }), /already exists/);
+  await assert.rejects(
+    extract({ ...base(), prompt: 'coords', out: join(tmp, 'x4'), paperCompat: true, aggregate: 'mean' }),
+    /last token/,
+  );
+  for (const name of ['x1', 'x2', 'x3', 'x4']) {
+    await assert.rejects(readFile(join(tmp, name, 'manifest.json')));
+  }
+});

@@ -1,0 +1,525 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { loadDataset } from '../data/index.js';
+import { renderAll } from '../data/prompts.js';
+import type { EntityDataset } from '../data/types.js';
+import { loadModel } from '../model/index.js';
+import type { ModelTokenizer } from '../model/tokenizer.js';
+import { UserError } from '../util/errors.js';
+import { VERSION } from '../version.js';
+import { assembleStore, type SegmentSource } from './assemble.js';
+import { type ExtractionModel, extractBatch, hookWidth } from './batch.js';
+import { maxTokenId, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
+import { type ProgressSink, silentProgress } from './progress.js';
+import {
+  type Aggregation,
+  type ExtractDtype,
+  hookName,
+  parseHooks,
+  parseLayers,
+  type Shard,
+  shardOutDir,
+  shardRows,
+} from './spec.js';
+import {
+  type ChunkPrecision,
+  ChunkReader,
+  diffJobKeys,
+  diskError,
+  finishedChunks,
+  formatBytes,
+  freeBytes,
+  type JobFile,
+  pathExists,
+  readJob,
+  removeWorkDir,
+  workDirFor,
+  writeChunk,
+  writeJob,
+} from './work.js';
+
+function tokenizerOf(model: ExtractionModel): ModelTokenizer {
+  const t = model.tokenizer as ModelTokenizer | undefined;
+  if (!t || typeof t.encode !== 'function') {
+    throw new UserError(
+      'this model has no tokenizer (tokenizer.json); extraction needs one to encode the entities',
+    );
+  }
+  return t;
+}
+
+export interface ExtractOptions {
+  /** A local Hugging Face checkpoint directory or a Hub id (`static:...` goes through extractStatic instead). */
+  model: string;
+  /** A dataset name or path (as loadDataset takes it), or a loaded dataset. */
+  dataset: string | EntityDataset;
+  /** A prompt variant of the dataset (METHOD §2). */
+  prompt: string;
+  /** The store directory to create (a shard writes `<out>.shard-i-of-N`). */
+  out: string;
+  /** `all` | `0,8,16` | `0:32:4` (default all). */
+  layers?: string | number[];
+  /** `resid_post[,mlp_post,...]` (default resid_post). */
+  hooks?: string | string[];
+  aggregate?: Aggregation;
+  dtype?: ExtractDtype;
+  /** Sequences per forward call, and the rows of one resumable chunk (default 64). */
+  batchSize?: number;
+  /** Only the first N rows of the dataset. */
+  limit?: number;
+  /** Seed of the random-token prompt (default 0). */
+  seed?: number;
+  device?: 'cpu' | 'cuda';
+  /** Continue an interrupted run from its work directory. */
+  resume?: boolean;
+  /** Replace an existing store. */
+  overwrite?: boolean;
+  /** Extract only this slice (cluster array jobs). */
+  shard?: Shard;
+  /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (METHOD §16). */
+  paperCompat?: boolean;
+  progress?: ProgressSink;
+  /** Reuse an already loaded model (several prompts, the `run` pipeline, tests). */
+  loadedModel?: ExtractionModel;
+  /** Model id recorded in the manifest when `loadedModel` is given (default: `model`). */
+  modelId?: string;
+  revision?: string;
+  offline?: boolean;
+}
+
+export interface ExtractResult {
+  store: string;
+  n: number;
+  d: number;
+  layers: number[];
+  hooks: string[];
+  /** Rows computed in this call (resumed chunks excluded). */
+  computedRows: number;
+  tokens: number;
+  seconds: number;
+  /** True when the store already existed and was complete (resume after the final rename). */
+  alreadyDone: boolean;
+}
+
+/** Sequences in one resumable chunk; also the batch given to the engine. */
+export const DEFAULT_BATCH_SIZE = 64;
+
+interface Plan {
+  dataset: EntityDataset;
+  n: number;
+  rowStart: number;
+  rowEnd: number;
+  chunkRows: number;
+  layers: number[];
+  hookSuffixes: string[];
+  /** Store hook name -> engine hook name (differ for the paper-compat last layer). */
+  hookMap: Map<string, string>;
+  aggregate: Aggregation;
+  dtype: ExtractDtype;
+  seed: number;
+  storeDir: string;
+  workDir: string;
+  key: Record<string, unknown>;
+  maxId?: number;
+  paperCompat: boolean;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** SHA-256 of the model's config.json (canonical JSON), so shards and resumes can check they ran the same model. */
+export function configHash(config: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+/** Store hook names for the plan's layers and hooks, in store order (layer-major). */
+function storeHooks(layers: number[], suffixes: string[]): string[] {
+  const out: string[] = [];
+  for (const l of layers) for (const s of suffixes) out.push(hookName(l, s));
+  return out;
+}
+
+/** Bytes per value in chunk files and in the final store. */
+function precisionOf(dtype: ExtractDtype): { chunk: ChunkPrecision; store: 'f32' | 'f16' } {
+  // int8 keeps fp16 chunks: the authors cast activations to fp16 before quantising, so nothing is lost.
+  if (dtype === 'f16') return { chunk: 'F16', store: 'f16' };
+  if (dtype === 'int8') return { chunk: 'F16', store: 'f32' };
+  return { chunk: 'F32', store: 'f32' };
+}
+
+/**
+ * Extracts activations of one (model, dataset, prompt) into a store: every requested layer and hook at the kept
+ * token of each entity (METHOD §2), chunk by chunk into a work directory, then one atomic store. Resumable and
+ * shardable; see docs/extract.md.
+ */
+export async function extract(options: ExtractOptions): Promise<ExtractResult> {
+  const progress = options.progress ?? silentProgress;
+  const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
+  const storeDir = resolve(shardOutDir(options.out, options.shard));
+  const workDir = workDirFor(storeDir);
+
+  // A finished store is never touched again unless asked; a resume that finds it (killed after the final rename)
+  // only cleans up.
+  if (await pathExists(join(storeDir, 'manifest.json'))) {
+    if (options.resume && !options.overwrite) {
+      await removeWorkDir(workDir);
+      progress.log(`${storeDir} is already complete`);
+      return {
+        store: storeDir,
+        n: 0,
+        d: 0,
+        layers: [],
+        hooks: [],
+        computedRows: 0,
+        tokens: 0,
+        seconds: 0,
+        alreadyDone: true,
+      };
+    }
+    if (!options.overwrite) {
+      throw new UserError(
+        `${storeDir} already exists; pass --overwrite to replace it or choose another --out`,
+      );
+    }
+  } else if (await pathExists(storeDir)) {
+    throw new UserError(
+      `${storeDir} exists and is not an activation store; remove it or choose another --out`,
+    );
+  }
+
+  const ownModel = !options.loadedModel;
+  const model: ExtractionModel =
+    options.loadedModel ??
+    ((await loadModel(options.model, {
+      ...(options.device ? { device: options.device } : {}),
+      ...(options.revision ? { revision: options.revision } : {}),
+      ...(options.offline ? { offline: true } : {}),
+    })) as unknown as ExtractionModel);
+  try {
+    const plan = await makePlan(options, dataset, model, storeDir, workDir);
+    return await runPlan(plan, options, model, progress);
+  } finally {
+    if (ownModel) await model.dispose();
+  }
+}
+
+async function makePlan(
+  options: ExtractOptions,
+  dataset: EntityDataset,
+  model: ExtractionModel,
+  storeDir: string,
+  workDir: string,
+): Promise<Plan> {
+  const { nLayers } = model.spec;
+  const layers = Array.isArray(options.layers)
+    ? parseLayers(options.layers.join(','), nLayers)
+    : parseLayers(options.layers ?? 'all', nLayers);
+  const hookSuffixes = Array.isArray(options.hooks)
+    ? parseHooks(options.hooks.join(','))
+    : parseHooks(options.hooks ?? 'resid_post');
+  const paperCompat = options.paperCompat ?? false;
+  const dtype: ExtractDtype = paperCompat ? 'int8' : (options.dtype ?? 'f32');
+  if (paperCompat && options.dtype && options.dtype !== 'int8') {
+    throw new UserError(
+      `--paper-compat stores 8-bit activations; it cannot be combined with --dtype ${options.dtype}`,
+    );
+  }
+  const aggregate = options.aggregate ?? 'last';
+  if (paperCompat && aggregate !== 'last') {
+    throw new UserError(
+      "--paper-compat reproduces the authors' HF path, which only keeps the last token; drop --aggregate mean",
+    );
+  }
+  const seed = options.seed ?? 0;
+  const chunkRows = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(chunkRows) || chunkRows < 1)
+    throw new UserError(`--batch-size must be a positive integer`);
+  const limit = options.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new UserError('--limit must be >= 1');
+  const n = Math.min(dataset.n, limit ?? dataset.n);
+  if (n === 0) throw new UserError(`${dataset.name} has no rows to extract`);
+
+  // Paper-compat: HF's hidden_states[L] is taken after the final norm, so the last layer's resid_post becomes
+  // ln_final.hook_normalized (stored under the resid_post name, flagged in the manifest).
+  const hookMap = new Map<string, string>();
+  for (const h of storeHooks(layers, hookSuffixes)) hookMap.set(h, h);
+  const lastPost = hookName(nLayers - 1, 'hook_resid_post');
+  if (paperCompat && hookMap.has(lastPost)) hookMap.set(lastPost, 'ln_final.hook_normalized');
+
+  const { rowStart, rowEnd } = (() => {
+    const r = shardRows(n, chunkRows, options.shard);
+    return { rowStart: r.start, rowEnd: r.end };
+  })();
+
+  const rendered = renderAll(dataset, options.prompt);
+  let maxId: number | undefined;
+  if (rendered.some((p) => p.randomTokens > 0)) maxId = maxTokenId(tokenizerOf(model), rendered.slice(0, n));
+
+  const config = model.config;
+  const key: Record<string, unknown> = {
+    model: options.modelId ?? options.model,
+    configHash: configHash(config),
+    dataset: dataset.name,
+    datasetSha256: dataset.source.sha256,
+    prompt: options.prompt,
+    layers,
+    hooks: hookSuffixes,
+    aggregate,
+    dtype,
+    seed,
+    chunkRows,
+    n,
+    rowStart,
+    rowEnd,
+    paperCompat,
+    bos: tokenizerOf(model).bosRule,
+    toolVersion: VERSION,
+  };
+  return {
+    dataset,
+    n,
+    rowStart,
+    rowEnd,
+    chunkRows,
+    layers,
+    hookSuffixes,
+    hookMap,
+    aggregate,
+    dtype,
+    seed,
+    storeDir,
+    workDir,
+    key,
+    ...(maxId !== undefined ? { maxId } : {}),
+    paperCompat,
+  };
+}
+
+async function runPlan(
+  plan: Plan,
+  options: ExtractOptions,
+  model: ExtractionModel,
+  progress: ProgressSink,
+): Promise<ExtractResult> {
+  const t0 = performance.now();
+  const { workDir, storeDir, chunkRows, rowStart, rowEnd } = plan;
+  const d = hookWidth(model, [...plan.hookMap.values()]);
+  const precision = precisionOf(plan.dtype);
+
+  // The job file pins the settings; a resume must match them, a fresh run must not trample an old one.
+  let job = await readJob(workDir);
+  if (job && !options.resume) {
+    throw new UserError(
+      `${workDir} holds an interrupted extraction; rerun with --resume to finish it, or delete that directory`,
+    );
+  }
+  if (job) {
+    const diff = diffJobKeys(job.key, plan.key);
+    if (diff.length) {
+      throw new UserError(
+        `--resume: ${workDir} was started with different settings (${diff.join('; ')}); ` +
+          'rerun with the original settings or delete the work directory',
+      );
+    }
+  } else {
+    await mkdir(dirname(storeDir), { recursive: true });
+    await mkdir(workDir, { recursive: true });
+    job = {
+      format: 'spacetime-lens/extract-job@1',
+      key: plan.key,
+      createdAt: new Date().toISOString(),
+      rowStart,
+      rowEnd,
+      chunkRows,
+    } satisfies JobFile;
+    await writeJob(workDir, job);
+  }
+
+  const firstChunk = Math.floor(rowStart / chunkRows);
+  const lastChunk = Math.ceil(rowEnd / chunkRows); // exclusive
+  const done = await finishedChunks(workDir);
+  const todo: number[] = [];
+  for (let c = firstChunk; c < lastChunk; c++) if (!done.has(c)) todo.push(c);
+
+  const rendered = renderAll(plan.dataset, String(plan.key['prompt']));
+  const prepare = (start: number, end: number) =>
+    prepareRows(tokenizerOf(model), rendered, start, end, {
+      seed: plan.seed,
+      ...(plan.maxId !== undefined ? { maxId: plan.maxId } : {}),
+      ...(model.spec.maxPositions !== undefined ? { maxPositions: model.spec.maxPositions } : {}),
+      datasetName: plan.dataset.name,
+      promptName: String(plan.key['prompt']),
+    });
+
+  // Validate every row before any compute (bad pairings fail fast, with the row), and count tokens for the bar.
+  const allRows = prepare(rowStart, rowEnd);
+  await checkDiskSpace(plan, d, todo.length * chunkRows, precision.chunk === 'F16' ? 2 : 4);
+
+  const rowsOfChunk = (c: number) => {
+    const start = Math.max(rowStart, c * chunkRows);
+    const end = Math.min(rowEnd, (c + 1) * chunkRows);
+    return { start, end, rows: allRows.slice(start - rowStart, end - rowStart) };
+  };
+  const todoRows = todo.reduce((s, c) => s + rowsOfChunk(c).rows.length, 0);
+  const todoTokens = todo.reduce((s, c) => s + rowsOfChunk(c).rows.reduce((t, r) => t + r.ids.length, 0), 0);
+  const label = `${plan.dataset.name}/${plan.key['prompt']}`;
+  progress.start({
+    label,
+    rows: rowEnd - rowStart,
+    tokens: todoTokens,
+    doneRows: rowEnd - rowStart - todoRows,
+  });
+  let rowsDone = 0;
+  let tokensDone = 0;
+  try {
+    for (const c of todo) {
+      const { start, end, rows } = rowsOfChunk(c);
+      const chunkTokens = rows.reduce((t, r) => t + r.ids.length, 0);
+      const values = await extractBatch(model, rows, plan.hookMap, plan.aggregate, (f) =>
+        progress.update(rowsDone + Math.floor(f * rows.length), tokensDone + Math.floor(f * chunkTokens)),
+      );
+      try {
+        await writeChunk(
+          workDir,
+          c,
+          {
+            start,
+            end,
+            d,
+            values,
+            inputIds: rows.map((r) => r.ids),
+            positions: rows.map((r) => r.position),
+            entitySpans: rows.map((r) => r.span),
+          },
+          precision.chunk,
+        );
+      } catch (err) {
+        throw diskError(err, `chunk ${c} in ${workDir}`);
+      }
+      rowsDone += rows.length;
+      tokensDone += chunkTokens;
+      progress.update(rowsDone, tokensDone);
+    }
+  } finally {
+    progress.stop();
+  }
+
+  const chunkIds: number[] = [];
+  for (let c = firstChunk; c < lastChunk; c++) chunkIds.push(c);
+  await finish(plan, options, job, chunkIds, d);
+  await removeWorkDir(workDir);
+  return {
+    store: storeDir,
+    n: rowEnd - rowStart,
+    d,
+    layers: plan.layers,
+    hooks: [...plan.hookMap.keys()],
+    computedRows: rowsDone,
+    tokens: tokensDone,
+    seconds: (performance.now() - t0) / 1000,
+    alreadyDone: false,
+  };
+}
+
+async function checkDiskSpace(plan: Plan, d: number, rows: number, chunkBytes: number): Promise<void> {
+  const free = await freeBytes(plan.workDir);
+  if (free === undefined) return;
+  const values = rows * d * plan.hookMap.size;
+  const storeBytes = (plan.rowEnd - plan.rowStart) * d * plan.hookMap.size * (plan.dtype === 'f16' ? 2 : 4);
+  const need = values * chunkBytes + storeBytes;
+  if (need > free) {
+    throw new UserError(
+      `not enough disk space: this extraction needs about ${formatBytes(need)} (work chunks + final store) but ` +
+        `${dirname(plan.storeDir)} has ${formatBytes(free)} free. Free some space, extract fewer layers (--layers) ` +
+        'or use --dtype f16',
+    );
+  }
+}
+
+/** The dataset as the user named it (a registry name, or an absolute path so that merge can find it again). */
+function datasetSource(given: string | EntityDataset, dataset: EntityDataset): string {
+  if (typeof given !== 'string') return dataset.source.path;
+  return existsSync(given) ? resolve(given) : given;
+}
+
+/** Builds the final store from the work directory's chunks (atomic: the store appears complete or not at all). */
+async function finish(
+  plan: Plan,
+  options: ExtractOptions,
+  job: JobFile,
+  chunkIds: number[],
+  d: number,
+): Promise<void> {
+  const readers: ChunkReader[] = [];
+  try {
+    for (const c of chunkIds) readers.push(await ChunkReader.open(plan.workDir, c));
+    const segments: SegmentSource[] = readers.map((r) => ({
+      start: r.start,
+      end: r.end,
+      values: (hook: string) => r.values(hook),
+      tokens: () => r.tokens(),
+    }));
+    const shard = plan.rowStart !== 0 || plan.rowEnd !== plan.n;
+    const pendingInt8 = plan.dtype === 'int8' && shard;
+    await assembleStore({
+      dir: plan.storeDir,
+      dataset: plan.dataset,
+      segments,
+      hooks: [...plan.hookMap.keys()],
+      d,
+      rowStart: plan.rowStart,
+      rowEnd: plan.rowEnd,
+      // A shard of an int8 job keeps the fp16 values; merge quantises over all rows, like a single run.
+      dtype: pendingInt8 ? 'f16' : plan.dtype,
+      manifest: {
+        model: { id: String(plan.key['model']), configHash: String(plan.key['configHash']) },
+        prompt: String(plan.key['prompt']),
+        layers: plan.layers,
+        hookSuffixes: plan.hookSuffixes,
+        aggregation: plan.aggregate,
+        createdAt: job.createdAt,
+        extra: {
+          extractor: {
+            seed: plan.seed,
+            batchSize: plan.chunkRows,
+            paperCompat: plan.paperCompat,
+            requestedDtype: plan.dtype,
+            ...(pendingInt8 ? { pendingQuantization: 'int8' } : {}),
+            ...([...plan.hookMap.values()].includes('ln_final.hook_normalized')
+              ? { lastLayerAfterFinalNorm: true }
+              : {}),
+            bos: plan.key['bos'],
+            datasetSource: datasetSource(options.dataset, plan.dataset),
+            ...(options.limit !== undefined ? { limit: options.limit } : {}),
+            ...(plan.maxId !== undefined
+              ? {
+                  randomTokens: {
+                    low: RANDOM_TOKEN_LOW,
+                    maxIdExclusive: plan.maxId,
+                    algorithm: 'splitmix64(seed<<32|row)',
+                  },
+                }
+              : {}),
+            rows: { start: plan.rowStart, end: plan.rowEnd, of: plan.n, datasetRows: plan.dataset.n },
+          },
+        },
+      },
+    });
+  } catch (err) {
+    throw diskError(err, plan.storeDir);
+  } finally {
+    for (const r of readers) await r.close();
+  }
+}

