@@ -28,7 +28,7 @@ function buildHalfTable(): Uint32Array {
 }
 
 /** Widens f16 bit patterns to f32 (exact). */
-export function f16ToF32(src: Uint16Array): Float32Array {
+export function f16ToF32(src: Uint16Array): Float32Array<ArrayBuffer> {
   halfTable ??= buildHalfTable();
   const table = halfTable;
   const out = new Uint32Array(src.length);
@@ -37,7 +37,7 @@ export function f16ToF32(src: Uint16Array): Float32Array {
 }
 
 /** Widens bf16 bit patterns to f32 (exact: bf16 is the top half of an f32). */
-export function bf16ToF32(src: Uint16Array): Float32Array {
+export function bf16ToF32(src: Uint16Array): Float32Array<ArrayBuffer> {
   const out = new Uint32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
   return new Float32Array(out.buffer);
@@ -70,7 +70,7 @@ function halfBits(f: number): number {
 }
 
 /** Narrows f32 to f16 bit patterns, round to nearest even; overflow gives +-inf, NaN stays NaN. */
-export function f32ToF16(src: Float32Array): Uint16Array {
+export function f32ToF16(src: Float32Array): Uint16Array<ArrayBuffer> {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const out = new Uint16Array(src.length);
   for (let i = 0; i < bits.length; i++) out[i] = halfBits(bits[i]);
@@ -78,7 +78,7 @@ export function f32ToF16(src: Float32Array): Uint16Array {
 }
 
 /** Narrows f32 to bf16 bit patterns, round to nearest even (as PyTorch's `.to(torch.bfloat16)`); NaN stays NaN. */
-export function f32ToBf16(src: Float32Array): Uint16Array {
+export function f32ToBf16(src: Float32Array): Uint16Array<ArrayBuffer> {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const out = new Uint16Array(src.length);
   for (let i = 0; i < bits.length; i++) {

@@ -31,7 +31,7 @@ export interface NpyArray {
   shape: number[];
   dtype: NpyDtype;
   /** Values in C (row-major) order, whatever the file's order; f2 widened to f32. */
-  data: Float32Array | Float64Array;
+  data: Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
 }
 
 /** Reads and validates the header of a .npy file. */
@@ -54,7 +54,7 @@ export async function readNpy(path: string): Promise<NpyArray> {
     const bytes = new Uint8Array(count * ITEM_SIZE[header.dtype]);
     const { bytesRead } = await handle.read(bytes, 0, bytes.length, header.dataOffset);
     if (bytesRead !== bytes.length) throw new UserError(`${path}: file ended while reading the array data`);
-    let data: Float32Array | Float64Array;
+    let data: Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
     if (header.dtype === '<f8') data = new Float64Array(bytes.buffer);
     else if (header.dtype === '<f4') data = new Float32Array(bytes.buffer);
     else data = f16ToF32(new Uint16Array(bytes.buffer));
@@ -163,7 +163,10 @@ function normaliseDescr(descr: string): NpyDtype | undefined {
 }
 
 /** Converts a Fortran-order buffer of `shape` into C order (a blocked transpose for 2-D). */
-function fortranToC<T extends Float32Array | Float64Array>(src: T, shape: number[]): T {
+function fortranToC<T extends Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(
+  src: T,
+  shape: number[],
+): T {
   const out = new (src.constructor as { new (n: number): T })(src.length);
   if (shape.length === 2) {
     const [rows, cols] = shape;

@@ -99,7 +99,7 @@ export class SafetensorsFile {
   }
 
   /** The tensor's bytes, in a fresh (hence aligned) buffer. */
-  async readRaw(name: string): Promise<Uint8Array> {
+  async readRaw(name: string): Promise<Uint8Array<ArrayBuffer>> {
     const info = this.info(name);
     const handle = this.handle;
     if (!handle) throw new Error(`${this.path} is closed`);
@@ -114,7 +114,7 @@ export class SafetensorsFile {
   }
 
   /** The tensor as f32: F32 as is, F16/BF16 widened (exact), F64 and integers converted. */
-  async readFloat32(name: string): Promise<Float32Array> {
+  async readFloat32(name: string): Promise<Float32Array<ArrayBuffer>> {
     const dtype = this.info(name).dtype;
     const raw = await this.readRaw(name);
     if (dtype === 'F32') return new Float32Array(raw.buffer, 0, raw.length / 4);
@@ -124,7 +124,7 @@ export class SafetensorsFile {
   }
 
   /** The tensor as f64 (exact for every float dtype; I64 beyond 2^53 rounds). */
-  async readFloat64(name: string): Promise<Float64Array> {
+  async readFloat64(name: string): Promise<Float64Array<ArrayBuffer>> {
     const dtype = this.info(name).dtype;
     const raw = await this.readRaw(name);
     if (dtype === 'F64') return new Float64Array(raw.buffer, 0, raw.length / 8);

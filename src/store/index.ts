@@ -1,2 +1,13 @@
-// Public surface of the store stage (filled in as the stage lands).
-export {};
+// Public surface of the store stage: the activation store (manifest.json + entities.jsonl + one safetensors file
+// per (hook, layer)), its reader, writer and layer-file helpers. Layout: docs/store.md.
+export type { StoreEntity, StoreManifest, StoreManifestInput } from './manifest.js';
+export {
+  ENTITIES_FILE,
+  hookName,
+  layerFileName,
+  MANIFEST_FILE,
+  parseManifest,
+  STORE_FORMAT_VERSION,
+} from './manifest.js';
+export type { ActivationStore, CreateStoreOptions, StoreWriter } from './store.js';
+export { createStore, entitiesFromDataset, openStore, readLayerFile, writeLayerFile } from './store.js';
