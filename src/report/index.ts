@@ -1,2 +1,25 @@
-// Public surface of the report stage (filled in as the stage lands).
-export {};
+// Public surface of the report stage: the self-contained HTML report, static figure export, and input loading.
+export { escapeHtml, jsonForScript } from './escape.js';
+export { type ExportedFigure, type ExportOptions, exportFigures, renderSvg, staticSpec } from './export.js';
+export { continentOf, detectMapKind, haversineKm } from './geo.js';
+export { renderModel, renderReport, writeReport } from './html.js';
+export {
+  chooseLayers,
+  type LoadOptions as ReportLoadOptions,
+  loadReportInputs,
+  readGeoJson,
+  readPredictions,
+} from './load.js';
+export { buildReportModel, type FigureModel, type ReportModel } from './model.js';
+export type {
+  ExtraResult,
+  GeoJsonCollection,
+  MapKind,
+  Metrics,
+  PredictionTable,
+  ProbeLayerResult,
+  ProbeResults,
+  ReportInputs,
+  ReportOptions,
+  ReportRun,
+} from './types.js';

@@ -1,0 +1,122 @@
+/**
+ * The report page's own script (plain browser JavaScript, inlined as text). It reads the JSON data block, embeds
+ * each figure with vega-embed, fills the layer-switchable figures with the rows of the chosen layer and split,
+ * and keeps the captions in step. `rowsFor` mirrors points.ts `pointRows`.
+ */
+export const CLIENT_SCRIPT = String.raw`(function () {
+  'use strict';
+  var D = JSON.parse(document.getElementById('report-data').textContent);
+  var views = {};
+  var timings = { start: Math.round(performance.now()) };
+  var state = { layer: D.initialLayer, split: D.split };
+
+  function haversineKm(lon1, lat1, lon2, lat2) {
+    var rad = Math.PI / 180;
+    var dLat = (lat2 - lat1) * rad, dLon = (lon2 - lon1) * rad;
+    var a = Math.pow(Math.sin(dLat / 2), 2) + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.pow(Math.sin(dLon / 2), 2);
+    return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
+  }
+  function finite(v) { return typeof v === 'number' && isFinite(v); }
+  function nearestLayer(available, wanted) {
+    var best = available[0];
+    for (var i = 0; i < available.length; i++) if (Math.abs(available[i] - wanted) < Math.abs(best - wanted)) best = available[i];
+    return best;
+  }
+  function rowsFor(p, layer, split) {
+    var pred = p.pred[String(nearestLayer(p.layers, layer))], rows = [];
+    for (var i = 0; i < p.names.length; i++) {
+      var test = p.isTest[i] === 1;
+      if ((split === 'test' && !test) || (split === 'train' && test)) continue;
+      var group = p.groupNames[p.group[i]];
+      if (p.kind === 'space') {
+        var lon = p.truth[0][i], lat = p.truth[1][i], plon = pred[0][i], plat = pred[1][i];
+        if (!finite(plon) || !finite(plat)) continue;
+        rows.push({ name: p.names[i], group: group, lon: lon, lat: lat, plon: plon, plat: plat,
+                    errKm: haversineKm(lon, lat, plon, plat), test: test });
+      } else {
+        var year = p.truth[0][i], py = pred[0][i];
+        if (!finite(py)) continue;
+        rows.push({ name: p.names[i], group: group, year: year, pred: py, err: Math.abs(py - year), test: test });
+      }
+    }
+    return rows;
+  }
+  function fmt(v, digits) { return finite(v) ? v.toFixed(digits) : 'n/a'; }
+  function captionText(p, layer, n) {
+    var used = nearestLayer(p.layers, layer), m = p.metrics[String(used)] || {};
+    var parts = ['layer ' + used + (used !== layer ? ' (nearest to ' + layer + ')' : ''),
+                 'test R\u00b2 ' + fmt(m.r2, 3)];
+    if (finite(m.spearman)) parts.push('Spearman ' + fmt(m.spearman, 3));
+    if (finite(m.proxError)) parts.push('proximity error ' + fmt(m.proxError, 3));
+    parts.push(n.toLocaleString('en-US') + ' ' + state.split + ' points');
+    return parts.join(' \u00b7 ');
+  }
+  function update() {
+    var jobs = [];
+    D.figures.forEach(function (fig) {
+      if (fig.run === undefined || fig.run === null || !views[fig.id]) return;
+      var p = D.points[fig.run], rows = rowsFor(p, state.layer, state.split);
+      jobs.push(views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows)).runAsync());
+      var cap = document.getElementById('cap-' + fig.id);
+      if (cap) cap.textContent = captionText(p, state.layer, rows.length);
+    });
+    return Promise.all(jobs);
+  }
+  function setLayer(layer) { state.layer = Number(layer); return update(); }
+  function setSplit(split) { state.split = split; return update(); }
+
+  // Page position of the plotted symbol whose datum has this name (used by the browser tests).
+  function locate(figId, name) {
+    var view = views[figId], found = null;
+    if (!view) return null;
+    function walk(mark, ox, oy) {
+      if (found || !mark || !mark.items) return;
+      for (var i = 0; i < mark.items.length && !found; i++) {
+        var it = mark.items[i];
+        if (mark.marktype === 'group') {
+          for (var j = 0; j < (it.items || []).length; j++) walk(it.items[j], ox + (it.x || 0), oy + (it.y || 0));
+        } else if (mark.marktype === 'symbol' && it.datum && it.datum.name === name) {
+          found = { x: ox + it.x, y: oy + it.y };
+        }
+      }
+    }
+    walk(view.scenegraph().root, 0, 0);
+    if (!found) return null;
+    var el = view.container().querySelector('canvas, svg').getBoundingClientRect(), o = view.origin();
+    return { x: el.left + o[0] + found.x, y: el.top + o[1] + found.y };
+  }
+
+  function showError(fig, err) {
+    var el = document.getElementById(fig.id), msg = document.createElement('p');
+    msg.className = 'error';
+    msg.textContent = 'This figure could not be drawn: ' + (err && err.message ? err.message : String(err));
+    el.appendChild(msg);
+  }
+
+  async function main() {
+    var layerSelect = document.getElementById('layer-select'), splitSelect = document.getElementById('split-select');
+    for (var i = 0; i < D.figures.length; i++) {
+      var fig = D.figures[i];
+      var t0 = performance.now();
+      try {
+        var res = await vegaEmbed('#' + fig.id, fig.spec, {
+          renderer: fig.renderer, mode: 'vega-lite',
+          actions: { export: true, source: false, compiled: false, editor: false },
+          tooltip: { theme: 'light' },
+        });
+        views[fig.id] = res.view;
+      } catch (err) {
+        showError(fig, err);
+      }
+      timings[fig.id] = Math.round(performance.now() - t0);
+    }
+    if (layerSelect) layerSelect.addEventListener('change', function () { setLayer(layerSelect.value); });
+    if (splitSelect) splitSelect.addEventListener('change', function () { setSplit(splitSelect.value); });
+    var t1 = performance.now();
+    await update();
+    timings.update = Math.round(performance.now() - t1);
+    document.body.setAttribute('data-ready', '1');
+  }
+  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
+  main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
+})();`;
