@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { packageRoot } from '../util/paths.js';
+import { averageRanks, haversineKm, type Metrics, splitMetrics } from './metrics.js';
+import { proximityErrors } from './proximity.js';
+
+interface Golden {
+  name: string;
+  kind: 'space' | 'time';
+  true: number[];
+  pred: number[];
+  isTest: number[];
+  test: Omit<Metrics, 'proxError'>;
+  train: Omit<Metrics, 'proxError'>;
+  [mode: string]: unknown;
+}
+interface ModeGolden {
+  proximity: { perPointAll: number[]; testScore: number; trainScore: number };
+  haversineMaeKmTest?: number;
+  haversineMaeKmTrain?: number;
+}
+
+const goldens = JSON.parse(
+  readFileSync(join(packageRoot(), 'test/fixtures/probe/metrics_goldens.json'), 'utf8'),
+) as { cases: Golden[] };
+
+const close = (a: number, b: number, what: string, rtol = 1e-9) =>
+  assert.ok(Math.abs(a - b) <= rtol * Math.max(1, Math.abs(b)), `${what}: ${a} vs reference ${b}`);
+
+for (const c of goldens.cases) {
+  const t = c.kind === 'space' ? 2 : 1;
+  const modes = c.kind === 'space' ? (['haversine', 'haversine-swapped'] as const) : (['absolute'] as const);
+  for (const mode of modes) {
+    test(`metrics match sklearn/scipy/numpy brute force: ${c.name} (${mode})`, async () => {
+      const truth = Float64Array.from(c.true);
+      const pred = Float64Array.from(c.pred);
+      const isTest = Uint8Array.from(c.isTest);
+      const g = c[mode] as ModeGolden;
+      const m = await splitMetrics(truth, pred, t, isTest, mode);
+      for (const split of ['train', 'test'] as const) {
+        const ref = c[split];
+        const ours = m[split];
+        close(ours.r2, ref.r2, `${split} r2`);
+        for (let j = 0; j < t; j++) {
+          close(ours.r2PerTarget[j]!, ref.r2PerTarget[j]!, `${split} r2[${j}]`);
+          close(ours.spearman[j]!, ref.spearman[j]!, `${split} spearman[${j}]`);
+          close(ours.pearson[j]!, ref.pearson[j]!, `${split} pearson[${j}]`);
+        }
+        close(ours.mae, ref.mae, `${split} mae`);
+        close(ours.rmse, ref.rmse, `${split} rmse`);
+      }
+      // Proximity counts are integers: exact agreement with the N×N brute force, strict inequality included.
+      close(m.test.proxError, g.proximity.testScore, 'test proximity error', 1e-12);
+      close(m.train.proxError, g.proximity.trainScore, 'train proximity error', 1e-12);
+      assert.deepEqual(Array.from(m.proxErrorPerPoint), g.proximity.perPointAll, 'per-point PE_All');
+      if (mode !== 'absolute') {
+        close(m.test.haversineMaeKm!, g.haversineMaeKmTest!, 'test haversine MAE');
+        close(m.train.haversineMaeKm!, g.haversineMaeKmTrain!, 'train haversine MAE');
+      }
+    });
+  }
+}
+
+test('proximity error by hand on the line: strict inequality and a zero-error point', async () => {
+  // t = (0, 10, 20), p = (1, 10, 30). Row 0 (own distance 1): |0−10|, |0−30| ≥ 1 → 0. Row 1 (own distance 0):
+  // nothing is strictly closer → 0. Row 2 (own distance 10): |20−10| = 10 is not < 10 (strict) → 0.
+  const isTest = Uint8Array.from([1, 1, 1]);
+  const t = Float64Array.from([0, 10, 20]);
+  let r = await proximityErrors(t, Float64Array.from([1, 10, 30]), 3, isTest, 'absolute');
+  assert.deepEqual(Array.from(r.perPointAll), [0, 0, 0]);
+  // p = (1, 12, 30): row 1 own 2 (|10−1| = 9, |10−30| = 20 → 0); row 2 own 10, |20−12| = 8 < 10 → 1 of 3.
+  r = await proximityErrors(t, Float64Array.from([1, 12, 30]), 3, isTest, 'absolute');
+  assert.deepEqual(Array.from(r.perPointAll), [0, 0, 1 / 3]);
+  assert.equal(r.test, 1 / 9);
+  assert.ok(Number.isNaN(r.train));
+});
+
+test('haversine: a quarter of the equator and London–Paris', () => {
+  assert.ok(Math.abs(haversineKm(0, 0, 0, 90) - (Math.PI / 2) * 6371) < 1e-9);
+  assert.ok(Math.abs(haversineKm(51.5074, -0.1278, 48.8566, 2.3522) - 343.56) < 0.1);
+});
+
+test('average ranks give ties their mean rank', () => {
+  assert.deepEqual(Array.from(averageRanks([10, 20, 10, 30, 20, 20])), [1.5, 4, 1.5, 6, 4, 4]);
+});

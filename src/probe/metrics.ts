@@ -1,0 +1,189 @@
+/**
+ * The paper's probe metrics (METHOD.md §4): R² (scikit-learn, uniform average over targets), Spearman (average ranks
+ * for ties, as SciPy), Pearson, pooled MAE/RMSE, haversine MAE in km for space, and the proximity error.
+ */
+import { type DistanceMode, proximityErrors } from './proximity.js';
+
+export interface Metrics {
+  r2: number;
+  r2PerTarget: number[];
+  spearman: number[];
+  pearson: number[];
+  mae: number;
+  rmse: number;
+  proxError: number;
+  haversineMaeKm?: number;
+}
+
+export const EARTH_RADIUS_KM = 6371;
+const RAD = Math.PI / 180;
+
+/** Great-circle distance in km (haversine formula). */
+export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const s1 = Math.sin(((lat2 - lat1) * RAD) / 2);
+  const s2 = Math.sin(((lon2 - lon1) * RAD) / 2);
+  const h = s1 * s1 + Math.cos(lat1 * RAD) * Math.cos(lat2 * RAD) * s2 * s2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(1, Math.max(0, h))));
+}
+
+/** Distance between two (lon, lat) points under a mode ('haversine-swapped' reads column 0 as latitude). */
+export function spaceDistanceKm(a: ArrayLike<number>, b: ArrayLike<number>, mode: DistanceMode): number {
+  return mode === 'haversine-swapped'
+    ? haversineKm(a[0]!, a[1]!, b[0]!, b[1]!)
+    : haversineKm(a[1]!, a[0]!, b[1]!, b[0]!);
+}
+
+/** R² of one column (scikit-learn: 1 when both residual and total sums are 0, 0 when only the total is). */
+export function r2Column(truth: ArrayLike<number>, pred: ArrayLike<number>): number {
+  const n = truth.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += truth[i]!;
+  mean /= n;
+  let ssRes = 0;
+  let ssTot = 0;
+  for (let i = 0; i < n; i++) {
+    ssRes += (truth[i]! - pred[i]!) ** 2;
+    ssTot += (truth[i]! - mean) ** 2;
+  }
+  if (ssTot === 0) return ssRes === 0 ? 1 : 0;
+  return 1 - ssRes / ssTot;
+}
+
+/** Pearson correlation (NaN when either side is constant, like SciPy). */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i]! - ma;
+    const y = b[i]! - mb;
+    sab += x * y;
+    saa += x * x;
+    sbb += y * y;
+  }
+  if (saa === 0 || sbb === 0) return Number.NaN;
+  return Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
+}
+
+/** 1-based ranks with ties given their average rank (scipy.stats.rankdata 'average'). */
+export function averageRanks(values: ArrayLike<number>): Float64Array {
+  const n = values.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => values[i]! - values[j]!);
+  const ranks = new Float64Array(n);
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    while (j + 1 < n && values[order[j + 1]!] === values[order[i]!]) j++;
+    const avg = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) ranks[order[k]!] = avg;
+    i = j + 1;
+  }
+  return ranks;
+}
+
+/** Spearman rank correlation with average ranks for ties (scipy.stats.spearmanr). */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return pearson(averageRanks(a), averageRanks(b));
+}
+
+function column(m: Float64Array, rows: ArrayLike<number>, t: number, j: number): Float64Array {
+  return Float64Array.from({ length: rows.length }, (_, i) => m[rows[i]! * t + j]!);
+}
+
+/**
+ * Every metric but the proximity error for the given rows (truth/pred are N × t row-major). Space targets must be
+ * (lon, lat); `mode` decides the haversine variant.
+ */
+export function pointMetrics(
+  truth: Float64Array,
+  pred: Float64Array,
+  t: number,
+  rows: ArrayLike<number>,
+  mode: DistanceMode,
+): Omit<Metrics, 'proxError'> {
+  const r2PerTarget: number[] = [];
+  const sp: number[] = [];
+  const pe: number[] = [];
+  for (let j = 0; j < t; j++) {
+    const a = column(truth, rows, t, j);
+    const b = column(pred, rows, t, j);
+    r2PerTarget.push(r2Column(a, b));
+    sp.push(spearman(a, b));
+    pe.push(pearson(a, b));
+  }
+  let abs = 0;
+  let sq = 0;
+  for (let i = 0; i < rows.length; i++) {
+    for (let j = 0; j < t; j++) {
+      const e = truth[rows[i]! * t + j]! - pred[rows[i]! * t + j]!;
+      abs += Math.abs(e);
+      sq += e * e;
+    }
+  }
+  const count = rows.length * t;
+  const out: Omit<Metrics, 'proxError'> = {
+    r2: r2PerTarget.reduce((s, v) => s + v, 0) / t,
+    r2PerTarget,
+    spearman: sp,
+    pearson: pe,
+    mae: abs / count,
+    rmse: Math.sqrt(sq / count),
+  };
+  if (mode !== 'absolute') {
+    let km = 0;
+    for (const r of Array.from(rows)) {
+      km += spaceDistanceKm(truth.subarray(r * 2, r * 2 + 2), pred.subarray(r * 2, r * 2 + 2), mode);
+    }
+    out.haversineMaeKm = km / rows.length;
+  }
+  return out;
+}
+
+export interface SplitMetrics {
+  train: Metrics;
+  test: Metrics;
+  /** PE_All(i) for every row (the predictions file's `prox_error`). */
+  proxErrorPerPoint: Float64Array;
+}
+
+/** Train and test metrics of one probe's predictions for all N rows (proximity error test×test and train×train). */
+export async function splitMetrics(
+  truth: Float64Array,
+  pred: Float64Array,
+  t: number,
+  isTest: Uint8Array,
+  mode: DistanceMode,
+): Promise<SplitMetrics> {
+  const n = isTest.length;
+  if (mode !== 'absolute' && t !== 2) throw new Error('space metrics need (lon, lat) targets');
+  if (mode === 'absolute' && t !== 1) throw new Error("distance 'absolute' needs one target");
+  const testRows: number[] = [];
+  const trainRows: number[] = [];
+  for (let i = 0; i < n; i++) (isTest[i] ? testRows : trainRows).push(i);
+  const prox = await proximityErrors(truth, pred, n, isTest, mode);
+  const nanMetrics = (): Metrics => ({
+    r2: Number.NaN,
+    r2PerTarget: [],
+    spearman: [],
+    pearson: [],
+    mae: Number.NaN,
+    rmse: Number.NaN,
+    proxError: Number.NaN,
+  });
+  const test = testRows.length
+    ? { ...pointMetrics(truth, pred, t, testRows, mode), proxError: prox.test }
+    : nanMetrics();
+  const train = trainRows.length
+    ? { ...pointMetrics(truth, pred, t, trainRows, mode), proxError: prox.train }
+    : nanMetrics();
+  return { train, test, proxErrorPerPoint: prox.perPointAll };
+}
