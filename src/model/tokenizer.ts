@@ -344,8 +344,19 @@ class OffsetAligner {
     this.alwaysPrefix = hasType(json['normalizer'], 'Prepend');
   }
 
-  /** Bytes of one token as they stand in the normalised text; spaces for SentencePiece's "▁". */
+  private readonly tokenCache = new Map<string, number[]>();
+
+  /** Bytes of one token as they stand in the normalised text; spaces for SentencePiece's "▁". Cached per token. */
   private tokenBytes(token: string): number[] {
+    let bytes = this.tokenCache.get(token);
+    if (!bytes) {
+      bytes = this.computeTokenBytes(token);
+      this.tokenCache.set(token, bytes);
+    }
+    return bytes;
+  }
+
+  private computeTokenBytes(token: string): number[] {
     if (this.lib.added_tokens_map.has(token)) return [...this.encoder.encode(token)];
     if (this.byteLevel) {
       const out: number[] = [];
@@ -366,28 +377,54 @@ class OffsetAligner {
     const bytes: number[] = [];
     const from: number[] = [];
     const to: number[] = [];
-    const push = (s: string, start: number, end: number) => {
-      for (const b of this.encoder.encode(s)) {
-        bytes.push(b);
-        from.push(start);
-        to.push(end);
+    // UTF-8 of s, every byte attributed to [start, end) (or, with perChar, to its own code point).
+    const push = (s: string, start: number, end: number, perChar: boolean) => {
+      for (let i = 0; i < s.length; i++) {
+        let c = s.charCodeAt(i);
+        let units = 1;
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+          const lo = s.charCodeAt(i + 1);
+          if (lo >= 0xdc00 && lo < 0xe000) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+            units = 2;
+          }
+        }
+        if (units === 1 && c >= 0xd800 && c < 0xe000) c = 0xfffd; // lone surrogate: TextEncoder writes U+FFFD
+        const f = perChar ? start + i : start;
+        const t = perChar ? start + i + units : end;
+        if (c < 0x80) {
+          bytes.push(c);
+        } else if (c < 0x800) {
+          bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+        } else if (c < 0x10000) {
+          bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+        } else {
+          bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+        }
+        while (from.length < bytes.length) {
+          from.push(f);
+          to.push(t);
+        }
+        i += units - 1;
       }
     };
+    const canon = (s: string) => (this.byteLevel ? s : s.replaceAll(METASPACE, ' '));
+    const transform = (s: string) => {
+      let out = s;
+      for (const f of this.local) out = f(out);
+      return canon(out);
+    };
+    const raw = canon(text);
+    if (transform(text) === raw) {
+      push(raw, 0, text.length, true); // normalisation changes nothing: every code point maps to itself
+      return { bytes, from, to };
+    }
     for (const m of text.matchAll(/\P{M}\p{M}*|\p{M}+/gsu)) {
       const chunk = m[0];
       const start = m.index ?? 0;
-      let normal = chunk;
-      for (const f of this.local) normal = f(normal);
-      if (!this.byteLevel) normal = normal.replaceAll(METASPACE, ' ');
-      if (normal === chunk || (!this.byteLevel && normal === chunk.replaceAll(METASPACE, ' '))) {
-        let i = start; // unchanged: map each code point to itself (finer spans)
-        for (const cp of normal) {
-          push(cp, i, i + cp.length);
-          i += cp.length;
-        }
-      } else {
-        push(normal, start, start + chunk.length);
-      }
+      const normal = transform(chunk);
+      if (normal === canon(chunk)) push(normal, start, start + chunk.length, true);
+      else push(normal, start, start + chunk.length, false); // changed: all bytes come from the whole chunk
     }
     return { bytes, from, to };
   }
