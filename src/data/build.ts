@@ -89,6 +89,8 @@ export function buildDataset(table: RawTable, schema: DatasetSchema, dropInvalid
   const issues: ValidationIssue[] = [];
   const firstReason = new Array<string | undefined>(n);
   const flag = (row: number, reason: string, message: string) => {
+    // A row with the wrong field count gets that one message, not a cascade about shifted cells.
+    if (firstReason[row] === 'wrong field count') return;
     issues.push({ row, line: 0, reason, message });
     firstReason[row] ??= reason;
   };
