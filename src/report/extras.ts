@@ -54,14 +54,16 @@ function scalarText(v: Json): Cell {
 /** Flattens nested objects into dotted keys, short scalar arrays into text. */
 function flatten(
   record: Record<string, Json>,
+  arrayKeys: Set<string>,
   prefix = '',
   out: Record<string, Cell> = {},
   depth = 0,
 ): Record<string, Cell> {
   for (const [k, v] of Object.entries(record)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (isRecord(v) && depth < 2) flatten(v, key, out, depth + 1);
+    if (isRecord(v) && depth < 2) flatten(v, arrayKeys, key, out, depth + 1);
     else {
+      if (Array.isArray(v)) arrayKeys.add(key);
       const text = scalarText(v);
       if (text !== null || v === null) out[key] = text;
     }
@@ -82,14 +84,20 @@ function asRecords(value: Json): Record<string, Json>[] | undefined {
 }
 
 function tableOf(path: string, records: Record<string, Json>[]): ExtraTable {
-  const flat = records.map((r) => flatten(r));
+  const arrayKeys = new Set<string>();
+  const flat = records.map((r) => flatten(r, arrayKeys));
   const columns: string[] = [];
   for (const row of flat) for (const k of Object.keys(row)) if (!columns.includes(k)) columns.push(k);
   const rows = flat.slice(0, MAX_ROWS).map((row) => columns.map((c) => row[c] ?? null));
-  return { path, columns, rows, total: flat.length, chart: chartOf(path, columns, flat) };
+  return { path, columns, rows, total: flat.length, chart: chartOf(path, columns, flat, arrayKeys) };
 }
 
-function chartOf(path: string, columns: string[], rows: Record<string, Cell>[]): VlSpec | undefined {
+function chartOf(
+  path: string,
+  columns: string[],
+  rows: Record<string, Cell>[],
+  arrayKeys: Set<string>,
+): VlSpec | undefined {
   const numeric = (c: string) =>
     rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number');
   const present = (c: string) => rows.some((r) => typeof r[c] === 'number');
@@ -98,8 +106,8 @@ function chartOf(path: string, columns: string[], rows: Record<string, Cell>[]):
     .filter((c) => c !== x && !NOT_METRICS.has(c) && numeric(c) && present(c))
     .slice(0, 9);
   if (!metrics.length) return undefined;
-  const labels = columns.filter((c) =>
-    rows.some((r) => typeof r[c] === 'string' || typeof r[c] === 'boolean'),
+  const labels = columns.filter(
+    (c) => !arrayKeys.has(c) && rows.some((r) => typeof r[c] === 'string' || typeof r[c] === 'boolean'),
   );
   const seriesCols = labels.filter((c) => new Set(rows.map((r) => r[c])).size <= 12);
   const seriesOf = (r: Record<string, Cell>) =>

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { exportFigures } from './export.js';
+import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
+
+test('every figure is exported as SVG (headless vega) and PNG (resvg)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'report-figs-'));
+  const runs = [
+    syntheticSpaceRun({
+      n: 200,
+      layers: [0, 1, 2],
+      predictionLayers: [1, 2],
+      names: { 0: '<img src=x onerror=alert(1)>' },
+    }),
+    syntheticTimeRun({ n: 100, layers: [0, 1, 2] }),
+  ];
+  const out = await exportFigures({ runs }, dir, { layer: 2, split: 'all' });
+  assert.deepEqual(
+    out.map((f) => f.svg.slice(dir.length + 1)),
+    [
+      'r2-by-layer.svg',
+      'prox-error-by-layer.svg',
+      'map-synthetic-7b-world-place-coords.svg',
+      'time-synthetic-7b-art-release.svg',
+    ],
+  );
+  const map = readFileSync(out[2].svg, 'utf8');
+  assert.match(map, /^<svg/);
+  assert.match(map, /layer 2 · 200 all points/);
+  // 200 point symbols + the 6 continents' legend symbols; the hostile name is escaped text in an aria-label.
+  assert.ok((map.match(/aria-roledescription="circle"/g) ?? []).length >= 200);
+  assert.doesNotMatch(map, /<img/);
+  for (const f of out) {
+    assert.equal(f.pngError, undefined);
+    const png = readFileSync(f.png!);
+    assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
+    assert.ok(png.readUInt32BE(16) > 400, 'PNG is wide enough to be a figure');
+  }
+});

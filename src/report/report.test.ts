@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { UserError } from '../util/errors.js';
+import { haversineKm } from './geo.js';
+import { renderReport } from './html.js';
+import { buildReportModel } from './model.js';
+import { pointRows } from './points.js';
+import { curvePoints } from './specs.js';
+import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
+import type { ReportRun } from './types.js';
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const BREAKOUT = '</script><img src=x onerror=alert(2)>';
+
+function dataBlock(html: string): {
+  figures: { id: string; run?: number }[];
+  points: { names: string[]; truth: number[][] }[];
+} {
+  const m = html.match(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/);
+  assert.ok(m, 'data block present');
+  return JSON.parse(m[1]);
+}
+
+test('the page is self-contained and no data string can break out of its script or markup', () => {
+  const run = syntheticSpaceRun({
+    n: 300,
+    layers: [0, 1, 2, 3],
+    predictionLayers: [2, 3],
+    names: { 0: HOSTILE, 1: BREAKOUT },
+  });
+  run.results.model = `model ${HOSTILE}`;
+  const html = renderReport({
+    runs: [run],
+    extras: [{ title: HOSTILE, data: { rows: [{ layer: 1, name: BREAKOUT, r2: 0.5 }] } }],
+  });
+  const vendor = html.match(/<script>[\s\S]*?<\/script>/g)!.slice(0, 3);
+  const ours = vendor.reduce((page, code) => page.replace(code, ''), html);
+  assert.ok(ours.length < html.length / 4, 'the vendor builds were the first three scripts');
+  assert.doesNotMatch(ours, /<img/i, 'no raw <img from data anywhere outside the vendor builds');
+  assert.doesNotMatch(html, /<script[^>]*\ssrc=/i, 'no external scripts');
+  assert.doesNotMatch(html, /<link[^>]*href=/i, 'no external stylesheets');
+  // Exactly the scripts we write: 3 vendor builds, the data block, the page script.
+  assert.equal(html.match(/<script[\s>]/g)?.length, 5);
+  assert.equal(html.match(/<\/script>/g)?.length, 5);
+  const data = dataBlock(html);
+  assert.equal(data.points[0].names[0], HOSTILE);
+  assert.equal(data.points[0].names[1], BREAKOUT);
+  assert.match(html, /model &lt;img src=x onerror=alert\(1\)&gt;/);
+});
+
+test('layer curves mark the best layer and switch to normalized depth for models of different depth', () => {
+  const a = syntheticSpaceRun({ n: 50, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'a' });
+  const b = syntheticSpaceRun({ n: 50, layers: [0, 1, 2, 3], model: 'b' });
+  a.results.bestLayer = 5;
+  const { points, depth } = curvePoints([a, b], 'r2');
+  assert.equal(depth, true);
+  assert.equal(points.length, 12);
+  const best = points.filter((p) => p.best);
+  assert.deepEqual(
+    best.map((p) => [p.series.split(' ')[0], p.layer]),
+    [
+      ['a', 5],
+      ['b', b.results.bestLayer],
+    ],
+  );
+  const aLast = points.find((p) => p.series.startsWith('a') && p.layer === 7)!;
+  assert.equal(aLast.x, 1);
+  assert.equal(points.find((p) => p.series.startsWith('b') && p.layer === 2)!.x, 2 / 3);
+  assert.equal(aLast.value, a.results.layers[7].test.r2);
+  assert.equal(curvePoints([a], 'r2').depth, false);
+});
+
+test('map rows carry truth, prediction and the great-circle error, filtered by split', () => {
+  const run = syntheticSpaceRun({ n: 400, layers: [0, 5, 10], predictionLayers: [5, 10] });
+  const model = buildReportModel({ runs: [run] });
+  const p = model.points[0];
+  assert.equal(p.kind, 'space');
+  assert.equal(p.mapKind, 'world');
+  const nTest = run.predictions!.isTest.reduce((s, v) => s + v, 0);
+  assert.equal(pointRows(p, 5, 'test').length, nTest);
+  assert.equal(pointRows(p, 5, 'train').length, 400 - nTest);
+  assert.equal(pointRows(p, 5, 'all').length, 400);
+  const rows = pointRows(p, 10, 'all');
+  const i = 7;
+  const [lon, lat] = [run.predictions!.truth[0][i], run.predictions!.truth[1][i]];
+  const [plon, plat] = [run.predictions!.pred.get(10)![0][i], run.predictions!.pred.get(10)![1][i]];
+  assert.equal(rows[i].name, run.predictions!.names[i]);
+  assert.ok(Math.abs((rows[i].plon as number) - plon) <= 5e-5);
+  assert.ok(Math.abs((rows[i].errKm as number) - haversineKm(lon, lat, plon, plat)) < 0.02);
+  // Layer 7 is not present: the nearest one (5, ties go low) is used.
+  assert.deepEqual(pointRows(p, 7, 'all')[i], pointRows(p, 5, 'all')[i]);
+});
+
+test('world points are coloured by continent: the dataset column when present, else point in polygon', () => {
+  const run = syntheticSpaceRun({ n: 30, layers: [0, 1] });
+  const byPolygon = buildReportModel({ runs: [run] }).points[0];
+  const tokyo = run.predictions!.names.indexOf('Tokyo');
+  assert.ok(tokyo >= 0);
+  assert.equal(byPolygon.groupNames[byPolygon.group[tokyo]], 'Asia');
+  const withColumn: ReportRun = {
+    ...run,
+    columns: { continent: run.predictions!.names.map(() => 'Atlantis') },
+  };
+  const byColumn = buildReportModel({ runs: [withColumn] }).points[0];
+  assert.deepEqual(byColumn.groupNames, ['Atlantis']);
+});
+
+test('time targets stored as years since 1970 are shown as calendar years, coloured by entity type', () => {
+  const run = syntheticTimeRun({ n: 60, layers: [0, 1, 2] });
+  const p = buildReportModel({ runs: [run] }).points[0];
+  assert.equal(p.yearOffset, 1970);
+  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.006);
+  assert.deepEqual(p.groupNames, ['book', 'movie', 'song']);
+  const hist = syntheticTimeRun({ n: 20, layers: [0, 1], dataset: 'historical_figure' });
+  assert.equal(buildReportModel({ runs: [hist] }).points[0].yearOffset, 0);
+  const unit = syntheticTimeRun({ n: 20, layers: [0, 1], dataset: 'my_events' });
+  unit.results.targetUnit = 'years since 1970';
+  assert.equal(buildReportModel({ runs: [unit] }).points[0].yearOffset, 1970);
+});
+
+test('bad inputs are user errors', () => {
+  const run = syntheticSpaceRun({ n: 20, layers: [0, 1], predictionLayers: [1] });
+  assert.throws(
+    () => buildReportModel({ runs: [run] }, { layer: 0 }),
+    (e) => e instanceof UserError && /layer 0 has no predictions/.test(e.message),
+  );
+  assert.throws(() => buildReportModel({ runs: [] }), UserError);
+  const broken = { ...run, results: { ...run.results, kind: 'weather' as 'space' } };
+  assert.throws(() => buildReportModel({ runs: [broken] }), /"kind" must be/);
+});
