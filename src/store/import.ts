@@ -2,6 +2,7 @@
  * Import: activations computed elsewhere (NumPy .npy or safetensors, one `[n, d]` array per layer, rows in dataset
  * order) become an activation store, so every later stage (probes, experiments, report) can use them.
  */
+import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { canonicalPrompt, getPrompt, loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
@@ -192,7 +193,7 @@ export async function importActivations(options: ImportOptions): Promise<ImportR
           path: resolve(a.path),
           ...(a.tensor ? { tensor: a.tensor } : {}),
         })),
-        datasetSource: dataset.source.path,
+        datasetSource: existsSync(dataset.source.path) ? resolve(dataset.source.path) : dataset.source.path,
       },
     },
     entitiesFromDataset(dataset),
