@@ -34,6 +34,7 @@ import {
   type JobFile,
   pathExists,
   readJob,
+  removeStaleStoreTemps,
   removeWorkDir,
   workDirFor,
   writeChunk,
@@ -320,6 +321,7 @@ async function runPlan(
 
   // The job file pins the settings; a resume must match them, a fresh run must not trample an old one.
   let job = await readJob(workDir);
+  if (job) await removeStaleStoreTemps(storeDir);
   if (job && !options.resume) {
     throw new UserError(
       `${workDir} holds an interrupted extraction; rerun with --resume to finish it, or delete that directory`,
@@ -339,7 +341,7 @@ async function runPlan(
     job = {
       format: 'spacetime-lens/extract-job@1',
       key: plan.key,
-      createdAt: new Date().toISOString(),
+      createdAt: creationTime(),
       rowStart,
       rowEnd,
       chunkRows,
@@ -446,6 +448,19 @@ async function checkDiskSpace(plan: Plan, d: number, rows: number, chunkBytes: n
         'or use --dtype f16',
     );
   }
+}
+
+/**
+ * The store's creation time: now, or SOURCE_DATE_EPOCH (seconds, the reproducible-builds convention) so that two
+ * separate runs can produce byte-identical stores. A resumed run keeps the first run's time from job.json.
+ */
+export function creationTime(env: NodeJS.ProcessEnv = process.env): string {
+  const epoch = env['SOURCE_DATE_EPOCH'];
+  if (epoch !== undefined && epoch !== '') {
+    if (!/^\d+$/.test(epoch)) throw new UserError(`SOURCE_DATE_EPOCH='${epoch}' is not a number of seconds`);
+    return new Date(Number(epoch) * 1000).toISOString();
+  }
+  return new Date().toISOString();
 }
 
 /** The dataset as the user named it (a registry name, or an absolute path so that merge can find it again). */

@@ -1,5 +1,5 @@
 import { readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { f16ToF32, f32ToF16 } from '../formats/float16.js';
 import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
@@ -196,6 +196,40 @@ export class ChunkReader {
 
   close(): Promise<void> {
     return this.file.close();
+  }
+}
+
+/**
+ * Removes temp directories of a store build killed mid-way (`.<name>.<pid>.<hex>.tmp` beside the store, see
+ * src/util/fsx tempSibling) whose process is gone, so that a resume leaves no litter.
+ */
+export async function removeStaleStoreTemps(storeDir: string): Promise<string[]> {
+  const parent = dirname(storeDir);
+  const prefix = `.${basename(storeDir)}.`;
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || processAlive(Number(m[1]))) continue;
+    await rm(join(parent, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
