@@ -1,17 +1,14 @@
 /** loadModel: a local checkpoint directory or a Hub id -> a HookedModel. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelSpec } from './architectures/index.js';
 import { type Checkpoint, openCheckpoint } from './checkpoint.js';
 import { type EngineOptions, HookedModel } from './hooked-model.js';
+import { type ResolveOptions, resolveModelSource } from './hub.js';
 import { type LoadTokenizerOptions, loadTokenizer, type ModelTokenizer } from './tokenizer.js';
 
-export interface LoadModelOptions extends EngineOptions {
-  revision?: string;
-  offline?: boolean;
-  cacheDir?: string;
-  hubUrl?: string;
-  token?: string;
+/** Engine options plus how to find the model (local directory, or Hub id with revision/cache/offline). */
+export interface LoadModelOptions extends EngineOptions, ResolveOptions {
   /** BOS rule override passed to the tokenizer. */
   bos?: LoadTokenizerOptions['bos'];
 }
@@ -45,17 +42,6 @@ export async function inspectCheckpoint(source: string, options: LoadModelOption
 }
 
 async function resolveSource(source: string, options: LoadModelOptions): Promise<string> {
-  if (existsSync(source) && statSync(source).isDirectory()) return source;
-  // TODO(engine): static import once src/model/hub.ts lands.
-  const hubModule = './hub.js';
-  const { resolveModelSource } = (await import(hubModule)) as {
-    resolveModelSource(id: string, o: Record<string, unknown>): Promise<string>;
-  };
-  return resolveModelSource(source, {
-    ...(options.revision !== undefined ? { revision: options.revision } : {}),
-    ...(options.offline !== undefined ? { offline: options.offline } : {}),
-    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    ...(options.hubUrl !== undefined ? { hubUrl: options.hubUrl } : {}),
-    ...(options.token !== undefined ? { token: options.token } : {}),
-  });
+  const { device: _d, threads: _t, weightCacheBytes: _w, chunkBytes: _c, bos: _b, ...hub } = options;
+  return resolveModelSource(source, hub);
 }

@@ -1,4 +1,91 @@
 import type { Command } from 'commander';
+import { formatModelInfo, modelInfo } from '../../model/info.js';
+import { inspectCheckpoint, loadModel } from '../../model/load.js';
+import { UserError } from '../../util/errors.js';
 
-/** Registers the `model` subcommand(s). Owned by the model stage; filled in as that capability lands. */
-export function registerModel(_program: Command): void {}
+interface SourceFlags {
+  revision?: string;
+  offline?: boolean;
+  cacheDir?: string;
+}
+
+const sourceOptions = (flags: SourceFlags) => ({
+  ...(flags.revision ? { revision: flags.revision } : {}),
+  ...(flags.offline ? { offline: true } : {}),
+  ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+});
+
+/** Registers `model info` and `model generate`. */
+export function registerModel(program: Command): void {
+  const model = program
+    .command('model')
+    .description('inspect and run language-model checkpoints (a local Hugging Face directory or a Hub id)');
+
+  model
+    .command('info')
+    .description(
+      'architecture, sizes, parameter count, weight dtype and estimated peak memory for extraction',
+    )
+    .argument('<model>', 'checkpoint directory, or Hub id like EleutherAI/pythia-160m[@revision]')
+    .option('--revision <rev>', 'Hub branch, tag or commit')
+    .option('--offline', 'use only the local cache (also HF_HUB_OFFLINE=1)')
+    .option('--cache-dir <dir>', 'model cache directory')
+    .option('--batch-size <n>', 'prompts per extraction chunk, for the memory estimate', '128')
+    .option('--seq-len <n>', 'padded prompt length, for the memory estimate', '32')
+    .option('--json', 'print JSON')
+    .action(
+      async (source: string, flags: SourceFlags & { batchSize: string; seqLen: string; json?: boolean }) => {
+        const batch = positive(flags.batchSize, '--batch-size');
+        const len = positive(flags.seqLen, '--seq-len');
+        const { dir, checkpoint, spec } = await inspectCheckpoint(source, sourceOptions(flags));
+        try {
+          const info = modelInfo(dir, checkpoint, spec, { chunkTokens: batch * len });
+          console.log(flags.json ? JSON.stringify(info, null, 2) : formatModelInfo(info));
+        } finally {
+          await checkpoint.close();
+        }
+      },
+    );
+
+  model
+    .command('generate')
+    .description('greedy completion of a prompt (a quick check that a model runs as expected)')
+    .argument('<model>', 'checkpoint directory, or Hub id')
+    .requiredOption('--prompt <text>', 'text to complete')
+    .option('--max-new-tokens <n>', 'tokens to generate', '20')
+    .option('--no-bos', 'do not prepend the BOS token')
+    .option('--device <device>', 'cpu or cuda (onnxruntime execution provider)', 'cpu')
+    .option('--revision <rev>', 'Hub branch, tag or commit')
+    .option('--offline', 'use only the local cache')
+    .option('--cache-dir <dir>', 'model cache directory')
+    .action(
+      async (
+        source: string,
+        flags: SourceFlags & { prompt: string; maxNewTokens: string; bos: boolean; device: string },
+      ) => {
+        if (flags.device !== 'cpu' && flags.device !== 'cuda')
+          throw new UserError(`--device must be cpu or cuda, got ${flags.device}`);
+        const m = await loadModel(source, { ...sourceOptions(flags), device: flags.device });
+        try {
+          const tok = m.tokenizer;
+          if (!tok) throw new UserError(`${source} has no tokenizer.json`);
+          const ids = tok.encode(flags.prompt).ids;
+          if (flags.bos && tok.bosId !== undefined) ids.unshift(tok.bosId);
+          const out = await m.generate(ids, {
+            maxNewTokens: positive(flags.maxNewTokens, '--max-new-tokens'),
+            eosId: tok.eosId,
+          });
+          console.log(flags.prompt + tok.decode(out));
+        } finally {
+          await m.dispose();
+        }
+      },
+    );
+}
+
+function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UserError(`${flag} must be a positive integer, got '${value}'`);
+  return n;
+}

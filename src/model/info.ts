@@ -1,0 +1,131 @@
+/** What `spacetime-lens model info` shows: the normalised architecture, sizes and a peak-memory estimate. */
+import type { Checkpoint } from './checkpoint.js';
+import { layerBytes } from './hooked-model.js';
+import type { ModelSpec } from './spec.js';
+
+export interface ModelInfo {
+  dir: string;
+  modelType: string;
+  layers: number;
+  width: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  mlpWidth: number;
+  gatedMlp: boolean;
+  vocab: number;
+  parameters: number;
+  weightDtype: string;
+  weightBytes: number;
+  positions: string;
+  norm: string;
+  activation: string;
+  parallelResidual: boolean;
+  tiedEmbeddings: boolean;
+  /** Estimated peak resident memory while extracting every layer (bytes). */
+  peakExtractionBytes: number;
+  memoryBreakdown: Record<string, number>;
+}
+
+export interface MemoryOptions {
+  /** Padded tokens held in one chunk (default: a batch of 128 prompts of 32 tokens). */
+  chunkTokens?: number;
+  /** Padded tokens per onnxruntime call (the engine's default 4096). */
+  batchTokens?: number;
+  weightCacheBytes?: number;
+}
+
+/**
+ * Peak memory of an extraction run: the f32 embedding table, one block of f32 weights (all blocks when the model
+ * fits the weight cache) plus the largest raw tensor being widened, the chunk's residual stream (twice: in and
+ * out of a block), one call's intermediates, and ~300 MB for Node and onnxruntime.
+ */
+export function estimateExtractionMemory(
+  spec: ModelSpec,
+  storedBytesPerWeight: number,
+  o: MemoryOptions = {},
+) {
+  const { dModel: d, dMlp: m, vocabSize: V, nHeads: H } = spec;
+  const chunkTokens = o.chunkTokens ?? 128 * 32;
+  const callTokens = Math.min(chunkTokens, o.batchTokens ?? 4096);
+  const layer = layerBytes(spec);
+  const cached = layer * spec.nLayers <= (o.weightCacheBytes ?? 2 ** 31);
+  const largestTensor = Math.max(m * d, V * d);
+  const breakdown = {
+    embedding: V * d * 4,
+    blockWeights: cached ? layer * spec.nLayers : layer,
+    widening: largestTensor * storedBytesPerWeight,
+    residualChunk: 2 * chunkTokens * d * 4,
+    callIntermediates: callTokens * (3 * m + 8 * d) * 4 + H * callTokens * 32 * 4,
+    runtime: 300 * 2 ** 20,
+  };
+  return { total: Object.values(breakdown).reduce((a, b) => a + b, 0), breakdown };
+}
+
+export function modelInfo(
+  dir: string,
+  checkpoint: Checkpoint,
+  spec: ModelSpec,
+  o: MemoryOptions = {},
+): ModelInfo {
+  const stored = checkpoint.weightDtype === 'F32' ? 4 : 2;
+  const mem = estimateExtractionMemory(spec, stored, o);
+  return {
+    dir,
+    modelType: spec.modelType,
+    layers: spec.nLayers,
+    width: spec.dModel,
+    heads: spec.nHeads,
+    kvHeads: spec.nKvHeads,
+    headDim: spec.headDim,
+    mlpWidth: spec.dMlp,
+    gatedMlp: spec.gated,
+    vocab: spec.vocabSize,
+    parameters: checkpoint.parameterCount,
+    weightDtype: checkpoint.weightDtype,
+    weightBytes: checkpoint.weightBytes,
+    positions: spec.rotary
+      ? `rotary on ${spec.rotary.dim}/${spec.headDim} dims per head`
+      : `learned (${spec.maxPositions ?? '?'} positions)`,
+    norm: `${spec.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${spec.normEps}`,
+    activation: spec.act,
+    parallelResidual: spec.parallelResidual,
+    tiedEmbeddings: spec.tiedEmbeddings,
+    peakExtractionBytes: mem.total,
+    memoryBreakdown: mem.breakdown,
+  };
+}
+
+const GB = (b: number) =>
+  b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+export function formatModelInfo(info: ModelInfo): string {
+  const params =
+    info.parameters >= 1e9
+      ? `${(info.parameters / 1e9).toFixed(2)}B`
+      : info.parameters >= 1e6
+        ? `${(info.parameters / 1e6).toFixed(1)}M`
+        : `${(info.parameters / 1e3).toFixed(1)}K`;
+  const lines = [
+    ['directory', info.dir],
+    ['architecture', `${info.modelType}${info.parallelResidual ? ' (parallel residual)' : ''}`],
+    ['layers', info.layers],
+    ['width (d_model)', info.width],
+    ['heads (q / kv)', `${info.heads} / ${info.kvHeads}, head dim ${info.headDim}`],
+    ['MLP width', `${info.mlpWidth}${info.gatedMlp ? ' (gated)' : ''}, ${info.activation}`],
+    ['vocab', info.vocab],
+    ['positions', info.positions],
+    ['norm', info.norm],
+    ['tied embeddings', info.tiedEmbeddings ? 'yes' : 'no'],
+    ['parameters', `${params} (${info.parameters.toLocaleString('en-US')})`],
+    ['weights', `${info.weightDtype}, ${GB(info.weightBytes)} on disk`],
+    [
+      'peak memory (extraction, est.)',
+      `${GB(info.peakExtractionBytes)} = ${Object.entries(info.memoryBreakdown)
+        .map(([k, v]) => `${k} ${GB(v)}`)
+        .join(' + ')}`,
+    ],
+  ];
+  const w = Math.max(...lines.map(([k]) => String(k).length));
+  return lines.map(([k, v]) => `${String(k).padEnd(w)}  ${v}`).join('\n');
+}

@@ -1,0 +1,74 @@
+/** `spacetime-lens model info` on the golden fixtures (numbers from reference/engine_make_goldens.py's configs). */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { main } from '../cli/main.js';
+import { modelSpec } from './architectures/index.js';
+import { FIXTURES } from './engine.test-util.js';
+import { layerBytes } from './hooked-model.js';
+import { estimateExtractionMemory } from './info.js';
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const log = console.log;
+  const error = console.error;
+  let out = '';
+  let err = '';
+  console.log = (...a: unknown[]) => void (out += `${a.join(' ')}\n`);
+  console.error = (...a: unknown[]) => void (err += `${a.join(' ')}\n`);
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+test('model info reports architecture, sizes and parameters', async () => {
+  const { code, out } = await capture([
+    'model',
+    'info',
+    join(FIXTURES, 'llama-gqa-tied-bf16-sharded'),
+    '--json',
+  ]);
+  assert.equal(code, 0);
+  const info = JSON.parse(out);
+  assert.equal(info.modelType, 'llama');
+  assert.equal(info.layers, 2);
+  assert.equal(info.width, 32);
+  assert.equal(info.heads, 4);
+  assert.equal(info.kvHeads, 2);
+  assert.equal(info.mlpWidth, 48);
+  assert.equal(info.vocab, 80);
+  // embed 80·32 + per layer (2·32 norms + 32·32 q + 2·16·32 k,v + 32·32 o + 3·48·32 mlp) ·2 + 32 final norm
+  assert.equal(info.parameters, 80 * 32 + 2 * (64 + 1024 + 1024 + 1024 + 4608) + 32);
+  assert.equal(info.weightDtype, 'BF16');
+  assert.equal(info.tiedEmbeddings, true);
+  const text = await capture(['model', 'info', join(FIXTURES, 'pythia-parallel-f16')]);
+  assert.match(text.out, /gpt_neox \(parallel residual\)/);
+  assert.match(text.out, /rotary on 4\/16 dims per head/);
+});
+
+test('model info: a missing directory is a user error (exit 1)', async () => {
+  const missing = await capture(['model', 'info', '/nonexistent/model-dir']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /no model directory/);
+});
+
+test('memory estimate for a Llama-2-7B shape streams one block', () => {
+  const spec = modelSpec(
+    {
+      model_type: 'llama',
+      hidden_size: 4096,
+      num_attention_heads: 32,
+      num_hidden_layers: 32,
+      intermediate_size: 11008,
+      vocab_size: 32000,
+      rms_norm_eps: 1e-5,
+    },
+    () => true,
+  );
+  assert.equal(layerBytes(spec), 4 * (4 * 4096 * 4096 + 3 * 4096 * 11008 + 4 * 4096));
+  const { total, breakdown } = estimateExtractionMemory(spec, 2);
+  assert.equal(breakdown.blockWeights, layerBytes(spec));
+  assert.ok(total > 1.5 * 2 ** 30 && total < 3 * 2 ** 30, `${total}`);
+});
