@@ -110,6 +110,13 @@ def ridge_goldens():
     Y = X.astype(np.float64) @ rng.normal(size=(d, 3)) + rng.normal(size=(n, 3))
     train = np.sort(rng.permutation(n)[:90])
     cases.append(ridge_case('float32_offset', X, Y, train, np.logspace(-1, 4, 8), x_float32=True))
+    # a store-like layer: float32 activations, (lon, lat) targets, a 25% test split (used by the probeStore test)
+    n, d = 100, 12
+    X = (rng.normal(size=(n, d)) * 2 + rng.normal(size=d) * 10).astype(np.float32)
+    lonlat = np.column_stack([rng.uniform(-180, 180, n), rng.uniform(-60, 70, n)])
+    X[:, :2] += (lonlat / [90, 45]).astype(np.float32)
+    train = np.sort(rng.permutation(n)[:75])
+    cases.append(ridge_case('store_layer', X, lonlat, train, np.logspace(-1, 3, 6), x_float32=True))
     # one feature
     n = 15
     X = rng.normal(size=(n, 1))

@@ -35,7 +35,7 @@ for (const c of goldens.cases) {
     const d = c.d;
     const a = Float64Array.from(c.A);
     const norm = Math.max(...c.A.map(Math.abs));
-    for (const block of [3, 48]) {
+    for (const block of [5, 48]) {
       const red = await tridiagonalize(a, d, block);
       const q = await formQ(red);
       const qt = await gemm64(q, tridiagonalMatrix(red.diag, red.off), d, d, d);

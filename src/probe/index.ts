@@ -1,2 +1,33 @@
-// Public surface of the probe stage (filled in as the stage lands).
-export {};
+// Public surface of the probe stage: ridge probes with exact LOO CV, the paper's metrics, per-layer store probing.
+export type { AlphaGrid } from './alphas.js';
+export { ALPHA_PRESETS, autoPreset, logspace, resolveAlphas } from './alphas.js';
+export type { Metrics, SplitMetrics } from './metrics.js';
+export {
+  averageRanks,
+  EARTH_RADIUS_KM,
+  haversineKm,
+  pearson,
+  pointMetrics,
+  r2Column,
+  spaceDistanceKm,
+  spearman,
+  splitMetrics,
+} from './metrics.js';
+export type {
+  LayerPredictions,
+  LayerResult,
+  ProbeOptions,
+  ProbeResults,
+  ProbeRun,
+} from './probe-store.js';
+export {
+  formatResultsTable,
+  PROBE_RESULTS_SCHEMA,
+  probeStore,
+  resultsCsv,
+  writeProbeResults,
+} from './probe-store.js';
+export type { DistanceMode, ProximityResult } from './proximity.js';
+export { proximityCounts, proximityErrors, unitVectors } from './proximity.js';
+export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
+export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';

@@ -1,4 +1,92 @@
-import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { ALPHA_PRESETS } from '../../probe/alphas.js';
+import { formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
+import { UserError } from '../../util/errors.js';
 
-/** Registers the `probe` subcommand(s). Owned by the probe stage; filled in as that capability lands. */
-export function registerProbe(_program: Command): void {}
+interface ProbeFlags {
+  store: string;
+  layers: string;
+  hook: string;
+  alphas: string;
+  cv: 'loo' | 'none';
+  paperCompat?: boolean;
+  predictions: 'best' | 'all';
+  out?: string;
+  quiet?: boolean;
+}
+
+/** Registers `probe`: ridge probes on every layer of an activation store. */
+export function registerProbe(program: Command): void {
+  const presets = Object.entries(ALPHA_PRESETS)
+    .map(([name, p]) => `  ${name}: ${p.describe}`)
+    .join('\n');
+  program
+    .command('probe')
+    .summary('fit linear probes on every layer of an activation store')
+    .description(
+      'For every layer, fits a ridge probe from the activations to the targets (longitude+latitude jointly, or ' +
+        "the year), standardised on the store's train rows, with an unpenalised intercept and the penalty chosen by " +
+        'exact leave-one-out cross-validation (as scikit-learn RidgeCV: one alpha for all targets). Scores train ' +
+        'and test: R², Spearman, Pearson, MAE, RMSE, proximity error, and haversine km for places.\n\n' +
+        'Writes to --out: results.json (schema spacetime-lens/probe-results@1), results.csv (the same table), ' +
+        'predictions.csv (per-entity predictions of the best layer, or of all with --predictions all) and ' +
+        `probes.safetensors (coefficients and intercepts per layer).\n\nAlpha presets:\n${presets}\n` +
+        '  auto: the paper grid for Llama-2 7b/13b/70b stores, otherwise default',
+    )
+    .requiredOption('--store <dir>', 'activation store directory (from `extract` or `import`)')
+    .option('--layers <spec>', 'layers: all | 0,8,16 | 0:32:4 (Python-style, negatives from the end)', 'all')
+    .option('--hook <name>', 'hook: resid_post | resid_pre | resid_mid | mlp_post', 'resid_post')
+    .option(
+      '--alphas <grid>',
+      'preset name, auto, logspace:START:STOP:NUM, or a list like 10,100,1000',
+      'auto',
+    )
+    .addOption(
+      new Option('--cv <how>', 'loo = exact leave-one-out over the grid; none = one fixed alpha (give one)')
+        .choices(['loo', 'none'])
+        .default('loo'),
+    )
+    .option(
+      '--paper-compat',
+      "the authors' metric quirk: haversine distances with latitude and longitude swapped (METHOD §4)",
+    )
+    .addOption(
+      new Option('--predictions <which>', 'per-entity predictions to write')
+        .choices(['best', 'all'])
+        .default('best'),
+    )
+    .option('--out <dir>', 'output directory (default: <store>.probe)')
+    .option('--quiet', 'no per-layer progress lines')
+    .action(async (flags: ProbeFlags) => {
+      const out = resolve(flags.out ?? `${flags.store.replace(/\/+$/, '')}.probe`);
+      if (resolve(out) === resolve(flags.store)) throw new UserError('--out must not be the store directory');
+      const started = Date.now();
+      const run = await probeStore(flags.store, {
+        layers: flags.layers,
+        hook: flags.hook,
+        alphas: flags.alphas,
+        cv: flags.cv,
+        paperCompat: !!flags.paperCompat,
+        predictions: flags.predictions,
+        onLayer: (r, done, total) => {
+          if (!flags.quiet) {
+            console.error(
+              `[${done}/${total}] layer ${r.layer}: alpha ${r.alpha.toPrecision(4)}, test R² ${r.test.r2.toFixed(4)} ` +
+                `(${((Date.now() - started) / 1000).toFixed(1)} s)`,
+            );
+          }
+          for (const w of r.warnings ?? []) console.error(`warning: layer ${r.layer}: ${w}`);
+        },
+      });
+      await writeProbeResults(out, run);
+      for (const w of run.results.warnings) console.error(`warning: ${w}`);
+      const r = run.results;
+      console.log(
+        `${r.model} · ${r.dataset} · prompt ${r.prompt} · ${r.hook} · ${r.nTrain} train / ${r.nTest} test · ` +
+          `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}`,
+      );
+      console.log(formatResultsTable(r));
+      console.log(`best layer ${r.bestLayer} (by test R²); results in ${out}`);
+    });
+}

@@ -1,0 +1,375 @@
+/**
+ * Probes every layer of an activation store (METHOD.md §3–4): fit on the store's train rows, score train and test,
+ * and write results.json (schema spacetime-lens/probe-results@1), results.csv, predictions.csv and probes.safetensors.
+ */
+import { join } from 'node:path';
+import { HOOK_ALIASES, parseLayers } from '../extract/spec.js';
+import { writeSafetensors } from '../formats/index.js';
+import { type ActivationStore, hookName, openStore } from '../store/index.js';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { VERSION } from '../version.js';
+import { resolveAlphas } from './alphas.js';
+import { type Metrics, splitMetrics } from './metrics.js';
+import type { DistanceMode } from './proximity.js';
+import { fitRidge, type RidgeModel, ridgeLoo, ridgePredict } from './ridge.js';
+
+export const PROBE_RESULTS_SCHEMA = 'spacetime-lens/probe-results@1';
+
+export interface LayerResult {
+  layer: number;
+  alpha: number;
+  /** Index of the chosen alpha in settings.alphas (null with cv 'none'). */
+  alphaIndex: number | null;
+  /** Mean squared LOO error per alpha on the standardised targets (empty with cv 'none'). */
+  looMse: number[];
+  train: Metrics;
+  test: Metrics;
+  warnings?: string[];
+}
+
+export interface ProbeResults {
+  schema: typeof PROBE_RESULTS_SCHEMA;
+  model: string;
+  dataset: string;
+  prompt: string;
+  hook: string;
+  kind: 'space' | 'time';
+  targetNames: string[];
+  settings: {
+    cv: 'loo' | 'none';
+    alphas: number[];
+    alphaPreset: string;
+    mode: 'default' | 'paper-compat';
+    distance: DistanceMode;
+  };
+  nTrain: number;
+  nTest: number;
+  d: number;
+  layers: LayerResult[];
+  /** The layer with the highest test R² (train R² when there are no test rows). */
+  bestLayer: number;
+  predictions: { file: string; layers: number[] };
+  probes: { file: string };
+  store: string;
+  toolVersion: string;
+  createdAt: string;
+  warnings: string[];
+}
+
+export interface ProbeOptions {
+  /** Layer spec (`all`, `0,8,16`, `0:32:4`, negatives from the end) or a list; default every stored layer. */
+  layers?: string | number[];
+  /** Hook suffix or alias: resid_post (default), resid_pre, resid_mid, mlp_post, or a full suffix. */
+  hook?: string;
+  /** Alpha grid: preset name, `auto`, `logspace:a:b:k`, comma list, or numbers. */
+  alphas?: string | number[];
+  cv?: 'loo' | 'none';
+  /** The authors' quirks: swapped haversine (METHOD §4 QUIRK). */
+  paperCompat?: boolean;
+  /** Which layers' per-entity predictions to keep: the best layer (default) or all. */
+  predictions?: 'best' | 'all';
+  /** Called after each layer (progress). */
+  onLayer?: (result: LayerResult, done: number, total: number) => void;
+}
+
+export interface LayerPredictions {
+  /** n × t, target units. */
+  pred: Float64Array;
+  /** PE_All(i) per entity. */
+  proxErrorPerPoint: Float64Array;
+}
+
+/** Everything a probe run produced: the JSON results plus the arrays behind the CSV and safetensors files. */
+export interface ProbeRun {
+  results: ProbeResults;
+  names: string[];
+  targets: Float64Array;
+  isTest: Uint8Array;
+  predictions: Map<number, LayerPredictions>;
+  models: Map<number, RidgeModel>;
+}
+
+function resolveHook(hook: string | undefined, store: ActivationStore): string {
+  const raw = (hook ?? 'resid_post').trim();
+  const suffix = HOOK_ALIASES[raw] ?? raw;
+  if (!store.manifest.hooks.includes(suffix)) {
+    throw new UserError(
+      `store ${store.dir} has no hook '${raw}' (it holds: ${store.manifest.hooks.join(', ') || 'none'})`,
+    );
+  }
+  return suffix;
+}
+
+function resolveLayers(spec: string | number[] | undefined, store: ActivationStore): number[] {
+  const stored = [...store.manifest.layers].sort((a, b) => a - b);
+  if (spec === undefined || spec === 'all') return stored;
+  const top = Math.max(...stored) + 1;
+  const wanted = Array.isArray(spec) ? spec : parseLayers(spec, top);
+  for (const l of wanted) {
+    if (!stored.includes(l)) {
+      throw new UserError(`layer ${l} is not in store ${store.dir} (stored layers: ${stored.join(',')})`);
+    }
+  }
+  return wanted;
+}
+
+/** A clear error for NaN/Inf activations, naming the layer, the row and the entity. */
+function checkFinite(data: Float32Array, n: number, d: number, hook: string, names: string[]): void {
+  for (let i = 0; i < n * d; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      const row = Math.floor(i / d);
+      throw new UserError(
+        `${hook}: row ${row} ('${names[row]}') has a non-finite activation (${v}) in column ${i % d}; ` +
+          'the extraction overflowed or the store is corrupt',
+      );
+    }
+  }
+}
+
+/** Fits and scores a probe on every requested layer of a store. */
+export async function probeStore(
+  storeOrDir: ActivationStore | string,
+  options: ProbeOptions = {},
+): Promise<ProbeRun> {
+  const store = typeof storeOrDir === 'string' ? await openStore(storeOrDir) : storeOrDir;
+  const m = store.manifest;
+  const kind = m.dataset.kind;
+  const targetNames = m.dataset.targetNames;
+  const t = targetNames.length;
+  if (kind === 'space' && t !== 2) {
+    throw new UserError(
+      `store ${store.dir}: a space dataset needs two targets (longitude, latitude), got ${t}`,
+    );
+  }
+  if (kind === 'time' && t !== 1)
+    throw new UserError(`store ${store.dir}: a time dataset needs one target, got ${t}`);
+  const mode = options.paperCompat ? 'paper-compat' : 'default';
+  const distance: DistanceMode =
+    kind === 'time' ? 'absolute' : options.paperCompat ? 'haversine-swapped' : 'haversine';
+  const cv = options.cv ?? 'loo';
+  const hook = resolveHook(options.hook, store);
+  const layers = resolveLayers(options.layers, store);
+  const grid = resolveAlphas(options.alphas, m.d, m.model.id);
+  if (cv === 'none' && grid.alphas.length !== 1) {
+    throw new UserError(
+      `--cv none fits one fixed alpha; give exactly one with --alphas (got ${grid.alphas.length})`,
+    );
+  }
+  const entities = await store.entities();
+  const names = entities.map((e) => String(e.name));
+  const targets = store.targets();
+  const isTest = store.isTest();
+  const n = m.n;
+  const trainRows: number[] = [];
+  for (let i = 0; i < n; i++) if (!isTest[i]) trainRows.push(i);
+  if (trainRows.length < 2)
+    throw new UserError(`store ${store.dir} has ${trainRows.length} training rows; need 2+`);
+  const warnings: string[] = [];
+  const storeCompat = m.extra?.['paperCompat'] === true;
+  if (storeCompat !== !!options.paperCompat) {
+    warnings.push(
+      storeCompat
+        ? 'the store was extracted with --paper-compat but the probe runs in default mode (true haversine)'
+        : 'the probe runs with --paper-compat on a store extracted in default mode',
+    );
+  }
+
+  const layerResults: LayerResult[] = [];
+  const predictions = new Map<number, LayerPredictions>();
+  const models = new Map<number, RidgeModel>();
+  for (const [k, layer] of layers.entries()) {
+    const full = hookName(layer, hook);
+    const data = await store.read(full);
+    checkFinite(data, n, m.d, full, names);
+    const x = { data, rows: n, cols: m.d };
+    const ridgeOptions = { rows: trainRows, targetNames };
+    const fit =
+      cv === 'loo'
+        ? await ridgeLoo(x, targets, t, grid.alphas, ridgeOptions)
+        : { ...(await fitRidge(x, targets, t, grid.alphas[0]!, ridgeOptions)), alphaIndex: null, looMse: [] };
+    const pred = await ridgePredict(fit, x);
+    const metrics = await splitMetrics(targets, pred, t, isTest, distance);
+    const result: LayerResult = {
+      layer,
+      alpha: fit.alpha,
+      alphaIndex: fit.alphaIndex,
+      looMse: fit.looMse,
+      train: metrics.train,
+      test: metrics.test,
+      ...(fit.warnings.length ? { warnings: fit.warnings } : {}),
+    };
+    const model: RidgeModel = fit;
+    layerResults.push(result);
+    predictions.set(layer, { pred, proxErrorPerPoint: metrics.proxErrorPerPoint });
+    models.set(layer, model);
+    options.onLayer?.(result, k + 1, layers.length);
+  }
+  const nTest = n - trainRows.length;
+  const score = (r: LayerResult) => (nTest > 0 ? r.test.r2 : r.train.r2);
+  let best = layerResults[0]!;
+  for (const r of layerResults) if (score(r) > score(best)) best = r;
+  const keep = options.predictions === 'all' ? layers : [best.layer];
+  for (const l of layers) if (!keep.includes(l)) predictions.delete(l);
+  const results: ProbeResults = {
+    schema: PROBE_RESULTS_SCHEMA,
+    model: m.model.id,
+    dataset: m.dataset.name,
+    prompt: m.prompt.name,
+    hook,
+    kind,
+    targetNames,
+    settings: { cv, alphas: grid.alphas, alphaPreset: grid.preset, mode, distance },
+    nTrain: trainRows.length,
+    nTest,
+    d: m.d,
+    layers: layerResults,
+    bestLayer: best.layer,
+    predictions: { file: 'predictions.csv', layers: keep },
+    probes: { file: 'probes.safetensors' },
+    store: store.dir,
+    toolVersion: VERSION,
+    createdAt: new Date().toISOString(),
+    warnings,
+  };
+  return { results, names, targets, isTest, predictions, models };
+}
+
+function csvField(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/** Non-finite numbers become empty CSV fields and JSON nulls. */
+function num(v: number): string {
+  return Number.isFinite(v) ? String(v) : '';
+}
+
+/** The per-layer table as CSV (one row per layer, train and test metrics side by side). */
+export function resultsCsv(results: ProbeResults): string {
+  const names = results.targetNames;
+  const space = results.kind === 'space';
+  const cols = ['layer', 'alpha', 'best'];
+  for (const split of ['train', 'test']) {
+    cols.push(`${split}_r2`, ...names.map((n) => `${split}_r2_${n}`));
+    cols.push(...names.map((n) => `${split}_spearman_${n}`), ...names.map((n) => `${split}_pearson_${n}`));
+    cols.push(`${split}_mae`, `${split}_rmse`, `${split}_prox_error`);
+    if (space) cols.push(`${split}_haversine_mae_km`);
+  }
+  const lines = [cols.join(',')];
+  for (const r of results.layers) {
+    const row: string[] = [String(r.layer), num(r.alpha), r.layer === results.bestLayer ? '1' : '0'];
+    for (const m of [r.train, r.test]) {
+      row.push(num(m.r2), ...names.map((_, j) => num(m.r2PerTarget[j] ?? Number.NaN)));
+      row.push(...names.map((_, j) => num(m.spearman[j] ?? Number.NaN)));
+      row.push(...names.map((_, j) => num(m.pearson[j] ?? Number.NaN)));
+      row.push(num(m.mae), num(m.rmse), num(m.proxError));
+      if (space) row.push(num(m.haversineMaeKm ?? Number.NaN));
+    }
+    lines.push(row.join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** predictions.csv in long format: row,name,is_test,layer,true_<t>...,pred_<t>...,prox_error. */
+function predictionsCsv(run: ProbeRun): Uint8Array[] {
+  const { results, names, targets, isTest } = run;
+  const t = results.targetNames.length;
+  const header = [
+    'row',
+    'name',
+    'is_test',
+    'layer',
+    ...results.targetNames.map((n) => `true_${n}`),
+    ...results.targetNames.map((n) => `pred_${n}`),
+    'prox_error',
+  ].join(',');
+  const chunks: Uint8Array[] = [Buffer.from(`${header}\n`)];
+  const quoted = names.map(csvField);
+  for (const layer of results.predictions.layers) {
+    const p = run.predictions.get(layer)!;
+    let buf: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const cells = [String(i), quoted[i]!, isTest[i] ? 'true' : 'false', String(layer)];
+      for (let j = 0; j < t; j++) cells.push(num(targets[i * t + j]!));
+      for (let j = 0; j < t; j++) cells.push(num(p.pred[i * t + j]!));
+      cells.push(num(p.proxErrorPerPoint[i]!));
+      buf.push(cells.join(','));
+      if (buf.length === 4096) {
+        chunks.push(Buffer.from(`${buf.join('\n')}\n`));
+        buf = [];
+      }
+    }
+    if (buf.length) chunks.push(Buffer.from(`${buf.join('\n')}\n`));
+  }
+  return chunks;
+}
+
+/**
+ * Writes results.json, results.csv, predictions.csv and probes.safetensors (coef in target and standardised units,
+ * intercept, train means and scales per layer) into `dir`, each file atomically.
+ */
+export async function writeProbeResults(dir: string, run: ProbeRun): Promise<void> {
+  const r = run.results;
+  const json = JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  const tensors = [];
+  for (const [layer, model] of run.models) {
+    const shape = [model.d, model.t];
+    tensors.push(
+      { name: `layer.${layer}.coef`, dtype: 'F64' as const, shape, data: model.coef },
+      {
+        name: `layer.${layer}.coef_standardized`,
+        dtype: 'F64' as const,
+        shape,
+        data: model.coefStandardized,
+      },
+      { name: `layer.${layer}.intercept`, dtype: 'F64' as const, shape: [model.t], data: model.intercept },
+      { name: `layer.${layer}.x_mean`, dtype: 'F64' as const, shape: [model.d], data: model.xMean },
+      { name: `layer.${layer}.y_mean`, dtype: 'F64' as const, shape: [model.t], data: model.yMean },
+      { name: `layer.${layer}.y_scale`, dtype: 'F64' as const, shape: [model.t], data: model.yScale },
+    );
+  }
+  await writeSafetensors(join(dir, r.probes.file), tensors, {
+    schema: 'spacetime-lens/probes@1',
+    hook: r.hook,
+    targetNames: JSON.stringify(r.targetNames),
+    alphas: JSON.stringify(r.layers.map((l) => [l.layer, l.alpha])),
+  });
+  await writeFileAtomic(join(dir, r.predictions.file), predictionsCsv(run));
+  await writeFileAtomic(join(dir, 'results.csv'), resultsCsv(r));
+  await writeFileAtomic(join(dir, 'results.json'), `${json}\n`);
+}
+
+/** The per-layer table for a terminal, the best layer marked with '*'. */
+export function formatResultsTable(results: ProbeResults): string {
+  const space = results.kind === 'space';
+  const head = [
+    '',
+    'layer',
+    'alpha',
+    'train R²',
+    'test R²',
+    'test Spearman',
+    'test prox',
+    ...(space ? ['test km'] : []),
+  ];
+  const rows = results.layers.map((r) => {
+    const sp = r.test.spearman.length
+      ? r.test.spearman.reduce((s, v) => s + v, 0) / r.test.spearman.length
+      : NaN;
+    return [
+      r.layer === results.bestLayer ? '*' : '',
+      String(r.layer),
+      r.alpha.toPrecision(4),
+      r.train.r2.toFixed(4),
+      r.test.r2.toFixed(4),
+      sp.toFixed(4),
+      r.test.proxError.toFixed(4),
+      ...(space ? [(r.test.haversineMaeKm ?? NaN).toFixed(0)] : []),
+    ];
+  });
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((s, c) => (c < 2 ? s.padStart(widths[c]!) : s.padStart(widths[c]!))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
