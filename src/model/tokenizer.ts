@@ -212,7 +212,7 @@ export async function loadTokenizer(
     eosId,
     padId,
     vocabSize,
-    name: `${className}:${basename(resolve(dir))}`,
+    name: tokenizerName(dir, config),
     tokenizerClass: className,
     bosRule,
     encode(text: string): TokenEncoding {
@@ -229,6 +229,16 @@ export async function loadTokenizer(
     idToToken: (id: number) => lib.model.vocab[id],
     tokenToId: (token: string) => lib.model.tokens_to_ids.get(token),
   };
+}
+
+/** A readable name: owner/name@commit for Hub-cache snapshots, the config's name_or_path, or the directory name. */
+function tokenizerName(dir: string, config: Json): string {
+  const abs = resolve(dir);
+  const hub = /models--([^/\\]+)[/\\]snapshots[/\\]([0-9a-f]{40})$/.exec(abs);
+  if (hub) return `${hub[1].replaceAll('--', '/')}@${hub[2].slice(0, 12)}`;
+  if (typeof config['name_or_path'] === 'string' && config['name_or_path'])
+    return config['name_or_path'] as string;
+  return basename(abs);
 }
 
 function resolveBos(
