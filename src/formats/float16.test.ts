@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../util/paths.js';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './float16.js';
+import { bf16ToF32, bf16ToF32Into, f16ToF32, f16ToF32Into, f32ToBf16, f32ToF16 } from './float16.js';
 
 const fixtures = join(packageRoot(), 'test', 'fixtures', 'formats');
 
@@ -77,4 +77,20 @@ test('conversions accept subarray views at odd offsets', () => {
   const half = f32ToF16(base.subarray(1, 3));
   assert.deepEqual([...f16ToF32(half)], [1.5, -2]);
   assert.deepEqual([...bf16ToF32(f32ToBf16(base.subarray(1, 3)))], [1.5, -2]);
+});
+
+test('widening in place: halves in the upper half of the output buffer', () => {
+  const values = [1.5, -2, 65504, 2 ** -24, -0, 3.140625];
+  for (const [narrow, widenInto] of [
+    [f32ToF16, f16ToF32Into],
+    [f32ToBf16, bf16ToF32Into],
+  ] as const) {
+    const n = values.length;
+    const out = new Float32Array(n);
+    const halves = new Uint16Array(out.buffer, 2 * n, n);
+    halves.set(narrow(new Float32Array(values)));
+    const want = [...(narrow === f32ToF16 ? f16ToF32 : bf16ToF32)(halves.slice())];
+    widenInto(halves, out);
+    assert.deepEqual([...out], want);
+  }
 });

@@ -29,18 +29,35 @@ function buildHalfTable(): Uint32Array {
 
 /** Widens f16 bit patterns to f32 (exact). */
 export function f16ToF32(src: Uint16Array): Float32Array<ArrayBuffer> {
-  halfTable ??= buildHalfTable();
-  const table = halfTable;
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
-  return new Float32Array(out.buffer);
+  const out = new Float32Array(src.length);
+  f16ToF32Into(src, out);
+  return out;
 }
 
 /** Widens bf16 bit patterns to f32 (exact: bf16 is the top half of an f32). */
 export function bf16ToF32(src: Uint16Array): Float32Array<ArrayBuffer> {
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
-  return new Float32Array(out.buffer);
+  const out = new Float32Array(src.length);
+  bf16ToF32Into(src, out);
+  return out;
+}
+
+/**
+ * `f16ToF32` into `out` (same length). The loop runs forward, so `src` may alias the upper half of `out`'s bytes
+ * (`src` at byte offset `out.byteOffset + 2 * n`): widening in place then needs no second buffer.
+ */
+export function f16ToF32Into(src: Uint16Array, out: Float32Array): void {
+  if (out.length !== src.length) throw new RangeError('f16ToF32Into: length mismatch');
+  halfTable ??= buildHalfTable();
+  const table = halfTable;
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < src.length; i++) bits[i] = table[src[i]];
+}
+
+/** `bf16ToF32` into `out`; may alias like `f16ToF32Into`. */
+export function bf16ToF32Into(src: Uint16Array, out: Float32Array): void {
+  if (out.length !== src.length) throw new RangeError('bf16ToF32Into: length mismatch');
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
 }
 
 /** One f32 bit pattern -> f16 bit pattern, round to nearest even (NumPy's npy_floatbits_to_halfbits). */

@@ -11,7 +11,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { UserError } from '../util/errors.js';
 import { tempSibling, writeFileAtomic } from '../util/fsx.js';
-import { bf16ToF32, f16ToF32 } from './float16.js';
+import { bf16ToF32Into, f16ToF32Into } from './float16.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -101,36 +101,49 @@ export class SafetensorsFile {
   /** The tensor's bytes, in a fresh (hence aligned) buffer. */
   async readRaw(name: string): Promise<Uint8Array<ArrayBuffer>> {
     const info = this.info(name);
-    const handle = this.handle;
-    if (!handle) throw new Error(`${this.path} is closed`);
     const bytes = new Uint8Array(info.end - info.begin);
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, done, bytes.length - done, info.begin + done);
-      if (bytesRead === 0) throw new UserError(`${this.path}: file ended while reading tensor '${name}'`);
-      done += bytesRead;
-    }
+    await this.readInto(info, bytes);
     return bytes;
   }
 
-  /** The tensor as f32: F32 as is, F16/BF16 widened (exact), F64 and integers converted. */
+  /** The tensor as f32: F32 as is, F16/BF16 widened (exact) in place, F64 and integers converted. */
   async readFloat32(name: string): Promise<Float32Array<ArrayBuffer>> {
-    const dtype = this.info(name).dtype;
+    const info = this.info(name);
+    if (info.dtype === 'F16' || info.dtype === 'BF16') {
+      // Read the halves into the upper half of the result and widen forward: one buffer, 4 bytes per value.
+      const count = (info.end - info.begin) / 2;
+      const out = new Float32Array(count);
+      const halves = new Uint16Array(out.buffer, 2 * count, count);
+      await this.readInto(info, new Uint8Array(out.buffer, 2 * count, 2 * count));
+      if (info.dtype === 'F16') f16ToF32Into(halves, out);
+      else bf16ToF32Into(halves, out);
+      return out;
+    }
     const raw = await this.readRaw(name);
-    if (dtype === 'F32') return new Float32Array(raw.buffer, 0, raw.length / 4);
-    if (dtype === 'F16') return f16ToF32(new Uint16Array(raw.buffer, 0, raw.length / 2));
-    if (dtype === 'BF16') return bf16ToF32(new Uint16Array(raw.buffer, 0, raw.length / 2));
-    return Float32Array.from(numbers(dtype, raw));
+    if (info.dtype === 'F32') return new Float32Array(raw.buffer, 0, raw.length / 4);
+    return Float32Array.from(numbers(info.dtype, raw));
+  }
+
+  private async readInto(info: TensorInfo, bytes: Uint8Array): Promise<void> {
+    const handle = this.handle;
+    if (!handle) throw new Error(`${this.path} is closed`);
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, done, bytes.length - done, info.begin + done);
+      if (bytesRead === 0)
+        throw new UserError(`${this.path}: file ended while reading tensor '${info.name}'`);
+      done += bytesRead;
+    }
   }
 
   /** The tensor as f64 (exact for every float dtype; I64 beyond 2^53 rounds). */
   async readFloat64(name: string): Promise<Float64Array<ArrayBuffer>> {
     const dtype = this.info(name).dtype;
-    const raw = await this.readRaw(name);
-    if (dtype === 'F64') return new Float64Array(raw.buffer, 0, raw.length / 8);
     if (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16') {
       return Float64Array.from(await this.readFloat32(name));
     }
+    const raw = await this.readRaw(name);
+    if (dtype === 'F64') return new Float64Array(raw.buffer, 0, raw.length / 8);
     return Float64Array.from(numbers(dtype, raw));
   }
 
