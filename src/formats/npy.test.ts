@@ -109,4 +109,5 @@ test('hostile .npy files give clear errors naming the file', async () => {
     /needs more than 8 data bytes/,
   );
   await assert.rejects(readNpy(join(dir, 'absent.npy')), UserError);
+  await assert.rejects(readNpy(dir), /is not a regular file/);
 });

@@ -38,7 +38,7 @@ export interface NpyArray {
 export async function readNpyHeader(path: string): Promise<NpyHeader> {
   const handle = await openOrFail(path);
   try {
-    return await parseHeader(path, handle, (await handle.stat()).size);
+    return await parseHeader(path, handle, await regularFileSize(path, handle));
   } finally {
     await handle.close();
   }
@@ -48,12 +48,16 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
 export async function readNpy(path: string): Promise<NpyArray> {
   const handle = await openOrFail(path);
   try {
-    const size = (await handle.stat()).size;
+    const size = await regularFileSize(path, handle);
     const header = await parseHeader(path, handle, size);
     const count = header.shape.reduce((a, b) => a * b, 1);
     const bytes = new Uint8Array(count * ITEM_SIZE[header.dtype]);
-    const { bytesRead } = await handle.read(bytes, 0, bytes.length, header.dataOffset);
-    if (bytesRead !== bytes.length) throw new UserError(`${path}: file ended while reading the array data`);
+    for (let done = 0; done < bytes.length; ) {
+      const length = Math.min(bytes.length - done, 1 << 28); // one read() returns at most ~2 GiB on Linux
+      const { bytesRead } = await handle.read(bytes, done, length, header.dataOffset + done);
+      if (bytesRead === 0) throw new UserError(`${path}: file ended while reading the array data`);
+      done += bytesRead;
+    }
     let data: Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
     if (header.dtype === '<f8') data = new Float64Array(bytes.buffer);
     else if (header.dtype === '<f4') data = new Float32Array(bytes.buffer);
@@ -93,6 +97,12 @@ async function openOrFail(path: string) {
   } catch (err) {
     throw new UserError(`cannot open .npy file ${path}: ${(err as Error).message}`);
   }
+}
+
+async function regularFileSize(path: string, handle: Awaited<ReturnType<typeof open>>): Promise<number> {
+  const st = await handle.stat();
+  if (!st.isFile()) throw new UserError(`${path} is not a regular file`);
+  return st.size;
 }
 
 async function parseHeader(

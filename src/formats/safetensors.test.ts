@@ -199,6 +199,7 @@ test('hostile: file shorter than 8 bytes, or missing', async () => {
   writeFileSync(path, Buffer.from([1, 2, 3]));
   await rejects(path, /shorter than the 8-byte header length/);
   await assert.rejects(SafetensorsFile.open(join(dir, 'absent.safetensors')), UserError);
+  await rejects(dir, /not a regular file/);
 });
 
 test('hostile: absurd header length, beyond the limit or the file', async () => {

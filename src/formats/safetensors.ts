@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { UserError } from '../util/errors.js';
-import { tempSibling, writeFileAtomic } from '../util/fsx.js';
+import { tempSibling } from '../util/fsx.js';
 import { bf16ToF32Into, f16ToF32Into } from './float16.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -129,7 +129,8 @@ export class SafetensorsFile {
     if (!handle) throw new Error(`${this.path} is closed`);
     let done = 0;
     while (done < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, done, bytes.length - done, info.begin + done);
+      const length = Math.min(bytes.length - done, 1 << 28); // one read() returns at most ~2 GiB on Linux
+      const { bytesRead } = await handle.read(bytes, done, length, info.begin + done);
       if (bytesRead === 0)
         throw new UserError(`${this.path}: file ended while reading tensor '${info.name}'`);
       done += bytesRead;
@@ -193,7 +194,9 @@ async function readHeader(
   handle: FileHandle,
 ): Promise<{ tensors: Map<string, TensorInfo>; metadata: Record<string, string> }> {
   const bad = (why: string) => new UserError(`${path} is not a valid safetensors file: ${why}`);
-  const fileSize = (await handle.stat()).size;
+  const st = await handle.stat();
+  if (!st.isFile()) throw bad('not a regular file');
+  const fileSize = st.size;
   if (fileSize < 8) throw bad(`it is ${fileSize} bytes long, shorter than the 8-byte header length`);
   const lengthBytes = (await readExactly(handle, 8, 0))!;
   const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
@@ -351,15 +354,22 @@ export async function writeSafetensors(
   tensors: TensorToWrite[],
   metadata?: Record<string, string>,
 ): Promise<void> {
-  const { header, offsets } = layoutHeader(path, tensors, metadata);
+  const { offsets } = layoutHeader(path, tensors, metadata);
   for (const t of tensors) checkData(path, t.name, offsets.get(t.name)!, t.data);
-  await writeFileAtomic(path, [header, ...tensors.map((t) => bytesOf(t.data))]);
+  const writer = await createSafetensorsWriter(path, tensors, metadata);
+  try {
+    for (const t of tensors) await writer.write(t.name, t.data);
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  await writer.finish();
 }
 
 /**
  * Streams a safetensors file too large to hold in memory: declare every tensor up front, then `write` each one's
  * data, in any order, with as many calls as you like per tensor (`byteOffset` within it); `finish()` checks that
- * every byte was written and renames the temp file into place; `abort()` removes it.
+ * each tensor got as many bytes as it holds, syncs and renames the temp file into place; `abort()` removes it.
  */
 export interface SafetensorsStreamWriter {
   write(name: string, data: ArrayBufferView, byteOffset?: number): Promise<void>;
@@ -410,7 +420,9 @@ export async function createSafetensorsWriter(
       let done = 0;
       while (done < bytes.length) {
         const position = header.length + range[0] + byteOffset + done;
-        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position);
+        // At most 256 MiB per call: one write() moves at most ~2 GiB on Linux, and partial writes are retried.
+        const length = Math.min(bytes.length - done, 1 << 28);
+        const { bytesWritten } = await handle.write(bytes, done, length, position);
         done += bytesWritten;
       }
       written.set(name, (written.get(name) ?? 0) + bytes.length);
