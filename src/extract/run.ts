@@ -1,13 +1,21 @@
+import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { canonicalPrompt } from '../data/prompts.js';
+import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
+import { loadReportInputs, writeReport } from '../report/index.js';
+import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { type ExtractOptions, extract } from './extract.js';
+import { extractStatic, isStaticModel } from './static-route.js';
 import { pathExists } from './work.js';
 
 export interface RunOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
+  /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
   prompt?: string;
+  /** Output directory (default ./spacetime-lens-runs/<model>/<dataset>/<prompt>). */
   out?: string;
+  /** Lines for the user (skipped steps, the probe table). */
   log?: (line: string) => void;
 }
 
@@ -16,17 +24,32 @@ export interface RunResult {
   store: string;
   probe: string;
   report: string;
+  /** Which steps ran (the others were up to date). */
+  ran: { extract: boolean; probe: boolean; report: boolean };
 }
 
-/** A file-system-friendly name for a model id or path. */
+/** A file-system-friendly name for a model id or path (`org--name`). */
 export function modelSlug(model: string): string {
-  const trimmed = model.replace(/[\\/]+$/, '');
+  const trimmed = model.replace(/^static:/, 'static-').replace(/[\\/]+$/, '');
   return (trimmed.split(/[\\/]/).slice(-2).join('--') || 'model').replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
+async function mtime(path: string): Promise<number> {
+  return (await stat(path)).mtimeMs;
+}
+
+/** True when `output` exists and is at least as new as every input. */
+async function upToDate(output: string, inputs: string[]): Promise<boolean> {
+  if (!(await pathExists(output))) return false;
+  const t = await mtime(output);
+  for (const i of inputs) if ((await mtime(i)) > t) return false;
+  return true;
+}
+
 /**
- * `spacetime-lens run`: extraction, probing and the report under one directory, each step skipped when its output
- * already exists (an interrupted extraction resumes).
+ * `spacetime-lens run`: extraction, probing and the HTML report under one directory. Each step is skipped when its
+ * output exists and is newer than its input; an interrupted extraction resumes from its chunks. An existing store
+ * made with other settings (model, dataset, prompt, layers...) is an error rather than silently reused.
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
@@ -36,12 +59,65 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     options.out ?? join('spacetime-lens-runs', modelSlug(options.model), dataset.name, prompt),
   );
   const store = join(out, 'store');
-  const probe = join(out, 'probe');
+  const probeDir = join(out, 'probe');
   const report = join(out, 'report.html');
-  if (await pathExists(join(store, 'manifest.json'))) {
-    log(`store: ${store} exists, skipping extraction`);
+  const manifest = join(store, 'manifest.json');
+  const results = join(probeDir, 'results.json');
+  const ran = { extract: false, probe: false, report: false };
+  await mkdir(out, { recursive: true });
+
+  if (await pathExists(manifest)) {
+    await checkStoreMatches(store, options, dataset.source.sha256, prompt);
+    log(`extract: ${store} is done, skipping`);
+  } else if (isStaticModel(options.model)) {
+    await extractStatic({
+      model: options.model,
+      dataset,
+      out: store,
+      prompt,
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    });
+    ran.extract = true;
   } else {
     await extract({ ...options, dataset, prompt, out: store, resume: true });
+    ran.extract = true;
   }
-  throw new UserError(`probing is not wired yet; the store is at ${store} (${probe}, ${report})`);
+
+  if (await upToDate(results, [manifest])) {
+    log(`probe: ${probeDir} is up to date, skipping`);
+  } else {
+    const run = await probeStore(store, { ...(options.paperCompat ? { paperCompat: true } : {}) });
+    await mkdir(probeDir, { recursive: true });
+    await writeProbeResults(probeDir, run);
+    log(formatResultsTable(run.results));
+    ran.probe = true;
+  }
+
+  if (await upToDate(report, [results])) {
+    log(`report: ${report} is up to date, skipping`);
+  } else {
+    const inputs = await loadReportInputs([probeDir], { stores: [store] });
+    await writeReport(report, inputs, {});
+    ran.report = true;
+  }
+  return { out, store, probe: probeDir, report, ran };
+}
+
+/** A reused store must be the one this command would have made. */
+async function checkStoreMatches(
+  store: string,
+  options: RunOptions,
+  datasetSha: string,
+  prompt: string,
+): Promise<void> {
+  const m = (await openStore(store)).manifest;
+  const problems: string[] = [];
+  if (m.model.id !== options.model) problems.push(`model ${m.model.id}`);
+  if (m.dataset.sha256 !== datasetSha) problems.push(`dataset ${m.dataset.name} (another file version)`);
+  if (m.prompt.name !== prompt) problems.push(`prompt ${m.prompt.name}`);
+  if (problems.length) {
+    throw new UserError(
+      `${store} was made with other settings (${problems.join(', ')}); choose another --out or delete it`,
+    );
+  }
 }

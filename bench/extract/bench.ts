@@ -1,0 +1,160 @@
+/**
+ * bench/extract: end-to-end extraction throughput, ours vs PyTorch, same job, same machine, same run.
+ *
+ *   node --import tsx bench/extract/bench.ts [--rows 2000] [--batch 64] [--torch-batch 64] [--dir /tmp/stl-bench-extract]
+ *
+ * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords`, a random SmolLM2-135M-shaped
+ * Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32, real Llama-2 tokenizer), every layer's
+ * hook_resid_post at the entity's last token.
+ * - ours: the `spacetime-lens extract` CLI in a child process under /usr/bin/time -v (wall time and peak RSS include
+ *   Node start-up, TypeScript loading via tsx, CSV parsing, tokenization, model load and writing the store);
+ * - PyTorch: bench/extract/torch_extract.py under /usr/bin/time -v, given our token ids (no HF tokenizers library
+ *   in this Python), batches in dataset order like the authors' save_activations.py, saving one .npy.
+ * Prints both, the ratio, and the largest relative difference between the two outputs. Timings are noisy on a
+ * shared 2-core machine: rerun when it is quiet (check `uptime`).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SMOLLM2_135M, writeRandomLlama } from '../../src/extract/testing.js';
+import { readNpy } from '../../src/formats/npy.js';
+import { openStore } from '../../src/store/index.js';
+import { packageRoot, sharedDir } from '../../src/util/paths.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const rows = Number(arg('rows', '2000'));
+const batch = arg('batch', '64');
+const torchBatch = arg('torch-batch', '64');
+const dir = arg('dir', '/tmp/stl-bench-extract');
+const root = packageRoot();
+
+interface Timed {
+  wallSeconds: number;
+  peakRssMb: number;
+  stdout: string;
+}
+
+/** Runs a command under /usr/bin/time -v; returns its wall time and peak RSS. */
+async function timed(cmd: string, args: string[]): Promise<Timed> {
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-v', cmd, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => (stderr += b));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const wallSeconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${stdout}\n${stderr}`);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  return { wallSeconds, peakRssMb: rss ? Number(rss[1]) / 1024 : Number.NaN, stdout: stdout + stderr };
+}
+
+const launcher = `const { main } = await import(${JSON.stringify(join(root, 'src/cli/main.ts'))});
+process.exitCode = await main(process.argv.slice(1));`;
+
+async function main(): Promise<void> {
+  const shared = sharedDir();
+  if (!shared) throw new Error('needs shared/data/paper/world_place.csv');
+  await mkdir(dir, { recursive: true });
+  const modelDir = join(dir, 'smollm2-135m-random');
+  if (!existsSync(join(modelDir, 'model.safetensors'))) {
+    console.log(`writing a random SmolLM2-135M-shaped checkpoint to ${modelDir} ...`);
+    await writeRandomLlama(modelDir, SMOLLM2_135M, { seed: 1 });
+  }
+  const store = join(dir, 'store');
+  await rm(store, { recursive: true, force: true });
+  await rm(`${store}.work`, { recursive: true, force: true });
+  const csv = join(shared, 'data/paper/world_place.csv');
+
+  console.log(`ours: extract ${rows} world_place entities, all 30 layers, batch ${batch} ...`);
+  const ours = await timed(process.execPath, [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    launcher,
+    'extract',
+    '--model',
+    modelDir,
+    '--dataset',
+    csv,
+    '--prompt',
+    'coords',
+    '--limit',
+    String(rows),
+    '--batch-size',
+    batch,
+    '--quiet',
+    '--out',
+    store,
+  ]);
+  const s = await openStore(store);
+  const entities = await s.entities();
+  const tokens = entities.reduce((t, e) => t + e.input_ids!.length, 0);
+  const job = join(dir, 'job.json');
+  await writeFile(
+    job,
+    JSON.stringify({
+      input_ids: entities.map((e) => e.input_ids),
+      positions: entities.map((e) => e.position),
+    }),
+  );
+
+  console.log(`PyTorch: same job, batch ${torchBatch} ...`);
+  const npy = join(dir, 'torch.npy');
+  const torch = await timed('/usr/bin/python3', [
+    join(root, 'bench/extract/torch_extract.py'),
+    modelDir,
+    job,
+    npy,
+    torchBatch,
+  ]);
+  const torchInfo = JSON.parse(torch.stdout.split('\n').find((l) => l.startsWith('{'))!) as Record<
+    string,
+    number
+  >;
+
+  // Agreement: every layer, every entity.
+  const ref = await readNpy(npy);
+  const d = s.manifest.d;
+  let err = 0;
+  let scale = 0;
+  for (const l of s.manifest.layers) {
+    const got = await s.read(`blocks.${l}.hook_resid_post`);
+    const want = (ref.data as Float32Array).subarray(l * rows * d, (l + 1) * rows * d);
+    for (let i = 0; i < got.length; i++) {
+      err = Math.max(err, Math.abs(got[i]! - want[i]!));
+      scale = Math.max(scale, Math.abs(want[i]!));
+    }
+  }
+  const oursComputeLine = /\((\d+) computed in ([\d.]+) s/.exec(ours.stdout);
+  const oursCompute = oursComputeLine ? Number(oursComputeLine[2]) : Number.NaN;
+  const line = (name: string, wall: number, compute: number, rss: number) =>
+    `${name.padEnd(8)} ${wall.toFixed(1).padStart(7)} s ${(rows / wall).toFixed(1).padStart(8)} ent/s ` +
+    `${(tokens / wall).toFixed(0).padStart(7)} tok/s | compute ${compute.toFixed(1).padStart(6)} s ` +
+    `${(rows / compute).toFixed(1).padStart(7)} ent/s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
+  console.log(
+    `\n${rows} entities, ${tokens} tokens, 30 layers x d ${d}; load average ${(await loadavg()).trim()}`,
+  );
+  console.log(line('ours', ours.wallSeconds, oursCompute, ours.peakRssMb));
+  console.log(line('PyTorch', torch.wallSeconds, torchInfo['forward_s']!, torch.peakRssMb));
+  console.log(
+    `ratio (ours/PyTorch entities/s): end-to-end ${(torch.wallSeconds / ours.wallSeconds).toFixed(2)}x, ` +
+      `compute ${(torchInfo['forward_s']! / oursCompute).toFixed(2)}x; peak RSS ${(ours.peakRssMb / torch.peakRssMb).toFixed(2)}x`,
+  );
+  console.log(`max |ours - PyTorch| / max |PyTorch| over all layers: ${(err / scale).toExponential(2)}`);
+}
+
+async function loadavg(): Promise<string> {
+  return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+}
+
+await main();

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""PyTorch side of bench/extract: the same extraction job as `spacetime-lens extract`, done the way the authors'
+save_activations.py does it (HF path), in torch float32 on the CPU.
+
+  /usr/bin/python3 bench/extract/torch_extract.py MODEL_DIR JOB.json OUT.npy [BATCH]
+
+MODEL_DIR: config.json + model.safetensors (F32, Llama architecture, tied embeddings) written by the bench.
+JOB.json: {"input_ids": [[...], ...], "positions": [...]} - the entities' token ids (BOS + prompt + entity) and the
+kept position, exactly as our store recorded them (Python here has no Hugging Face tokenizers library, so the
+tokenization is ours; it is < 1% of our run time).
+Forward: batches of BATCH rows in dataset order, right padded, no attention mask (causal, as the paper), every
+layer's block output (HF hidden_states[1:], here all before the final norm) gathered at the kept position.
+OUT.npy: [layers, n, d] float32. Prints one JSON line with the timings.
+"""
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+
+t_start = time.perf_counter()
+model_dir, job_path, out_path = sys.argv[1:4]
+batch = int(sys.argv[4]) if len(sys.argv) > 4 else 64
+torch.set_num_threads(os.cpu_count() or 2)
+torch.set_grad_enabled(False)
+
+cfg = json.load(open(os.path.join(model_dir, "config.json")))
+L, d, H, KV = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+hd, eps, theta = d // H, cfg["rms_norm_eps"], cfg.get("rope_theta", 10000.0)
+
+# safetensors by hand (the safetensors package is not installed): header JSON + raw little-endian f32.
+with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    header = json.loads(f.read(n))
+    data = f.read()
+W = {}
+for name, info in header.items():
+    if name == "__metadata__":
+        continue
+    assert info["dtype"] == "F32", info["dtype"]
+    a, b = info["data_offsets"]
+    W[name] = torch.from_numpy(np.frombuffer(data, dtype="<f4", count=(b - a) // 4, offset=a).reshape(info["shape"]))
+del data
+
+job = json.load(open(job_path))
+ids_all, positions = job["input_ids"], job["positions"]
+N = len(ids_all)
+t_loaded = time.perf_counter()
+
+
+def rms(x, w):
+    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+out = np.zeros((L, N, d), dtype=np.float32)
+emb = W["model.embed_tokens.weight"]
+for start in range(0, N, batch):
+    rows = ids_all[start : start + batch]
+    B, T = len(rows), max(len(r) for r in rows)
+    ids = torch.full((B, T), 2, dtype=torch.long)  # pad = EOS, right padding
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+    pos = torch.tensor(positions[start : start + batch])
+    freqs = torch.outer(torch.arange(T).float(), inv_freq)
+    emb_rot = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb_rot.cos(), emb_rot.sin()
+    mask = torch.full((T, T), float("-inf")).triu(1)
+    x = emb[ids]
+    for l in range(L):
+        p = f"model.layers.{l}."
+        h = rms(x, W[p + "input_layernorm.weight"])
+        q = (h @ W[p + "self_attn.q_proj.weight"].T).view(B, T, H, hd).transpose(1, 2)
+        k = (h @ W[p + "self_attn.k_proj.weight"].T).view(B, T, KV, hd).transpose(1, 2)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(B, T, KV, hd).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(H // KV, dim=1)
+        v = v.repeat_interleave(H // KV, dim=1)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, dim=-1)
+        o = (att @ v).transpose(1, 2).reshape(B, T, d)
+        x = x + o @ W[p + "self_attn.o_proj.weight"].T
+        h = rms(x, W[p + "post_attention_layernorm.weight"])
+        gate = torch.nn.functional.silu(h @ W[p + "mlp.gate_proj.weight"].T)
+        x = x + (gate * (h @ W[p + "mlp.up_proj.weight"].T)) @ W[p + "mlp.down_proj.weight"].T
+        out[l, start : start + B] = x[torch.arange(B), pos].numpy()
+t_forward = time.perf_counter()
+np.save(out_path, out)
+t_end = time.perf_counter()
+print(json.dumps({"n": N, "load_s": t_loaded - t_start, "forward_s": t_forward - t_loaded,
+                  "save_s": t_end - t_forward, "total_s": t_end - t_start, "threads": torch.get_num_threads()}))
