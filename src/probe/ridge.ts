@@ -34,6 +34,8 @@ export interface RidgeOptions {
   keepLooErrors?: boolean;
   /** Force the primal (Gram) or dual (kernel) route; default: dual when nTrain ≤ d. */
   route?: 'primal' | 'dual';
+  /** Rows per streamed chunk (memory knob; default keeps a float64 chunk near 32 MB). */
+  rowsPerChunk?: number;
 }
 
 export interface RidgeModel {
@@ -89,9 +91,12 @@ interface Prepared {
   /** Standardised, centred train targets, n × t. */
   ys: Float64Array;
   warnings: string[];
+  /** Rows per chunk. */
+  step: number;
 }
 
 function prepare(x: Matrix, y: Float64Array, t: number, options: RidgeOptions): Prepared {
+  const step = options.rowsPerChunk ?? chunkRows(x.cols);
   const d = x.cols;
   if (x.data.length !== x.rows * d) throw new Error('ridge: X size does not match rows × cols');
   if (y.length !== x.rows * t) throw new Error('ridge: Y size does not match X rows × targets');
@@ -135,7 +140,7 @@ function prepare(x: Matrix, y: Float64Array, t: number, options: RidgeOptions): 
     for (let j = 0; j < t; j++) ys[i * t + j] = (y[rows[i]! * t + j]! - yMean[j]!) / yScale[j]!;
   }
   const warnings: string[] = [];
-  return { d, t, n, rows, xMean, yMean, yScale, ys, warnings };
+  return { d, t, n, rows, xMean, yMean, yScale, ys, warnings, step };
 }
 
 /** Copies rows [from, to) of the selected training rows into a contiguous chunk. */
@@ -181,7 +186,20 @@ async function centredProduct(
   return out['P']!.data as Float64Array;
 }
 
-/** Accumulates Gram += XcᵀXc and XtY += XcᵀYs over one chunk (float64). */
+/** Column panels for the Gram: the lower block triangle only (about 9/16 of the full product's flops). */
+function gramPanels(d: number): number[] {
+  const count = d >= 512 ? 8 : 1;
+  const width = Math.ceil(d / count);
+  const edges: number[] = [];
+  for (let c = 0; c < d; c += width) edges.push(c);
+  edges.push(d);
+  return edges;
+}
+
+/**
+ * Accumulates the lower block triangle of Gram += XcᵀXc, and XtY += XcᵀYs, over one chunk (float64). Panel I gives
+ * rows edges[I]..edges[I+1] of the Gram, columns 0..edges[I+1].
+ */
 async function gramStep(
   chunk: Floats,
   r: number,
@@ -191,30 +209,44 @@ async function gramStep(
   t: number,
   gram: Float64Array,
   xty: Float64Array,
-) {
+): Promise<void> {
   const type = elemType(chunk);
-  const session = await cachedSession(`ridge:gram:${type}`, () => {
+  const edges = gramPanels(d);
+  const panels = edges.length - 1;
+  const session = await cachedSession(`ridge:gram:${type}:${d}`, () => {
     const g = new GraphBuilder('gram');
-    g.input('X', type, ['r', 'd']);
-    g.input('mean', 'float64', ['d']);
+    g.input('X', type, ['r', d]);
+    g.input('mean', 'float64', [d]);
     g.input('Y', 'float64', ['r', 't']);
-    g.input('G0', 'float64', ['d', 'd']);
-    g.input('B0', 'float64', ['d', 't']);
     const xc = g.op('Sub', [g.op('Cast', ['X'], { to: 11 }), 'mean']);
-    g.op('Gemm', [xc, xc, 'G0'], { transA: 1 }, 'G');
-    g.op('Gemm', [xc, 'Y', 'B0'], { transA: 1 }, 'B');
-    g.output('G', 'float64', ['d', 'd']);
-    g.output('B', 'float64', ['d', 't']);
+    const axis = g.constant({ type: 'int64', dims: [1], values: [1] });
+    const at = (v: number) => g.constant({ type: 'int64', dims: [1], values: [v] });
+    for (let p = 0; p < panels; p++) {
+      const rowsOf = g.op('Slice', [xc, at(edges[p]!), at(edges[p + 1]!), axis]);
+      const colsOf = p === panels - 1 ? xc : g.op('Slice', [xc, at(0), at(edges[p + 1]!), axis]);
+      g.op('Gemm', [rowsOf, colsOf], { transA: 1 }, `P${p}`);
+      g.output(`P${p}`, 'float64', [edges[p + 1]! - edges[p]!, edges[p + 1]!]);
+    }
+    g.op('Gemm', [xc, 'Y'], { transA: 1 }, 'B');
+    g.output('B', 'float64', [d, 't']);
     return g;
   });
   const out = await session.run({
     X: new ort.Tensor(type, chunk, [r, d]),
     mean: new ort.Tensor('float64', mean, [d]),
     Y: new ort.Tensor('float64', ys, [r, t]),
-    G0: new ort.Tensor('float64', gram, [d, d]),
-    B0: new ort.Tensor('float64', xty, [d, t]),
   });
-  return { gram: out['G']!.data as Float64Array, xty: out['B']!.data as Float64Array };
+  for (let p = 0; p < panels; p++) {
+    const block = out[`P${p}`]!.data as Float64Array;
+    const width = edges[p + 1]!;
+    for (let i = edges[p]!; i < edges[p + 1]!; i++) {
+      const src = (i - edges[p]!) * width;
+      const dst = i * d;
+      for (let j = 0; j < width; j++) gram[dst + j] = gram[dst + j]! + block[src + j]!;
+    }
+  }
+  const b = out['B']!.data as Float64Array;
+  for (let i = 0; i < d * t; i++) xty[i] = xty[i]! + b[i]!;
 }
 
 /** Z = Xc·Q and F = Xc·Coefs for one chunk, in one pass over the chunk. */
@@ -380,23 +412,16 @@ function checkDegenerate(trace: number, p: Prepared): void {
 
 async function gramAndXty(x: Matrix, p: Prepared) {
   const { d, t, n } = p;
-  let gram: Float64Array = new Float64Array(d * d);
-  let xty: Float64Array = new Float64Array(d * t);
-  const step = chunkRows(d);
+  const gram = new Float64Array(d * d);
+  const xty = new Float64Array(d * t);
+  const step = p.step;
   for (let from = 0; from < n; from += step) {
     const to = Math.min(n, from + step);
     const chunk = gatherRows(x, p.rows, from, to);
-    ({ gram, xty } = await gramStep(
-      chunk,
-      to - from,
-      d,
-      p.xMean,
-      p.ys.subarray(from * t, to * t),
-      t,
-      gram,
-      xty,
-    ));
+    await gramStep(chunk, to - from, d, p.xMean, p.ys.subarray(from * t, to * t), t, gram, xty);
   }
+  // Mirror the lower triangle (exactly symmetric input for the tridiagonalisation).
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) gram[i * d + j] = gram[j * d + i]!;
   return { gram, xty };
 }
 
@@ -429,7 +454,7 @@ async function primalLoo(x: Matrix, p: Prepared, alphas: number[], options: Ridg
   const coefs = await gemm64(q, solveAll(shifts, b, d, t), d, d, nA * t);
   const sse = new Float64Array(nA);
   const looErrors = options.keepLooErrors ? new Float64Array(n * t * nA) : undefined;
-  const step = chunkRows(d);
+  const step = p.step;
   const inv = 1 / n;
   for (let from = 0; from < n; from += step) {
     const to = Math.min(n, from + step);
@@ -482,12 +507,16 @@ async function dualLoo(x: Matrix, p: Prepared, alphas: number[], options: RidgeO
 }
 
 /** Predictions in target units for every row of X: (X − x̄)·coef + ȳ, float64. Returns rows × t. */
-export async function ridgePredict(model: RidgeModel, x: Matrix): Promise<Float64Array> {
+export async function ridgePredict(
+  model: RidgeModel,
+  x: Matrix,
+  options: { rowsPerChunk?: number } = {},
+): Promise<Float64Array> {
   if (x.cols !== model.d)
     throw new UserError(`probe expects ${model.d} features, activations have ${x.cols}`);
   const { d, t } = model;
   const out = new Float64Array(x.rows * t);
-  const step = chunkRows(d);
+  const step = options.rowsPerChunk ?? chunkRows(d);
   for (let from = 0; from < x.rows; from += step) {
     const to = Math.min(x.rows, from + step);
     const chunk = x.data.subarray(from * d, to * d);
