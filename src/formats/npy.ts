@@ -88,7 +88,11 @@ export async function writeNpy(
   head[7] = 0;
   new DataView(head.buffer).setUint16(8, text.length, true);
   head.set(new TextEncoder().encode(text), 10);
-  await writeFileAtomic(path, [head, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]);
+  // writeFileAtomic issues one write() per chunk, and Linux moves at most ~2 GiB per call: keep chunks small.
+  const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const chunks: Uint8Array[] = [head];
+  for (let at = 0; at < body.length; at += 1 << 28) chunks.push(body.subarray(at, at + (1 << 28)));
+  await writeFileAtomic(path, chunks);
 }
 
 async function openOrFail(path: string) {
