@@ -1,2 +1,50 @@
-// Public surface of the experiments stage (filled in as the stage lands).
-export {};
+// Public surface of the experiments stage: the paper's robustness experiments (METHOD.md §5–§8).
+export { centroidAngle, type HoldoutOptions, type HoldoutResult, runHoldout } from './holdout.js';
+export { fullHookName, type LayerData } from './layer-data.js';
+export {
+  type Distance,
+  defaultDistance,
+  type LinearFit,
+  resolveAlphas,
+  type ScalarMetrics,
+} from './linear.js';
+export {
+  DEFAULT_WEIGHT_DECAYS,
+  fitMlpProbe,
+  initMlp,
+  type MlpFit,
+  type MlpFitOptions,
+  type MlpParams,
+  MlpTrainer,
+  mlpPredict,
+  predictMlpProbe,
+} from './mlp.js';
+export { type MlpExperimentLayer, runMlpExperiment } from './mlp-experiment.js';
+export { type PaperSize, paperModelSize } from './models.js';
+export {
+  type ExperimentName,
+  type ExperimentResult,
+  formatTable,
+  type Row,
+  type Table,
+  toCsv,
+  writeExperimentResult,
+} from './output.js';
+export { type PcaOptions, type PcaResult, pca, projectOntoComponents } from './pca.js';
+export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experiment.js';
+export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';
+export { Rng } from './rng.js';
+export {
+  type CommonOptions,
+  holdoutExperiment,
+  mlpExperiment,
+  pcaExperiment,
+  promptsExperiment,
+} from './run.js';
+export {
+  PAPER_FIXED_ALPHA,
+  PAPER_LAYERS,
+  paperExperimentLayer,
+  paperFixedAlpha,
+} from './settings.js';
+export { type LayerSource, openLayerSource } from './source.js';

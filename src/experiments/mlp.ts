@@ -247,6 +247,9 @@ export function gatherRows<T extends Float32Array | Float64Array>(
   return into;
 }
 
+/** The paper's weight-decay grid (METHOD.md §5). */
+export const DEFAULT_WEIGHT_DECAYS = [0.01, 0.03, 0.1, 0.3];
+
 export interface MlpFitOptions {
   hidden?: number;
   lr?: number;
@@ -300,7 +303,7 @@ export async function fitMlpProbe(
   const maxEpochs = options.maxEpochs ?? 20;
   const patience = options.patience ?? 3;
   const seed = options.seed ?? 0;
-  const weightDecays = options.weightDecays ?? [0.01, 0.03, 0.1, 0.3];
+  const weightDecays = options.weightDecays ?? DEFAULT_WEIGHT_DECAYS;
   const valFraction = options.validationFraction ?? 0.1;
   if (x.length !== n * d || y.length !== n * t) throw new Error('fitMlpProbe: array sizes do not match');
   if (trainRows.length < 10)

@@ -12,6 +12,7 @@ import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import { orthonormalize, symmetricEigen } from './linalg.js';
 import { Rng } from './rng.js';
+import { gaussian } from './stats.js';
 
 export interface PcaOptions {
   /** Extra block columns beyond k; they speed up convergence of the k-th component. */
@@ -194,8 +195,4 @@ function ritzResidual(
     worst = Math.max(worst, Math.sqrt(sum) / scale);
   }
   return worst;
-}
-
-function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
 }

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Command } from 'commander';
+import { registerExperiment } from '../cli/commands/experiment.js';
+import { main } from '../cli/main.js';
+import { Rng } from './rng.js';
+import { gaussian } from './stats.js';
+import { syntheticPlaces, writeSyntheticStore } from './synthetic.js';
+
+const root = mkdtempSync(join(tmpdir(), 'stl-exp-cli-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** Runs the CLI in-process, capturing stdout and stderr. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+const base = syntheticPlaces({ blocks: 5, perBlock: 30, d: 8, seed: 7, types: ['city', 'structure'] });
+const rng = new Rng(7, 'layers');
+const noisy = Float32Array.from(base.x, (v) => 0.2 * v + gaussian(rng));
+const stores = {
+  a: join(root, 'store-a'),
+  b: join(root, 'store-b'),
+};
+const ready = (async () => {
+  await writeSyntheticStore(stores.a, base, [noisy, base.x], { prompt: 'empty' });
+  const shifted = base.x.map((v, i) => v + (i % base.d) * 0.5);
+  await writeSyntheticStore(stores.b, base, [noisy, shifted], { prompt: 'coords' });
+})();
+
+test('registerExperiment adds the five experiments to a fresh program', () => {
+  const program = new Command('x');
+  registerExperiment(program);
+  const group = program.commands.find((c) => c.name() === 'experiment')!;
+  assert.deepEqual(
+    group.commands.map((c) => c.name()),
+    ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'],
+  );
+});
+
+test('experiment block-holdout writes JSON + CSVs and prints the table', async () => {
+  await ready;
+  const out = join(root, 'out-block');
+  const r = await cli(
+    'experiment',
+    'block-holdout',
+    '--store',
+    stores.a,
+    '--column',
+    'block',
+    '--alpha',
+    '1',
+    '--layer',
+    '1',
+    '--out',
+    out,
+    '--quiet',
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /Block hold-out by block/);
+  assert.match(r.out, /heldout_prox_error: /);
+  const json = JSON.parse(readFileSync(join(out, 'block-holdout.json'), 'utf8'));
+  assert.equal(json.schema, 'spacetime-lens/experiment@1');
+  assert.equal(json.experiment, 'block-holdout');
+  assert.equal(json.layer, 1);
+  assert.equal(json.settings.alpha, 1);
+  assert.equal(json.table.length, 5);
+  assert.equal(json.figures.maps.length, 5);
+  assert.ok(json.summary.heldout_prox_error < 0.1);
+  const csv = readFileSync(join(out, 'block-holdout.csv'), 'utf8').split('\n');
+  assert.equal(csv[0], json.columns.join(','));
+  assert.ok(existsSync(join(out, 'block-holdout.centroids.csv')));
+});
+
+test('experiment entity-holdout, pca and prompts run end to end on stores', async () => {
+  await ready;
+  const out = join(root, 'out-misc');
+  const e = await cli(
+    'experiment',
+    'entity-holdout',
+    '--store',
+    stores.a,
+    '--column',
+    'entity_type',
+    '--alpha',
+    'loo',
+    '--alphas',
+    '0.1,1,10',
+    '--out',
+    out,
+    '--quiet',
+  );
+  assert.equal(e.code, 0, e.err);
+  const ej = JSON.parse(readFileSync(join(out, 'entity-holdout.json'), 'utf8'));
+  assert.deepEqual(ej.table.map((r: { group: string }) => r.group).sort(), ['city', 'structure']);
+  assert.match(ej.settings.alphaSource, /^loo/);
+
+  const p = await cli(
+    'experiment',
+    'pca',
+    '--store',
+    stores.a,
+    '--layer',
+    '1',
+    '--ks',
+    '2,4',
+    '--alphas',
+    '0.1,1',
+    '--out',
+    out,
+    '--quiet',
+  );
+  assert.equal(p.code, 0, p.err);
+  const pj = JSON.parse(readFileSync(join(out, 'pca.json'), 'utf8'));
+  assert.deepEqual(
+    pj.table.map((r: { k: number }) => r.k),
+    [2, 4, 8],
+  );
+
+  const q = await cli(
+    'experiment',
+    'prompts',
+    '--store',
+    stores.a,
+    stores.b,
+    '--alphas',
+    '0.1,1,10',
+    '--transfer-layer',
+    '1',
+    '--out',
+    out,
+    '--quiet',
+  );
+  assert.equal(q.code, 0, q.err);
+  const qj = JSON.parse(readFileSync(join(out, 'prompts.json'), 'utf8'));
+  assert.equal(qj.table.length, 4); // 2 prompts × 2 layers
+  assert.equal(qj.tables.transfer.rows.length, 6); // 2 same + 2 × 2 different
+  assert.ok(qj.summary.same_test_r2 > 0.9);
+  assert.ok(existsSync(join(out, 'prompts.transfer.csv')));
+});
+
+test('experiment errors are one-line user errors (exit 1)', async () => {
+  await ready;
+  const missing = await cli('experiment', 'block-holdout', '--store', join(root, 'nope'), '--quiet');
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /does not exist/);
+  const column = await cli(
+    'experiment',
+    'block-holdout',
+    '--store',
+    stores.a,
+    '--column',
+    'planet',
+    '--alpha',
+    '1',
+    '--quiet',
+    '--out',
+    join(root, 'x'),
+  );
+  assert.equal(column.code, 1);
+  assert.match(column.err, /column 'planet' is not in the store's entities/);
+  const layer = await cli(
+    'experiment',
+    'pca',
+    '--store',
+    stores.a,
+    '--layer',
+    '9',
+    '--quiet',
+    '--out',
+    join(root, 'x'),
+  );
+  assert.equal(layer.code, 1);
+  assert.match(layer.err, /layer 9 is not in store/);
+  const alpha = await cli('experiment', 'block-holdout', '--store', stores.a, '--alpha', 'big', '--quiet');
+  assert.equal(alpha.code, 1);
+  assert.match(alpha.err, /--alpha: expected a positive number or 'loo'/);
+});

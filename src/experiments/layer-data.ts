@@ -1,0 +1,30 @@
+/** One layer's activations with everything the experiments need about its entities. */
+export interface LayerData {
+  model: string;
+  dataset: string;
+  prompt: string;
+  hook: string;
+  layer: number;
+  kind: 'space' | 'time';
+  targetNames: string[];
+  n: number;
+  d: number;
+  /** Number of targets (2 for space: longitude, latitude; 1 for time). */
+  t: number;
+  /** n×d activations, row-major. */
+  x: Float32Array;
+  /** n×t targets, row-major, in METHOD.md §1 units. */
+  targets: Float64Array;
+  /** 1 = default test row. */
+  isTest: Uint8Array;
+  names: string[];
+  /** Every entity column as strings (group columns for the hold-outs). */
+  columns: Record<string, string[]>;
+}
+
+/** The short hook kind ('resid_post', 'hook_resid_post', 'mlp.hook_post') to the TransformerLens name of a layer. */
+export function fullHookName(hook: string, layer: number): string {
+  const h = hook.startsWith('blocks.') ? hook.replace(/^blocks\.\d+\./, '') : hook;
+  const kind = h.startsWith('hook_') || h.includes('.') ? h : `hook_${h}`;
+  return `blocks.${layer}.${kind}`;
+}

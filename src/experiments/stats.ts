@@ -1,0 +1,21 @@
+import type { Rng } from './rng.js';
+
+/** Metrics as a flat name -> number record (see linear.ts `ScalarMetrics`). */
+export type MetricRecord = Record<string, number>;
+
+/** The unweighted mean of each metric over a list (non-finite values are left out of that metric's mean). */
+export function meanMetrics(list: MetricRecord[]): MetricRecord {
+  const out: MetricRecord = {};
+  for (const k of new Set(list.flatMap((m) => Object.keys(m)))) {
+    const vals = list
+      .map((m) => m[k])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    out[k] = vals.length ? vals.reduce((s, v) => s + v, 0) / vals.length : Number.NaN;
+  }
+  return out;
+}
+
+/** A standard normal draw (Box-Muller). */
+export function gaussian(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+}
