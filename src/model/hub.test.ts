@@ -3,7 +3,16 @@
 // injection (dropped connections, corrupt bytes, a server that ignores Range).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -366,6 +375,31 @@ describe('resolveModelSource', () => {
       commits[COMMIT_B]['model-00001-of-00002.safetensors'],
     );
     noIncomplete(cache);
+  });
+
+  test('parallel resolves share one download per file; a stale lock is taken over', async () => {
+    resetFaults();
+    const cache = freshCache();
+    const [a, b] = await Promise.all([
+      resolveModelSource('org/tiny', opts({ cacheDir: cache })),
+      resolveModelSource('org/tiny', opts({ cacheDir: cache })),
+    ]);
+    assert.equal(a, b);
+    const bodies = log.filter((l) => l.url.includes('/resolve/') && l.range !== 'bytes=0-0');
+    assert.equal(bodies.length, new Set(bodies.map((l) => l.url)).size, 'each file fetched once');
+    for (const f of snapshotFiles(a)) assert.deepEqual(readFileSync(join(a, f)), commits[COMMIT_B][f], f);
+
+    const other = freshCache();
+    const blobs = join(other, 'models--org--tiny', 'blobs');
+    mkdirSync(blobs, { recursive: true });
+    const shard = commits[COMMIT_B]['model-00001-of-00002.safetensors'];
+    writeFileSync(join(blobs, `${sha256(shard)}.lock`), '999999999'); // no such process
+    const dir = await resolveModelSource('org/tiny', opts({ cacheDir: other }));
+    assert.deepEqual(readFileSync(join(dir, 'model-00001-of-00002.safetensors')), shard);
+    assert.deepEqual(
+      readdirSync(blobs).filter((f) => f.endsWith('.lock')),
+      [],
+    );
   });
 
   test('gated repositories need a token', async () => {

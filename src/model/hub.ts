@@ -9,7 +9,7 @@
 // LFS files) and only then renamed into place, so an interrupted run never leaves a corrupt file behind.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -288,8 +288,11 @@ async function fetchIntoSnapshot(
   const sha256 = entry.lfs?.oid;
   const etag = sha256 ?? entry.oid ?? `${commit}-${entry.path.replaceAll('/', '--')}`;
   const blob = join(base, 'blobs', etag);
-  if (!(existsSync(blob) && statSync(blob).size === size)) {
-    await downloadBlob(repo, commit, entry.path, blob, size, sha256, o, common);
+  const have = () => existsSync(blob) && statSync(blob).size === size;
+  if (!have()) {
+    await withLock(blob, async () => {
+      if (!have()) await downloadBlob(repo, commit, entry.path, blob, size, sha256, o, common);
+    });
   }
   await mkdir(dirname(pointer), { recursive: true });
   await rm(pointer, { force: true });
@@ -301,6 +304,52 @@ async function fetchIntoSnapshot(
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// One writer per blob, across processes and within one: `<blob>.lock` holds the writer's pid. A lock whose process
+// is gone is taken over; a live one is waited for (it is downloading the same bytes).
+const heldHere = new Set<string>();
+
+async function withLock(blobPath: string, fn: () => Promise<void>): Promise<void> {
+  const lock = `${blobPath}.lock`;
+  await mkdir(dirname(blobPath), { recursive: true });
+  for (;;) {
+    if (!heldHere.has(lock)) {
+      try {
+        const handle = await open(lock, 'wx');
+        await handle.writeFile(String(process.pid));
+        await handle.close();
+        heldHere.add(lock);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number.parseInt(readFileSyncTrim(lock), 10);
+        const justCreated = existsSync(lock) && Date.now() - statSync(lock).mtimeMs < 5000;
+        const stale =
+          pid > 0 ? (pid === process.pid ? !heldHere.has(lock) : !processAlive(pid)) : !justCreated;
+        if (stale) {
+          await rm(lock, { force: true }); // stale: its writer died
+          continue;
+        }
+      }
+    }
+    await sleep(200);
+  }
+  try {
+    await fn();
+  } finally {
+    heldHere.delete(lock);
+    await rm(lock, { force: true });
+  }
+}
 
 async function downloadBlob(
   repo: string,
