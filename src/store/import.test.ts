@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { main } from '../cli/main.js';
+import { writeNpy } from '../formats/npy.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { packageRoot } from '../util/paths.js';
 import { openStore } from './index.js';
@@ -77,6 +78,10 @@ test('import .npy (f4, f8, Fortran) and .safetensors layers end to end through t
 
 test('import errors: wrong rows, non-2-D, unpaired flags, existing output; nothing is written', async () => {
   const out = join(dir, 'bad');
+  const nanFile = join(dir, 'nan.npy');
+  const withNan = new Float32Array(15).fill(0.5);
+  withNan[3 * 3 + 1] = Number.NaN;
+  await writeNpy(nanFile, [5, 3], withNan);
   const base = ['import', '--dataset', csv, '--out', out];
   const cases: [string[], RegExp][] = [
     [
@@ -101,6 +106,7 @@ test('import errors: wrong rows, non-2-D, unpaired flags, existing output; nothi
     ],
     [['--layer', '0', '--array', join(fixtures, 'golden_v1_f4.npy'), '--prompt', 'nope'], /not a variant/],
     [['--layer', '0', '--array', join(dir, 'absent.npy')], /cannot open .npy file/],
+    [['--layer', '0', '--array', nanFile], /nan.npy: non-finite value NaN at row 3, column 1/],
   ];
   for (const [extra, pattern] of cases) {
     const { code, stderr } = await cli([...base, ...extra]);

@@ -322,4 +322,10 @@ test('writeLayerFile / readLayerFile: one atomic layer file in an in-progress di
   assert.deepEqual([...back], [...layer(5, 2, 6)]); // multiples of 1/8 below 2048 are exact in f16
   await assert.rejects(readLayerFile(join(dir, file), 'blocks.3.mlp.hook_post', 3, 6), /expected \[3, 6\]/);
   await assert.rejects(readLayerFile(join(dir, file), 'other'), /holds no tensor named 'other'/);
+  // 65520 rounds to inf in f16 (65519.99 still rounds down to 65504).
+  await assert.rejects(
+    writeLayerFile(dir, 'big', new Float32Array([1, 65519.99, 2, -65520]), 2, 2, 'f16'),
+    /big: value -65520 at row 1, column 1 is beyond the f16 range/,
+  );
+  assert.deepEqual(readdirSync(dir), [file]);
 });

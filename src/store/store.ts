@@ -42,19 +42,32 @@ export async function writeLayerFile(
     throw new TypeError(`${hook}: ${data.length} values is not n * d = ${n} * ${d}`);
   }
   const file = layerFileName(hook);
+  const halves = dtype === 'f16' ? f32ToF16(data) : undefined;
+  if (halves) checkHalfRange(hook, data, halves, d);
   await writeSafetensors(
     join(dir, file),
     [
       {
         name: hook,
-        dtype: dtype === 'f16' ? 'F16' : 'F32',
+        dtype: halves ? 'F16' : 'F32',
         shape: [n, d],
-        data: dtype === 'f16' ? f32ToF16(data) : data,
+        data: halves ?? data,
       },
     ],
     { format: 'pt' },
   );
   return file;
+}
+
+/** f16 tops out at 65504: a finite activation that became inf would corrupt every probe silently. */
+function checkHalfRange(hook: string, data: Float32Array, halves: Uint16Array, d: number): void {
+  for (let i = 0; i < halves.length; i++) {
+    if ((halves[i] & 0x7fff) === 0x7c00 && Number.isFinite(data[i])) {
+      throw new UserError(
+        `${hook}: value ${data[i]} at row ${Math.floor(i / d)}, column ${i % d} is beyond the f16 range (±65504); store as f32`,
+      );
+    }
+  }
 }
 
 /**
