@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
 import { UserError } from '../util/errors.js';
+import { parseCsvFast } from './csv-fast.js';
 
 /** A raw table read from a CSV or JSONL file: header, column-oriented strings and a row -> line map. */
 export interface RawTable {
@@ -33,12 +34,17 @@ export async function readTable(path: string): Promise<RawTable> {
 }
 
 function parseCsv(path: string, sha256: string, buf: Buffer): RawTable {
+  // Well-formed files take the fast reader (which also knows each record's line); anything irregular goes
+  // through csv-parse, which reports the exact problem and line.
+  const fast = parseCsvFast(buf.toString('utf8'));
   let records: string[][];
-  try {
-    // Plain parse (fast); line numbers are recomputed only when a message needs them.
-    records = parse(buf, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
-  } catch (err) {
-    throw csvError(path, err);
+  if (fast) records = fast.records;
+  else {
+    try {
+      records = parse(buf, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+    } catch (err) {
+      throw csvError(path, err);
+    }
   }
   if (records.length === 0) throw new UserError(`${path}: empty file (no header line)`);
   const header = records[0].map((h) => h.trim());
@@ -48,21 +54,15 @@ function parseCsv(path: string, sha256: string, buf: Buffer): RawTable {
   for (const name of header) columns[name] = new Array<string>(n);
   const ragged: RawTable['ragged'] = [];
   const width = header.length;
-  let multiline = false;
+  const cols = header.map((h) => columns[h]);
   for (let r = 0; r < n; r++) {
     const rec = records[r + 1];
     if (rec.length !== width) ragged.push({ row: r, line: 0, count: rec.length });
-    for (let c = 0; c < width; c++) {
-      const v = rec[c] ?? '';
-      if (!multiline && v.includes('\n')) multiline = true;
-      columns[header[c]][r] = v;
-    }
+    for (let c = 0; c < width; c++) cols[c][r] = rec[c] ?? '';
   }
-  // Without quoted newlines or blank lines, row r is on line r + 2; otherwise ask csv-parse (lazily).
-  const simple = !multiline && !/\n\r?\n/.test(buf.toString('latin1')) && buf[0] !== 10 && buf[0] !== 13;
   let lines: Int32Array | undefined;
   const lineOf = (row: number): number => {
-    if (simple) return row + 2;
+    if (fast) return fast.lines[row + 1];
     lines ??= csvRecordLines(buf, n);
     return lines[row];
   };

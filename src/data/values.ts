@@ -29,6 +29,10 @@ export function parseDateToYears(text: string): number | undefined {
 
 /** Nanoseconds since the epoch as the float64 nearest the exact int64 value (numpy's int64 -> float64). */
 export function parseDateToNs(text: string): number | undefined {
+  if (text.length === 10) {
+    const ns = plainDateNs(text);
+    if (ns !== undefined) return ns;
+  }
   const m = DATE_RE.exec(text.trim());
   if (!m) return undefined;
   const year = Number(m[1]);
@@ -46,6 +50,27 @@ export function parseDateToNs(text: string): number | undefined {
   // seconds * 1e9 is one correctly rounded product, i.e. the float nearest the exact ns count; with a
   // sub-second part the exact sum is formed in BigInt and rounded once by Number().
   return fraction === 0 ? seconds * 1e9 : Number(BigInt(seconds) * 1_000_000_000n + BigInt(fraction));
+}
+
+/** Fast path for the common YYYY-MM-DD (art's release dates); undefined sends the text to the full parser. */
+function plainDateNs(t: string): number | undefined {
+  if (t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45) return undefined;
+  let year = 0;
+  for (let i = 0; i < 4; i++) {
+    const d = t.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    year = year * 10 + d;
+  }
+  const month = twoDigits(t, 5);
+  const day = twoDigits(t, 8);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  return daysFromCivil(year, month, day) * 86400 * 1e9;
+}
+
+function twoDigits(t: string, at: number): number {
+  const a = t.charCodeAt(at) - 48;
+  const b = t.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
 function zoneOffsetSeconds(zone: string): number | undefined {
