@@ -65,25 +65,23 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   function setLayer(layer) { state.layer = Number(layer); return update(); }
   function setSplit(split) { state.split = split; return update(); }
 
-  // Page position of the plotted symbol whose datum has this name (used by the browser tests).
+  // Viewport position of the plotted symbol whose datum has this name (used by the browser tests); asks vega's
+  // event handler, which knows the renderer's origin and padding.
   function locate(figId, name) {
     var view = views[figId], found = null;
     if (!view) return null;
-    function walk(mark, ox, oy) {
+    function walk(mark) {
       if (found || !mark || !mark.items) return;
       for (var i = 0; i < mark.items.length && !found; i++) {
         var it = mark.items[i];
-        if (mark.marktype === 'group') {
-          for (var j = 0; j < (it.items || []).length; j++) walk(it.items[j], ox + (it.x || 0), oy + (it.y || 0));
-        } else if (mark.marktype === 'symbol' && it.datum && it.datum.name === name) {
-          found = { x: ox + it.x, y: oy + it.y };
-        }
+        if (mark.marktype === 'group') (it.items || []).forEach(walk);
+        else if (mark.marktype === 'symbol' && it.datum && it.datum.name === name) found = it;
       }
     }
-    walk(view.scenegraph().root, 0, 0);
+    walk(view.scenegraph().root);
     if (!found) return null;
-    var el = view.container().querySelector('canvas, svg').getBoundingClientRect(), o = view.origin();
-    return { x: el.left + o[0] + found.x, y: el.top + o[1] + found.y };
+    var r = view._handler.getItemBoundingClientRect(found);
+    return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
   }
 
   function showError(fig, err) {

@@ -253,7 +253,10 @@ function extraTitle(path: string, data: unknown): string {
 }
 
 /** Loads every probe run and other result JSON under the given files / directories. */
-export async function loadReportInputs(paths: string[], options: LoadOptions = {}): Promise<ReportInputs> {
+export async function loadReportInputs(
+  paths: string[],
+  options: LoadOptions = {},
+): Promise<ReportInputs & { extras: ExtraResult[] }> {
   if (!paths.length) throw new UserError('no results given (pass probe output folders or result JSON files)');
   const runs: ReportRun[] = [];
   const extras: ExtraResult[] = [];

