@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
-import { renderAll } from '../data/prompts.js';
-import type { EntityDataset } from '../data/types.js';
+import { entityString, getPrompt, renderWith } from '../data/prompts.js';
+import type { EntityDataset, RenderedPrompt } from '../data/types.js';
 import { loadModel } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { UserError } from '../util/errors.js';
@@ -125,6 +125,16 @@ interface Plan {
   key: Record<string, unknown>;
   maxId?: number;
   paperCompat: boolean;
+  /** Prompt text and entity span of rows [0, n). */
+  rendered: RenderedPrompt[];
+}
+
+/** Renders rows [0, n) with a prompt variant (METHOD §2). */
+function renderRows(dataset: EntityDataset, promptName: string, n: number): RenderedPrompt[] {
+  const prompt = getPrompt(dataset, promptName);
+  const out: RenderedPrompt[] = [];
+  for (let r = 0; r < n; r++) out.push(renderWith(prompt, entityString(dataset, r)));
+  return out;
 }
 
 function canonicalJson(value: unknown): string {
@@ -264,9 +274,9 @@ async function makePlan(
     return { rowStart: r.start, rowEnd: r.end };
   })();
 
-  const rendered = renderAll(dataset, options.prompt);
+  const rendered = renderRows(dataset, options.prompt, n);
   let maxId: number | undefined;
-  if (rendered.some((p) => p.randomTokens > 0)) maxId = maxTokenId(tokenizerOf(model), rendered.slice(0, n));
+  if (rendered.some((p) => p.randomTokens > 0)) maxId = maxTokenId(tokenizerOf(model), rendered);
 
   const config = model.config;
   const key: Record<string, unknown> = {
@@ -305,6 +315,7 @@ async function makePlan(
     key,
     ...(maxId !== undefined ? { maxId } : {}),
     paperCompat,
+    rendered,
   };
 }
 
@@ -335,8 +346,25 @@ async function runPlan(
           'rerun with the original settings or delete the work directory',
       );
     }
-  } else {
-    await mkdir(dirname(storeDir), { recursive: true });
+  }
+
+  // Validate every row before anything is written (a bad model/dataset pairing fails fast, naming the row).
+  const allRows = prepareRows(tokenizerOf(model), plan.rendered, rowStart, rowEnd, {
+    seed: plan.seed,
+    ...(plan.maxId !== undefined ? { maxId: plan.maxId } : {}),
+    ...(model.spec.maxPositions !== undefined ? { maxPositions: model.spec.maxPositions } : {}),
+    datasetName: plan.dataset.name,
+    promptName: String(plan.key['prompt']),
+  });
+
+  const firstChunk = Math.floor(rowStart / chunkRows);
+  const lastChunk = Math.ceil(rowEnd / chunkRows); // exclusive
+  const done = job ? await finishedChunks(workDir) : new Set<number>();
+  const todo: number[] = [];
+  for (let c = firstChunk; c < lastChunk; c++) if (!done.has(c)) todo.push(c);
+  await checkDiskSpace(plan, d, todo.length * chunkRows, precision.chunk === 'F16' ? 2 : 4);
+
+  if (!job) {
     await mkdir(workDir, { recursive: true });
     job = {
       format: 'spacetime-lens/extract-job@1',
@@ -346,28 +374,13 @@ async function runPlan(
       rowEnd,
       chunkRows,
     } satisfies JobFile;
-    await writeJob(workDir, job);
+    try {
+      await writeJob(workDir, job);
+    } catch (err) {
+      await removeWorkDir(workDir);
+      throw diskError(err, `${workDir}/job.json`);
+    }
   }
-
-  const firstChunk = Math.floor(rowStart / chunkRows);
-  const lastChunk = Math.ceil(rowEnd / chunkRows); // exclusive
-  const done = await finishedChunks(workDir);
-  const todo: number[] = [];
-  for (let c = firstChunk; c < lastChunk; c++) if (!done.has(c)) todo.push(c);
-
-  const rendered = renderAll(plan.dataset, String(plan.key['prompt']));
-  const prepare = (start: number, end: number) =>
-    prepareRows(tokenizerOf(model), rendered, start, end, {
-      seed: plan.seed,
-      ...(plan.maxId !== undefined ? { maxId: plan.maxId } : {}),
-      ...(model.spec.maxPositions !== undefined ? { maxPositions: model.spec.maxPositions } : {}),
-      datasetName: plan.dataset.name,
-      promptName: String(plan.key['prompt']),
-    });
-
-  // Validate every row before any compute (bad pairings fail fast, with the row), and count tokens for the bar.
-  const allRows = prepare(rowStart, rowEnd);
-  await checkDiskSpace(plan, d, todo.length * chunkRows, precision.chunk === 'F16' ? 2 : 4);
 
   const rowsOfChunk = (c: number) => {
     const start = Math.max(rowStart, c * chunkRows);
@@ -436,7 +449,7 @@ async function runPlan(
 }
 
 async function checkDiskSpace(plan: Plan, d: number, rows: number, chunkBytes: number): Promise<void> {
-  const free = await freeBytes(plan.workDir);
+  const free = await freeBytes(await nearestExisting(dirname(plan.storeDir)));
   if (free === undefined) return;
   const values = rows * d * plan.hookMap.size;
   const storeBytes = (plan.rowEnd - plan.rowStart) * d * plan.hookMap.size * (plan.dtype === 'f16' ? 2 : 4);
@@ -467,6 +480,12 @@ export function creationTime(env: NodeJS.ProcessEnv = process.env): string {
 function datasetSource(given: string | EntityDataset, dataset: EntityDataset): string {
   if (typeof given !== 'string') return dataset.source.path;
   return existsSync(given) ? resolve(given) : given;
+}
+
+async function nearestExisting(dir: string): Promise<string> {
+  let d = dir;
+  while (!(await pathExists(d)) && dirname(d) !== d) d = dirname(d);
+  return d;
 }
 
 /** Builds the final store from the work directory's chunks (atomic: the store appears complete or not at all). */
