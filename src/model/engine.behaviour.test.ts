@@ -207,3 +207,39 @@ test('clear errors: unsupported model_type, unknown hooks, bad ids and positions
     await golden.close();
   }
 });
+
+test('--device cuda without the CUDA provider is a clear user error', async () => {
+  const golden = await openGolden('llama2-f32');
+  const model = await loadModel(golden.dir, { device: 'cuda' });
+  try {
+    await model.run([[1, 2]], { hooks: ['logits'] }).then(
+      () => undefined, // a machine with onnxruntime's CUDA build runs it
+      (err: Error) => {
+        assert.ok(err instanceof UserError, String(err));
+        assert.match(err.message, /CUDA execution provider is not available/);
+      },
+    );
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});
+
+test('memory does not grow across repeated runs (native tensors are released)', async () => {
+  const golden = await openGolden('pythia-parallel-f16');
+  const model = await loadModel(golden.dir);
+  try {
+    const seqs = Array.from({ length: 64 }, (_, i) =>
+      Array.from({ length: 12 }, (_, t) => (i * 31 + t * 7) % 80),
+    );
+    const hooks = ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'logits'];
+    for (let i = 0; i < 5; i++) await model.run(seqs, { hooks });
+    const before = process.memoryUsage.rss();
+    for (let i = 0; i < 40; i++) await model.run(seqs, { hooks });
+    const grown = process.memoryUsage.rss() - before;
+    assert.ok(grown < 40 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 40 runs`);
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});

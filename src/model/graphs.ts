@@ -4,6 +4,7 @@
  *
  * attention(x) -> resid_mid = x + attn(norm1(x))         (sequential blocks)
  *              -> attn_out = attn(norm1(x))              (parallel blocks: GPT-NeoX)
+ * (q/k/v and gate/up are fused into one GEMM each: the runner concatenates the weights on the output axis.)
  * mlp(x[, attn_out]) -> mlp_post = act(gate)·up | act(up),  resid_post = x + down(mlp_post) [+ attn_out]
  *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
  * finalNorm(x) -> normalized;  unembed(normalized) -> logits.
@@ -105,31 +106,22 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   let q: string;
   let k: string;
   let v: string;
-  if (spec.qkv === 'separate') {
-    const bias = (n: string, size: number) => (flags.qkvBias ? g.input(n, 'float32', [size]) : undefined);
-    const wq = g.input('wq', 'float32', ['qo', 'qi']);
-    const bq = bias('bq', H * hd);
-    const wk = g.input('wk', 'float32', ['ko', 'ki']);
-    const bk = bias('bk', KV * hd);
-    const wv = g.input('wv', 'float32', ['ko', 'ki']);
-    const bv = bias('bv', KV * hd);
-    q = g.op('Reshape', [o.linear(h, wq, bq, tb), shape(H, hd)]);
-    k = g.op('Reshape', [o.linear(h, wk, bk, tb), shape(KV, hd)]);
-    v = g.op('Reshape', [o.linear(h, wv, bv, tb), shape(KV, hd)]);
-  } else {
+  if (spec.qkv === 'neox') {
     const w = g.input('wqkv', 'float32', ['a', 'b']);
     const b = flags.qkvBias ? g.input('bqkv', 'float32', [3 * H * hd]) : undefined;
+    const perHead = g.op('Reshape', [o.linear(h, w, b, tb), shape(H, 3 * hd)]);
+    q = o.slice(perHead, 0, hd, 3);
+    k = o.slice(perHead, hd, 2 * hd, 3);
+    v = o.slice(perHead, 2 * hd, 3 * hd, 3);
+  } else {
+    // One GEMM for q, k and v: GPT-2's c_attn as stored, Llama-style q/k/v concatenated on the output axis.
+    const total = (H + 2 * KV) * hd;
+    const w = g.input('wqkv', 'float32', ['a', 'b']);
+    const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
     const qkv = o.linear(h, w, b, tb);
-    if (spec.qkv === 'neox') {
-      const perHead = g.op('Reshape', [qkv, shape(H, 3 * hd)]);
-      q = o.slice(perHead, 0, hd, 3);
-      k = o.slice(perHead, hd, 2 * hd, 3);
-      v = o.slice(perHead, 2 * hd, 3 * hd, 3);
-    } else {
-      q = g.op('Reshape', [o.slice(qkv, 0, d, 1), shape(H, hd)]);
-      k = g.op('Reshape', [o.slice(qkv, d, 2 * d, 1), shape(H, hd)]);
-      v = g.op('Reshape', [o.slice(qkv, 2 * d, 3 * d, 1), shape(H, hd)]);
-    }
+    q = g.op('Reshape', [o.slice(qkv, 0, H * hd, 1), shape(H, hd)]);
+    k = g.op('Reshape', [o.slice(qkv, H * hd, (H + KV) * hd, 1), shape(KV, hd)]);
+    v = g.op('Reshape', [o.slice(qkv, (H + KV) * hd, total, 1), shape(KV, hd)]);
   }
   if (spec.rotary) {
     const half = spec.rotary.dim / 2;
@@ -178,21 +170,22 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
     const ln2 = g.input('ln2_w', 'float32', [d]);
     const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [d]) : undefined;
     const h = o.norm(spec, x, ln2, ln2b);
-    const up = o.linear(
-      h,
-      g.input('w_up', 'float32', ['u0', 'u1']),
-      flags.upBias ? g.input('b_up', 'float32', [m]) : undefined,
-      tb,
-    );
     if (spec.gated) {
-      const gate = o.linear(
+      // gate and up concatenated on the output axis: one GEMM, then act(gate) * up.
+      const gu = o.linear(
         h,
-        g.input('w_gate', 'float32', ['u0', 'u1']),
-        flags.gateBias ? g.input('b_gate', 'float32', [m]) : undefined,
+        g.input('w_gu', 'float32', ['u0', 'u1']),
+        flags.gateBias || flags.upBias ? g.input('b_gu', 'float32', [2 * m]) : undefined,
         tb,
       );
-      post = g.op('Mul', [o.act(spec, gate), up], {}, 'mlp_post');
+      post = g.op('Mul', [o.act(spec, o.slice(gu, 0, m, 1)), o.slice(gu, m, 2 * m, 1)], {}, 'mlp_post');
     } else {
+      const up = o.linear(
+        h,
+        g.input('w_up', 'float32', ['u0', 'u1']),
+        flags.upBias ? g.input('b_up', 'float32', [m]) : undefined,
+        tb,
+      );
       post = g.op('Identity', [o.act(spec, up)], {}, 'mlp_post');
     }
     g.output('mlp_post', 'float32', ['N', m]);

@@ -202,7 +202,7 @@ export class HookedModel {
     this.sessions.clear();
     this.layerCache.clear();
     this.tables.clear();
-    for (const s of sessions) await (await s).release();
+    for (const s of sessions) await (await s.catch(() => undefined))?.release();
     await this.source.close?.();
   }
 
@@ -461,7 +461,8 @@ export class HookedModel {
         ['bv', n.vBias, [KV * hd]],
       );
     } else {
-      attnSpec.push(['wqkv', n.qkv, lin(3 * H * hd, d)], ['bqkv', n.qkvBias, [3 * H * hd]]);
+      const out = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd;
+      attnSpec.push(['wqkv', n.qkv, lin(out, d)], ['bqkv', n.qkvBias, [out]]);
     }
     const mlpSpec: [string, string | undefined, number[]][] = [
       ['ln2_w', n.ln2, [d]],
@@ -481,7 +482,11 @@ export class HookedModel {
         present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
       );
     };
-    const weights = { attn: await load(attnSpec), mlp: await load(mlpSpec) };
+    const attn = await load(attnSpec);
+    const mlp = await load(mlpSpec);
+    if (spec.qkv === 'separate') fuse(attn, ['wq', 'wk', 'wv'], ['bq', 'bk', 'bv'], 'wqkv', 'bqkv', d);
+    if (spec.gated) fuse(mlp, ['w_gate', 'w_up'], ['b_gate', 'b_up'], 'w_gu', 'b_gu', d);
+    const weights = { attn, mlp };
     this.layerCache.set(l, weights);
     return weights;
   }
@@ -534,10 +539,19 @@ export class HookedModel {
             return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
         }
       };
-      s = createSession(build(), {
-        device: this.options.device,
-        threads: this.options.threads ?? availableParallelism(),
-      });
+      const device = this.options.device ?? 'cpu';
+      s = createSession(build(), { device, threads: this.options.threads ?? availableParallelism() }).catch(
+        (err) => {
+          if (device === 'cuda') {
+            throw new UserError(
+              `onnxruntime's CUDA execution provider is not available (${(err as Error).message.split('\n')[0]}). ` +
+                'Install its CUDA build (CUDA 12 + cuDNN 9, then `npm install onnxruntime-node ' +
+                '--onnxruntime-node-install-cuda=v12`) or use --device cpu',
+            );
+          }
+          throw err;
+        },
+      );
       this.sessions.set(kind, s);
     }
     return s;
@@ -545,6 +559,33 @@ export class HookedModel {
 }
 
 type SessionKind = 'attn' | 'mlp_full' | 'mlp_in' | 'mlp_out' | 'final_norm' | 'unembed';
+
+/**
+ * Concatenates [out, in] weights (and their biases, zeros where one is missing) on the output axis, so that one
+ * GEMM computes them all; replaces the parts in `feeds`.
+ */
+function fuse(feeds: Feeds, weights: string[], biases: string[], w: string, b: string, width: number): void {
+  const parts = weights.map((k) => feeds[k]!);
+  const rows = parts.map((t) => t.dims[0]!);
+  const total = rows.reduce((x, y) => x + y, 0);
+  const data = new Float32Array(total * width);
+  let at = 0;
+  for (const t of parts) {
+    data.set(t.data as Float32Array, at);
+    at += (t.data as Float32Array).length;
+  }
+  feeds[w] = new ort.Tensor('float32', data, [total, width]);
+  if (biases.some((k) => feeds[k])) {
+    const bias = new Float32Array(total);
+    let off = 0;
+    biases.forEach((k, i) => {
+      if (feeds[k]) bias.set(feeds[k]!.data as Float32Array, off);
+      off += rows[i]!;
+    });
+    feeds[b] = new ort.Tensor('float32', bias, [total]);
+  }
+  for (const k of [...weights, ...biases]) delete feeds[k];
+}
 
 /** f32 bytes of one block's weights. */
 export function layerBytes(spec: ModelSpec): number {

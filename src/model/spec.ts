@@ -159,6 +159,9 @@ export function checkShape(spec: ModelSpec): ModelSpec {
       `config.json: ${spec.nHeads} attention heads are not a multiple of ${spec.nKvHeads} key/value heads`,
     );
   }
+  if (spec.qkv === 'separate' && spec.linear !== 'out_in') {
+    throw new Error('separate q/k/v projections are fused on the output axis and need [out, in] weights');
+  }
   if (spec.rotary && (spec.rotary.dim % 2 !== 0 || spec.rotary.dim > spec.headDim)) {
     throw new UserError(
       `config.json: rotary dimension ${spec.rotary.dim} must be even and at most head_dim ${spec.headDim}`,
