@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { cacheDir } from '../util/paths.js';
-import { buildDataset, type DatasetSchema } from './build.js';
+import { buildDataset, type DatasetSchema, DatasetValidationError, type ValidationIssue } from './build.js';
 import { DATASETS, PAPER_DATASET_NAMES, type PaperDatasetSpec } from './registry.js';
 import { type RawTable, readTable } from './table.js';
 import type { ColumnMapping, EntityDataset, LoadOptions } from './types.js';
@@ -235,4 +235,31 @@ export async function readSpecFile(path: string): Promise<{ file: string; mappin
     throw new UserError(`${path}: missing "file" (the CSV or JSONL to read)`);
   const { file, ...mapping } = obj as unknown as { file: string } & ColumnMapping;
   return { file: resolve(dirname(path), file), mapping };
+}
+
+export interface ValidationReport {
+  ok: boolean;
+  /** Rows in the file (valid or not); undefined when the file could not be read as a table at all. */
+  rows?: number;
+  issues: ValidationIssue[];
+  /** Non-fatal notes (e.g. repeated names in the paper's files). */
+  warnings: string[];
+}
+
+/**
+ * Validates a dataset without throwing on invalid rows: every problem with its line. File-level problems
+ * (unreadable file, missing columns, malformed CSV) still throw a UserError.
+ */
+export async function validateDataset(
+  nameOrPath: string,
+  options: LoadOptions = {},
+): Promise<ValidationReport> {
+  try {
+    const ds = await loadDataset(nameOrPath, { ...options, dropInvalid: false });
+    return { ok: true, rows: ds.n, issues: [], warnings: ds.warnings };
+  } catch (err) {
+    if (err instanceof DatasetValidationError)
+      return { ok: false, rows: err.rows, issues: err.issues, warnings: [] };
+    throw err;
+  }
 }

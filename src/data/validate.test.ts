@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { UserError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 import { DatasetValidationError, hashSplitIsTest } from './build.js';
-import { loadDataset } from './load.js';
+import { loadDataset, validateDataset } from './load.js';
 import { renderPrompt } from './prompts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stl-validate-'));
@@ -125,6 +125,24 @@ describe('validation errors name the file and line', () => {
       assert.equal(err.message.split('\n').filter((l) => l.startsWith(`  ${path}:`)).length, 10);
       return true;
     });
+  });
+});
+
+describe('validateDataset', () => {
+  it('returns every issue instead of throwing', async () => {
+    const path = file(`${PLACES}Paris,48.85,2.35,False\nA,91,0,False\nB,0,0,x\n`);
+    const report = await validateDataset(path);
+    assert.equal(report.ok, false);
+    assert.equal(report.rows, 3);
+    assert.deepEqual(
+      report.issues.map((i) => [i.line, i.reason]),
+      [
+        [3, 'latitude out of range'],
+        [4, 'bad is_test value'],
+      ],
+    );
+    const good = await validateDataset(file(`${PLACES}Paris,48.85,2.35,False\n`));
+    assert.deepEqual(good, { ok: true, rows: 1, issues: [], warnings: [] });
   });
 });
 
