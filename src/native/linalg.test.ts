@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../util/paths.js';
 import {
+  cholesky,
+  choleskySolve,
   formQ,
   gemm64,
   shiftedQuadraticForms,
@@ -99,4 +101,27 @@ test('wasm symmetric matrix-vector product reads the lower triangle correctly (o
       }
     }
   }
+});
+
+test('blocked Cholesky solves shifted Gram systems (A·x = b to 1e-10) and rejects indefinite matrices', async () => {
+  for (const c of goldens.cases.filter((k) => k.d >= 5)) {
+    const d = c.d;
+    const a = Float64Array.from(c.A);
+    // Make it positive definite: A + (|λmin| + 1)·I.
+    const shift = Math.abs(Math.min(...c.eigenvalues)) + 1;
+    for (let i = 0; i < d; i++) a[i * d + i] = a[i * d + i]! + shift;
+    const b = Float64Array.from({ length: d * 2 }, (_, i) => Math.sin(i + 1));
+    for (const block of [7, 128]) {
+      const x = choleskySolve(await cholesky(a, d, block), b, 2);
+      const ax = await gemm64(a, x, d, d, 2);
+      const scale = Math.max(...c.eigenvalues.map(Math.abs)) + shift;
+      for (let i = 0; i < d * 2; i++) {
+        assert.ok(
+          Math.abs(ax[i]! - b[i]!) < 1e-10 * scale,
+          `d=${d} block ${block}: residual ${ax[i]! - b[i]!}`,
+        );
+      }
+    }
+  }
+  await assert.rejects(cholesky(Float64Array.from([1, 2, 2, 1]), 2), /not positive definite/);
 });

@@ -2,6 +2,7 @@
  * Probes every layer of an activation store (METHOD.md §3–4): fit on the store's train rows, score train and test,
  * and write results.json (schema spacetime-lens/probe-results@1), results.csv, predictions.csv and probes.safetensors.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HOOK_ALIASES, parseLayers } from '../extract/spec.js';
 import { writeSafetensors } from '../formats/index.js';
@@ -311,6 +312,7 @@ function predictionsCsv(run: ProbeRun): Uint8Array[] {
  */
 export async function writeProbeResults(dir: string, run: ProbeRun): Promise<void> {
   const r = run.results;
+  await mkdir(dir, { recursive: true });
   const json = JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
   const tensors = [];
   for (const [layer, model] of run.models) {

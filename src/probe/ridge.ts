@@ -10,7 +10,15 @@
  * Dual route (n ≤ d): M = XcXcᵀ = Q T Qᵀ; c = (M+αI)⁻¹Y, diag(G⁻¹)_i = q_iᵀ(T+αI)⁻¹q_i − 1/(nα), e = c / diag.
  * Both are exact (no eigenvectors of T are needed; the LDLᵀ of the shifted tridiagonal gives every quantity).
  */
-import { formQ, gemm64, shiftedQuadraticForms, TridiagonalShift, tridiagonalize } from '../native/linalg.js';
+import {
+  cholesky,
+  choleskySolve,
+  formQ,
+  gemm64,
+  shiftedQuadraticForms,
+  TridiagonalShift,
+  tridiagonalize,
+} from '../native/linalg.js';
 import { cachedSession, GraphBuilder, ort } from '../native/onnx.js';
 import { UserError } from '../util/errors.js';
 
@@ -146,6 +154,9 @@ function prepare(x: Matrix, y: Float64Array, t: number, options: RidgeOptions): 
 /** Copies rows [from, to) of the selected training rows into a contiguous chunk. */
 function gatherRows(x: Matrix, rows: ArrayLike<number>, from: number, to: number): Floats {
   const d = x.cols;
+  let consecutive = true;
+  for (let i = from + 1; i < to && consecutive; i++) consecutive = rows[i] === rows[i - 1]! + 1;
+  if (consecutive) return x.data.subarray(rows[from]! * d, (rows[to - 1]! + 1) * d); // no copy
   const out =
     x.data instanceof Float32Array ? new Float32Array((to - from) * d) : new Float64Array((to - from) * d);
   for (let i = from; i < to; i++) {
@@ -347,24 +358,19 @@ export async function fitRidge(
   validateAlphas([alpha]);
   const p = prepare(x, y, t, options);
   const route = options.route ?? (p.n > p.d ? 'primal' : 'dual');
+  // One alpha: a Cholesky solve of the shifted Gram (or kernel) is all it takes (d³/3 flops, GEMM-bound).
   let coefStd: Float64Array;
   if (route === 'primal') {
     const { gram, xty } = await gramAndXty(x, p);
     checkDegenerate(rangeTrace(gram, p.d), p);
-    const red = await tridiagonalize(gram, p.d);
-    const q = await formQ(red);
-    const b = await gemm64(q, xty, p.d, p.d, t, { transA: true });
-    const s = solveAll([new TridiagonalShift(red, alpha)], b, p.d, t);
-    coefStd = await gemm64(q, s, p.d, p.d, t);
+    for (let i = 0; i < p.d; i++) gram[i * p.d + i] = gram[i * p.d + i]! + alpha;
+    coefStd = choleskySolve(await cholesky(gram, p.d), xty, t);
   } else {
     const xc = centredTrain(x, p);
     const kernel = await gemm64(xc, xc, p.n, p.d, p.n, { transB: true });
     checkDegenerate(rangeTrace(kernel, p.n), p);
-    const red = await tridiagonalize(kernel, p.n);
-    const q = await formQ(red);
-    const b = await gemm64(q, p.ys, p.n, p.n, t, { transA: true });
-    const s = solveAll([new TridiagonalShift(red, alpha)], b, p.n, t);
-    const c = await gemm64(q, s, p.n, p.n, t);
+    for (let i = 0; i < p.n; i++) kernel[i * p.n + i] = kernel[i * p.n + i]! + alpha;
+    const c = choleskySolve(await cholesky(kernel, p.n), p.ys, t);
     coefStd = await gemm64(xc, c, p.d, p.n, t, { transA: true });
   }
   return { ...finishModel(p, alpha, coefStd), nTrain: p.n, warnings: p.warnings };
