@@ -50,6 +50,28 @@ function writeLlama2Tokenizer(dir: string): void {
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', vocab_size: 32000 }));
 }
 
+/** Each token's vocab string ("▁" = space, <0xNN> = byte) spells the text under its span. */
+function checkSpelling(text: string, ids: number[], offsets: [number, number][]): void {
+  const bytes: number[][] = ids.map((id) => {
+    const t = llamaTokenizer.vocabById[id];
+    const m = /^<0x([0-9A-F]{2})>$/.exec(t);
+    return m ? [Number.parseInt(m[1], 16)] : [...new TextEncoder().encode(t.replaceAll('\u2581', ' '))];
+  });
+  for (let i = 0; i < ids.length; i++) {
+    const [s, e] = offsets[i];
+    // Consecutive byte-fallback tokens of one character share its span: decode them together.
+    let j = i;
+    while (j + 1 < ids.length && offsets[j + 1][0] === s && offsets[j + 1][1] === e && e > s) j++;
+    const spelled = new TextDecoder().decode(Uint8Array.from(bytes.slice(i, j + 1).flat()));
+    const under = text.slice(s, e);
+    assert.ok(
+      spelled === under || (i === 0 && spelled === ` ${under}`),
+      `${JSON.stringify(text)} token ${i}`,
+    );
+    i = j;
+  }
+}
+
 let tok: ModelTokenizer;
 before(async () => {
   writeLlama2Tokenizer(scratch);
@@ -114,7 +136,9 @@ describe('Llama-2 tokenizer', () => {
     let checked = 0;
     for (const text of texts) {
       const theirs = llamaTokenizer.encode(text, false, true);
-      assert.deepEqual(tok.encode(text).ids, theirs, JSON.stringify(text));
+      const enc = tok.encode(text);
+      assert.deepEqual(enc.ids, theirs, JSON.stringify(text));
+      checkSpelling(text, enc.ids, enc.offsets);
       checked++;
     }
     assert.ok(checked >= 5);
