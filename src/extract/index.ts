@@ -1,2 +1,38 @@
-// Public surface of the extract stage (filled in as the stage lands).
-export {};
+// Public surface of the extract stage: dataset x prompt x model -> activation store, resumable and shardable
+// (docs/extract.md), shard merging, the one-command pipeline, and the paper's 8-bit quantisation.
+
+export { type ExtractionModel, extractBatch, hookWidth, type ObserverEdit } from './batch.js';
+export {
+  configHash,
+  creationTime,
+  DEFAULT_BATCH_SIZE,
+  type ExtractOptions,
+  type ExtractResult,
+  extract,
+} from './extract.js';
+export { type MergeOptions, type MergeResult, mergeStores } from './merge.js';
+export { maxTokenId, type PreparedRow, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
+export { barProgress, logProgress, type ProgressSink, silentProgress } from './progress.js';
+export {
+  dequantize,
+  paperQuantize,
+  type QuantizedMatrix,
+  quantizePerChannel,
+  roundHalfEven,
+  roundThroughF16,
+} from './quantize.js';
+export { randomTokenIds } from './rng.js';
+export { modelSlug, type RunPipelineOptions, type RunResult, runPipeline } from './run.js';
+export {
+  type Aggregation,
+  type ExtractDtype,
+  HOOK_ALIASES,
+  parseHooks,
+  parseLayers,
+  resolveShard,
+  type Shard,
+  shardOutDir,
+  shardRows,
+} from './spec.js';
+export { extractStatic, isStaticModel, sliceDataset } from './static-route.js';
+export { type LlamaShape, SMOLLM2_135M, TINY_LLAMA, writeRandomLlama } from './testing.js';

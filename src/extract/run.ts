@@ -10,7 +10,7 @@ import { type ExtractOptions, extract } from './extract.js';
 import { extractStatic, isStaticModel } from './static-route.js';
 import { pathExists } from './work.js';
 
-export interface RunOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
+export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
   /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
   prompt?: string;
   /** Output directory (default ./spacetime-lens-runs/<model>/<dataset>/<prompt>). */
@@ -51,7 +51,7 @@ async function upToDate(output: string, inputs: string[]): Promise<boolean> {
  * output exists and is newer than its input; an interrupted extraction resumes from its chunks. An existing store
  * made with other settings (model, dataset, prompt, layers...) is an error rather than silently reused.
  */
-export async function runPipeline(options: RunOptions): Promise<RunResult> {
+export async function runPipeline(options: RunPipelineOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
   const prompt = options.prompt ?? canonicalPrompt(dataset);
@@ -106,7 +106,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 /** A reused store must be the one this command would have made. */
 async function checkStoreMatches(
   store: string,
-  options: RunOptions,
+  options: RunPipelineOptions,
   datasetSha: string,
   prompt: string,
 ): Promise<void> {
