@@ -22,7 +22,8 @@ export function cachedDatasetPath(name: string, dir?: string): string {
 /**
  * Loads a dataset by registry name ('world_place', ..., 'world_cities'), by path to a CSV / JSONL file (with an
  * optional column mapping), or by path to a JSON spec file ({ "file": "...", "nameCol": ..., ... }).
- * A file whose base name is a paper dataset's (e.g. shared/data/paper/art.csv) is read with that dataset's schema.
+ * A file whose base name is a paper dataset's (e.g. shared/data/paper/art.csv) and that has its columns is read
+ * with that dataset's schema.
  * Every row is validated; invalid rows fail the load (all problems listed, with lines) unless `dropInvalid`.
  */
 export async function loadDataset(nameOrPath: string, options: LoadOptions = {}): Promise<EntityDataset> {
@@ -56,7 +57,13 @@ async function loadCustom(
 ): Promise<EntityDataset> {
   const table = await readTable(path);
   const stem = basename(path, extname(path));
-  const asName = options.as ?? (isEmptyMapping(mapping) && Object.hasOwn(DATASETS, stem) ? stem : undefined);
+  // A file named like a paper dataset (art.csv, a mirror or the shared copy) that has that dataset's columns is
+  // read as that dataset; `as` forces it.
+  const looksLikePaper =
+    isEmptyMapping(mapping) &&
+    Object.hasOwn(DATASETS, stem) &&
+    DATASETS[stem].requiredColumns.every((c) => Object.hasOwn(table.columns, c));
+  const asName = options.as ?? (looksLikePaper ? stem : undefined);
   if (asName !== undefined) {
     const spec = DATASETS[asName];
     if (!spec) throw new UserError(`--as ${asName}: not a paper dataset (${PAPER_DATASET_NAMES.join(', ')})`);

@@ -257,6 +257,15 @@ describe('custom datasets', () => {
     );
     await assert.rejects(loadDataset('no_such_dataset'), /unknown dataset "no_such_dataset"/);
   });
+  it('a custom file named like a paper dataset is custom unless it has its columns (or --as)', async () => {
+    const sub = mkdtempSync(join(dir, 'named-'));
+    const path = join(sub, 'art.csv');
+    writeFileSync(path, 'name,year\nA,1999\n');
+    const ds = await loadDataset(path);
+    assert.equal(ds.name, 'art');
+    assert.equal(ds.promptFamily, 'custom_time');
+    await assert.rejects(loadDataset(path, { as: 'art' }), /missing columns "title", "creator"/);
+  });
   it('a cached paper dataset that is not fetched yet says how to fetch it', async () => {
     await assert.rejects(loadDataset('art', { dir: dir }), /dataset art is not cached .*datasets fetch art/);
   });
