@@ -423,6 +423,19 @@ describe('resolveModelSource', () => {
       resolveModelSource('org/tiny', opts({ cacheDir: freshCache(), hubUrl: 'http://127.0.0.1:9' })),
       (e: Error) => e instanceof UserError && /cannot reach/.test(e.message),
     );
+    // With a complete cached snapshot, an unreachable Hub falls back to it, with a warning.
+    const cache = freshCache();
+    const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache }));
+    const warnings: string[] = [];
+    const offlineDir = await resolveModelSource(
+      'org/tiny',
+      opts({ cacheDir: cache, hubUrl: 'http://127.0.0.1:9', onWarning: (m) => warnings.push(m) }),
+    );
+    assert.equal(offlineDir, dir);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /cannot reach .*using the cached snapshot/);
+    // A Hub that answers with an error is not papered over.
+    await assert.rejects(resolveModelSource('org/tiny@nope', opts({ cacheDir: cache })), /not found/);
     assert.equal(parseHubId('a b/c'), undefined);
     assert.deepEqual(parseHubId('EleutherAI/pythia-160m@step1000'), {
       repo: 'EleutherAI/pythia-160m',

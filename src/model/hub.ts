@@ -56,6 +56,8 @@ export interface ResolveOptions {
   /** First back-off delay in ms, doubled per attempt (default 500). */
   retryDelayMs?: number;
   onProgress?: (p: DownloadProgress) => void;
+  /** Called when the Hub cannot be reached and a cached snapshot is used instead (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
   /** Custom fetch (proxies, tests). */
   fetch?: typeof fetch;
 }
@@ -126,7 +128,17 @@ export async function resolveModelSource(idOrDir: string, o: ResolveOptions = {}
     const dir = cachedSnapshot(root, ref.repo, revision);
     if (dir) return dir; // a pinned commit that is complete needs no network
   }
-  return download(ref.repo, revision, root, o);
+  try {
+    return await download(ref.repo, revision, root, o);
+  } catch (err) {
+    // Like transformers: when the Hub cannot be reached, a complete cached snapshot of the revision still serves.
+    const cached = err instanceof UnreachableError ? cachedSnapshot(root, ref.repo, revision) : undefined;
+    if (!cached) throw err;
+    (o.onWarning ?? ((m: string) => process.emitWarning(m)))(
+      `${(err as Error).message.split(';')[0]}; using the cached snapshot ${cached}`,
+    );
+    return cached;
+  }
 }
 
 /** huggingface_hub's cache, for offline reuse of models fetched with Python. */
@@ -182,6 +194,9 @@ function shardNames(indexText: string): string[] {
   return [...new Set(Object.values(index.weight_map))];
 }
 
+/** The Hub could not be reached at all (as opposed to answering with an error). */
+class UnreachableError extends UserError {}
+
 function hubError(err: unknown, repo: string, revision: string, hubUrl: string): Error {
   if (err instanceof UserError) return err;
   if (err instanceof HubApiError) {
@@ -197,7 +212,7 @@ function hubError(err: unknown, repo: string, revision: string, hubUrl: string):
   const e = err as Error;
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code || e.message === 'fetch failed') {
-    return new UserError(
+    return new UnreachableError(
       `cannot reach ${hubUrl} for ${repo}@${revision} (${cause?.code ?? cause?.message ?? e.message}); ` +
         'use a local directory, or --offline with a cached model',
     );
