@@ -6,6 +6,9 @@
 - halfcases_f32.bin, halfcases_f16_numpy.bin, halfcases_bf16_torch.bin: hard f32 inputs (ties, subnormals,
   overflow edges, NaN, random bit patterns) and their f16 bits by NumPy and bf16 bits by PyTorch.
 - golden_*.npy: .npy files in v1/v2/v3 headers, f2/f4/f8, C and Fortran order, and golden_npy.json.
+- torch_*.pt + golden_torch.json: torch.save files (f32, per-channel and per-tensor quint8, a transposed f16 view,
+  nested dicts with bf16 and int64, a Parameter) and the values PyTorch reads (dequantised); torch_evil.pt calls
+  os.system when unpickled by Python and must be refused.
 
 Run: /usr/bin/python3 reference/store_make_fixtures.py
 """
@@ -140,9 +143,46 @@ def golden_npy():
         json.dump(expected, f, indent=1)
 
 
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ('echo pwned',))
+
+
+def golden_torch():
+    """PyTorch .pt files as torch.save writes them, incl. the authors' per-channel quint8 activations (METHOD §2)."""
+    rng = np.random.default_rng(13)
+    x = torch.from_numpy(rng.standard_normal((5, 3)).astype(np.float32) * 4)
+    x16 = x.half().float()  # the authors cast to fp16, then fp32, then quantise per column
+    mn, mx = x16.min(0).values, x16.max(0).values
+    scale = ((mx - mn) / 255).double()
+    zero = torch.round(-mn.double() / scale).long()
+    files = {
+        'torch_f32.pt': x,
+        'torch_q8_channel.pt': torch.quantize_per_channel(x16, scale, zero, axis=1, dtype=torch.quint8),
+        'torch_q8_tensor.pt': torch.quantize_per_tensor(x, 0.05, 7, torch.quint8),
+        'torch_f16_transposed.pt': x.half().t(),
+        'torch_dict.pt': {'layer': {'acts': x.bfloat16()}, 'ids': torch.tensor([3, -1, 2**40], dtype=torch.int64)},
+        'torch_parameter.pt': torch.nn.Parameter(x.double()),
+    }
+    expected = {}
+    for name, obj in files.items():
+        torch.save(obj, os.path.join(OUT, name))
+        flat = {'': obj} if isinstance(obj, torch.Tensor) else {'layer.acts': obj['layer']['acts'], 'ids': obj['ids']}
+        expected[name] = {}
+        for key, t in flat.items():
+            t = t.detach()
+            values = t.dequantize() if t.is_quantized else t
+            expected[name][key] = {'shape': list(t.shape),
+                                   'values': values.to(torch.float32).to(torch.float64).reshape(-1).tolist()}
+    torch.save(_Evil(), os.path.join(OUT, 'torch_evil.pt'))
+    with open(os.path.join(OUT, 'golden_torch.json'), 'w') as f:
+        json.dump(expected, f, indent=1)
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     golden_safetensors()
     half_cases()
     golden_npy()
+    golden_torch()
     print('wrote', sorted(os.listdir(OUT)))

@@ -51,7 +51,8 @@ test('import .npy (f4, f8, Fortran) and .safetensors layers end to end through t
   args.push('--layer', '0', '--array', join(fixtures, 'golden_v1_f4.npy'));
   args.push('--layer', '4', '--array', join(fixtures, 'golden_v2_f8.npy'));
   args.push('--layer', '7', '--array', join(fixtures, 'golden_v1_f4_fortran.npy'));
-  args.push('--layer', '9', '--array', st, '--out', out);
+  args.push('--layer', '9', '--array', st);
+  args.push('--layer', '11', '--array', join(fixtures, 'torch_q8_channel.pt'), '--out', out);
   const { code, stderr } = await cli(args);
   assert.equal(code, 0, stderr);
 
@@ -63,13 +64,18 @@ test('import .npy (f4, f8, Fortran) and .safetensors layers end to end through t
   assert.match(m.dataset.sha256, /^[0-9a-f]{64}$/);
   assert.deepEqual(m.prompt, { name: 'empty', text: '' });
   assert.deepEqual([m.n, m.d, m.dtype, m.aggregation], [5, 3, 'f32', 'last']);
-  assert.deepEqual(m.layers, [0, 4, 7, 9]);
+  assert.deepEqual(m.layers, [0, 4, 7, 9, 11]);
   assert.deepEqual(m.hooks, ['hook_resid_post']);
   const expect = (name: string) => golden[name].values.map((v) => Math.fround(v));
   assert.deepEqual([...(await store.readLayer(0))], expect('golden_v1_f4.npy'));
   assert.deepEqual([...(await store.readLayer(4))], expect('golden_v2_f8.npy'));
   assert.deepEqual([...(await store.readLayer(7))], expect('golden_v1_f4_fortran.npy'));
   assert.deepEqual([...(await store.readLayer(9))], [...values]);
+  // The authors' per-channel quint8 .pt file, dequantised exactly as PyTorch does.
+  const torchGolden = JSON.parse(readFileSync(join(fixtures, 'golden_torch.json'), 'utf8'));
+  assert.deepEqual([...(await store.readLayer(11))], torchGolden['torch_q8_channel.pt'][''].values);
+  const from = (m.extra!['importedFrom'] as Record<string, unknown>[])[4];
+  assert.equal(from['dequantised'], 'per_channel_affine quint8');
   // Targets are (longitude, latitude), split from the file.
   assert.deepEqual([...store.targets()].slice(0, 4), [2.35, 48.86, -77.04, -12.05]);
   assert.deepEqual([...store.isTest()], [0, 1, 0, 0, 1]);

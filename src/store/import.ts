@@ -8,6 +8,7 @@ import { canonicalPrompt, getPrompt, loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { readNpy } from '../formats/npy.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
+import { readTorchFile } from '../formats/torch.js';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { hookName } from './manifest.js';
@@ -62,12 +63,48 @@ export interface ImportResult {
   hooks: string[];
 }
 
+export interface ActivationArray {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+  /** Set when the file held quantised values (PyTorch quint8), which were dequantised. */
+  dequantised?: string;
+}
+
+/** A 2-D tensor from a torch.save file (the authors' per-layer activation files are per-channel quint8). */
+async function readTorchArray(path: string, tensor?: string): Promise<ActivationArray> {
+  const tensors = await readTorchFile(path);
+  const names = [...tensors.keys()];
+  const name = tensor ?? (names.length === 1 ? names[0] : undefined);
+  if (name === undefined) {
+    throw new UserError(
+      `${path} holds ${names.length} tensors (${names.join(', ')}); pick one with --tensor NAME`,
+    );
+  }
+  const t = tensors.get(name);
+  if (!t)
+    throw new UserError(
+      `${path} has no tensor '${name}' (it has: ${names.join(', ') || 'one unnamed tensor'})`,
+    );
+  if (t.shape.length !== 2) {
+    throw new UserError(
+      `${path}: tensor has shape ${JSON.stringify(t.shape)}; import needs a 2-D [entities, width] array`,
+    );
+  }
+  return {
+    rows: t.shape[0],
+    cols: t.shape[1],
+    data: t.data,
+    ...(t.quantization ? { dequantised: `${t.quantization} ${t.dtype}` } : {}),
+  };
+}
+
 /** Reads one 2-D array as f32, with clear errors for anything else. */
 export async function readActivationArray(
   path: string,
   tensor?: string,
   preferredName?: string,
-): Promise<{ rows: number; cols: number; data: Float32Array }> {
+): Promise<ActivationArray> {
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') {
     if (tensor) throw new UserError(`--tensor applies to safetensors files, not ${path}`);
@@ -80,7 +117,8 @@ export async function readActivationArray(
     const data = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
     return { rows: arr.shape[0], cols: arr.shape[1], data };
   }
-  if (ext !== '.safetensors') throw new UserError(`${path}: import reads .npy or .safetensors files`);
+  if (ext === '.pt' || ext === '.pth') return readTorchArray(path, tensor);
+  if (ext !== '.safetensors') throw new UserError(`${path}: import reads .npy, .safetensors or .pt files`);
   const file = await SafetensorsFile.open(path);
   try {
     const names = [...file.tensors.keys()];
@@ -166,6 +204,14 @@ export async function importActivations(options: ImportOptions): Promise<ImportR
   check(options.arrays[0].path, first.rows, first.cols);
   checkFinite(options.arrays[0].path, first.data, d);
 
+  // Where each layer came from; filled in as arrays are read (the manifest is serialised by finish()).
+  const importedFrom: Record<string, unknown>[] = options.arrays.map((a) => ({
+    layer: a.layer,
+    path: resolve(a.path),
+    ...(a.tensor ? { tensor: a.tensor } : {}),
+  }));
+  if (first.dequantised) importedFrom[0]['dequantised'] = first.dequantised;
+
   const out = resolve(options.out);
   const writer = createStore(
     out,
@@ -188,11 +234,7 @@ export async function importActivations(options: ImportOptions): Promise<ImportR
       toolVersion: VERSION,
       createdAt: new Date().toISOString(),
       extra: {
-        importedFrom: options.arrays.map((a) => ({
-          layer: a.layer,
-          path: resolve(a.path),
-          ...(a.tensor ? { tensor: a.tensor } : {}),
-        })),
+        importedFrom,
         datasetSource: existsSync(dataset.source.path) ? resolve(dataset.source.path) : dataset.source.path,
       },
     },
@@ -206,6 +248,7 @@ export async function importActivations(options: ImportOptions): Promise<ImportR
       const arr = await readActivationArray(a.path, a.tensor, hooks[i]);
       check(a.path, arr.rows, arr.cols);
       checkFinite(a.path, arr.data, d);
+      if (arr.dequantised) importedFrom[i]['dequantised'] = arr.dequantised;
       await writer.write(hooks[i], arr.data, dataset.n, d);
     }
     await writer.finish();

@@ -274,7 +274,8 @@ function checkTarget(dir: string, overwrite: boolean): void {
 /**
  * Starts a store at `dir`. Everything is written into a temp directory next to it and renamed into place by
  * `finish()`, so a half-written store never appears under the final name. `entities` are the n rows in dataset
- * order (see `entitiesFromDataset`).
+ * order (see `entitiesFromDataset`). The manifest is serialised by `finish()`, so `extra` may still be filled in
+ * while layers are written.
  */
 export function createStore(
   dir: string,

@@ -31,13 +31,14 @@ interface ImportFlags {
 export function registerImport(program: Command): void {
   program
     .command('import')
-    .summary('turn activations computed elsewhere (.npy / .safetensors) into an activation store')
+    .summary('turn activations computed elsewhere (.npy / .safetensors / .pt) into an activation store')
     .description(
-      'Builds an activation store from [entities, width] arrays computed with another tool (TransformerLens, the ' +
-        "authors' code, ...). Row i of every array must be row i of the dataset (the dataset's file order, as " +
-        '`datasets show` lists it); a row-count or width mismatch, a non-2-D array or a non-finite value is an error. ' +
-        'Repeat --layer/--array to import several layers (paired in order). The store then feeds `probe`, ' +
-        '`experiment` and `report` like an extracted one. Layout: docs/store.md.',
+      'Builds an activation store from [entities, width] arrays computed with another tool (TransformerLens, ' +
+        "the authors' code: their per-layer .pt files, 8-bit quantised, are dequantised as PyTorch does). Row i of " +
+        "every array must be row i of the dataset (the dataset's file order, as `datasets show` lists it); a " +
+        'row-count or width mismatch, a non-2-D array or a non-finite value is an error. Repeat --layer/--array to ' +
+        'import several layers (paired in order). The store then feeds `probe`, `experiment` and `report` like an ' +
+        'extracted one. Layout: docs/store.md.',
     )
     .requiredOption(
       '--dataset <name>',
@@ -51,7 +52,7 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--tensor <name>',
-      'tensor to take from each safetensors file, in --array order (default: its only tensor, or the one named by the hook)',
+      'tensor to take from each safetensors/.pt file, in --array order (default: its only tensor, or the one named by the hook)',
       collect,
     )
     .option(
