@@ -148,7 +148,7 @@ test('PCA probes: a target hidden in a low-variance direction needs more compone
 });
 
 test('MLP experiment: a nonlinear target the MLP finds and the linear probe does not', async () => {
-  const n = 1500;
+  const n = 1000;
   const d = 6;
   const rng = new Rng(5, 'mlp-planted');
   const x = new Float32Array(n * d);
@@ -168,7 +168,7 @@ test('MLP experiment: a nonlinear target the MLP finds and the linear probe does
   const res = await runMlpExperiment(data, {
     alphas: [0.1, 1, 10],
     distance: 'absolute',
-    mlp: { seed: 1, weightDecays: [0.01, 0.1], batchSize: 64, maxEpochs: 15 },
+    mlp: { seed: 1, weightDecays: [0.01, 0.1], batchSize: 50, maxEpochs: 12 },
   });
   assert.ok(res.linear.test['r2']! < 0.1, `linear R² ${res.linear.test['r2']}`);
   assert.ok(res.mlp.test['r2']! > 0.85, `MLP R² ${res.mlp.test['r2']}`);

@@ -129,3 +129,150 @@ function gramSchmidt(y: Float64Array, n: number, q: number): Float64Array {
   for (let c = 0; c < q; c++) for (let i = 0; i < n; i++) out[i * q + c] = cols[c]![i]!;
   return out;
 }
+
+/** A symmetric tridiagonal matrix: diagonal (d) and off-diagonal (d − 1). */
+export interface SymTridiagonal {
+  diag: Float64Array;
+  off: Float64Array;
+}
+
+function sturmCountBelow(t: SymTridiagonal, x: number, tiny: number): number {
+  const d = t.diag.length;
+  let count = 0;
+  let q = t.diag[0]! - x;
+  for (let k = 0; k < d; k++) {
+    if (k > 0) q = t.diag[k]! - x - (t.off[k - 1]! * t.off[k - 1]!) / q;
+    if (q === 0) q = -tiny;
+    if (q < 0) count++;
+  }
+  return count;
+}
+
+/** The k largest eigenvalues of a symmetric tridiagonal matrix, descending, by Sturm bisection. */
+export function topTridiagonalEigenvalues(t: SymTridiagonal, k: number): Float64Array {
+  const d = t.diag.length;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < d; i++) {
+    const r = (i > 0 ? Math.abs(t.off[i - 1]!) : 0) + (i < d - 1 ? Math.abs(t.off[i]!) : 0);
+    lo = Math.min(lo, t.diag[i]! - r);
+    hi = Math.max(hi, t.diag[i]! + r);
+  }
+  const span = Math.max(Math.abs(lo), Math.abs(hi), Number.MIN_VALUE);
+  const tiny = span * 1e-300 || Number.MIN_VALUE;
+  const out = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    const index = d - 1 - i; // ascending index of the i-th largest
+    let a = lo - span * 1e-15;
+    let b = hi + span * 1e-15;
+    while (b - a > 2 * Number.EPSILON * span) {
+      const mid = 0.5 * (a + b);
+      if (mid === a || mid === b) break;
+      if (sturmCountBelow(t, mid, tiny) > index) b = mid;
+      else a = mid;
+    }
+    out[i] = 0.5 * (a + b);
+  }
+  return out;
+}
+
+/**
+ * Solves (T − λI) x = b for a symmetric tridiagonal T by Gaussian elimination with partial pivoting (LAPACK
+ * dgttrf/dgttrs). Zero pivots are replaced by `tiny`, which is what inverse iteration wants near an eigenvalue.
+ */
+function shiftedTridiagonalSolve(
+  t: SymTridiagonal,
+  lambda: number,
+  b: Float64Array,
+  tiny: number,
+): Float64Array {
+  const n = t.diag.length;
+  const dd = Float64Array.from(t.diag, (v) => v - lambda);
+  const du = Float64Array.from(t.off);
+  const dl = Float64Array.from(t.off);
+  const du2 = new Float64Array(Math.max(0, n - 2));
+  const swap = new Uint8Array(n);
+  const x = Float64Array.from(b);
+  for (let k = 0; k < n - 1; k++) {
+    if (Math.abs(dd[k]!) >= Math.abs(dl[k]!)) {
+      if (dd[k] === 0) dd[k] = tiny;
+      const l = dl[k]! / dd[k]!;
+      dl[k] = l;
+      dd[k + 1] = dd[k + 1]! - l * du[k]!;
+    } else {
+      const l = dd[k]! / dl[k]!;
+      dd[k] = dl[k]!;
+      dl[k] = l;
+      const tmp = du[k]!;
+      du[k] = dd[k + 1]!;
+      dd[k + 1] = tmp - l * dd[k + 1]!;
+      if (k < n - 2) {
+        du2[k] = du[k + 1]!;
+        du[k + 1] = -l * du[k + 1]!;
+      }
+      swap[k] = 1;
+    }
+  }
+  if (dd[n - 1] === 0) dd[n - 1] = tiny;
+  for (let k = 0; k < n - 1; k++) {
+    if (swap[k]) {
+      const tmp = x[k]!;
+      x[k] = x[k + 1]!;
+      x[k + 1] = tmp - dl[k]! * x[k + 1]!;
+    } else {
+      x[k + 1] = x[k + 1]! - dl[k]! * x[k]!;
+    }
+  }
+  x[n - 1] = x[n - 1]! / dd[n - 1]!;
+  if (n > 1) x[n - 2] = (x[n - 2]! - du[n - 2]! * x[n - 1]!) / dd[n - 2]!;
+  for (let k = n - 3; k >= 0; k--) x[k] = (x[k]! - du[k]! * x[k + 1]! - du2[k]! * x[k + 2]!) / dd[k]!;
+  return x;
+}
+
+/**
+ * Eigenvectors of a symmetric tridiagonal matrix for given eigenvalues (descending), by inverse iteration with
+ * re-orthogonalisation inside clusters of close eigenvalues (as LAPACK dstein). Returns d×k, row-major.
+ */
+export function tridiagonalEigenvectors(t: SymTridiagonal, values: Float64Array, seed = 0): Float64Array {
+  const d = t.diag.length;
+  const k = values.length;
+  let norm = 0;
+  for (let i = 0; i < d; i++) {
+    norm = Math.max(
+      norm,
+      Math.abs(t.diag[i]!) + (i > 0 ? Math.abs(t.off[i - 1]!) : 0) + (i < d - 1 ? Math.abs(t.off[i]!) : 0),
+    );
+  }
+  const tiny = Math.max(norm, Number.MIN_VALUE) * Number.EPSILON;
+  const clusterGap = 1e-3 * Math.max(norm, Number.MIN_VALUE);
+  const vectors: Float64Array[] = [];
+  let clusterStart = 0;
+  let state = (seed * 2654435761 + 12345) >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296 - 0.5;
+  };
+  for (let j = 0; j < k; j++) {
+    if (j > 0 && Math.abs(values[j - 1]! - values[j]!) > clusterGap) clusterStart = j;
+    let v: Float64Array = Float64Array.from({ length: d }, random);
+    for (let iter = 0; iter < 4; iter++) {
+      v = shiftedTridiagonalSolve(t, values[j]!, v, tiny);
+      for (let c = clusterStart; c < j; c++) {
+        const u = vectors[c]!;
+        let dot = 0;
+        for (let i = 0; i < d; i++) dot += u[i]! * v[i]!;
+        for (let i = 0; i < d; i++) v[i] = v[i]! - dot * u[i]!;
+      }
+      let s = 0;
+      for (let i = 0; i < d; i++) s += v[i]! * v[i]!;
+      s = Math.sqrt(s);
+      if (!(s > 0) || !Number.isFinite(s))
+        throw new Error('tridiagonalEigenvectors: inverse iteration broke down');
+      for (let i = 0; i < d; i++) v[i] = v[i]! / s;
+    }
+    vectors.push(v);
+  }
+  const out = new Float64Array(d * k);
+  for (let c = 0; c < k; c++) for (let i = 0; i < d; i++) out[i * k + c] = vectors[c]![i]!;
+  return out;
+}

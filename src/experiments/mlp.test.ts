@@ -79,49 +79,69 @@ test('initMlp draws U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like nn.Linear and is see
   for (const v of a.w2) assert.ok(Math.abs(v) <= 1 / 16);
 });
 
-test('fitMlpProbe learns a planted nonlinear signal y = |x·w| and is deterministic under a seed', async () => {
-  const n = 2400;
+test('fitMlpProbe: validation split, weight-decay choice, early-stopping bookkeeping, determinism under a seed', async () => {
+  const n = 600;
   const d = 8;
   const rng = new Rng(3, 'data');
   const x = new Float32Array(n * d);
   for (let i = 0; i < x.length; i++) x[i] = gaussian(rng);
-  const w = [1, -0.5, 0.25, 0, 0.8, 0, -1, 0.3];
   const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += x[i * d + j]! * w[j]!;
-    y[i] = Math.abs(s) * 100 + 1900; // a "year"-like scale to exercise standardisation
-  }
-  const train = Int32Array.from({ length: 2000 }, (_, i) => i);
-  const options = { seed: 5, weightDecays: [0.01, 0.3], batchSize: 64, maxEpochs: 20 };
+  for (let i = 0; i < n; i++) y[i] = Math.abs(x[i * d]! - x[i * d + 1]!) * 100 + 1900; // a "year"-like scale
+  const train = Int32Array.from({ length: 500 }, (_, i) => i);
+  const options = { seed: 5, weightDecays: [0.01, 0.3], batchSize: 100, maxEpochs: 6 };
   const fit = await fitMlpProbe(x, y, n, d, 1, train, options);
-  const pred = await predictMlpProbe(fit, x, n);
-  const r2 = rSquared(y.subarray(2000), pred.subarray(2000));
-  assert.ok(r2 > 0.85, `MLP test R² ${r2}`);
+  assert.equal(fit.nValidation, 50);
+  assert.equal(fit.nTrain, 450);
+  assert.ok(Math.abs(fit.yMean[0]! - mean(y.subarray(0, 500))) < 1e-9);
   assert.equal(fit.runs.length, 2);
-  assert.ok(fit.runs.every((r) => r.valMse.length === r.epochs && r.epochs >= 1));
+  for (const r of fit.runs) {
+    assert.ok(r.valMse.length === r.epochs && r.epochs >= 1 && r.epochs <= 6);
+    assert.equal(r.minValMse, Math.min(...r.valMse));
+  }
   const chosen = fit.runs.find((r) => r.weightDecay === fit.weightDecay)!;
   assert.ok(fit.runs.every((r) => chosen.minValMse <= r.minValMse));
-  const short = { seed: 5, weightDecays: [0.1], batchSize: 256, maxEpochs: 2 };
-  const once = await fitMlpProbe(x, y, n, d, 1, train, short);
-  const twice = await fitMlpProbe(x, y, n, d, 1, train, short);
-  const other = await fitMlpProbe(x, y, n, d, 1, train, { ...short, seed: 6 });
-  assert.deepEqual(twice.params.w1, once.params.w1);
-  assert.notDeepEqual(other.params.w1, once.params.w1);
+  for (const r of fit.runs) assert.ok(r.trainLoss.at(-1)! < r.trainLoss[0]!, 'training loss goes down');
+  const pred = await predictMlpProbe(fit, x, n);
+  assert.equal(pred.length, n);
+  assert.ok(Math.abs(mean(pred) - fit.yMean[0]!) < 5 * fit.yStd[0]!, 'de-standardised to target units');
+  const twice = await fitMlpProbe(x, y, n, d, 1, train, options);
+  const other = await fitMlpProbe(x, y, n, d, 1, train, { ...options, seed: 6 });
+  assert.deepEqual(twice.params.w1, fit.params.w1);
+  assert.notDeepEqual(other.params.w1, fit.params.w1);
 });
+
+test('fitMlpProbe stops after `patience` epochs without improvement', async () => {
+  // pure noise targets: validation loss stops improving quickly
+  const n = 300;
+  const d = 4;
+  const rng = new Rng(9, 'noise');
+  const x = Float32Array.from({ length: n * d }, () => gaussian(rng));
+  const y = Float64Array.from({ length: n }, () => gaussian(rng));
+  const fit = await fitMlpProbe(
+    x,
+    y,
+    n,
+    d,
+    1,
+    Int32Array.from({ length: n }, (_, i) => i),
+    {
+      weightDecays: [0.01],
+      batchSize: 10,
+      maxEpochs: 40,
+      patience: 3,
+      lr: 1e-2,
+    },
+  );
+  const run = fit.runs[0]!;
+  assert.ok(run.epochs < 40, `stopped early after ${run.epochs} epochs`);
+  const best = run.valMse.indexOf(run.minValMse);
+  assert.equal(run.epochs, best + 1 + 3, 'exactly 3 epochs after the best one');
+});
+
+function mean(a: Float64Array): number {
+  return a.reduce((s, v) => s + v, 0) / a.length;
+}
 
 function gaussian(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
-}
-
-function rSquared(y: Float64Array, p: Float64Array): number {
-  let mean = 0;
-  for (const v of y) mean += v / y.length;
-  let ssRes = 0;
-  let ssTot = 0;
-  for (let i = 0; i < y.length; i++) {
-    ssRes += (y[i]! - p[i]!) ** 2;
-    ssTot += (y[i]! - mean) ** 2;
-  }
-  return 1 - ssRes / ssTot;
 }

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadGolden } from './fixtures.js';
-import { cholesky, orthonormalize, symmetricEigen } from './linalg.js';
+import {
+  cholesky,
+  orthonormalize,
+  symmetricEigen,
+  topTridiagonalEigenvalues,
+  tridiagonalEigenvectors,
+} from './linalg.js';
 import { pca, projectOntoComponents } from './pca.js';
 
 test('symmetricEigen diagonalises a hand-checkable matrix', () => {
@@ -36,25 +42,77 @@ test('pca matches scikit-learn PCA (explained variance, ratio, components) for n
   const g = loadGolden<PcaGoldenMeta>('pca_golden');
   for (const [c, { n, d, k }] of g.meta.cases.entries()) {
     const x = Float32Array.from(g.get(`case${c}.x`));
-    const result = await pca(x, n, d, k, { seed: 1 });
-    assert.ok(result.converged, `case ${c} converged (residual ${result.residual})`);
-    const ev = g.get(`case${c}.explained_variance`);
-    const ratio = g.get(`case${c}.explained_variance_ratio`);
-    const comps = g.get(`case${c}.components`);
-    const mean = g.get(`case${c}.mean`);
-    for (let j = 0; j < d; j++) assert.ok(Math.abs(result.mean[j]! - mean[j]!) < 1e-9);
-    for (let i = 0; i < k; i++) {
-      assert.ok(Math.abs(result.explainedVariance[i]! / ev[i]! - 1) < 1e-5, `case ${c} variance ${i}`);
-      assert.ok(Math.abs(result.explainedVarianceRatio[i]! / ratio[i]! - 1) < 1e-5, `case ${c} ratio ${i}`);
-      let cos = 0;
-      for (let j = 0; j < d; j++) cos += result.components[i * d + j]! * comps[i * d + j]!;
-      assert.ok(Math.abs(Math.abs(cos) - 1) < 1e-5, `case ${c} component ${i}: |cos| ${Math.abs(cos)}`);
+    for (const [method, tol] of [
+      ['exact', 1e-9],
+      ['subspace', 1e-5],
+    ] as const) {
+      const result = await pca(x, n, d, k, { seed: 1, method });
+      assert.ok(result.converged, `case ${c} converged (residual ${result.residual})`);
+      const ev = g.get(`case${c}.explained_variance`);
+      const ratio = g.get(`case${c}.explained_variance_ratio`);
+      const comps = g.get(`case${c}.components`);
+      const mean = g.get(`case${c}.mean`);
+      for (let j = 0; j < d; j++) assert.ok(Math.abs(result.mean[j]! - mean[j]!) < 1e-9);
+      for (let i = 0; i < k; i++) {
+        assert.ok(
+          Math.abs(result.explainedVariance[i]! / ev[i]! - 1) < tol,
+          `${method} case ${c} variance ${i}`,
+        );
+        assert.ok(
+          Math.abs(result.explainedVarianceRatio[i]! / ratio[i]! - 1) < tol,
+          `${method} case ${c} ratio ${i}`,
+        );
+        let cos = 0;
+        for (let j = 0; j < d; j++) cos += result.components[i * d + j]! * comps[i * d + j]!;
+        assert.ok(
+          Math.abs(Math.abs(cos) - 1) < tol,
+          `${method} case ${c} component ${i}: |cos| ${Math.abs(cos)}`,
+        );
+      }
+      // projection = X·V[:, :k]: check one entry by hand
+      const feats = await projectOntoComponents(x, n, result, 3);
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += x[5 * d + j]! * result.components[2 * d + j]!;
+      assert.ok(Math.abs(feats[5 * 3 + 2]! - dot) < 1e-4 * Math.max(1, Math.abs(dot)));
     }
-    // projection = X·V[:, :k]: check one entry by hand
-    const feats = await projectOntoComponents(x, n, result, 3);
+  }
+});
+
+test('tridiagonal eigenpairs: the 1-D Laplacian (closed form) and a repeated eigenvalue', () => {
+  const n = 40;
+  const lap = { diag: new Float64Array(n).fill(2), off: new Float64Array(n - 1).fill(-1) };
+  const values = topTridiagonalEigenvalues(lap, 5);
+  for (let i = 0; i < 5; i++) {
+    const want = 2 - 2 * Math.cos(((n - i) * Math.PI) / (n + 1));
+    assert.ok(Math.abs(values[i]! - want) < 1e-13, `eigenvalue ${i}`);
+  }
+  const vecs = tridiagonalEigenvectors(lap, values);
+  for (let c = 0; c < 5; c++) {
+    // closed form: v_j ∝ sin(j·m·π/(n+1)), m = n − c
+    const m = n - c;
     let dot = 0;
-    for (let j = 0; j < d; j++) dot += x[5 * d + j]! * result.components[2 * d + j]!;
-    assert.ok(Math.abs(feats[5 * 3 + 2]! - dot) < 1e-4 * Math.max(1, Math.abs(dot)));
+    let norm = 0;
+    for (let j = 0; j < n; j++) {
+      const w = Math.sin(((j + 1) * m * Math.PI) / (n + 1));
+      dot += w * vecs[j * 5 + c]!;
+      norm += w * w;
+    }
+    assert.ok(Math.abs(Math.abs(dot) / Math.sqrt(norm) - 1) < 1e-10, `vector ${c}`);
+  }
+  // diag(3, 1, 3, 0.5), no coupling: the eigenvalue 3 is double; its two vectors must come out orthonormal
+  const rep = { diag: Float64Array.of(3, 1, 3, 0.5), off: new Float64Array(3) };
+  const rv = topTridiagonalEigenvalues(rep, 3);
+  assert.deepEqual(
+    Array.from(rv, (v) => +v.toFixed(12)),
+    [3, 3, 1],
+  );
+  const V = tridiagonalEigenvectors(rep, rv);
+  for (let a = 0; a < 3; a++) {
+    for (let b = 0; b < 3; b++) {
+      let dot = 0;
+      for (let j = 0; j < 4; j++) dot += V[j * 3 + a]! * V[j * 3 + b]!;
+      assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-12, `orthonormal ${a},${b}`);
+    }
   }
 });
 

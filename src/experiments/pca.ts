@@ -9,12 +9,24 @@
  */
 
 import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
+import { formQ, gemm64, tridiagonalize } from '../native/linalg.js';
 import { UserError } from '../util/errors.js';
-import { orthonormalize, symmetricEigen } from './linalg.js';
+import {
+  orthonormalize,
+  symmetricEigen,
+  topTridiagonalEigenvalues,
+  tridiagonalEigenvectors,
+} from './linalg.js';
 import { Rng } from './rng.js';
 import { gaussian } from './stats.js';
 
 export interface PcaOptions {
+  /**
+   * 'exact' (default): eigendecomposition of the f64 covariance (or of the Gram matrix XcXcᵀ when n ≤ d) through
+   * Householder tridiagonalisation, bisection and inverse iteration, exact to f64 rounding whatever the spectrum.
+   * 'subspace': block subspace iteration streamed over X (never builds d×d), for very wide layers.
+   */
+  method?: 'exact' | 'subspace';
   /** Extra block columns beyond k; they speed up convergence of the k-th component. */
   oversample?: number;
   maxIterations?: number;
@@ -64,6 +76,10 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
   const chunkRows = options.chunkRows ?? Math.max(64, Math.floor(16_777_216 / d));
 
   const { mean, totalSumSquares } = centreStats(x, n, d);
+  if ((options.method ?? 'exact') === 'exact') {
+    const eig = await exactTopEigen(x, n, d, k, mean, chunkRows);
+    return finishPca(n, d, k, mean, totalSumSquares, eig.vectors, k, eig.values, 1, true, eig.residual);
+  }
   const mu32 = Float32Array.from(mean);
   const session = await cachedSession('pca-pass', passGraph);
   /** Z = XcᵀXc·V (d×q) for orthonormal V (d×q, row-major f64). */
@@ -110,34 +126,7 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
     }
     if (iterations < maxIterations) V = await orthonormalize(Z, d, q);
   }
-  const components = new Float64Array(k * d);
-  for (let c = 0; c < k; c++) {
-    let norm = 0;
-    let biggest = 0;
-    for (let j = 0; j < d; j++) {
-      const v = VU[j * q + c]!;
-      norm += v * v;
-      if (Math.abs(v) > Math.abs(biggest)) biggest = v;
-    }
-    const scale = Math.sign(biggest || 1) / Math.sqrt(norm);
-    for (let j = 0; j < d; j++) components[c * d + j] = VU[j * q + c]! * scale;
-  }
-  const explainedVariance = Float64Array.from(ritz.values.subarray(0, k), (v) => Math.max(v, 0) / (n - 1));
-  const totalVariance = totalSumSquares / (n - 1);
-  const result: PcaResult = {
-    n,
-    d,
-    k,
-    mean,
-    components,
-    explainedVariance,
-    explainedVarianceRatio: explainedVariance.map((v) => v / totalVariance),
-    totalVariance,
-    iterations,
-    converged,
-    residual,
-  };
-  return result;
+  return finishPca(n, d, k, mean, totalSumSquares, VU, q, ritz.values, iterations, converged, residual);
 }
 
 /** Features X·V[:, :k] (n×k, f32), not re-centred (the probe's intercept absorbs the offset), as in §6. */
@@ -195,4 +184,104 @@ function ritzResidual(
     worst = Math.max(worst, Math.sqrt(sum) / scale);
   }
   return worst;
+}
+
+/** Components from the top eigenvectors (columns of `vectors`, d×width row-major) and eigenvalues of XcᵀXc. */
+function finishPca(
+  n: number,
+  d: number,
+  k: number,
+  mean: Float64Array,
+  totalSumSquares: number,
+  vectors: Float64Array,
+  width: number,
+  values: Float64Array,
+  iterations: number,
+  converged: boolean,
+  residual: number,
+): PcaResult {
+  const components = new Float64Array(k * d);
+  for (let c = 0; c < k; c++) {
+    let norm = 0;
+    let biggest = 0;
+    for (let j = 0; j < d; j++) {
+      const v = vectors[j * width + c]!;
+      norm += v * v;
+      if (Math.abs(v) > Math.abs(biggest)) biggest = v;
+    }
+    const scale = Math.sign(biggest || 1) / Math.sqrt(norm);
+    for (let j = 0; j < d; j++) components[c * d + j] = vectors[j * width + c]! * scale;
+  }
+  const explainedVariance = Float64Array.from(values.subarray(0, k), (v) => Math.max(v, 0) / (n - 1));
+  const totalVariance = totalSumSquares / (n - 1);
+  return {
+    n,
+    d,
+    k,
+    mean,
+    components,
+    explainedVariance,
+    explainedVarianceRatio: explainedVariance.map((v) => v / totalVariance),
+    totalVariance,
+    iterations,
+    converged,
+    residual,
+  };
+}
+
+function gramGraph(): GraphBuilder {
+  const g = new GraphBuilder('pca_gram');
+  g.input('X', 'float32', ['r', 'd']);
+  g.input('mu', 'float64', ['d']);
+  const xc = g.op('Sub', [g.op('Cast', ['X'], { to: 11 }), 'mu']);
+  g.op('Gemm', [xc, xc], { transA: 1 }, 'G');
+  g.output('G', 'float64', ['d', 'd']);
+  return g;
+}
+
+/**
+ * Top-k eigenpairs of XcᵀXc in f64. n > d: the d×d covariance; n ≤ d: the n×n Gram matrix XcXcᵀ, whose
+ * eigenvectors U give V = XcᵀU/√λ. Both: tridiagonalise (src/native/linalg), bisection, inverse iteration, back-transform.
+ */
+async function exactTopEigen(
+  x: Float32Array,
+  n: number,
+  d: number,
+  k: number,
+  mean: Float64Array,
+  chunkRows: number,
+) {
+  const mu = new ort.Tensor('float64', mean, [d]);
+  let m: number;
+  let matrix: Float64Array;
+  let xc: Float64Array | undefined;
+  if (n > d) {
+    m = d;
+    matrix = new Float64Array(d * d);
+    const session = await cachedSession('pca-gram', gramGraph);
+    for (let start = 0; start < n; start += chunkRows) {
+      const rows = Math.min(chunkRows, n - start);
+      const out = await session.run({
+        X: new ort.Tensor('float32', x.subarray(start * d, (start + rows) * d), [rows, d]),
+        mu,
+      });
+      const part = out['G']!.data as Float64Array;
+      for (let i = 0; i < part.length; i++) matrix[i] += part[i]!;
+    }
+  } else {
+    m = n;
+    xc = new Float64Array(n * d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) xc[i * d + j] = x[i * d + j]! - mean[j]!;
+    matrix = await gemm64(xc, xc, n, d, n, { transB: true });
+  }
+  symmetrize(matrix, m);
+  const red = await tridiagonalize(matrix, m);
+  const values = topTridiagonalEigenvalues(red, k);
+  const s = tridiagonalEigenvectors(red, values);
+  const q = await formQ(red);
+  const u = await gemm64(q, s, m, m, k); // m×k eigenvectors of `matrix`
+  const residual = ritzResidual(u, await gemm64(matrix, u, m, m, k), values, m, k, k);
+  if (!xc) return { values, vectors: u, residual };
+  const v = await gemm64(xc, u, d, n, k, { transA: true }); // d×k, column c scaled by √λ_c
+  return { values, vectors: v, residual };
 }
