@@ -25,12 +25,18 @@ export function parseCsvFast(text: string): FastCsv | undefined {
   const starts: number[] = [];
   let line = 1;
   let crlf: boolean | undefined;
+  // One record-end style per file (\n or \r\n), fixed by the first one seen; a bare \r is never accepted.
+  const endOk = (len: number): boolean => {
+    if (len === 0) return false;
+    crlf ??= len === 2;
+    return crlf === (len === 2);
+  };
   while (i < n) {
     // Blank lines (csv-parse's skip_empty_lines) are skipped; they still count as lines.
     const c0 = text.charCodeAt(i);
     if (c0 === LF || c0 === CR) {
       const len = endLength(text, i);
-      if (len === 0 || (crlf ??= len === 2) !== (len === 2)) return undefined;
+      if (!endOk(len)) return undefined;
       line++;
       i += len;
       continue;
@@ -49,7 +55,8 @@ export function parseCsvFast(text: string): FastCsv | undefined {
           if (q === -1) return undefined; // unterminated quote
           for (let k = text.indexOf('\n', j); k !== -1 && k < q; k = text.indexOf('\n', k + 1)) line++;
           if (text.charCodeAt(q + 1) === QUOTE) {
-            (parts ??= []).push(text.slice(from, q + 1));
+            if (!parts) parts = [];
+            parts.push(text.slice(from, q + 1));
             j = q + 2;
             from = j;
             continue;
@@ -84,9 +91,9 @@ export function parseCsvFast(text: string): FastCsv | undefined {
         }
         continue;
       }
-      // One record-end style per file, as csv-parse detects it; mixed \n and \r\n go to csv-parse.
+      // Mixed \n and \r\n record ends go to csv-parse, which fixes the style from the first one too.
       const len = endLength(text, i);
-      if (len === 0 || (crlf ??= len === 2) !== (len === 2)) return undefined;
+      if (!endOk(len)) return undefined;
       i += len;
       line++;
       break;
