@@ -7,7 +7,7 @@
   overflow edges, NaN, random bit patterns) and their f16 bits by NumPy and bf16 bits by PyTorch.
 - golden_*.npy: .npy files in v1/v2/v3 headers, f2/f4/f8, C and Fortran order, and golden_npy.json.
 - torch_*.pt + golden_torch.json: torch.save files (f32, per-channel and per-tensor quint8, a transposed f16 view,
-  nested dicts with bf16 and int64, a Parameter) and the values PyTorch reads (dequantised); torch_evil.pt calls
+  nested dicts with bf16 and int64, a Parameter, a ZIP64 repack) and the values PyTorch reads (dequantised); torch_evil.pt calls
   os.system when unpickled by Python and must be refused.
 
 Run: /usr/bin/python3 reference/store_make_fixtures.py
@@ -175,6 +175,18 @@ def golden_torch():
             expected[name][key] = {'shape': list(t.shape),
                                    'values': values.to(torch.float32).to(torch.float64).reshape(-1).tolist()}
     torch.save(_Evil(), os.path.join(OUT, 'torch_evil.pt'))
+    # The same archive repacked with ZIP64 records (lowering zipfile's limit forces them), as huge files have.
+    import zipfile
+    src = zipfile.ZipFile(os.path.join(OUT, 'torch_f32.pt'))
+    limit = zipfile.ZIP64_LIMIT
+    zipfile.ZIP64_LIMIT = 8
+    try:
+        with zipfile.ZipFile(os.path.join(OUT, 'torch_zip64.pt'), 'w', zipfile.ZIP_STORED, allowZip64=True) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info.filename))
+    finally:
+        zipfile.ZIP64_LIMIT = limit
+    expected['torch_zip64.pt'] = expected['torch_f32.pt']
     with open(os.path.join(OUT, 'golden_torch.json'), 'w') as f:
         json.dump(expected, f, indent=1)
 

@@ -11,3 +11,5 @@ export {
   SafetensorsFile,
   writeSafetensors,
 } from './safetensors.js';
+export type { TorchTensor } from './torch.js';
+export { readTorchFile } from './torch.js';
