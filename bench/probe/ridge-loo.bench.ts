@@ -94,13 +94,16 @@ for (const d of dims) {
     const rows = Array.from({ length: nTrain }, (_, i) => i);
     const testRows = Array.from({ length: nTest }, (_, i) => nTrain + i);
     const start = performance.now();
-    const fit = await ridgeLoo({ data: x, rows: n, cols: d }, y, t, alphas, { rows });
+    const timings: Record<string, number> = {};
+    const fit = await ridgeLoo({ data: x, rows: n, cols: d }, y, t, alphas, { rows, timings });
     const ours = (performance.now() - start) / 1000;
     const pred = await ridgePredict(fit, { data: x, rows: n, cols: d });
     const oursR2 = r2(y, pred, testRows);
     console.log(
       `d=${d}: ours ${ours.toFixed(2)} s (${fit.route}), alpha ${fit.alpha.toPrecision(6)} [${fit.alphaIndex}], ` +
-        `test R² ${oursR2.toFixed(8)}`,
+        `test R² ${oursR2.toFixed(8)}\n  phases: ${Object.entries(timings)
+          .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
+          .join(', ')}`,
     );
     if (skipSklearn) continue;
     const py = spawnSync('/usr/bin/python3', [join(here, 'sklearn_ridgecv.py'), dir], { encoding: 'utf8' });

@@ -44,6 +44,8 @@ export interface RidgeOptions {
   route?: 'primal' | 'dual';
   /** Rows per streamed chunk (memory knob; default keeps a float64 chunk near 32 MB). */
   rowsPerChunk?: number;
+  /** When given, filled with seconds spent per phase (gram, tridiagonalize, formQ, project, leverages). */
+  timings?: Record<string, number>;
 }
 
 export interface RidgeModel {
@@ -441,6 +443,16 @@ function centredTrain(x: Matrix, p: Prepared): Float64Array {
   return xc;
 }
 
+/** Adds the seconds since the last call to `timings[phase]` (no phase: just restart the clock). */
+function timer(timings: Record<string, number> | undefined): (phase?: string) => void {
+  let last = performance.now();
+  return (phase) => {
+    const now = performance.now();
+    if (timings && phase) timings[phase] = (timings[phase] ?? 0) + (now - last) / 1000;
+    last = now;
+  };
+}
+
 interface LooParts {
   looMse: number[];
   looErrors?: Float64Array;
@@ -451,10 +463,14 @@ interface LooParts {
 async function primalLoo(x: Matrix, p: Prepared, alphas: number[], options: RidgeOptions): Promise<LooParts> {
   const { d, t, n } = p;
   const nA = alphas.length;
+  const clock = timer(options.timings);
   const { gram, xty } = await gramAndXty(x, p);
+  clock('gram');
   checkDegenerate(rangeTrace(gram, d), p);
   const red = await tridiagonalize(gram, d);
+  clock('tridiagonalize');
   const q = await formQ(red);
+  clock('formQ');
   const shifts = alphas.map((a) => new TridiagonalShift(red, a));
   const b = await gemm64(q, xty, d, d, t, { transA: true });
   const coefs = await gemm64(q, solveAll(shifts, b, d, t), d, d, nA * t);
@@ -466,8 +482,11 @@ async function primalLoo(x: Matrix, p: Prepared, alphas: number[], options: Ridg
     const to = Math.min(n, from + step);
     const r = to - from;
     const chunk = gatherRows(x, p.rows, from, to);
+    clock();
     const { z, f } = await projectStep(chunk, r, d, p.xMean, q, coefs, nA * t);
+    clock('project');
     const h = shiftedQuadraticForms(z, r, shifts);
+    clock('leverages');
     for (let i = 0; i < r; i++) {
       for (let a = 0; a < nA; a++) {
         const denom = 1 - inv - h[i * nA + a]!;
