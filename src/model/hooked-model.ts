@@ -120,6 +120,19 @@ export class HookedModel {
     this.cacheLayers = layerBytes(spec) * spec.nLayers <= (options.weightCacheBytes ?? 2 ** 31);
   }
 
+  /** True when the model is larger than the weight cache: every run() then reads each block once per chunk. */
+  get streamsWeights(): boolean {
+    return !this.cacheLayers;
+  }
+
+  /**
+   * Padded tokens one chunk holds. When weights stream, give run() about this many tokens per call (the engine
+   * splits them into chunks itself) so that the weights are read as few times as possible.
+   */
+  get chunkTokens(): number {
+    return Math.max(1, Math.floor((this.options.chunkBytes ?? 2 ** 30) / (this.spec.dModel * 8)));
+  }
+
   /** The checkpoint's raw config.json. */
   get config(): Record<string, unknown> {
     return this.source.config;
