@@ -45,7 +45,8 @@ export async function loadDataset(nameOrPath: string, options: LoadOptions = {})
   }
   if (extname(nameOrPath).toLowerCase() === '.json') {
     const { file, mapping } = await readSpecFile(nameOrPath);
-    return loadCustom(file, { ...mapping, ...options.mapping }, options);
+    const given = Object.entries(options.mapping ?? {}).filter(([, v]) => v !== undefined);
+    return loadCustom(file, { ...mapping, ...Object.fromEntries(given) }, options);
   }
   return loadCustom(nameOrPath, options.mapping ?? {}, options);
 }
