@@ -147,6 +147,8 @@ async function elements(
   const item = t.storage.item;
   const storageLength = Math.floor(entry.size / item);
   const count = t.shape.reduce((a, b) => a * b, 1);
+  // Zero strides (expanded views) could claim any size over a tiny storage: cap what we allocate.
+  if (!(count <= 2 ** 31)) throw bad(`tensor ${JSON.stringify(t.shape)} is too large to read`);
   // The largest element index reached must lie inside the storage.
   let last = t.offset;
   for (let i = 0; i < t.shape.length; i++) if (t.shape[i] > 0) last += (t.shape[i] - 1) * t.stride[i];

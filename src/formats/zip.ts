@@ -71,6 +71,7 @@ export async function readZipEntries(
     cdOffset = u64(rec, 48);
   }
   if (!(cdOffset + cdSize <= fileSize) || count > cdSize / 46) throw bad('central directory out of range');
+  if (cdSize > 256 * 2 ** 20) throw bad(`central directory of ${cdSize} bytes is absurd`);
   const cd = await readAt(handle, cdOffset, cdSize);
   const entries = new Map<string, ZipEntry>();
   let at = 0;
