@@ -289,6 +289,11 @@ function resolveBos(
 
 const METASPACE = '\u2581';
 
+// Units that Unicode normalisation can merge: a base character with its combining marks, and Hangul syllables
+// written as conjoining jamo (L+ V+ T*, or a precomposed LV syllable + T), which NFC composes across letters.
+const NORMALIZATION_CLUSTER =
+  /(?:[\u1100-\u115F]+[\u1160-\u11A7]+[\u11A8-\u11FF]*|[\uAC00-\uD7A3][\u11A8-\u11FF]+|\P{M})\p{M}*|\p{M}+/gsu;
+
 function gpt2ByteDecoder(): Map<string, number> {
   const bytes: number[] = [];
   for (let b = 33; b <= 126; b++) bytes.push(b);
@@ -443,7 +448,7 @@ class OffsetAligner {
       push(raw, 0, text.length, true); // normalisation changes nothing: every code point maps to itself
       return { bytes, from, to };
     }
-    for (const m of text.matchAll(/\P{M}\p{M}*|\p{M}+/gsu)) {
+    for (const m of text.matchAll(NORMALIZATION_CLUSTER)) {
       const chunk = m[0];
       const start = m.index ?? 0;
       const normal = transform(chunk);
