@@ -143,4 +143,41 @@ describe('Llama-2 tokenizer', () => {
     }
     assert.ok(checked >= 5);
   });
+
+  test('same ids as llama-tokenizer-js on 500 seeded random strings over an awkward alphabet', () => {
+    const pool = [
+      ...'abcXYZ019 ,.;:-\'"()/&',
+      '  ',
+      '\t',
+      '\n',
+      ' \n ',
+      '\u0301',
+      'é',
+      'ß',
+      'İ',
+      'ﬁ',
+      '東京',
+      'ข้',
+      'مرحبا',
+      '🌍',
+      '👩‍👩‍👧',
+      '\u00a0',
+      '한국어',
+      'the',
+      ' the',
+      'New',
+      ' York',
+    ];
+    let x = 12345;
+    const next = () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 2 ** 32;
+    };
+    for (let k = 0; k < 500; k++) {
+      const n = 1 + Math.floor(next() * 12);
+      const text = Array.from({ length: n }, () => pool[Math.floor(next() * pool.length)]).join('');
+      const enc = tok.encode(text);
+      assert.deepEqual(enc.ids, llamaTokenizer.encode(text, false, true), JSON.stringify(text));
+    }
+  });
 });
