@@ -1,13 +1,16 @@
 import { basename, join } from 'node:path';
 import { type Command, Option } from 'commander';
-import type { CommonOptions } from '../../experiments/index.js';
+import type { CommonOptions, ExperimentName, PaperOptions } from '../../experiments/index.js';
 import {
+  ALL_EXPERIMENTS,
   type ExperimentResult,
   formatTable,
   holdoutExperiment,
   mlpExperiment,
   pcaExperiment,
   promptsExperiment,
+  readPaperConfig,
+  runPaper,
 } from '../../experiments/index.js';
 import { UserError } from '../../util/errors.js';
 
@@ -114,6 +117,8 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
       });
   }
 
+  registerPaper(program);
+
   withCommon(group.command('prompts'))
     .description(
       'prompt sensitivity (R² by layer per prompt) and the prompt-transfer table, from one store per prompt',
@@ -137,6 +142,74 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
         flags,
       );
     });
+}
+
+function registerPaper(program: Command): void {
+  program
+    .command('paper')
+    .description(
+      "the paper's whole grid for a model: datasets × prompts (extract + probe), the experiments, one report",
+    )
+    .option('--model <id>', 'model: a Hugging Face id, a local checkpoint directory, or static:...')
+    .option(
+      '--datasets <list>',
+      'datasets (names or paths), comma-separated (default: every paper dataset available)',
+    )
+    .option('--prompts <which>', "'paper' (the four per dataset), 'canonical', or a comma list", 'paper')
+    .option('--experiments <list>', 'experiments to run', ALL_EXPERIMENTS.join(','))
+    .option(
+      '--config <file>',
+      'a JSON or YAML file describing a larger grid ({ models: [...], datasets, prompts, ... })',
+    )
+    .option('--out <dir>', 'root directory of the runs', 'spacetime-lens-runs')
+    .option('--layers <spec>', "layers to extract: 'all', '0,8,16' or 'a:b:step' (default all)")
+    .option('--limit <n>', 'only the first N rows of each dataset (quick looks)')
+    .option('--batch-size <n>', 'sequences per forward call')
+    .addOption(new Option('--device <device>', 'where the model runs').choices(['cpu', 'cuda']))
+    .option(
+      '--paper-compat',
+      "the authors' quirks (8-bit activations, post-norm last layer, swapped haversine)",
+    )
+    .option('--seed <n>', 'seed of every random draw', '0')
+    .option('--quiet', 'no progress lines')
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
+      const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+      const fromFlags: Omit<PaperOptions, 'model'> = {
+        ...(str('datasets') && {
+          datasets: str('datasets')!
+            .split(',')
+            .map((s) => s.trim()),
+        }),
+        prompts: promptsFlag(str('prompts') ?? 'paper'),
+        experiments: str('experiments')!
+          .split(',')
+          .map((s) => s.trim()) as ExperimentName[],
+        out: str('out')!,
+        ...(str('layers') && { layers: str('layers')! }),
+        ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),
+        ...(str('batchSize') && { batchSize: positiveInt(str('batchSize')!, '--batch-size') }),
+        ...(str('device') && { device: str('device') as 'cpu' | 'cuda' }),
+        ...(flags['paperCompat'] === true && { paperCompat: true }),
+        seed: nonNegativeInt(str('seed')!, '--seed'),
+        ...(!flags['quiet'] && { log: (line: string) => console.error(line) }),
+      };
+      const config = str('config') ? await readPaperConfig(str('config')!) : undefined;
+      const models = config ? config.models : str('model') ? [str('model')!] : [];
+      if (!models.length) throw new UserError('give --model MODEL or --config FILE');
+      if (config && str('model')) throw new UserError('give either --model or --config, not both');
+      for (const model of models) {
+        const { models: _m, ...rest } = config ?? { models: [] };
+        const res = await runPaper({ ...fromFlags, ...rest, model });
+        console.log(`${model}: report ${res.report}`);
+        console.log(`  ran: ${res.ran.join(', ') || 'nothing (all up to date)'}`);
+        if (res.skipped.length) console.log(`  skipped: ${res.skipped.join(', ')}`);
+      }
+    });
+}
+
+function promptsFlag(s: string): PaperOptions['prompts'] {
+  if (s === 'paper' || s === 'canonical') return s;
+  return s.split(',').map((p) => p.trim());
 }
 
 function withCommon(cmd: Command): Command {

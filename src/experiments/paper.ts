@@ -1,0 +1,318 @@
+/**
+ * `spacetime-lens paper`: the paper's grid for one model (or several, from a config file): for every dataset, every
+ * prompt's extraction + probe (src/extract's runPipeline, cached and resumable), then the robustness experiments on
+ * the canonical prompt's store and the prompt experiments over all prompt stores, then one HTML report.
+ * Every step is skipped when its output exists and is newer than its inputs, so an interrupted run just resumes.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import {
+  canonicalPrompt,
+  type EntityDataset,
+  listPrompts,
+  loadDataset,
+  PAPER_DATASET_NAMES,
+} from '../data/index.js';
+import { type ExtractionModel, modelSlug, runPipeline } from '../extract/index.js';
+import { loadModel } from '../model/index.js';
+import { loadReportInputs, writeReport } from '../report/index.js';
+import { UserError } from '../util/errors.js';
+import type { ExperimentName } from './output.js';
+import {
+  type CommonOptions,
+  holdoutExperiment,
+  mlpExperiment,
+  pcaExperiment,
+  promptsExperiment,
+} from './run.js';
+
+export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
+
+export interface PaperOptions {
+  model: string;
+  /** Dataset names or paths (default: the six paper datasets; ones that cannot be loaded are an error). */
+  datasets?: string[];
+  /** 'paper' (the four prompts of each dataset, METHOD.md §2), 'canonical', or explicit prompt names. */
+  prompts?: 'paper' | 'canonical' | string[];
+  experiments?: ExperimentName[];
+  /** Root directory (default ./spacetime-lens-runs); the model's runs go to <out>/<model slug>/. */
+  out?: string;
+  /** Extraction settings passed through to src/extract. */
+  layers?: string;
+  limit?: number;
+  batchSize?: number;
+  device?: 'cpu' | 'cuda';
+  paperCompat?: boolean;
+  seed?: number;
+  alphas?: string;
+  /** MLP settings (epochs etc.); defaults as METHOD.md §5. */
+  mlp?: { maxEpochs?: number; batchSize?: number; weightDecays?: number[] };
+  log?: (line: string) => void;
+}
+
+export interface PaperResult {
+  model: string;
+  root: string;
+  report: string;
+  datasets: { dataset: string; prompts: Record<string, string>; experiments: string }[];
+  ran: string[];
+  skipped: string[];
+}
+
+async function mtime(path: string): Promise<number> {
+  return (await stat(path)).mtimeMs;
+}
+
+async function upToDate(output: string, inputs: string[]): Promise<boolean> {
+  if (!existsSync(output)) return false;
+  const t = await mtime(output);
+  for (const i of inputs) if ((await mtime(i)) > t) return false;
+  return true;
+}
+
+/** Runs the grid for one model. */
+export async function runPaper(options: PaperOptions): Promise<PaperResult> {
+  const log = options.log ?? (() => {});
+  const experiments = options.experiments ?? ALL_EXPERIMENTS;
+  for (const e of experiments) {
+    if (!ALL_EXPERIMENTS.includes(e))
+      throw new UserError(`unknown experiment '${e}' (${ALL_EXPERIMENTS.join(', ')})`);
+  }
+  const root = resolve(options.out ?? 'spacetime-lens-runs', modelSlug(options.model));
+  await mkdir(root, { recursive: true });
+  const datasets = await loadDatasets(options.datasets, log);
+  const static_ = options.model.startsWith('static:');
+  let model: ExtractionModel | undefined;
+  const result: PaperResult = {
+    model: options.model,
+    root,
+    report: join(root, 'report.html'),
+    datasets: [],
+    ran: [],
+    skipped: [],
+  };
+  const probeDirs: string[] = [];
+  const experimentDirs: string[] = [];
+  try {
+    for (const dataset of datasets) {
+      const canonical = canonicalPrompt(dataset);
+      const prompts = promptList(dataset, options.prompts ?? 'paper', canonical);
+      const stores: Record<string, string> = {};
+      for (const prompt of prompts) {
+        if (!static_ && !model)
+          model = (await loadModel(options.model, deviceOption(options))) as unknown as ExtractionModel;
+        log(`== ${dataset.name} / ${prompt}`);
+        const run = await runPipeline({
+          model: options.model,
+          dataset,
+          prompt,
+          out: join(root, dataset.name, prompt),
+          ...(model && { loadedModel: model, modelId: options.model }),
+          ...(options.layers !== undefined && { layers: options.layers }),
+          ...(options.limit !== undefined && { limit: options.limit }),
+          ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
+          ...(options.device && { device: options.device }),
+          ...(options.paperCompat && { paperCompat: true }),
+          ...(options.seed !== undefined && { seed: options.seed }),
+          log,
+        });
+        stores[prompt] = run.store;
+        probeDirs.push(run.probe);
+      }
+      const expDir = join(root, dataset.name, 'experiments');
+      experimentDirs.push(expDir);
+      result.datasets.push({ dataset: dataset.name, prompts: stores, experiments: expDir });
+      const main = stores[canonical] ?? stores[prompts[0]!]!;
+      const common: CommonOptions = {
+        out: expDir,
+        ...(options.paperCompat && { paperCompat: true }),
+        ...(options.seed !== undefined && { seed: options.seed }),
+        ...(options.alphas !== undefined && { alphas: options.alphas }),
+        log,
+      };
+      for (const experiment of experiments) {
+        const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
+        const output = join(expDir, `${experiment}.json`);
+        const label = `${dataset.name}/${experiment}`;
+        if (experiment === 'prompts' && inputs.length < 2) {
+          result.skipped.push(`${label} (needs two or more prompts)`);
+          continue;
+        }
+        if (
+          await upToDate(
+            output,
+            inputs.map((s) => join(s, 'manifest.json')),
+          )
+        ) {
+          log(`experiment ${label}: up to date, skipping`);
+          result.skipped.push(label);
+          continue;
+        }
+        log(`experiment ${label}`);
+        try {
+          await runOne(experiment, main, inputs, common, options);
+          result.ran.push(label);
+        } catch (err) {
+          // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
+          if (!(err instanceof UserError)) throw err;
+          log(`experiment ${label} skipped: ${err.message}`);
+          result.skipped.push(`${label} (${err.message})`);
+        }
+      }
+    }
+  } finally {
+    await model?.dispose();
+  }
+  const inputs = await loadReportInputs([...probeDirs, ...experimentDirs.filter((d) => existsSync(d))]);
+  await writeReport(result.report, inputs, { title: `spacetime-lens: ${options.model}` });
+  log(`report: ${result.report}`);
+  return result;
+}
+
+async function runOne(
+  experiment: ExperimentName,
+  store: string,
+  stores: string[],
+  common: CommonOptions,
+  options: PaperOptions,
+): Promise<void> {
+  switch (experiment) {
+    case 'mlp':
+      await mlpExperiment(store, {
+        ...common,
+        ...(options.mlp?.maxEpochs !== undefined && { maxEpochs: options.mlp.maxEpochs }),
+        ...(options.mlp?.batchSize !== undefined && { batchSize: options.mlp.batchSize }),
+        ...(options.mlp?.weightDecays && { weightDecays: options.mlp.weightDecays }),
+      });
+      return;
+    case 'pca':
+      await pcaExperiment(store, common);
+      return;
+    case 'block-holdout':
+    case 'entity-holdout':
+      await holdoutExperiment(store, experiment === 'block-holdout' ? 'block' : 'entity', common);
+      return;
+    case 'prompts':
+      await promptsExperiment(stores, common);
+      return;
+  }
+}
+
+/** The given datasets (each must load), or every paper dataset that loads (the others are reported and skipped). */
+async function loadDatasets(names: string[] | undefined, log: (line: string) => void) {
+  if (names) return Promise.all(names.map((d) => loadDataset(d)));
+  const loaded = [];
+  for (const name of PAPER_DATASET_NAMES) {
+    try {
+      loaded.push(await loadDataset(name));
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      log(`skipping ${name}: ${err.message}`);
+    }
+  }
+  if (!loaded.length) {
+    throw new UserError(
+      'none of the paper datasets is available: fetch them first (spacetime-lens datasets fetch all)',
+    );
+  }
+  return loaded;
+}
+
+function deviceOption(options: PaperOptions) {
+  return options.device ? { device: options.device } : {};
+}
+
+function promptList(dataset: EntityDataset, spec: PaperOptions['prompts'], canonical: string) {
+  const all = listPrompts(dataset);
+  if (spec === 'canonical') return [canonical];
+  if (spec === 'paper' || spec === undefined) {
+    const paper = all.filter((p) => p.paper).map((p) => p.name);
+    return paper.length ? paper : [canonical];
+  }
+  for (const p of spec) {
+    if (!all.some((v) => v.name === p)) {
+      throw new UserError(
+        `prompt '${p}' is not a prompt of ${dataset.name} (${all.map((v) => v.name).join(', ')})`,
+      );
+    }
+  }
+  return spec;
+}
+
+/** A larger grid from a JSON or YAML file: `{ models: [...], datasets, prompts, experiments, out, ... }`. */
+export interface PaperConfig extends Omit<PaperOptions, 'model' | 'log'> {
+  models: string[];
+}
+
+export async function readPaperConfig(path: string): Promise<PaperConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UserError(`config file ${path} cannot be read`);
+  }
+  let data: unknown;
+  try {
+    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new UserError(
+      `config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`,
+    );
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new UserError(`${path}: expected an object`);
+  const c = data as Record<string, unknown>;
+  const models = typeof c['model'] === 'string' ? [c['model']] : c['models'];
+  if (!Array.isArray(models) || models.length === 0 || !models.every((m) => typeof m === 'string' && m)) {
+    throw new UserError(`${path}: 'models' must be a non-empty list of model ids or paths`);
+  }
+  const stringList = (key: string) => {
+    const v = c[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
+      throw new UserError(`${path}: '${key}' must be a list of strings`);
+    return v as string[];
+  };
+  const prompts = c['prompts'];
+  if (prompts !== undefined && prompts !== 'paper' && prompts !== 'canonical' && !Array.isArray(prompts)) {
+    throw new UserError(`${path}: 'prompts' must be 'paper', 'canonical' or a list`);
+  }
+  const known = new Set([
+    'model',
+    'models',
+    'datasets',
+    'prompts',
+    'experiments',
+    'out',
+    'layers',
+    'limit',
+    'batchSize',
+    'device',
+    'paperCompat',
+    'seed',
+    'alphas',
+    'mlp',
+  ]);
+  const unknown = Object.keys(c).filter((k) => !known.has(k));
+  if (unknown.length)
+    throw new UserError(`${path}: unknown key(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  const datasets = stringList('datasets');
+  const experiments = stringList('experiments') as ExperimentName[] | undefined;
+  return {
+    models: models as string[],
+    ...(datasets && { datasets }),
+    ...(prompts !== undefined && { prompts: prompts as PaperOptions['prompts'] }),
+    ...(experiments && { experiments }),
+    ...(typeof c['out'] === 'string' && { out: c['out'] }),
+    ...(c['layers'] !== undefined && { layers: String(c['layers']) }),
+    ...(typeof c['limit'] === 'number' && { limit: c['limit'] }),
+    ...(typeof c['batchSize'] === 'number' && { batchSize: c['batchSize'] }),
+    ...((c['device'] === 'cpu' || c['device'] === 'cuda') && { device: c['device'] }),
+    ...(c['paperCompat'] === true && { paperCompat: true }),
+    ...(typeof c['seed'] === 'number' && { seed: c['seed'] }),
+    ...(c['alphas'] !== undefined && { alphas: String(c['alphas']) }),
+    ...(typeof c['mlp'] === 'object' && c['mlp'] !== null && { mlp: c['mlp'] as PaperOptions['mlp'] }),
+  };
+}
