@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { loadModel } from '../model/index.js';
+import { packageRoot } from '../util/paths.js';
+import type { ExtractionModel } from './batch.js';
 import { type ExtractOptions, extract } from './extract.js';
 import { mergeStores } from './merge.js';
-import { writeRandomLlama } from './testing.js';
+import { writePaperSlice, writeRandomLlama } from './testing.js';
 
 // Real processes running the real CLI: a run killed with SIGKILL and resumed must give a store byte-identical to an
 // uninterrupted run; shards run as separate processes (one per way of choosing the shard: --shard, a Slurm array
@@ -16,17 +18,12 @@ import { writeRandomLlama } from './testing.js';
 let tmp: string;
 let modelDir: string;
 let csv: string;
-const ROWS = '240';
+const ROWS = '120';
 const EPOCH = '1700000000';
 
-// TEMP while other stages are mid-edit: only this stage's commands, with main.ts's exit-code rules.
 const launcher = `
-const { Command } = await import('commander');
-const { registerExtract } = await import(${JSON.stringify(join(packageRoot(), 'src/cli/commands/extract.ts'))});
-const program = new Command('spacetime-lens').exitOverride();
-registerExtract(program);
-try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
-catch (err) { console.error('spacetime-lens: ' + err.message); process.exitCode = err.name === 'UserError' ? 1 : 2; }
+const { main } = await import(${JSON.stringify(join(packageRoot(), 'src/cli/main.ts'))});
+process.exitCode = await main(process.argv.slice(1));
 `;
 
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -63,7 +60,7 @@ const extractArgs = (out: string, extra: string[] = []) => [
   '--limit',
   ROWS,
   '--batch-size',
-  '4',
+  '2',
   '--quiet',
   '--out',
   out,
@@ -80,26 +77,23 @@ async function storeFiles(dir: string): Promise<Map<string, Buffer>> {
 /** The same job through the library (what the CLI calls). */
 const libraryArgs = (out: string, extra: Partial<ExtractOptions> = {}): ExtractOptions => ({
   model: modelDir,
+  loadedModel: model,
   dataset: csv,
   prompt: 'coords',
   limit: Number(ROWS),
-  batchSize: 4,
+  batchSize: 2,
   out,
   ...extra,
 });
 
 let reference: Map<string, Buffer>;
+let model: ExtractionModel;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-cluster-'));
   modelDir = await writeRandomLlama(join(tmp, 'model'));
-  const shared = sharedDir();
-  assert.ok(shared, 'the shared/ folder with the paper CSVs is needed');
-  // The first rows of the paper's file, under its name (so it loads with the world_place schema), keep startup fast.
-  const lines = (await readFile(join(shared, 'data/paper/world_place.csv'), 'utf8')).split('\n');
-  await mkdir(join(tmp, 'data'));
-  csv = join(tmp, 'data/world_place.csv');
-  await writeFile(csv, lines.slice(0, Number(ROWS) + 1).join('\n') + '\n');
+  csv = await writePaperSlice(join(tmp, 'data'), 'world_place', Number(ROWS));
+  model = (await loadModel(modelDir)) as unknown as ExtractionModel;
   process.env['SOURCE_DATE_EPOCH'] = EPOCH;
   await extract(libraryArgs(join(tmp, 'single')));
   reference = await storeFiles(join(tmp, 'single'));
@@ -107,6 +101,7 @@ before(async () => {
 
 after(async () => {
   delete process.env['SOURCE_DATE_EPOCH'];
+  await model?.dispose();
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -136,7 +131,7 @@ test('SIGKILL mid-run, then --resume: the store is byte-identical to an uninterr
   const litter = join(tmp, '.killed.999999.00ab.tmp');
   await mkdir(litter);
   const resumed = await extract(libraryArgs(out, { resume: true }));
-  assert.equal(resumed.computedRows, Number(ROWS) - left * 4, 'only the missing chunks are computed');
+  assert.equal(resumed.computedRows, Number(ROWS) - left * 2, 'only the missing chunks are computed');
   assert.ok(!existsSync(litter));
   assert.ok(!existsSync(work), 'the work directory is removed once the store is in place');
   assert.deepEqual(await storeFiles(out), reference);
@@ -162,7 +157,7 @@ test('3 shard processes (--shard, Slurm array, Kubernetes Indexed Job) merged ==
   const bad = join(tmp, 'bad');
   await assert.rejects(
     mergeStores({ inputs: [shards[0]!, shards[2]!], out: bad }),
-    /rows 80\.\.159 are missing/,
+    /rows 40\.\.79 are missing/,
   );
   await assert.rejects(mergeStores({ inputs: [...shards, shards[1]!], out: bad }), /overlaps/);
   const other = await extract(

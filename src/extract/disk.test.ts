@@ -9,10 +9,9 @@ import { loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { loadModel } from '../model/index.js';
 import { UserError } from '../util/errors.js';
-import { sharedDir } from '../util/paths.js';
 import type { ExtractionModel } from './batch.js';
 import { extract } from './extract.js';
-import { writeRandomLlama } from './testing.js';
+import { writePaperSlice, writeRandomLlama } from './testing.js';
 import { diskError } from './work.js';
 
 // A real full disk: a small tmpfs (needs mount rights, i.e. root, as in CI's container; skipped with the reason
@@ -40,7 +39,7 @@ before(async () => {
   await mkdir(mnt);
   modelDir = await writeRandomLlama(join(tmp, 'model'));
   model = (await loadModel(modelDir)) as unknown as ExtractionModel;
-  dataset = await loadDataset(join(sharedDir()!, 'data/paper/world_place.csv'));
+  dataset = await loadDataset(await writePaperSlice(join(tmp, 'data'), 'world_place', 400));
 });
 
 after(async () => {

@@ -9,12 +9,11 @@ import type { EntityDataset } from '../data/types.js';
 import { encodeForProbe, loadModel, type ModelTokenizer } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
-import { sharedDir } from '../util/paths.js';
 import type { ExtractionModel } from './batch.js';
 import { extract } from './extract.js';
 import { paperQuantize } from './quantize.js';
 import { runPipeline } from './run.js';
-import { writeRandomLlama } from './testing.js';
+import { writePaperSlice, writeRandomLlama } from './testing.js';
 
 // End to end on a slice of the paper's world_place CSV with a tiny random Llama that uses the real Llama-2
 // tokenizer. The engine's numbers are checked against PyTorch elsewhere (batch.test.ts, src/model); here the
@@ -29,9 +28,7 @@ const N = 24;
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-extract-'));
   modelDir = await writeRandomLlama(join(tmp, 'model'));
-  const shared = sharedDir();
-  assert.ok(shared, 'the shared/ folder with the paper CSVs is needed');
-  dataset = await loadDataset(join(shared, 'data/paper/world_place.csv'));
+  dataset = await loadDataset(await writePaperSlice(join(tmp, 'data'), 'world_place', 200));
   model = (await loadModel(modelDir)) as unknown as ExtractionModel;
 });
 

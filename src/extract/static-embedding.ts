@@ -5,7 +5,7 @@
  * dependency) or `static:/path/to/vectors.txt` (GloVe / word2vec text format: `word v1 ... vd` per line).
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { entityString, getPrompt } from '../data/index.js';
@@ -155,8 +155,34 @@ export function gloveFile(): string {
   }
 }
 
+/** The last scan per model: a rerun on the same or fewer words (the demo, tests) skips the 300 MB scan. */
+const lastScan = new Map<string, { wanted: Set<string>; vectors: WordVectors }>();
+
 /** Loads the vectors a model spec names, keeping only `wanted` words. */
 export async function loadStaticVectors(model: string, wanted: Set<string>): Promise<WordVectors> {
+  const key = await cacheKey(model);
+  const cached = key ? lastScan.get(key) : undefined;
+  if (cached && [...wanted].every((w) => cached.wanted.has(w))) return cached.vectors;
+  const vectors = await scanStaticVectors(model, wanted);
+  lastScan.clear();
+  if (key) lastScan.set(key, { wanted, vectors });
+  return vectors;
+}
+
+/** The model plus its file's size and time, so an edited vector file is read again. */
+async function cacheKey(model: string): Promise<string | undefined> {
+  const what = model.slice('static:'.length);
+  const file = what === 'glove-100d' ? undefined : what;
+  if (!file) return model;
+  try {
+    const info = await stat(file);
+    return `${model}:${info.size}:${info.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function scanStaticVectors(model: string, wanted: Set<string>): Promise<WordVectors> {
   if (!model.startsWith('static:'))
     throw new UserError(`not a static embedding model: '${model}' (expected static:...)`);
   const what = model.slice('static:'.length);

@@ -1,8 +1,8 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { f32ToBf16 } from '../formats/float16.js';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
-import { packageRoot } from '../util/paths.js';
+import { packageRoot, sharedDir } from '../util/paths.js';
 
 /**
  * Writes a random Llama-architecture Hugging Face checkpoint (config.json, model.safetensors, and the real Llama-2
@@ -116,4 +116,21 @@ export async function writeRandomLlama(
   await copyFile(join(tok, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   await copyFile(join(tok, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
   return dir;
+}
+
+/**
+ * Copies the header and first `rows` rows of a paper CSV from shared/data/paper into `dir` under the same file name
+ * (so loadDataset reads it with that dataset's schema). Tests use it to stay fast.
+ */
+export async function writePaperSlice(dir: string, name: string, rows: number): Promise<string> {
+  const shared = sharedDir();
+  if (!shared)
+    throw new Error('the shared/ folder with the paper CSVs is missing (see src/util/paths.ts sharedDir)');
+  const text = await readFile(join(shared, 'data/paper', `${name}.csv`), 'utf8');
+  // Paper CSVs have no quoted newlines in their first rows; split on line ends.
+  const lines = text.split('\n');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${name}.csv`);
+  await writeFile(path, lines.slice(0, rows + 1).join('\n') + '\n');
+  return path;
 }
