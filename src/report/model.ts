@@ -103,9 +103,10 @@ function validateRun(run: ReportRun, index: number): void {
   );
   for (const l of r.layers) {
     ensure(
-      Number.isInteger(l.layer) && l.test && typeof l.test.r2 === 'number',
-      `${where}: layer entries need "layer" and "test.r2"`,
+      Number.isInteger(l.layer) && typeof l.test === 'object' && l.test !== null,
+      `${where}: layer entries need "layer" and "test" metrics`,
     );
+    if (typeof l.test.r2 !== 'number') l.test.r2 = Number.NaN; // the probe writes NaN as null
   }
   const p = run.predictions;
   if (p) {

@@ -71,7 +71,8 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
     field: 'x',
     type: 'quantitative',
     title: depth ? 'normalized depth (layer / last layer)' : 'layer',
-    scale: { nice: false },
+    scale: { nice: false, padding: 8 },
+    axis: depth ? { format: '.1f' } : { format: 'd', tickMinStep: 1 },
   };
   const y = { field: 'value', type: 'quantitative', title };
   const color = { field: 'series', type: 'nominal', title: 'model · prompt' };
