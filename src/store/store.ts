@@ -107,7 +107,7 @@ export interface ActivationStore {
   readonly manifest: StoreManifest;
   /** Full hook names with a layer file, in the order they were written. */
   readonly hookNames: readonly string[];
-  /** Every entity row, in dataset order. */
+  /** Every entity row, in dataset order (one shared array: do not modify it). */
   entities(): Promise<StoreEntity[]>;
   /** n * targetNames.length targets, row-major. */
   targets(): Float64Array<ArrayBuffer>;
@@ -122,9 +122,9 @@ export interface ActivationStore {
 }
 
 /**
- * Opens a store: validates the manifest (format version, fields, file names), that every layer file exists with
- * the size its dtype and shape need, and entities.jsonl (n rows, each with name, is_test and a target per
- * target name). Layer files are read only on `read`.
+ * Opens a store: validates the manifest (format version, fields, file names), every layer file's header (it exists,
+ * is complete, and holds one `[n, d]` tensor named by its hook in the manifest's dtype), and entities.jsonl (n rows,
+ * each with name, is_test and a target per target name). Layer data is read only on `read`.
  */
 export async function openStore(dir: string): Promise<ActivationStore> {
   const root = resolve(dir);
@@ -164,8 +164,8 @@ export async function openStore(dir: string): Promise<ActivationStore> {
     manifest,
     hookNames: Object.keys(manifest.files),
     entities: async () => entities,
-    targets: () => targets,
-    isTest: () => isTest,
+    targets: () => targets.slice(),
+    isTest: () => isTest.slice(),
     read,
     readLayer: (layer, suffix = 'hook_resid_post') => read(`blocks.${layer}.${suffix}`),
     filePath,
