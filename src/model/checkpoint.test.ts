@@ -78,6 +78,39 @@ describe('openCheckpoint on PyTorch-written files', () => {
   });
 });
 
+describe('readRows', () => {
+  for (const dir of ['f32', 'f16', 'bf16', 'sharded'] as const) {
+    test(`${dir}: gathered rows equal torch's values, in the order asked, repeats allowed`, async () => {
+      const ck = await openCheckpoint(join(fixtures, dir));
+      const dtype = dir === 'sharded' ? 'BF16' : dir.toUpperCase();
+      try {
+        for (const name of ['wte.weight', 'h.0.attn.c_attn.weight', 'ln_f.weight']) {
+          const shape = shapes[name];
+          const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
+          const all = expected[dtype][name];
+          const rows = shape[0] > 3 ? [shape[0] - 1, 0, 1, 2, 1, shape[0] - 2] : [shape[0] - 1, 0, 0];
+          const want = rows.flatMap((r) => all.slice(r * rowElems, (r + 1) * rowElems));
+          assert.deepEqual(Array.from(await ck.readRows(name, rows)), want, name);
+        }
+        assert.equal((await ck.readRows('wte.weight', [])).length, 0);
+        await assert.rejects(ck.readRows('wte.weight', [262]), /out of range/);
+        await assert.rejects(ck.readRows('wte.weight', [1.5]), /out of range/);
+      } finally {
+        await ck.close();
+      }
+    });
+  }
+
+  test('integer tensors are refused', async () => {
+    const ck = await openCheckpoint(join(fixtures, 'f32'));
+    try {
+      await assert.rejects(ck.readRows('h.0.attn.bias_mask', [0]), /float tensor/);
+    } finally {
+      await ck.close();
+    }
+  });
+});
+
 describe('laziness', () => {
   test('a 2 GB tensor elsewhere in the file is never read when a small one is asked for', async () => {
     // A sparse file: the header declares a 512M-element F32 tensor; its bytes are holes on disk.
@@ -99,6 +132,7 @@ describe('laziness', () => {
     try {
       assert.equal(ck.parameterCount, big + 4);
       assert.deepEqual(Array.from(await ck.readFloat32('small')), [1, 2, 3, 4]);
+      assert.deepEqual(Array.from(await ck.readRows('huge', [big - 1, 7])), [0, 0]); // rows of it: just those bytes
       assert.ok(
         process.memoryUsage().rss - before < 200 * 1024 * 1024,
         'opened without reading the big tensor',

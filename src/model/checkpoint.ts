@@ -2,8 +2,9 @@
 // Opening reads only config.json, the index and each shard's header; tensors are read one at a time on request,
 // so memory never holds more than the tensor asked for. No network, ever: this is the local half of loading.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { bf16ToF32Into, f16ToF32Into } from '../formats/float16.js';
 import type { SafetensorsDtype } from '../formats/safetensors.js';
 import { DTYPE_SIZE, SafetensorsFile } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
@@ -21,6 +22,11 @@ export interface Checkpoint {
   readFloat32(name: string): Promise<Float32Array>;
   /** The tensor's bytes as stored. */
   readRaw(name: string): Promise<Uint8Array>;
+  /**
+   * Rows of a tensor along its first axis, in the order asked (repeats allowed), as f32: reads only those rows'
+   * bytes (e.g. the embeddings of a batch's token ids instead of the whole vocabulary table).
+   */
+  readRows(name: string, rows: ArrayLike<number>): Promise<Float32Array>;
   /** The floating dtype holding most of the parameters. */
   weightDtype: WeightDtype;
   /** Elements per stored dtype, over all tensors. */
@@ -176,6 +182,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   );
 
   const tensorNames = order ?? [...where.keys()];
+  const handles = new Map<string, FileHandle>(); // for row reads, opened on first use
   const fileOf = (name: string): SafetensorsFile => {
     const f = where.get(name);
     if (!f) {
@@ -196,6 +203,15 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     },
     readFloat32: async (name) => fileOf(name).readFloat32(name),
     readRaw: async (name) => fileOf(name).readRaw(name),
+    readRows: async (name, rows) => {
+      const file = fileOf(name);
+      let handle = handles.get(file.path);
+      if (!handle) {
+        handle = await open(file.path, 'r');
+        handles.set(file.path, handle);
+      }
+      return readRows(file, name, rows, handle);
+    },
     weightDtype,
     dtypeElements,
     parameterCount,
@@ -203,6 +219,60 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     files: fileNames,
     async close() {
       await Promise.all([...files.values()].map((s) => s.close()));
+      await Promise.all([...handles.values()].map((h) => h.close()));
+      handles.clear();
     },
   };
+}
+
+const ROW_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16', 'BF16']);
+
+/** Gathers rows (first axis) of an F32/F16/BF16 tensor, reading each run of consecutive rows once. */
+async function readRows(
+  file: SafetensorsFile,
+  name: string,
+  rows: ArrayLike<number>,
+  handle: FileHandle,
+): Promise<Float32Array> {
+  const t = file.info(name);
+  if (!ROW_DTYPES.has(t.dtype))
+    throw new UserError(`${file.path}: readRows needs a float tensor, '${name}' is ${t.dtype}`);
+  if (t.shape.length < 1) throw new UserError(`${file.path}: '${name}' is a scalar; it has no rows`);
+  const nRows = t.shape[0];
+  const rowElems = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const size = DTYPE_SIZE[t.dtype];
+  const out = new Float32Array(rows.length * rowElems);
+  const order = Array.from({ length: rows.length }, (_, i) => i);
+  for (const i of order) {
+    const r = rows[i];
+    if (!Number.isInteger(r) || r < 0 || r >= nRows) {
+      throw new UserError(`row ${r} of '${name}' is out of range (it has ${nRows} rows)`);
+    }
+  }
+  order.sort((a, b) => rows[a] - rows[b]);
+  for (let k = 0; k < order.length; ) {
+    // a run of consecutive (or repeated) rows
+    let end = k + 1;
+    while (end < order.length && rows[order[end]] - rows[order[end - 1]] <= 1) end++;
+    const first = rows[order[k]];
+    const count = rows[order[end - 1]] - first + 1;
+    const bytes = new Uint8Array(count * rowElems * size);
+    let done = 0;
+    const at = t.begin + first * rowElems * size;
+    while (done < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, done, bytes.length - done, at + done);
+      if (bytesRead === 0) throw new UserError(`${file.path}: file ended while reading rows of '${name}'`);
+      done += bytesRead;
+    }
+    const block = new Float32Array(count * rowElems);
+    if (t.dtype === 'F32') block.set(new Float32Array(bytes.buffer, 0, block.length));
+    else if (t.dtype === 'F16') f16ToF32Into(new Uint16Array(bytes.buffer, 0, block.length), block);
+    else bf16ToF32Into(new Uint16Array(bytes.buffer, 0, block.length), block);
+    for (let j = k; j < end; j++) {
+      const r = rows[order[j]] - first;
+      out.set(block.subarray(r * rowElems, (r + 1) * rowElems), order[j] * rowElems);
+    }
+    k = end;
+  }
+  return out;
 }
