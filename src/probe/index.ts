@@ -28,6 +28,12 @@ export {
   writeProbeResults,
 } from './probe-store.js';
 export type { DistanceMode, ProximityResult } from './proximity.js';
-export { proximityCounts, proximityErrors, unitVectors } from './proximity.js';
+export {
+  proximityCounts,
+  proximityErrors,
+  sphereCountsDense,
+  sphereCountsTree,
+  unitVectors,
+} from './proximity.js';
 export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
 export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../util/paths.js';
 import { averageRanks, haversineKm, type Metrics, splitMetrics } from './metrics.js';
-import { proximityErrors } from './proximity.js';
+import { proximityErrors, sphereCountsDense, sphereCountsTree } from './proximity.js';
 
 interface Golden {
   name: string;
@@ -84,4 +84,30 @@ test('haversine: a quarter of the equator and London–Paris', () => {
 
 test('average ranks give ties their mean rank', () => {
   assert.deepEqual(Array.from(averageRanks([10, 20, 10, 30, 20, 20])), [1.5, 4, 1.5, 6, 4, 4]);
+});
+
+test('k-d tree proximity counts equal the blocked-GEMM brute force (duplicates, clusters, both haversines)', async () => {
+  const n = 1500;
+  let s = 99;
+  const rnd = () => {
+    s = (s * 48271) % 2147483647;
+    return s / 2147483647;
+  };
+  const truth = new Float64Array(2 * n);
+  const pred = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    truth[2 * i] = rnd() * 360 - 180;
+    truth[2 * i + 1] = rnd() * 170 - 85;
+    // a third of the predictions collapse near one point (an early layer), the rest are noisy truths
+    const collapsed = i % 3 === 0;
+    pred[2 * i] = collapsed ? 12 + rnd() * 1e-6 : truth[2 * i]! + (rnd() - 0.5) * 40;
+    pred[2 * i + 1] = collapsed ? 45 + rnd() * 1e-6 : truth[2 * i + 1]! + (rnd() - 0.5) * 20;
+  }
+  for (let i = 0; i < n; i += 17) pred.set(pred.subarray(0, 2), 2 * i); // exact duplicates of prediction 0
+  const group = Uint8Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 1 : i % 11 === 0 ? 255 : 0));
+  for (const mode of ['haversine', 'haversine-swapped'] as const) {
+    const tree = sphereCountsTree(truth, pred, n, mode, group, 2);
+    const dense = await sphereCountsDense(truth, pred, n, mode, group, 2);
+    assert.deepEqual(Array.from(tree), Array.from(dense), mode);
+  }
 });

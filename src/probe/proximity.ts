@@ -2,10 +2,10 @@
  * The paper's proximity error (METHOD.md §4), streamed: E[i,j] = 1 when d(t_i, p_j) < d(t_i, p_i) (strict), and
  * PE_S(i) = mean over j ∈ S of E[i,j]. Never builds the N×N matrix.
  *
- * Space: on the sphere d(t, p) < d(t, p') ⇔ u(t)·u(p) > u(t)·u(p') with u the 3-D unit vector, so each block of
- * rows is one float64 GEMM against all predictions, a compare against the row's own entry (gathered from the same
- * GEMM output, so i = j and duplicate predictions compare exactly equal), and a count per group of columns (a second
- * small GEMM with the group indicator matrix). Time: |t − p| with the predictions sorted and binary-searched.
+ * Space: on the sphere d(t, p) < d(t, p') ⇔ u(t)·u(p) > u(t)·u(p') with u the 3-D unit vector: the closer
+ * predictions lie in a spherical cap around t_i, counted with a k-d tree over the predicted unit vectors (exact;
+ * `sphereCountsDense` is the blocked-GEMM brute force used to cross-check it). Time: |t − p| with the predictions
+ * sorted and binary-searched.
  */
 import { cachedSession, GraphBuilder, ort } from '../native/onnx.js';
 
@@ -44,10 +44,117 @@ export async function proximityCounts(
 ): Promise<Float64Array> {
   return mode === 'absolute'
     ? absoluteCounts(truth, pred, n, group, groups)
-    : sphereCounts(truth, pred, n, mode, group, groups);
+    : sphereCountsTree(truth, pred, n, mode, group, groups);
 }
 
-async function sphereCounts(
+/** u·v for 3-vectors, always evaluated in this order (the own-distance and every comparison use it). */
+function dot3(a: Float64Array, i: number, b: Float64Array, j: number): number {
+  return a[3 * i]! * b[3 * j]! + a[3 * i + 1]! * b[3 * j + 1]! + a[3 * i + 2]! * b[3 * j + 2]!;
+}
+
+const LEAF = 16;
+/** Slack for the conservative box tests; exact per-point comparisons decide everything inside it. */
+const BOX_TOL = 1e-12;
+
+/**
+ * Space proximity counts with a k-d tree over the predicted unit vectors: the points closer to t_i than p_i lie in
+ * a spherical cap (u(t_i)·u > u(t_i)·u(p_i)); boxes entirely inside or outside the cap are counted or skipped whole
+ * (with a 1e-12 safety margin), boxes on its rim are opened down to leaves and compared point by point with the same
+ * dot product as the own distance. Exact, and about O(√N) work per row instead of O(N).
+ */
+export function sphereCountsTree(
+  truth: Float64Array,
+  pred: Float64Array,
+  n: number,
+  mode: DistanceMode,
+  group: Uint8Array,
+  groups: number,
+): Float64Array {
+  const ut = unitVectors(truth, n, mode);
+  const up = unitVectors(pred, n, mode);
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  // Nodes in flat arrays: box (6), range [start, end), children, per-group counts.
+  const cap = 2 * Math.ceil(n / LEAF) * 2 + 2;
+  const box = new Float64Array(cap * 6);
+  const start = new Int32Array(cap);
+  const end = new Int32Array(cap);
+  const left = new Int32Array(cap).fill(-1);
+  const right = new Int32Array(cap).fill(-1);
+  const counts = new Float64Array(cap * groups);
+  let nodes = 0;
+  const build = (from: number, to: number): number => {
+    const id = nodes++;
+    start[id] = from;
+    end[id] = to;
+    for (let k = 0; k < 3; k++) {
+      box[id * 6 + k] = Number.POSITIVE_INFINITY;
+      box[id * 6 + 3 + k] = Number.NEGATIVE_INFINITY;
+    }
+    for (let q = from; q < to; q++) {
+      const j = order[q]!;
+      if (group[j]! < groups) counts[id * groups + group[j]!]! += 1;
+      for (let k = 0; k < 3; k++) {
+        const v = up[3 * j + k]!;
+        if (v < box[id * 6 + k]!) box[id * 6 + k] = v;
+        if (v > box[id * 6 + 3 + k]!) box[id * 6 + 3 + k] = v;
+      }
+    }
+    if (to - from > LEAF) {
+      let axis = 0;
+      for (let k = 1; k < 3; k++) {
+        if (box[id * 6 + 3 + k]! - box[id * 6 + k]! > box[id * 6 + 3 + axis]! - box[id * 6 + axis]!) axis = k;
+      }
+      const part = Array.from(order.subarray(from, to)).sort((a, b) => up[3 * a + axis]! - up[3 * b + axis]!);
+      order.set(part, from);
+      const mid = (from + to) >> 1;
+      left[id] = build(from, mid);
+      right[id] = build(mid, to);
+    }
+    return id;
+  };
+  build(0, n);
+  const out = new Float64Array(n * groups);
+  const stack = new Int32Array(cap);
+  for (let i = 0; i < n; i++) {
+    const own = dot3(ut, i, up, i);
+    const a0 = ut[3 * i]!;
+    const a1 = ut[3 * i + 1]!;
+    const a2 = ut[3 * i + 2]!;
+    let top = 0;
+    stack[top++] = 0;
+    while (top > 0) {
+      const id = stack[--top]!;
+      const b = id * 6;
+      const lo0 = a0 >= 0 ? a0 * box[b]! : a0 * box[b + 3]!;
+      const hi0 = a0 >= 0 ? a0 * box[b + 3]! : a0 * box[b]!;
+      const lo1 = a1 >= 0 ? a1 * box[b + 1]! : a1 * box[b + 4]!;
+      const hi1 = a1 >= 0 ? a1 * box[b + 4]! : a1 * box[b + 1]!;
+      const lo2 = a2 >= 0 ? a2 * box[b + 2]! : a2 * box[b + 5]!;
+      const hi2 = a2 >= 0 ? a2 * box[b + 5]! : a2 * box[b + 2]!;
+      if (lo0 + lo1 + lo2 > own + BOX_TOL) {
+        for (let g = 0; g < groups; g++) out[i * groups + g]! += counts[id * groups + g]!;
+      } else if (hi0 + hi1 + hi2 < own - BOX_TOL) {
+        // entirely outside the cap
+      } else if (left[id]! < 0) {
+        for (let q = start[id]!; q < end[id]!; q++) {
+          const j = order[q]!;
+          if (group[j]! < groups && dot3(ut, i, up, j) > own) out[i * groups + group[j]!]! += 1;
+        }
+      } else {
+        stack[top++] = left[id]!;
+        stack[top++] = right[id]!;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The same counts by brute force in blocks of rows: one float64 GEMM of unit vectors per block, a compare against
+ * the row's own entry of that GEMM, and a per-group count (a second GEMM). O(N²) work, O(block·N) memory; kept as an
+ * independent cross-check of the tree.
+ */
+export async function sphereCountsDense(
   truth: Float64Array,
   pred: Float64Array,
   n: number,
