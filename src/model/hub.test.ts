@@ -370,6 +370,14 @@ describe('resolveModelSource', () => {
     faults.drop.set('model-00001-of-00002.safetensors', { after: 500, count: 1 });
     faults.ignoreRange = true;
     const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache }));
+    const gets = log.filter(
+      (l) => l.url.endsWith('model-00001-of-00002.safetensors') && l.range !== 'bytes=0-0',
+    );
+    // first try (dropped), the resume (answered with the whole file: refused), then a fresh start
+    assert.deepEqual(
+      gets.map((l) => l.range?.split('-')[0] ?? 'full'),
+      ['full', 'bytes=500', 'full'],
+    );
     assert.deepEqual(
       readFileSync(join(dir, 'model-00001-of-00002.safetensors')),
       commits[COMMIT_B]['model-00001-of-00002.safetensors'],
