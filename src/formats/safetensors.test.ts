@@ -103,6 +103,13 @@ test('round trip in every dtype, with metadata, 8-byte aligned data section', as
   assert.deepEqual([...(await file.readFloat32('i8'))], [-128, 1, 127]);
   assert.deepEqual([...(await file.readFloat32('view'))], [8, 7]);
   assert.deepEqual([...(await file.readFloat32('empty'))], []);
+  // Row slices read just their bytes, widened like whole tensors.
+  assert.deepEqual([...(await file.readFloat32Rows('a.f32', 1, 2))], [65504, -0, 7]);
+  assert.deepEqual([...(await file.readFloat32Rows('a.bf16', 1, 3))], [bf16Expected(3e-5), 65536, -0, 7]);
+  assert.deepEqual([...(await file.readFloat32Rows('a.f64', 0, 1))], [Math.fround(1e300), -0]);
+  assert.deepEqual([...(await file.readFloat32Rows('a.f32', 2, 2))], []);
+  await assert.rejects(file.readFloat32Rows('a.f32', 1, 3), /rows \[1, 3\) outside 'a.f32' with 2 rows/);
+  await assert.rejects(file.readFloat32Rows('scalar', 0, 1), RangeError);
   await assert.rejects(
     file.readRaw('nope'),
     (e: unknown) => e instanceof UserError && /no tensor named 'nope'/.test(e.message),

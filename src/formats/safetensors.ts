@@ -109,18 +109,52 @@ export class SafetensorsFile {
   /** The tensor as f32: F32 as is, F16/BF16 widened (exact) in place, F64 and integers converted. */
   async readFloat32(name: string): Promise<Float32Array<ArrayBuffer>> {
     const info = this.info(name);
+    return this.readFloat32Span(info, 0, (info.end - info.begin) / DTYPE_SIZE[info.dtype]);
+  }
+
+  /**
+   * Rows [start, end) along the first axis, as f32 (row-major): one read of just those bytes, so a large
+   * `[n, d]` tensor can be streamed in bounded memory.
+   */
+  async readFloat32Rows(name: string, start: number, end: number): Promise<Float32Array<ArrayBuffer>> {
+    const info = this.info(name);
+    const rows = info.shape[0];
+    if (info.shape.length === 0 || !Number.isSafeInteger(start) || !Number.isSafeInteger(end)) {
+      throw new RangeError(
+        `${this.path}: readFloat32Rows needs integer rows of a tensor with at least one axis`,
+      );
+    }
+    if (start < 0 || end < start || end > rows) {
+      throw new RangeError(`${this.path}: rows [${start}, ${end}) outside '${name}' with ${rows} rows`);
+    }
+    const rowLength = info.shape.slice(1).reduce((a, b) => a * b, 1);
+    return this.readFloat32Span(info, start * rowLength, (end - start) * rowLength);
+  }
+
+  /** `count` elements from element `first` of a tensor, widened to f32. */
+  private async readFloat32Span(
+    info: TensorInfo,
+    first: number,
+    count: number,
+  ): Promise<Float32Array<ArrayBuffer>> {
+    const size = DTYPE_SIZE[info.dtype];
+    const span: TensorInfo = {
+      ...info,
+      begin: info.begin + first * size,
+      end: info.begin + (first + count) * size,
+    };
     if (info.dtype === 'F16' || info.dtype === 'BF16') {
       // Read the halves into the upper half of the result and widen forward: one buffer, 4 bytes per value.
-      const count = (info.end - info.begin) / 2;
       const out = new Float32Array(count);
       const halves = new Uint16Array(out.buffer, 2 * count, count);
-      await this.readInto(info, new Uint8Array(out.buffer, 2 * count, 2 * count));
+      await this.readInto(span, new Uint8Array(out.buffer, 2 * count, 2 * count));
       if (info.dtype === 'F16') f16ToF32Into(halves, out);
       else bf16ToF32Into(halves, out);
       return out;
     }
-    const raw = await this.readRaw(name);
-    if (info.dtype === 'F32') return new Float32Array(raw.buffer, 0, raw.length / 4);
+    const raw = new Uint8Array(count * size);
+    await this.readInto(span, raw);
+    if (info.dtype === 'F32') return new Float32Array(raw.buffer);
     return Float32Array.from(numbers(info.dtype, raw));
   }
 

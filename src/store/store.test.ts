@@ -92,6 +92,10 @@ test('f32 round trip: manifest, entities, targets, split, every layer exact', as
   assert.deepEqual(store.hookNames, ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']);
   assert.deepEqual([...(await store.read('blocks.1.hook_resid_post'))], [...layer(10)]);
   assert.deepEqual([...(await store.readLayer(0))], [...layer(0)]);
+  assert.deepEqual(
+    [...(await store.readRows('blocks.1.hook_resid_post', 1, 3))],
+    [...layer(10).subarray(3, 9)],
+  );
   assert.deepEqual([...store.targets()], [...dataset.targets]);
   assert.deepEqual([...store.isTest()], [0, 1, 0, 1]);
   const entities = await store.entities();

@@ -115,6 +115,8 @@ export interface ActivationStore {
   isTest(): Uint8Array<ArrayBuffer>;
   /** One hook's `[n, d]` activations as f32 (row-major, F16 widened); one file read. */
   read(hook: string): Promise<Float32Array<ArrayBuffer>>;
+  /** Rows [start, end) of one hook (`(end - start) * d` values): stream a large layer in bounded memory. */
+  readRows(hook: string, start: number, end: number): Promise<Float32Array<ArrayBuffer>>;
   /** `read(blocks.{layer}.{suffix})`. */
   readLayer(layer: number, suffix?: string): Promise<Float32Array<ArrayBuffer>>;
   /** Path of a hook's layer file. */
@@ -167,6 +169,14 @@ export async function openStore(dir: string): Promise<ActivationStore> {
     targets: () => targets.slice(),
     isTest: () => isTest.slice(),
     read,
+    readRows: async (hook, start, end) => {
+      const file = await SafetensorsFile.open(filePath(hook));
+      try {
+        return await file.readFloat32Rows(hook, start, end);
+      } finally {
+        await file.close();
+      }
+    },
     readLayer: (layer, suffix = 'hook_resid_post') => read(`blocks.${layer}.${suffix}`),
     filePath,
   };
