@@ -73,7 +73,15 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
       '2,4,6,8,10,15,20,30,40,50,75,100',
     )
     .option('--no-raw', 'skip the raw-activation (k = d) probe')
-    .option('--max-iterations <n>', 'subspace-iteration passes at most', '30')
+    .addOption(
+      new Option(
+        '--pca-method <method>',
+        'exact (f64 eigendecomposition) or subspace (streamed iteration, very wide layers)',
+      )
+        .choices(['exact', 'subspace'])
+        .default('exact'),
+    )
+    .option('--max-iterations <n>', 'subspace-iteration passes at most (--pca-method subspace)', '30')
     .action(async (flags: CommonFlags & Record<string, string | boolean | undefined>) => {
       const store = single(flags.store);
       await report(
@@ -83,6 +91,7 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
           ks: numberList(String(flags['ks']), '--ks').map((k) => positiveIntValue(k, '--ks')),
           includeRaw: flags['raw'] !== false,
           maxIterations: positiveInt(String(flags['maxIterations']), '--max-iterations'),
+          method: flags['pcaMethod'] as 'exact' | 'subspace',
         }),
         flags,
       );
@@ -218,7 +227,7 @@ function withCommon(cmd: Command): Command {
     .option('--hook <name>', 'hook per layer', 'resid_post')
     .option(
       '--alphas <grid>',
-      'ridge alpha grid: a preset (7b, 13b, 70b, mlp-baseline, auto) or a comma list',
+      'ridge alpha grid: auto (default), a preset (7b, 13b, 70b, mlp-baseline, default), logspace:A:B:N, or a comma list',
     )
     .addOption(
       new Option(
