@@ -152,4 +152,6 @@ test('bad inputs are user errors with clear messages', async () => {
     ridgeLoo(x, Float64Array.from([5, 5, 5, 5]), 1, [1], { targetNames: ['year'] }),
     /year is constant on the 4 training rows/,
   );
+  const bad: Matrix = { data: Float64Array.from([1, 2, 3, Number.NaN, 5, 6, 7, 8]), rows: 4, cols: 2 };
+  await assert.rejects(ridgeLoo(bad, Float64Array.from([1, 2, 3, 4]), 1, [1]), /column 1 has NaN/);
 });

@@ -119,7 +119,14 @@ function prepare(x: Matrix, y: Float64Array, t: number, options: RidgeOptions): 
     const o = rows[i]! * d;
     for (let c = 0; c < d; c++) xMean[c] = xMean[c]! + x.data[o + c]!;
   }
-  for (let c = 0; c < d; c++) xMean[c] = xMean[c]! / n;
+  for (let c = 0; c < d; c++) {
+    xMean[c] = xMean[c]! / n;
+    if (!Number.isFinite(xMean[c]!)) {
+      throw new UserError(
+        `activations: column ${c} has NaN or Inf values (or overflows) in the training rows`,
+      );
+    }
+  }
   const yMean = new Float64Array(t);
   const yScale = new Float64Array(t).fill(1);
   for (let i = 0; i < n; i++) for (let j = 0; j < t; j++) yMean[j] = yMean[j]! + y[rows[i]! * t + j]!;
