@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeSafetensors } from '../formats/index.js';
+import { inspectCheckpoint } from '../model/index.js';
+import { type ActivationStore, createStore, hookName, openStore } from '../store/index.js';
+import { packageRoot } from '../util/paths.js';
+import {
+  correlationSearch,
+  neuronFeatures,
+  probeCosineSearch,
+  readProbeDirections,
+  singleNeuronStats,
+  storeActivations,
+  type WeightType,
+} from './neurons.js';
+import { averageRanksOf, rankTarget, spearmanColumns } from './neurons-math.js';
+
+const FIX = join(packageRoot(), 'test/fixtures/neurons');
+
+interface Inputs {
+  L: number;
+  n: number;
+  d: number;
+  m: number;
+  types: string[];
+  isTest: number[];
+  tieP: number[][];
+  tieY: number[];
+}
+interface Golden {
+  corr: Record<string, number[]>;
+  cosines: Record<string, number[]>;
+  singles: Record<string, [number, number, number, number]>;
+  tieCorr: number[];
+  tieRanks: number[][];
+}
+
+let inputs: Inputs;
+let golden: Golden;
+let resid: Float64Array;
+let mlpPost: Float64Array;
+let targets: Float64Array;
+let probeDir: Float64Array;
+let tmp: string;
+let store: ActivationStore;
+let mlpStore: ActivationStore;
+
+function close(actual: number, expected: number, tol: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
+}
+
+async function makeStore(
+  dir: string,
+  hook: string,
+  data: Float64Array,
+  width: number,
+): Promise<ActivationStore> {
+  const { L, n } = inputs;
+  const writer = createStore(
+    dir,
+    {
+      formatVersion: 1,
+      model: { id: 'tiny-llama' },
+      dataset: {
+        name: 'world_place',
+        sha256: '0'.repeat(64),
+        kind: 'space',
+        targetNames: ['longitude', 'latitude'],
+      },
+      prompt: { name: 'empty' },
+      hooks: [hook],
+      layers: [...Array(L).keys()],
+      dtype: 'f32',
+      n,
+      d: width,
+      aggregation: 'last',
+      toolVersion: 'test',
+      createdAt: new Date(0).toISOString(),
+    },
+    Array.from({ length: n }, (_, i) => ({
+      name: `e${i}`,
+      entity_type: inputs.types[i],
+      is_test: inputs.isTest[i] === 1,
+      target: [targets[2 * i]!, targets[2 * i + 1]!],
+    })),
+  );
+  for (let l = 0; l < L; l++) {
+    const slice = Float32Array.from(data.subarray(l * n * width, (l + 1) * n * width));
+    await writer.write(hookName(l, hook), slice, n, width);
+  }
+  await writer.finish();
+  return openStore(dir);
+}
+
+before(async () => {
+  inputs = JSON.parse(await readFile(join(FIX, 'inputs.json'), 'utf8'));
+  golden = JSON.parse(await readFile(join(FIX, 'golden.json'), 'utf8'));
+  const raw = await readFile(join(FIX, 'inputs.bin'));
+  const all = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const { L, n, d, m } = inputs;
+  let o = 0;
+  const take = (k: number) => {
+    o += k;
+    return all.subarray(o - k, o);
+  };
+  resid = take(L * n * d);
+  mlpPost = take(L * n * m);
+  targets = take(n * 2);
+  probeDir = take(d);
+  tmp = await mkdtemp(join(tmpdir(), 'neurons-'));
+  store = await makeStore(join(tmp, 'resid'), 'hook_resid_post', resid, d);
+  mlpStore = await makeStore(join(tmp, 'mlp'), 'mlp.hook_post', mlpPost, m);
+});
+after(() => rm(tmp, { recursive: true, force: true }));
+
+describe('column ranking', () => {
+  test('average ranks and Spearman with ties and -0/+0 equal SciPy', () => {
+    const P = Float32Array.from(inputs.tieP.flat());
+    for (let j = 0; j < 3; j++) {
+      const col = Float32Array.from(inputs.tieP.map((r) => r[j]!));
+      assert.deepEqual(Array.from(averageRanksOf(col)), golden.tieRanks[j]);
+    }
+    const corr = spearmanColumns(P, 6, 3, [rankTarget('y', inputs.tieY)]);
+    for (let j = 0; j < 3; j++) close(corr[j]!, golden.tieCorr[j]!, 1e-12, `column ${j}`);
+  });
+  test('a constant column gives NaN, as SciPy does', () => {
+    const corr = spearmanColumns(new Float32Array(5).fill(2), 5, 1, [rankTarget('y', [1, 2, 3, 4, 5])]);
+    assert.ok(Number.isNaN(corr[0]));
+  });
+});
+
+describe('correlation search (the code procedure)', () => {
+  test('every neuron proxy correlation equals NumPy/SciPy, and the top list is their |ρ| order', async () => {
+    const { checkpoint, spec } = await inspectCheckpoint(join(FIX, 'tiny-llama'));
+    try {
+      const features = neuronFeatures('space', ['longitude', 'latitude'], targets, inputs.n, 'world_place');
+      assert.deepEqual(
+        features.map((f) => f.name),
+        ['lon', 'lat', 'abs_lat', 'abs_lon'],
+      );
+      const seen: string[] = [];
+      const res = await correlationSearch({ spec, source: checkpoint }, store, features, {
+        topK: 5,
+        chunkFloats: 7 * inputs.n, // several neuron chunks per layer
+        onLayer(layer, weight, corr, names) {
+          names.forEach((feat, t) => {
+            const want = golden.corr[`${layer}/${weight}/${feat}`]!;
+            want.forEach((v, j) => {
+              close(corr[j * names.length + t]!, v, 2e-6, `${layer}/${weight}/${feat}/${j}`);
+            });
+          });
+          seen.push(`${layer}/${weight}`);
+        },
+      });
+      assert.deepEqual(seen, ['0/W_in', '0/W_gate', '0/W_out', '1/W_in', '1/W_gate', '1/W_out']);
+      assert.equal(res.hits.length, 4 * 3 * 5);
+      for (const feat of ['lon', 'abs_lat']) {
+        for (const w of ['W_in', 'W_gate', 'W_out'] as WeightType[]) {
+          const all = [0, 1].flatMap((l) =>
+            golden.corr[`${l}/${w}/${feat}`]!.map((c, j) => ({ layer: w === 'W_out' ? l : l + 1, j, c })),
+          );
+          all.sort((a, b) => Math.abs(b.c) - Math.abs(a.c));
+          const got = res.hits.filter((h) => h.feature === feat && h.weight === w);
+          assert.deepEqual(
+            got.map((h) => [h.layer, h.neuron]),
+            all.slice(0, 5).map((x) => [x.layer, x.j]),
+          );
+        }
+      }
+    } finally {
+      await checkpoint.close();
+    }
+  });
+});
+
+describe('probe-cosine search (the paper text procedure)', () => {
+  let probeDirPath: string;
+  before(async () => {
+    probeDirPath = join(tmp, 'probe');
+    const { d } = inputs;
+    const coef = new Float64Array(d * 2);
+    for (let i = 0; i < d; i++) {
+      coef[i * 2] = probeDir[i]!; // longitude
+      coef[i * 2 + 1] = i === 0 ? 1 : 0; // latitude: a basis vector
+    }
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(probeDirPath);
+    await writeSafetensors(
+      join(probeDirPath, 'probes.safetensors'),
+      [
+        { name: 'layer.1.coef_standardized', dtype: 'F64', shape: [d, 2], data: coef },
+        { name: 'layer.1.y_scale', dtype: 'F64', shape: [2], data: Float64Array.of(1, 1) },
+        { name: 'layer.1.x_mean', dtype: 'F64', shape: [d], data: new Float64Array(d) },
+      ],
+      { targetNames: JSON.stringify(['longitude', 'latitude']), hook: 'hook_resid_post' },
+    );
+  });
+
+  test('cosines equal NumPy; the planted neurons come first with cos 1', async () => {
+    const { checkpoint, spec } = await inspectCheckpoint(join(FIX, 'tiny-llama'));
+    const probes = await readProbeDirections(probeDirPath);
+    try {
+      const hits = await probeCosineSearch({ spec, source: checkpoint }, probes, { targets: [0], topK: 200 });
+      const lon = (w: WeightType) => hits.filter((h) => h.weight === w);
+      assert.deepEqual([lon('W_in')[0]!.layer, lon('W_in')[0]!.neuron], [1, 5]);
+      assert.deepEqual([lon('W_gate')[0]!.layer, lon('W_gate')[0]!.neuron], [1, 7]);
+      assert.deepEqual([lon('W_out')[0]!.layer, lon('W_out')[0]!.neuron], [2, 3]);
+      for (const w of ['W_in', 'W_gate', 'W_out'] as WeightType[]) close(lon(w)[0]!.cos, 1, 1e-6, w);
+      for (const h of hits)
+        close(h.cos, golden.cosines[`${h.layer}/${h.weight}`]![h.neuron]!, 1e-6, `${h.layer}/${h.weight}`);
+      assert.equal(lon('W_in').length, 3 * inputs.m);
+    } finally {
+      await probes.close();
+      await checkpoint.close();
+    }
+  });
+
+  test('single-neuron Spearman and 1-D R², overall and per entity type, equal SciPy/NumPy', async () => {
+    const features = neuronFeatures('space', ['longitude', 'latitude'], targets, inputs.n, 'world_place');
+    const neurons = [
+      { target: 'lon', layer: 1, neuron: 5 },
+      { target: 'lat', layer: 2, neuron: 0 },
+      { target: 'lon', layer: 0, neuron: 11 },
+    ];
+    const { rows } = await singleNeuronStats(
+      neurons,
+      storeActivations(mlpStore),
+      features,
+      inputs.n,
+      inputs.m,
+      inputs.types,
+    );
+    assert.equal(rows.length, 3 * 4);
+    for (const r of rows) {
+      const [rho, r2, slope, intercept] = golden.singles[`${r.layer}/${r.neuron}/${r.target}/${r.group}`]!;
+      close(r.fit.spearman, rho, 1e-9, 'spearman');
+      close(r.fit.r2, r2, 1e-9, 'r2');
+      close(r.fit.slope, slope, 1e-7 * Math.abs(slope) + 1e-9, 'slope');
+      close(r.fit.intercept, intercept, 1e-7 * Math.abs(intercept) + 1e-9, 'intercept');
+    }
+    assert.ok(rows[0]!.fit.r2 > 0.8, 'the planted space neuron predicts longitude');
+  });
+});

@@ -1,0 +1,454 @@
+/**
+ * Space and time neurons (METHOD.md §9), both procedures, named as such:
+ *
+ * - `correlation` — the code's procedure (model_composition.py `__main__`): for every stored layer l ≤ L−2,
+ *   A = gain-free RMSNorm of resid_post(l); neuron proxies A·up(l+1)ᵀ (W_in), A·gate(l+1)ᵀ (W_gate) and A·down(l)
+ *   (W_out, each neuron's output direction); Spearman of every proxy column with every target over all entities;
+ *   top K per (target, weight type). Every column is ranked (the authors' chunking bug is not reproduced).
+ * - `probe-cosine` — the paper text's procedure (the legacy function): cosine between each probe direction and each
+ *   neuron's input (up, gate) and output (down) weights, top K per (target, weight type); then how well each top
+ *   neuron's own activation (`blocks.{l}.mlp.hook_post`) predicts the target: Spearman and R² of a 1-D fit,
+ *   overall and per entity type.
+ *
+ * Weights stream one layer at a time; proxies are computed in neuron chunks so memory stays bounded.
+ */
+import { join } from 'node:path';
+import { DATASETS } from '../data/index.js';
+import { SafetensorsFile } from '../formats/index.js';
+import type { HookedModel, ModelSpec, WeightSource } from '../model/index.js';
+import { type ActivationStore, hookName } from '../store/index.js';
+import { UserError } from '../util/errors.js';
+import {
+  matmulTransB,
+  type RankedTarget,
+  rankTarget,
+  rmsNormRows,
+  rowCosines,
+  type SingleFit,
+  singleNeuronFit,
+  spearmanColumns,
+  unit,
+} from './neurons-math.js';
+
+export type WeightType = 'W_in' | 'W_gate' | 'W_out';
+
+/** The weights side of a model: an architecture spec plus a lazy tensor source (a checkpoint or a HookedModel). */
+export interface NeuronWeights {
+  spec: ModelSpec;
+  source: WeightSource;
+}
+
+/** The neuron weight types a model has (W_gate only for gated MLPs). */
+export function weightTypes(spec: ModelSpec): WeightType[] {
+  return spec.gated ? ['W_in', 'W_gate', 'W_out'] : ['W_in', 'W_out'];
+}
+
+/**
+ * One weight type of one layer as neuron rows [d_mlp, d]: up/gate rows are the neurons' input weights, down's
+ * columns their output directions. Handles both nn.Linear ([out, in]) and GPT-2 Conv1D ([in, out]) layouts.
+ */
+export async function neuronRows(w: NeuronWeights, layer: number, type: WeightType): Promise<Float32Array> {
+  const { spec } = w;
+  const names = spec.names.layer(layer);
+  const name = type === 'W_in' ? names.up : type === 'W_gate' ? names.gate : names.down;
+  if (!name) throw new UserError(`layer ${layer} of this model has no ${type} weights (not a gated MLP)`);
+  const data = await w.source.readFloat32(name);
+  const { dModel: d, dMlp: m } = spec;
+  if (data.length !== d * m) throw new UserError(`${name}: expected ${m}×${d} values, found ${data.length}`);
+  // Rows are neurons already when (input weights, [out=m, in=d]) or (output weights, Conv1D [in=m, out=d]).
+  const rowsAlready = (type === 'W_out') === (spec.linear === 'in_out');
+  return rowsAlready ? data : transpose(data, d, m);
+}
+
+/** [d, m] -> [m, d] (nn.Linear down_proj, or Conv1D up/gate). */
+function transpose(a: Float32Array, d: number, m: number): Float32Array {
+  const t = new Float32Array(d * m);
+  for (let i = 0; i < d; i++) for (let j = 0; j < m; j++) t[j * d + i] = a[i * m + j]!;
+  return t;
+}
+
+/** The targets the neuron search correlates with (METHOD §9): lon, lat (+ abs_lat, abs_lon for world), or year. */
+export function neuronFeatures(
+  kind: 'space' | 'time',
+  targetNames: string[],
+  targets: Float64Array,
+  n: number,
+  datasetName: string,
+): { name: string; values: Float64Array }[] {
+  const t = targetNames.length;
+  const col = (j: number, f: (v: number) => number = (v) => v) =>
+    Float64Array.from({ length: n }, (_, i) => f(targets[i * t + j]!));
+  if (kind === 'time') return [{ name: 'year', values: col(0) }];
+  const lon = targetNames.indexOf('longitude');
+  const lat = targetNames.indexOf('latitude');
+  if (lon < 0 || lat < 0)
+    throw new UserError(`a space store needs longitude and latitude targets, has ${targetNames}`);
+  const out = [
+    { name: 'lon', values: col(lon) },
+    { name: 'lat', values: col(lat) },
+  ];
+  if (datasetName === 'world_place' || datasetName === 'world_cities') {
+    out.push(
+      { name: 'abs_lat', values: col(lat, Math.abs) },
+      { name: 'abs_lon', values: col(lon, Math.abs) },
+    );
+  }
+  return out;
+}
+
+export interface CorrelationHit {
+  feature: string;
+  weight: WeightType;
+  /** l+1 for W_in/W_gate, l for W_out (METHOD §9). */
+  layer: number;
+  neuron: number;
+  corr: number;
+  absCorr: number;
+}
+
+export interface CorrelationSearchOptions {
+  /** Store layers to use (default: every stored resid_post layer ≤ L−2). */
+  layers?: number[];
+  topK?: number;
+  /** Max proxy floats per GEMM chunk (memory bound; default 32M = 128 MB). */
+  chunkFloats?: number;
+  /** Sees every layer's full correlation matrix (d_mlp × features), e.g. for plots or tests. */
+  onLayer?(layer: number, weight: WeightType, corr: Float64Array, features: string[]): void;
+  onProgress?(done: number, total: number): void;
+}
+
+export interface CorrelationSearchResult {
+  features: string[];
+  layers: number[];
+  hits: CorrelationHit[];
+  /** Per (store layer, weight type, feature): the best |ρ| in that layer and its neuron (plot data). */
+  layerMax: { layer: number; weight: WeightType; feature: string; neuron: number; corr: number }[];
+}
+
+/** The code's procedure: the correlation search over every neuron of every layer. */
+export async function correlationSearch(
+  weights: NeuronWeights,
+  store: ActivationStore,
+  features: { name: string; values: Float64Array }[],
+  options: CorrelationSearchOptions = {},
+): Promise<CorrelationSearchResult> {
+  const { spec } = weights;
+  const m = store.manifest;
+  if (m.d !== spec.dModel)
+    throw new UserError(`store ${store.dir} has d = ${m.d}, the model has d_model = ${spec.dModel}`);
+  if (!m.hooks.includes('hook_resid_post'))
+    throw new UserError(`store ${store.dir} has no hook_resid_post layers`);
+  const stored = [...m.layers].sort((a, b) => a - b).filter((l) => l <= spec.nLayers - 2);
+  const layers = options.layers ?? stored;
+  for (const l of layers) {
+    if (!stored.includes(l))
+      throw new UserError(`layer ${l} is not a usable store layer (stored ≤ L−2: ${stored.join(',')})`);
+  }
+  const topK = options.topK ?? 50;
+  const n = m.n;
+  const d = spec.dModel;
+  const dm = spec.dMlp;
+  const ranked: RankedTarget[] = features.map((f) => rankTarget(f.name, f.values));
+  const T = ranked.length;
+  const chunk = Math.max(1, Math.min(dm, Math.floor((options.chunkFloats ?? 2 ** 25) / n)));
+  const types = weightTypes(spec);
+  const best = new Map<string, CorrelationHit[]>();
+  const layerMax: CorrelationSearchResult['layerMax'] = [];
+  let done = 0;
+  for (const l of layers) {
+    const a = rmsNormRows(await store.readLayer(l, 'hook_resid_post'), n, d);
+    for (const type of types) {
+      const wl = type === 'W_out' ? l : l + 1;
+      const rows = await neuronRows(weights, wl, type);
+      const corr = new Float64Array(dm * T);
+      for (let c0 = 0; c0 < dm; c0 += chunk) {
+        const c1 = Math.min(dm, c0 + chunk);
+        const proxy = await matmulTransB(a, rows.subarray(c0 * d, c1 * d), n, d, c1 - c0);
+        corr.set(spearmanColumns(proxy, n, c1 - c0, ranked), c0 * T);
+      }
+      options.onLayer?.(
+        l,
+        type,
+        corr,
+        ranked.map((r) => r.name),
+      );
+      for (let t = 0; t < T; t++) {
+        const feature = ranked[t]!.name;
+        const hits: CorrelationHit[] = [];
+        for (let j = 0; j < dm; j++) {
+          const c = corr[j * T + t]!;
+          hits.push({ feature, weight: type, layer: wl, neuron: j, corr: c, absCorr: Math.abs(c) });
+        }
+        const top = hits.reduce((b, h) => (byAbsDesc(h, b) < 0 ? h : b), hits[0]!);
+        layerMax.push({ layer: wl, weight: type, feature, neuron: top.neuron, corr: top.corr });
+        const key = `${feature}/${type}`;
+        best.set(key, [...(best.get(key) ?? []), ...hits].sort(byAbsDesc).slice(0, topK));
+      }
+    }
+    options.onProgress?.(++done, layers.length);
+  }
+  const hits = ranked.flatMap((r) => types.flatMap((w) => best.get(`${r.name}/${w}`) ?? []));
+  return { features: ranked.map((r) => r.name), layers, hits, layerMax };
+}
+
+/** Descending |value|, NaN last (the authors' NaNs sorted into the top set; ours never do). */
+function byAbsDesc<T extends { absCorr?: number; absCos?: number }>(a: T, b: T): number {
+  const x = a.absCorr ?? a.absCos ?? Number.NaN;
+  const y = b.absCorr ?? b.absCos ?? Number.NaN;
+  if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : 1;
+  if (Number.isNaN(y)) return -1;
+  return y - x;
+}
+
+// ------------------------------------------------------------------------------------------- probe directions
+
+/** The probe directions of a probe run (`probe` output dir): coef_standardized per layer, d × t. */
+export interface ProbeDirections {
+  dir: string;
+  targetNames: string[];
+  hook: string;
+  model?: string;
+  dataset?: string;
+  layers: number[];
+  d: number;
+  /** Direction of target t at a layer (float64, length d), in standardised-target units. */
+  direction(layer: number, target: number): Promise<Float64Array>;
+  /** The ridge model's pieces at a layer (for mapping edits back to target units). */
+  ridge(layer: number): Promise<{ coefStd: Float64Array; yScale: Float64Array; xMean: Float64Array }>;
+  close(): Promise<void>;
+}
+
+/** Opens `<dir>/probes.safetensors` (+ results.json for names): see src/probe/README.md. */
+export async function readProbeDirections(dir: string): Promise<ProbeDirections> {
+  const path = join(dir, 'probes.safetensors');
+  let file: SafetensorsFile;
+  try {
+    file = await SafetensorsFile.open(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UserError(
+        `${dir} has no probes.safetensors: pass the output directory of 'spacetime-lens probe'`,
+      );
+    throw err;
+  }
+  let results: Record<string, unknown> = {};
+  try {
+    const { readFile } = await import('node:fs/promises');
+    results = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8'));
+  } catch {
+    // results.json is optional: the safetensors metadata names the targets and the hook.
+  }
+  const meta = file.metadata;
+  const targetNames =
+    (results['targetNames'] as string[] | undefined) ?? JSON.parse(meta['targetNames'] ?? 'null');
+  if (!Array.isArray(targetNames))
+    throw new UserError(`${path}: no targetNames in its metadata or results.json`);
+  const layers = [...file.tensors.keys()]
+    .map((k) => /^layer\.(\d+)\.coef_standardized$/.exec(k)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  if (!layers.length) throw new UserError(`${path} holds no layer.{l}.coef_standardized tensors`);
+  const first = file.tensors.get(`layer.${layers[0]}.coef_standardized`)!;
+  const d = first.shape[0]!;
+  const t = targetNames.length;
+  if (first.shape.length !== 2 || first.shape[1] !== t)
+    throw new UserError(`${path}: coef_standardized has shape [${first.shape}], expected [d, ${t}]`);
+  const f64 = async (name: string): Promise<Float64Array> => {
+    if (!file.tensors.has(name)) throw new UserError(`${path} has no tensor ${name}`);
+    const raw = await file.readRaw(name);
+    const info = file.tensors.get(name)!;
+    if (info.dtype === 'F64') return new Float64Array(raw.slice().buffer);
+    return Float64Array.from(await file.readFloat32(name));
+  };
+  const checkLayer = (layer: number) => {
+    if (!layers.includes(layer))
+      throw new UserError(`the probe in ${dir} has no layer ${layer} (layers: ${layers.join(',')})`);
+  };
+  return {
+    dir,
+    targetNames,
+    hook: String(results['hook'] ?? meta['hook'] ?? 'hook_resid_post'),
+    ...(typeof results['model'] === 'string' ? { model: results['model'] } : {}),
+    ...(typeof results['dataset'] === 'string' ? { dataset: results['dataset'] } : {}),
+    layers,
+    d,
+    async direction(layer, target) {
+      checkLayer(layer);
+      const coef = await f64(`layer.${layer}.coef_standardized`);
+      return Float64Array.from({ length: d }, (_, i) => coef[i * t + target]!);
+    },
+    async ridge(layer) {
+      checkLayer(layer);
+      return {
+        coefStd: await f64(`layer.${layer}.coef_standardized`),
+        yScale: await f64(`layer.${layer}.y_scale`),
+        xMean: await f64(`layer.${layer}.x_mean`),
+      };
+    },
+    close: () => file.close(),
+  };
+}
+
+export interface CosineHit {
+  target: string;
+  probeLayer: number;
+  weight: WeightType;
+  layer: number;
+  neuron: number;
+  cos: number;
+  absCos: number;
+}
+
+export interface CosineSearchOptions {
+  probeLayers?: number[];
+  neuronLayers?: number[];
+  targets?: number[];
+  topK?: number;
+}
+
+/** The paper text's procedure, step 1: cosine of every probe direction with every neuron's input/output weights. */
+export async function probeCosineSearch(
+  weights: NeuronWeights,
+  probes: ProbeDirections,
+  options: CosineSearchOptions = {},
+): Promise<CosineHit[]> {
+  const { spec } = weights;
+  if (probes.d !== spec.dModel)
+    throw new UserError(`the probe has d = ${probes.d}, the model has d_model = ${spec.dModel}`);
+  const probeLayers = options.probeLayers ?? probes.layers;
+  const neuronLayers = options.neuronLayers ?? [...Array(spec.nLayers).keys()];
+  for (const l of neuronLayers)
+    if (l < 0 || l >= spec.nLayers)
+      throw new UserError(`neuron layer ${l} is outside 0..${spec.nLayers - 1}`);
+  const targets = options.targets ?? probes.targetNames.map((_, i) => i);
+  const topK = options.topK ?? 50;
+  const dirs = new Map<string, Float64Array>();
+  for (const pl of probeLayers)
+    for (const t of targets) dirs.set(`${pl}/${t}`, unit(await probes.direction(pl, t)));
+  const best = new Map<string, CosineHit[]>();
+  const types = weightTypes(spec);
+  for (const l of neuronLayers) {
+    for (const type of types) {
+      const rows = await neuronRows(weights, l, type);
+      for (const t of targets) {
+        const target = probes.targetNames[t]!;
+        const hits: CosineHit[] = [];
+        for (const pl of probeLayers) {
+          const cos = rowCosines(rows, spec.dMlp, spec.dModel, dirs.get(`${pl}/${t}`)!);
+          for (let j = 0; j < cos.length; j++) {
+            const c = cos[j]!;
+            hits.push({
+              target,
+              probeLayer: pl,
+              weight: type,
+              layer: l,
+              neuron: j,
+              cos: c,
+              absCos: Math.abs(c),
+            });
+          }
+        }
+        const key = `${target}/${type}`;
+        best.set(key, [...(best.get(key) ?? []), ...hits].sort(byAbsDesc).slice(0, topK));
+      }
+    }
+  }
+  return targets.flatMap((t) => types.flatMap((w) => best.get(`${probes.targetNames[t]}/${w}`) ?? []));
+}
+
+// ------------------------------------------------------------------------------------------- single neurons
+
+/** Where single-neuron activations (`blocks.{l}.mlp.hook_post`) come from. */
+export type ActivationSource = (layers: number[]) => Promise<Map<number, Float32Array>>;
+
+/** Activations from a store extracted with the mlp_post hook. */
+export function storeActivations(store: ActivationStore): ActivationSource {
+  return async (layers) => {
+    const out = new Map<number, Float32Array>();
+    for (const l of layers) {
+      const hook = hookName(l, 'mlp.hook_post');
+      if (!store.hookNames.includes(hook))
+        throw new UserError(
+          `store ${store.dir} has no ${hook} (extract with --hooks mlp_post, or pass --activations engine)`,
+        );
+      out.set(l, await store.read(hook));
+    }
+    return out;
+  };
+}
+
+/** Activations computed by the engine on the store's own token ids, at each entity's kept position. */
+export function engineActivations(model: HookedModel, store: ActivationStore): ActivationSource {
+  return async (layers) => {
+    const entities = await store.entities();
+    const seqs = entities.map((e, i) => {
+      if (!Array.isArray(e.input_ids) || typeof e.position !== 'number')
+        throw new UserError(
+          `store ${store.dir}, row ${i}: no input_ids/position (not extracted from a model)`,
+        );
+      return e.input_ids;
+    });
+    const positions = entities.map((e) => e.position as number);
+    const hooks = layers.map((l) => hookName(l, 'mlp.hook_post'));
+    const res = await model.run(seqs, { hooks, positions });
+    return new Map(layers.map((l, i) => [l, res.get(hooks[i]!)!]));
+  };
+}
+
+export interface SingleNeuronRow {
+  target: string;
+  layer: number;
+  neuron: number;
+  group: string;
+  fit: SingleFit;
+}
+
+/**
+ * Step 2 of the paper text's procedure: each neuron's own activation as a 1-D predictor of its target, over all
+ * entities (`group` 'all') and per entity type.
+ */
+export async function singleNeuronStats(
+  neurons: { target: string; layer: number; neuron: number }[],
+  activations: ActivationSource,
+  features: { name: string; values: Float64Array }[],
+  n: number,
+  dMlp: number,
+  groups?: string[],
+): Promise<{ rows: SingleNeuronRow[]; acts: Map<string, Float64Array> }> {
+  const layers = [...new Set(neurons.map((x) => x.layer))].sort((a, b) => a - b);
+  const acts = await activations(layers);
+  const groupNames = groups ? [...new Set(groups)].sort() : [];
+  const rows: SingleNeuronRow[] = [];
+  const values = new Map<string, Float64Array>();
+  for (const { target, layer, neuron } of neurons) {
+    const feature = features.find((f) => f.name === target);
+    if (!feature)
+      throw new UserError(`no target '${target}' (targets: ${features.map((f) => f.name).join(', ')})`);
+    const a = acts.get(layer)!;
+    const x = Float64Array.from({ length: n }, (_, i) => a[i * dMlp + neuron]!);
+    values.set(`${layer}/${neuron}`, x);
+    rows.push({ target, layer, neuron, group: 'all', fit: singleNeuronFit(x, feature.values) });
+    for (const g of groupNames) {
+      const idx = groups!.flatMap((v, i) => (v === g ? [i] : []));
+      const fit = singleNeuronFit(
+        idx.map((i) => x[i]!),
+        idx.map((i) => feature.values[i]!),
+      );
+      rows.push({ target, layer, neuron, group: g, fit });
+    }
+  }
+  return { rows, acts: values };
+}
+
+/** The store's entity-type column: a paper dataset's, else the first of entity_type/type/category present. */
+export function entityTypeColumn(datasetName: string, columns: string[]): string | undefined {
+  const known = DATASETS[datasetName]?.entityTypeColumn;
+  if (known && columns.includes(known)) return known;
+  return ['entity_type', 'type', 'category'].find((c) => columns.includes(c));
+}
+
+/** Map the cosine search's probe target names (longitude/latitude/year) to the feature names (lon/lat/year). */
+export function featureOfTarget(targetName: string): string {
+  return targetName === 'longitude' ? 'lon' : targetName === 'latitude' ? 'lat' : targetName;
+}
