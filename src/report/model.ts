@@ -1,5 +1,6 @@
 /** Turns report inputs into the figures, tables and point data that the HTML page and the figure export share. */
 
+import { basename, dirname } from 'node:path';
 import { ensure } from '../util/errors.js';
 import { describeExtra, type ExtraSection } from './extras.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
@@ -123,6 +124,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     'nothing to report: no probe results and no other results given',
   );
   inputs.runs.forEach(validateRun);
+  inputs = { ...inputs, runs: disambiguate(inputs.runs) };
   const figures: FigureModel[] = [];
   const add = (f: Omit<FigureModel, 'id'>) => figures.push({ id: `fig-${figures.length + 1}`, ...f });
   const runs = inputs.runs;
@@ -202,6 +204,25 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     initialLayer,
     split: options.split ?? 'test',
   };
+}
+
+/** Runs that share model, dataset and prompt get a suffix: their folder name, else their position. */
+function disambiguate(runs: ReportRun[]): ReportRun[] {
+  const key = (r: ReportRun) => `${r.results.model}\u0000${r.results.dataset}\u0000${r.results.prompt}`;
+  const groups = new Map<string, number[]>();
+  runs.forEach((r, i) => {
+    groups.set(key(r), [...(groups.get(key(r)) ?? []), i]);
+  });
+  const out = runs.map((r) => ({ ...r, labelSuffix: undefined as string | undefined }));
+  for (const members of groups.values()) {
+    if (members.length < 2) continue;
+    const folders = members.map((i) => (runs[i].source ? basename(dirname(runs[i].source!)) : ''));
+    const distinct = new Set(folders).size === members.length && folders.every(Boolean);
+    members.forEach((i, k) => {
+      out[i].labelSuffix = distinct ? ` [${folders[k]}]` : ` #${k + 1}`;
+    });
+  }
+  return out;
 }
 
 function defaultTitle(runs: ReportRun[]): string {

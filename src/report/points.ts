@@ -114,7 +114,7 @@ export function defaultYearOffset(run: ReportRun): number {
 
 export function runLabel(run: ReportRun): string {
   const r = run.results;
-  return `${r.model} · ${r.dataset} · ${r.prompt}`;
+  return `${r.model} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
 }
 
 /** Compact per-entity data of a run that has predictions. */

@@ -128,3 +128,22 @@ test('bad inputs are user errors', () => {
   const broken = { ...run, results: { ...run.results, kind: 'weather' as 'space' } };
   assert.throws(() => buildReportModel({ runs: [broken] }), /"kind" must be/);
 });
+
+test('runs sharing model, dataset and prompt are told apart by their folder', () => {
+  const a = { ...syntheticSpaceRun({ n: 20, layers: [0, 1] }), source: '/runs/seed0/results.json' };
+  const b = { ...syntheticSpaceRun({ n: 20, layers: [0, 1] }), source: '/runs/seed1/results.json' };
+  const c = syntheticSpaceRun({ n: 20, layers: [0, 1], prompt: 'empty' });
+  const model = buildReportModel({ runs: [a, b, c] });
+  assert.deepEqual(
+    model.runs.map((r) => r.label),
+    [
+      'synthetic-7b · world_place · coords [seed0]',
+      'synthetic-7b · world_place · coords [seed1]',
+      'synthetic-7b · world_place · empty',
+    ],
+  );
+  const series = new Set(curvePoints([a, b, c], 'r2').points.map((p) => p.series));
+  assert.equal(series.size, 2, 'curvePoints alone does not disambiguate; the model passes labelled runs');
+  const labelled = (model.figures[0].spec.data.values as { series: string }[]).map((p) => p.series);
+  assert.equal(new Set(labelled).size, 3);
+});

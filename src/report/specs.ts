@@ -44,7 +44,7 @@ export function curvePoints(
       const train = l.train?.[metric];
       points.push({
         dataset: r.dataset,
-        series: `${r.model} · ${r.prompt}`,
+        series: `${r.model} · ${r.prompt}${run.labelSuffix ?? ''}`,
         layer: l.layer,
         x: depth ? l.layer / Math.max(1, maxLayers[i]) : l.layer,
         value,

@@ -63,6 +63,8 @@ export interface ReportRun {
   columns?: Record<string, string[]>;
   /** Where it came from (shown in the report). */
   source?: string;
+  /** Set by the report when two runs share model, dataset and prompt: tells them apart in legends and titles. */
+  labelSuffix?: string;
 }
 
 /** Any other result JSON (experiments, neurons, interventions...): rendered by the generic table + chart view. */
