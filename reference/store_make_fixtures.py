@@ -9,6 +9,7 @@
 - torch_*.pt + golden_torch.json: torch.save files (f32, per-channel and per-tensor quint8, a transposed f16 view,
   nested dicts with bf16 and int64, a Parameter, a ZIP64 repack) and the values PyTorch reads (dequantised); torch_evil.pt calls
   os.system when unpickled by Python and must be refused.
+- test/fixtures/store/numpy_f16/: a small f16 activation store written by NumPy alone, and its expected values.
 
 Run: /usr/bin/python3 reference/store_make_fixtures.py
 """
@@ -182,12 +183,44 @@ def golden_torch():
     zipfile.ZIP64_LIMIT = 8
     try:
         with zipfile.ZipFile(os.path.join(OUT, 'torch_zip64.pt'), 'w', zipfile.ZIP_STORED, allowZip64=True) as dst:
-            for info in src.infolist():
-                dst.writestr(info.filename, src.read(info.filename))
+            for info in src.infolist():  # fixed timestamps keep the fixture reproducible
+                entry = zipfile.ZipInfo(info.filename, date_time=(2023, 10, 1, 0, 0, 0))
+                dst.writestr(entry, src.read(info.filename), zipfile.ZIP_STORED)
     finally:
         zipfile.ZIP64_LIMIT = limit
     expected['torch_zip64.pt'] = expected['torch_f32.pt']
     with open(os.path.join(OUT, 'golden_torch.json'), 'w') as f:
+        json.dump(expected, f, indent=1)
+
+
+def golden_store():
+    """A small f16 activation store written by NumPy alone (test/fixtures/store/numpy_f16), per docs/store.md."""
+    rng = np.random.default_rng(17)
+    out = os.path.join(OUT, '..', 'store', 'numpy_f16')
+    os.makedirs(out, exist_ok=True)
+    n, d = 4, 5
+    names = ['Paris', 'Lima', 'Oslo', 'Quito']
+    targets = [[2.35, 48.86], [-77.04, -12.05], [10.75, 59.91], [-78.47, -0.18]]
+    files, expected = {}, {}
+    for layer in (0, 2):
+        hook = 'blocks.%d.hook_resid_post' % layer
+        x = (rng.standard_normal((n, d)) * 3).astype(np.float16)
+        write_safetensors(os.path.join(out, hook + '.safetensors'), [(hook, 'F16', x.shape, x.tobytes())], {})
+        files[hook] = hook + '.safetensors'
+        expected[hook] = x.astype(np.float64).ravel().tolist()
+    with open(os.path.join(out, 'entities.jsonl'), 'w') as f:
+        for i, name in enumerate(names):
+            f.write(json.dumps({'name': name, 'country': 'XX', 'is_test': i % 2 == 1, 'target': targets[i]}) + '\n')
+    manifest = {
+        'formatVersion': 1, 'model': {'id': 'numpy/handmade'},
+        'dataset': {'name': 'four_places', 'sha256': '0' * 64, 'kind': 'space', 'targetNames': ['longitude', 'latitude']},
+        'prompt': {'name': 'empty', 'text': ''}, 'hooks': ['hook_resid_post'], 'layers': [0, 2], 'dtype': 'f16',
+        'n': n, 'd': d, 'aggregation': 'last', 'toolVersion': 'numpy', 'createdAt': '2026-11-29T00:00:00Z',
+        'files': files,
+    }
+    with open(os.path.join(out, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+    with open(os.path.join(OUT, '..', 'store', 'numpy_f16_expected.json'), 'w') as f:
         json.dump(expected, f, indent=1)
 
 
@@ -197,4 +230,5 @@ if __name__ == '__main__':
     half_cases()
     golden_npy()
     golden_torch()
+    golden_store()
     print('wrote', sorted(os.listdir(OUT)))

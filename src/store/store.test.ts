@@ -333,3 +333,17 @@ test('writeLayerFile / readLayerFile: one atomic layer file in an in-progress di
   );
   assert.deepEqual(readdirSync(dir), [file]);
 });
+
+test('reads a store written by NumPy alone (independent writer, f16 layers)', async () => {
+  const base = join(packageRoot(), 'test', 'fixtures', 'store');
+  const expected: Record<string, number[]> = JSON.parse(
+    readFileSync(join(base, 'numpy_f16_expected.json'), 'utf8'),
+  );
+  const store = await openStore(join(base, 'numpy_f16'));
+  assert.deepEqual(store.hookNames, Object.keys(expected));
+  for (const [hook, values] of Object.entries(expected))
+    assert.deepEqual([...(await store.read(hook))], values);
+  assert.deepEqual([...store.isTest()], [0, 1, 0, 1]);
+  assert.deepEqual([...store.targets()], [2.35, 48.86, -77.04, -12.05, 10.75, 59.91, -78.47, -0.18]);
+  assert.equal((await store.entities())[3].country, 'XX');
+});
