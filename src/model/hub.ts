@@ -217,7 +217,7 @@ function hubError(err: unknown, repo: string, revision: string, hubUrl: string):
         'use a local directory, or --offline with a cached model',
     );
   }
-  if (/access token/i.test(e.message)) return new UserError(`${e.message} (HF_TOKEN / --token)`);
+  if (/access token/i.test(e.message)) return new UserError(`${e.message} (check HF_TOKEN)`);
   return e;
 }
 
