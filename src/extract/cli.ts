@@ -98,14 +98,19 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
   }
   if (isStaticModel(flags.model)) {
     if (shard) throw new UserError('static embeddings are computed in one go; --shard does not apply');
-    const store = await extractStatic({
+    const r = await extractStatic({
       model: flags.model,
       dataset: flags.dataset,
       out: flags.out,
-      ...(flags.prompt ? { prompt: flags.prompt } : {}),
+      ...(flags.prompt && flags.prompt !== 'all' ? { prompt: flags.prompt } : {}),
       ...(flags.limit ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
+      ...(flags.overwrite ? { overwrite: true } : {}),
     });
-    console.log(`wrote ${store}`);
+    console.log(
+      `wrote ${r.out}: ${r.n} entities x d=${r.d} (${r.model}); ${r.uncovered} entities had no known word ` +
+        `(zero vectors)${r.uncoveredExamples.length ? `, e.g. ${r.uncoveredExamples.join(', ')}` : ''}; ` +
+        `word coverage ${(100 * r.tokenCoverage).toFixed(1)}%`,
+    );
     return;
   }
   const base = optionsFromFlags(flags, shard);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { main } from '../cli/main.js';
 import { loadDataset } from '../data/index.js';
-import { renderPrompt } from '../data/prompts.js';
+import { getPrompt, listPrompts, renderPrompt } from '../data/prompts.js';
 import type { EntityDataset } from '../data/types.js';
 import { encodeForProbe, loadModel, type ModelTokenizer } from '../model/index.js';
 import { openStore } from '../store/index.js';
@@ -22,13 +23,15 @@ import { writePaperSlice, writeRandomLlama } from './testing.js';
 let tmp: string;
 let modelDir: string;
 let dataset: EntityDataset;
+let csvPath: string;
 let model: ExtractionModel;
 const N = 24;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-extract-'));
   modelDir = await writeRandomLlama(join(tmp, 'model'));
-  dataset = await loadDataset(await writePaperSlice(join(tmp, 'data'), 'world_place', 200));
+  csvPath = await writePaperSlice(join(tmp, 'data'), 'world_place', 200);
+  dataset = await loadDataset(csvPath);
   model = (await loadModel(modelDir)) as unknown as ExtractionModel;
 });
 
@@ -181,4 +184,41 @@ test('run: extract + probe + report in one call, and a second call skips every s
   const second = await runPipeline({ ...base(), limit: 60, out });
   assert.deepEqual(second.ran, { extract: false, probe: false, report: false });
   await assert.rejects(runPipeline({ ...base(), limit: 60, out, prompt: 'empty' }), UserError);
+});
+
+test('CLI: --prompt all writes one store per variant; --model static:... routes to the word-vector baseline', async () => {
+  const all = join(tmp, 'all');
+  const args = ['extract', '--model', modelDir, '--dataset', csvPath, '--limit', '6', '--quiet'];
+  assert.equal(await main([...args, '--prompt', 'all', '--out', all]), 0);
+  const names = listPrompts(dataset).map((p) => p.name);
+  assert.deepEqual((await readdir(all)).sort(), [...names].sort());
+  for (const name of names) {
+    const m = (await openStore(join(all, name))).manifest;
+    assert.equal(m.prompt.name, name);
+    assert.equal(m.prompt.text, getPrompt(dataset, name).prefix);
+  }
+  assert.equal(
+    await main([...args, '--prompt', 'coords', '--out', join(all, 'coords')]),
+    1,
+    'exists: exit 1',
+  );
+  const glove = join(tmp, 'glove');
+  assert.equal(
+    await main([
+      'extract',
+      '--model',
+      'static:glove-100d',
+      '--dataset',
+      csvPath,
+      '--limit',
+      '6',
+      '--out',
+      glove,
+    ]),
+    0,
+  );
+  const s = await openStore(glove);
+  assert.equal(s.manifest.n, 6);
+  assert.equal(s.manifest.d, 100);
+  assert.equal(s.manifest.model.id, 'static:glove-100d');
 });

@@ -520,6 +520,7 @@ async function finish(
       manifest: {
         model: { id: String(plan.key['model']), configHash: String(plan.key['configHash']) },
         prompt: String(plan.key['prompt']),
+        promptText: getPrompt(plan.dataset, String(plan.key['prompt'])).prefix,
         layers: plan.layers,
         hookSuffixes: plan.hookSuffixes,
         aggregation: plan.aggregate,

@@ -70,13 +70,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     await checkStoreMatches(store, options, dataset.source.sha256, prompt);
     log(`extract: ${store} is done, skipping`);
   } else if (isStaticModel(options.model)) {
-    await extractStatic({
+    const r = await extractStatic({
       model: options.model,
       dataset,
       out: store,
       prompt,
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
     });
+    if (r.uncovered) log(`static: ${r.uncovered} of ${r.n} entities had no known word (zero vectors)`);
     ran.extract = true;
   } else {
     await extract({ ...options, dataset, prompt, out: store, resume: true });

@@ -1,22 +1,15 @@
 import { loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
-import { UserError } from '../util/errors.js';
+import { buildStaticEmbeddingStore, type StaticEmbeddingResult } from './static-embedding.js';
 
 /** `--model static:glove-100d` or `static:/path/vectors.txt`: a static word-embedding baseline, not an LLM. */
 export function isStaticModel(model: string): boolean {
   return model.startsWith('static:');
 }
 
-interface StaticModule {
-  buildStaticEmbeddingStore(
-    dataset: EntityDataset,
-    options: { model: string; out: string; prompt?: string },
-  ): Promise<unknown>;
-}
-
 /**
- * Routes `extract --model static:...` to src/extract/static-embedding.ts (the report stage's baseline builder).
- * Loaded lazily: the baseline pulls in word-vector files that an LLM extraction never needs.
+ * Routes `extract --model static:...` (and `run`) to the static-embedding baseline builder
+ * (src/extract/static-embedding.ts): the mean word vector of each entity, as a one-layer store.
  */
 export async function extractStatic(o: {
   model: string;
@@ -24,22 +17,16 @@ export async function extractStatic(o: {
   out: string;
   prompt?: string;
   limit?: number;
-}): Promise<string> {
-  const specifier = './static-embedding.js';
-  let mod: StaticModule;
-  try {
-    mod = (await import(specifier)) as StaticModule;
-  } catch (err) {
-    throw new UserError(`static embeddings are not available in this build (${(err as Error).message})`);
-  }
+  overwrite?: boolean;
+}): Promise<StaticEmbeddingResult> {
   let dataset = typeof o.dataset === 'string' ? await loadDataset(o.dataset) : o.dataset;
   if (o.limit !== undefined && o.limit < dataset.n) dataset = sliceDataset(dataset, o.limit);
-  await mod.buildStaticEmbeddingStore(dataset, {
+  return buildStaticEmbeddingStore(dataset, {
     model: o.model,
     out: o.out,
     ...(o.prompt ? { prompt: o.prompt } : {}),
+    ...(o.overwrite ? { overwrite: true } : {}),
   });
-  return o.out;
 }
 
 /** The first `n` rows of a dataset (for --limit). */
