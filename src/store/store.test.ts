@@ -212,6 +212,12 @@ test('refuses to overwrite unless asked; never replaces a directory that is not 
   const empty = fresh();
   mkdirSync(empty);
   await makeStore(empty); // an empty directory is fine
+  // A parent that is a file: a clear error, not a crash.
+  writeFileSync(join(root, 'a-file'), '');
+  assert.throws(
+    () => createStore(join(root, 'a-file', 'store'), manifest(), entitiesFromDataset(dataset)),
+    (e: unknown) => e instanceof UserError && /cannot create store/.test(e.message),
+  );
   assert.deepEqual(leftovers(), []);
 });
 

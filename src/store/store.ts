@@ -297,9 +297,13 @@ export function createStore(
   checkManifestInput(manifest);
   checkEntities(entities, manifest);
   checkTarget(target, options.overwrite ?? false);
-  mkdirSync(dirname(target), { recursive: true });
   const tempDir = tempSibling(target);
-  mkdirSync(tempDir);
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    mkdirSync(tempDir);
+  } catch (err) {
+    throw new UserError(`cannot create store ${target}: ${(err as Error).message}`);
+  }
   const files: Record<string, string> = {};
   let state: 'open' | 'finished' | 'aborted' = 'open';
   const pending = new Set<string>();
