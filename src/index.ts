@@ -16,3 +16,6 @@ export * from './extract/index.js';
 export * from './probe/index.js';
 export * from './experiments/index.js';
 export * from './report/index.js';
+// Names that several stages export: the probe stage's definitions are the public ones.
+export { haversineKm, resolveAlphas } from './probe/index.js';
+export type { Metrics, ProbeResults } from './probe/index.js';
