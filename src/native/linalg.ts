@@ -239,27 +239,67 @@ async function blockReflectorT(panel: ReflectorPanel, rows: number): Promise<F64
   return t;
 }
 
-/** Q of a tridiagonal reduction as an explicit d×d orthogonal matrix (row-major): A = Q T Qᵀ. */
-export async function formQ(red: TridiagonalReduction): Promise<F64> {
+/** Merges consecutive panels into wider block reflectors (fewer, fatter GEMMs and fewer passes over Q). */
+function mergePanels(panels: ReflectorPanel[], size: number, width: number): ReflectorPanel[] {
+  const out: ReflectorPanel[] = [];
+  for (let p = 0; p < panels.length; ) {
+    let q = p;
+    let count = 0;
+    while (q < panels.length && (q === p || count + panels[q]!.count <= width)) count += panels[q++]!.count;
+    const start = panels[p]!.start;
+    const rows = size - start;
+    const v = new Float64Array(rows * count);
+    const tau = new Float64Array(count);
+    let col = 0;
+    for (let k = p; k < q; k++) {
+      const pk = panels[k]!;
+      const off = pk.start - start;
+      for (let r = 0; r < size - pk.start; r++) {
+        for (let j = 0; j < pk.count; j++) v[(r + off) * count + col + j] = pk.v[r * pk.count + j]!;
+      }
+      tau.set(pk.tau, col);
+      col += pk.count;
+    }
+    out.push({ start, count, v, tau });
+    p = q;
+  }
+  return out;
+}
+
+/**
+ * Q of a tridiagonal reduction as an explicit d×d orthogonal matrix (row-major): A = Q T Qᵀ. Block reflectors are
+ * applied last to first, Q_region ← (I − V T Vᵀ)·blockdiag(I, Q_next), with Vᵀ·blockdiag(I, Q_next) formed without
+ * materialising the block diagonal.
+ */
+export async function formQ(red: TridiagonalReduction, blockWidth = 192): Promise<F64> {
   const d = red.size;
-  const apply = await cachedSession('linalg:formq', () => {
+  const apply = await cachedSession('linalg:formq2', () => {
     const g = new GraphBuilder('formq');
     g.input('Qprev', 'float64', ['p', 'p']);
     g.input('Ib', 'float64', ['b', 'b']);
-    g.input('padQ', 'int64', [4]);
-    g.input('padI', 'int64', [4]);
     g.input('V', 'float64', ['M', 'b']);
     g.input('T', 'float64', ['b', 'b']);
-    const e = g.op('Add', [g.op('Pad', ['Qprev', 'padQ']), g.op('Pad', ['Ib', 'padI'])]);
-    const vte = g.op('Gemm', ['V', e], { transA: 1 });
-    const tvte = g.op('MatMul', ['T', vte]);
-    g.op('Gemm', ['V', tvte, e], { alpha: { float: -1 }, beta: { float: 1 } }, 'out');
+    g.input('split', 'int64', [2]); // [b, p]
+    const [vTop, vBot] = g.node('Split', ['V', 'split'], { axis: 0 }, ['Vtop', 'Vbot']) as [string, string];
+    const wl = g.op('Transpose', [vTop], { perm: [1, 0] }); // b × b
+    const wr = g.op('Gemm', [vBot, 'Qprev'], { transA: 1 }); // b × p
+    const pm = g.op('MatMul', ['V', 'T']); // M × b
+    const [pTop, pBot] = g.node('Split', [pm, 'split'], { axis: 0 }, ['Ptop', 'Pbot']) as [string, string];
+    const neg = { alpha: { float: -1 }, beta: { float: 1 } };
+    const tl = g.op('Gemm', [pTop, wl, 'Ib'], neg);
+    const tr = g.op('Gemm', [pTop, wr], { alpha: { float: -1 } });
+    const bl = g.op('Gemm', [pBot, wl], { alpha: { float: -1 } });
+    const br = g.op('Gemm', [pBot, wr, 'Qprev'], neg);
+    const top = g.op('Concat', [tl, tr], { axis: 1 });
+    const bottom = g.op('Concat', [bl, br], { axis: 1 });
+    g.op('Concat', [top, bottom], { axis: 0 }, 'out');
     g.output('out', 'float64', ['M', 'M']);
     return g;
   });
-  let qprev: F64 = new Float64Array(0); // region of rows/cols ≥ start+count+1 of the next panel
-  for (let p = red.panels.length - 1; p >= 0; p--) {
-    const panel = red.panels[p]!;
+  const blocks = mergePanels(red.panels, d, blockWidth);
+  let qprev: F64 = new Float64Array(0); // region of rows/cols ≥ start+count+1 of the next block
+  for (let p = blocks.length - 1; p >= 0; p--) {
+    const panel = blocks[p]!;
     const b = panel.count;
     const rows = d - panel.start;
     const big = rows - 1; // region: global rows/cols ≥ start+1
@@ -267,19 +307,17 @@ export async function formQ(red: TridiagonalReduction): Promise<F64> {
     const vr = panel.v.subarray(b); // drop local row 0 (always zero)
     const pdim = big - b;
     if (pdim === 0) {
-      // Last panel: Q region = I − V T Vᵀ, computed with an identity "previous" block of size 0 avoided.
-      const ib = identity(big);
+      // Last block: Q region = I − V T Vᵀ.
       const vt = await gemm64(vr, t, big, b, b);
-      qprev = await gemm64(vt, vr, big, b, big, { transB: true, alpha: -1, c0: ib, beta: 1 });
+      qprev = await gemm64(vt, vr, big, b, big, { transB: true, alpha: -1, c0: identity(big), beta: 1 });
       continue;
     }
     const out = await apply.run({
       Qprev: new ort.Tensor('float64', qprev, [pdim, pdim]),
       Ib: new ort.Tensor('float64', identity(b), [b, b]),
-      padQ: new ort.Tensor('int64', BigInt64Array.from([b, b, 0, 0].map(BigInt)), [4]),
-      padI: new ort.Tensor('int64', BigInt64Array.from([0, 0, pdim, pdim].map(BigInt)), [4]),
       V: new ort.Tensor('float64', vr, [big, b]),
       T: new ort.Tensor('float64', t, [b, b]),
+      split: new ort.Tensor('int64', BigInt64Array.from([BigInt(b), BigInt(pdim)]), [2]),
     });
     qprev = out['out']!.data as F64;
   }
