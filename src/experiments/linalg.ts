@@ -4,6 +4,7 @@
  * O(n q²) products run in onnxruntime's f64 GEMM. Big products never run here.
  */
 import { matmul } from '../native/index.js';
+import { gemm64, type TridiagonalReduction } from '../native/linalg.js';
 
 /**
  * Eigen-decomposition of a symmetric q×q matrix (row-major) by cyclic Jacobi rotations.
@@ -255,7 +256,7 @@ export function tridiagonalEigenvectors(t: SymTridiagonal, values: Float64Array,
   for (let j = 0; j < k; j++) {
     if (j > 0 && Math.abs(values[j - 1]! - values[j]!) > clusterGap) clusterStart = j;
     let v: Float64Array = Float64Array.from({ length: d }, random);
-    for (let iter = 0; iter < 4; iter++) {
+    for (let iter = 0; iter < 3; iter++) {
       v = shiftedTridiagonalSolve(t, values[j]!, v, tiny);
       for (let c = clusterStart; c < j; c++) {
         const u = vectors[c]!;
@@ -274,5 +275,42 @@ export function tridiagonalEigenvectors(t: SymTridiagonal, values: Float64Array,
   }
   const out = new Float64Array(d * k);
   for (let c = 0; c < k; c++) for (let i = 0; i < d; i++) out[i * k + c] = vectors[c]![i]!;
+  return out;
+}
+
+/**
+ * Q·S for the orthogonal factor Q of a Householder tridiagonalisation (src/native/linalg `tridiagonalize`) and a
+ * d×k matrix S (row-major), without forming Q: each panel is applied as a block reflector I − V·T·Vᵀ (LAPACK
+ * dlarft/dlarfb, forward, columnwise) through f64 GEMMs, last panel first. Cost ≈ 2·d²·k instead of formQ's d³.
+ */
+export async function applyTridiagonalQ(
+  red: TridiagonalReduction,
+  s: Float64Array,
+  k: number,
+): Promise<Float64Array> {
+  const d = red.size;
+  const out = Float64Array.from(s);
+  for (let p = red.panels.length - 1; p >= 0; p--) {
+    const panel = red.panels[p]!;
+    const rows = d - panel.start;
+    const b = panel.count;
+    const vtv = await gemm64(panel.v, panel.v, b, rows, b, { transA: true });
+    const t = new Float64Array(b * b);
+    for (let i = 0; i < b; i++) {
+      const ti = panel.tau[i]!;
+      t[i * b + i] = ti;
+      if (ti === 0) continue;
+      for (let r = 0; r < i; r++) {
+        let acc = 0;
+        for (let c = r; c < i; c++) acc += t[r * b + c]! * vtv[c * b + i]!;
+        t[r * b + i] = -ti * acc;
+      }
+    }
+    const block = out.subarray(panel.start * k, d * k);
+    const w = await gemm64(panel.v, block, b, rows, k, { transA: true }); // Vᵀ·S: b×k
+    const tw = await gemm64(t, w, b, b, k); // T·Vᵀ·S
+    const updated = await gemm64(panel.v, tw, rows, b, k, { alpha: -1, c0: block, beta: 1 });
+    out.set(updated, panel.start * k);
+  }
   return out;
 }

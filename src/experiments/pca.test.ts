@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formQ, gemm64, tridiagonalize } from '../native/linalg.js';
 import { loadGolden } from './fixtures.js';
 import {
+  applyTridiagonalQ,
   cholesky,
   orthonormalize,
   symmetricEigen,
@@ -9,6 +11,8 @@ import {
   tridiagonalEigenvectors,
 } from './linalg.js';
 import { pca, projectOntoComponents } from './pca.js';
+import { Rng } from './rng.js';
+import { gaussian } from './stats.js';
 
 test('symmetricEigen diagonalises a hand-checkable matrix', () => {
   // [[2,1],[1,2]] has eigenvalues 3 (vector [1,1]/√2) and 1 (vector [1,-1]/√2)
@@ -118,4 +122,24 @@ test('tridiagonal eigenpairs: the 1-D Laplacian (closed form) and a repeated eig
 
 test('pca rejects k outside 1..min(n-1, d)', async () => {
   await assert.rejects(pca(new Float32Array(20), 5, 4, 5), /outside 1\.\.4/);
+});
+
+test('applyTridiagonalQ equals formQ(red)·S (block reflectors applied without forming Q)', async () => {
+  const d = 70; // more than one panel of 48
+  const rng = new Rng(11, 'sym');
+  const a = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = gaussian(rng);
+      a[i * d + j] = v;
+      a[j * d + i] = v;
+    }
+  }
+  const red = await tridiagonalize(a, d);
+  assert.ok(red.panels.length > 1);
+  const k = 5;
+  const s = Float64Array.from({ length: d * k }, () => gaussian(rng));
+  const want = await gemm64(await formQ(red), s, d, d, k);
+  const got = await applyTridiagonalQ(red, s, k);
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 1e-12, `entry ${i}`);
 });

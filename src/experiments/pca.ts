@@ -9,9 +9,10 @@
  */
 
 import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
-import { formQ, gemm64, tridiagonalize } from '../native/linalg.js';
+import { gemm64, tridiagonalize } from '../native/linalg.js';
 import { UserError } from '../util/errors.js';
 import {
+  applyTridiagonalQ,
   orthonormalize,
   symmetricEigen,
   topTridiagonalEigenvalues,
@@ -278,8 +279,7 @@ async function exactTopEigen(
   const red = await tridiagonalize(matrix, m);
   const values = topTridiagonalEigenvalues(red, k);
   const s = tridiagonalEigenvectors(red, values);
-  const q = await formQ(red);
-  const u = await gemm64(q, s, m, m, k); // m×k eigenvectors of `matrix`
+  const u = await applyTridiagonalQ(red, s, k); // m×k eigenvectors of `matrix`
   const residual = ritzResidual(u, await gemm64(matrix, u, m, m, k), values, m, k, k);
   if (!xc) return { values, vectors: u, residual };
   const v = await gemm64(xc, u, d, n, k, { transA: true }); // d×k, column c scaled by √λ_c
