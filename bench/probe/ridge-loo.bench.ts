@@ -94,13 +94,16 @@ for (const d of dims) {
     const rows = Array.from({ length: nTrain }, (_, i) => i);
     const testRows = Array.from({ length: nTest }, (_, i) => nTrain + i);
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const timings: Record<string, number> = {};
     const fit = await ridgeLoo({ data: x, rows: n, cols: d }, y, t, alphas, { rows, timings });
     const ours = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    const oursCpu = (cpu.user + cpu.system) / 1e6;
     const pred = await ridgePredict(fit, { data: x, rows: n, cols: d });
     const oursR2 = r2(y, pred, testRows);
     console.log(
-      `d=${d}: ours ${ours.toFixed(2)} s (${fit.route}), alpha ${fit.alpha.toPrecision(6)} [${fit.alphaIndex}], ` +
+      `d=${d}: ours ${ours.toFixed(2)} s (CPU ${oursCpu.toFixed(1)} s, ${fit.route}), alpha ${fit.alpha.toPrecision(6)} [${fit.alphaIndex}], ` +
         `test R² ${oursR2.toFixed(8)}\n  phases: ${Object.entries(timings)
           .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
           .join(', ')}`,
@@ -110,6 +113,7 @@ for (const d of dims) {
     if (py.status !== 0) throw new Error(`sklearn side failed: ${py.stderr}`);
     const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as {
       seconds: number;
+      cpuSeconds: number;
       alpha: number;
       alphaIndex: number;
       looMse: number[];
@@ -117,9 +121,10 @@ for (const d of dims) {
     };
     const looRel = Math.max(...ref.looMse.map((v, i) => Math.abs(fit.looMse[i]! - v) / Math.abs(v)));
     console.log(
-      `d=${d}: sklearn ${ref.seconds.toFixed(2)} s, alpha ${ref.alpha.toPrecision(6)} [${ref.alphaIndex}], ` +
+      `d=${d}: sklearn ${ref.seconds.toFixed(2)} s (CPU ${ref.cpuSeconds.toFixed(1)} s), alpha ${ref.alpha.toPrecision(6)} [${ref.alphaIndex}], ` +
         `test R² ${ref.r2Test.toFixed(8)}\n` +
-        `d=${d}: speed ratio sklearn/ours = ${(ref.seconds / ours).toFixed(2)}x; same alpha: ` +
+        `d=${d}: speed ratio sklearn/ours = ${(ref.seconds / ours).toFixed(2)}x wall, ` +
+        `${(ref.cpuSeconds / oursCpu).toFixed(2)}x CPU; same alpha: ` +
         `${ref.alphaIndex === fit.alphaIndex}; |ΔR²|/R² = ${(Math.abs(oursR2 - ref.r2Test) / Math.abs(ref.r2Test)).toExponential(2)}; ` +
         `max rel. LOO-MSE difference ${looRel.toExponential(2)}`,
     );
