@@ -147,7 +147,7 @@ export class HookedModel {
     const kept = options.positions ? keptPositions(options.positions, lengths) : undefined;
     const nSeq = sequences.length;
     await this.prepare();
-    const maxLen = Math.max(0, ...lengths);
+    const maxLen = lengths.reduce((a, b) => Math.max(a, b), 0);
     const captures = new Map<string, Capture>();
     for (const hook of hooks) {
       const width = hookWidth(hook, spec);
@@ -714,7 +714,7 @@ function planBatches(
       (last.seqs.length + 1) * heads * last.T * last.T <= maxScoreFloats
     ) {
       last.seqs.push(i);
-      last.tokens += last.T;
+      last.tokens += last.T; // padded tokens
     } else {
       out.push({ seqs: [i], T: lengths[i]!, tokens: lengths[i]! });
     }
