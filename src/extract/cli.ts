@@ -26,7 +26,7 @@ export interface ExtractFlags {
   hooks: string;
   aggregate: string;
   dtype: string;
-  batchSize: string;
+  batchSize?: string;
   limit?: string;
   seed: string;
   device: string;
@@ -60,7 +60,9 @@ export function optionsFromFlags(
     hooks: flags.hooks,
     aggregate: parseAggregation(flags.aggregate),
     dtype: parseDtype(flags.dtype),
-    batchSize: parsePositiveInt(flags.batchSize, '--batch-size'),
+    ...(flags.batchSize !== undefined
+      ? { batchSize: parsePositiveInt(flags.batchSize, '--batch-size') }
+      : {}),
     ...(flags.limit !== undefined ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
     seed: parseSeed(flags.seed),
     device,

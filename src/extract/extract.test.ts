@@ -11,7 +11,7 @@ import { encodeForProbe, loadModel, type ModelTokenizer } from '../model/index.j
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import type { ExtractionModel } from './batch.js';
-import { extract } from './extract.js';
+import { defaultBatchSize, extract } from './extract.js';
 import { paperQuantize } from './quantize.js';
 import { runPipeline } from './run.js';
 import { writePaperSlice, writeRandomLlama } from './testing.js';
@@ -221,4 +221,9 @@ test('CLI: --prompt all writes one store per variant; --model static:... routes 
   assert.equal(s.manifest.n, 6);
   assert.equal(s.manifest.d, 100);
   assert.equal(s.manifest.model.id, 'static:glove-100d');
+});
+
+test('default batch size: 64, or 256 once the f32 weights exceed the engine cache (Llama-2-7B shape)', () => {
+  assert.equal(defaultBatchSize({ nLayers: 30, dModel: 576, dMlp: 1536 }), 64);
+  assert.equal(defaultBatchSize({ nLayers: 32, dModel: 4096, dMlp: 11008 }), 256);
 });

@@ -104,8 +104,19 @@ export interface ExtractResult {
   alreadyDone: boolean;
 }
 
-/** Sequences in one resumable chunk; also the batch given to the engine. */
+/** Sequences in one resumable chunk (one engine call) for models whose f32 weights stay cached between calls. */
 export const DEFAULT_BATCH_SIZE = 64;
+/** For larger models the engine streams every layer's weights once per call: bigger chunks amortise that. */
+export const LARGE_MODEL_BATCH_SIZE = 256;
+
+/**
+ * Default --batch-size: 64, or 256 when the model's f32 weights (about 4 * (4 d^2 + 3 d d_mlp) bytes per layer)
+ * exceed the engine's 2 GiB weight cache. Depends only on the model, so every shard and resume agrees.
+ */
+export function defaultBatchSize(spec: { nLayers: number; dModel: number; dMlp: number }): number {
+  const bytes = spec.nLayers * 4 * (4 * spec.dModel ** 2 + 3 * spec.dModel * spec.dMlp);
+  return bytes > 2 ** 31 ? LARGE_MODEL_BATCH_SIZE : DEFAULT_BATCH_SIZE;
+}
 
 interface Plan {
   dataset: EntityDataset;
@@ -253,7 +264,7 @@ async function makePlan(
     );
   }
   const seed = options.seed ?? 0;
-  const chunkRows = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const chunkRows = options.batchSize ?? defaultBatchSize(model.spec);
   if (!Number.isInteger(chunkRows) || chunkRows < 1)
     throw new UserError(`--batch-size must be a positive integer`);
   const limit = options.limit;

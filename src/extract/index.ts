@@ -6,9 +6,11 @@ export {
   configHash,
   creationTime,
   DEFAULT_BATCH_SIZE,
+  defaultBatchSize,
   type ExtractOptions,
   type ExtractResult,
   extract,
+  LARGE_MODEL_BATCH_SIZE,
 } from './extract.js';
 export { type MergeOptions, type MergeResult, mergeStores } from './merge.js';
 export { maxTokenId, type PreparedRow, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';

@@ -22,7 +22,10 @@ function addExtractionOptions(cmd: Command): Command {
         .choices(['f32', 'f16', 'int8'])
         .default('f32'),
     )
-    .option('--batch-size <n>', 'sequences per forward pass and per resumable chunk', '64')
+    .option(
+      '--batch-size <n>',
+      'sequences per engine call and per resumable chunk (default 64; 256 for models over 2 GiB of f32 weights)',
+    )
     .option('--limit <n>', 'only the first N entities of the dataset')
     .option('--seed <s>', 'seed of the random-token prompt (ids depend only on seed and row)', '0')
     .addOption(
