@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeRandomLlama } from '../extract/index.js';
+import { type HookedModel, loadModel } from '../model/index.js';
+import { probeStore } from '../probe/index.js';
+import { createStore, hookName, openStore, type StoreEntity } from '../store/index.js';
+import {
+  familiarityProbe,
+  familiarityTemplate,
+  quantile,
+  readFamiliarity,
+  scoreFamiliarity,
+  writeFamiliarity,
+} from './familiarity.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'familiarity-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe('familiarity scores', () => {
+  let model: HookedModel;
+  before(async () => {
+    await writeRandomLlama(join(dir, 'm'), undefined, { seed: 2 });
+    model = await loadModel(join(dir, 'm'));
+  });
+  after(() => model.dispose());
+
+  test('batched log P(answer | prompt) equals the log-softmax of single unbatched runs', async () => {
+    const entities: StoreEntity[] = [
+      { name: 'Kaya, Burkina Faso', is_test: false, target: [-1, 13], country: 'Burkina_Faso' },
+      { name: 'Lyon', is_test: false, target: [4.8, 45.7], country: 'France' },
+      { name: 'Sembuwatta Lake', is_test: true, target: [80.7, 7.4], country: 'Sri_Lanka' },
+    ];
+    const spec = familiarityTemplate('world_place', 'space');
+    const scores = await scoreFamiliarity(model, entities, spec, { batchSize: 2 });
+    const tok = model.tokenizer!;
+    const V = model.spec.vocabSize;
+    assert.deepEqual(
+      scores.map((s) => s.answer),
+      ['Burkina Faso', 'France', 'Sri Lanka'],
+    );
+    assert.deepEqual(
+      scores.map((s) => s.answerInName),
+      [true, false, false],
+    );
+    for (const s of scores) {
+      const prompt = `${entities[s.row]!.name} is in the country of`;
+      const p = [tok.bosId!, ...tok.encode(prompt).ids];
+      const full = [tok.bosId!, ...tok.encode(`${prompt} ${s.answer}`).ids];
+      assert.deepEqual(full.slice(0, p.length), p);
+      const logits = (await model.run([full], { hooks: ['logits'] })).get('logits')!;
+      let want = 0;
+      for (let k = p.length; k < full.length; k++) {
+        const row = Array.from(logits.subarray((k - 1) * V, k * V), Number);
+        const max = Math.max(...row);
+        want += row[full[k]!]! - max - Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+      }
+      assert.equal(s.answerTokens, full.length - p.length);
+      assert.ok(Math.abs(s.logProb - want) < 1e-5, `${s.name}: ${s.logProb} vs ${want}`);
+    }
+    await writeFamiliarity(dir, scores, { template: spec.template });
+    const back = await readFamiliarity(join(dir, 'familiarity.csv'), 3);
+    assert.deepEqual(
+      Array.from(back),
+      scores.map((s) => s.logProb),
+    );
+  });
+
+  test('templates: dataset defaults, time stores use the year, custom ones need {name}', () => {
+    assert.equal(familiarityTemplate('historical_figure', 'time').template, '{name} died in the year');
+    assert.deepEqual(familiarityTemplate('my_events', 'time').answer, { year: true });
+    assert.throws(() => familiarityTemplate('my_places', 'space'), /--template/);
+    assert.throws(() => familiarityTemplate('my_places', 'space', { template: 'Where is' }), /\{name\}/);
+  });
+});
+
+describe('probe by familiarity', () => {
+  test('quantile matches NumPy linear interpolation', () => {
+    assert.equal(quantile([4, 1, 3, 2], 0.25), 1.75);
+    assert.equal(quantile([4, 1, 3, 2], 1), 4);
+    assert.equal(quantile([5], 0.5), 5);
+  });
+
+  test('test R² rises when unfamiliar entities (whose activations carry no signal) are filtered out', async () => {
+    const n = 240;
+    const d = 6;
+    let s = 12345;
+    const rand = () => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648 - 0.5;
+    };
+    const familiar = Array.from({ length: n }, (_, i) => i % 2 === 0);
+    const scores = Float64Array.from(familiar, (f) => (f ? -1 + rand() : -9 + rand()));
+    const targets: number[][] = [];
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const lon = 300 * rand();
+      const lat = 120 * rand();
+      targets.push([lon, lat]);
+      for (let j = 0; j < d; j++) x[i * d + j] = rand();
+      if (familiar[i]) {
+        x[i * d] = lon / 100 + 0.02 * rand();
+        x[i * d + 1] = lat / 40 + 0.02 * rand();
+      }
+    }
+    const writer = createStore(
+      join(dir, 'store'),
+      {
+        formatVersion: 1,
+        model: { id: 'synthetic' },
+        dataset: {
+          name: 'synthetic',
+          sha256: '0'.repeat(64),
+          kind: 'space',
+          targetNames: ['longitude', 'latitude'],
+        },
+        prompt: { name: 'empty' },
+        hooks: ['hook_resid_post'],
+        layers: [0],
+        dtype: 'f32',
+        n,
+        d,
+        aggregation: 'last',
+        toolVersion: 'test',
+        createdAt: new Date(0).toISOString(),
+      },
+      targets.map((t, i) => ({ name: `e${i}`, is_test: i % 5 === 0 || i % 5 === 1, target: t })),
+    );
+    await writer.write(hookName(0), x, n, d);
+    await writer.finish();
+    const store = await openStore(join(dir, 'store'));
+    const rows = await familiarityProbe(store, scores, { layer: 0, alphas: [0.1, 1, 10] });
+    const filtered = rows.filter((r) => r.analysis === 'filtered');
+    assert.deepEqual(
+      filtered.map((r) => r.quantileLow),
+      [0, 0.25, 0.5, 0.75],
+    );
+    assert.equal(filtered[0]!.nTrain + filtered[0]!.nTest, n);
+    assert.ok(filtered[2]!.testR2 > filtered[0]!.testR2 + 0.2, JSON.stringify(filtered));
+    assert.ok(filtered[2]!.testR2 > 0.95);
+    // q = 0 keeps every row: the same probe as `probe` on the whole store.
+    const run = await probeStore(store, { alphas: [0.1, 1, 10] });
+    assert.ok(Math.abs(run.results.layers[0]!.test.r2 - filtered[0]!.testR2) < 1e-9);
+    const buckets = rows.filter((r) => r.analysis === 'bucket');
+    assert.equal(buckets.length, 4);
+    assert.equal(
+      buckets.reduce((a, r) => a + r.nTest, 0),
+      filtered[0]!.nTest,
+    );
+    assert.ok(buckets[3]!.testR2 > buckets[0]!.testR2);
+  });
+});
