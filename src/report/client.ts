@@ -60,7 +60,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       var cap = document.getElementById('cap-' + fig.id);
       if (cap) cap.textContent = captionText(p, state.layer, rows.length);
     });
-    return Promise.all(jobs);
+    return Promise.all(jobs).then(function () {});
   }
   function setLayer(layer) { state.layer = Number(layer); return update(); }
   function setSplit(split) { state.split = split; return update(); }

@@ -30,8 +30,8 @@ test('every figure is exported as SVG (headless vega) and PNG (resvg)', async ()
   const map = readFileSync(out[2].svg, 'utf8');
   assert.match(map, /^<svg/);
   assert.match(map, /layer 2 · 200 all points/);
-  // 200 point symbols + the 6 continents' legend symbols; the hostile name is escaped text in an aria-label.
-  assert.ok((map.match(/aria-roledescription="circle"/g) ?? []).length >= 200);
+  // 200 point symbols (circles of area 10: radius sqrt(10)/2 = 1.581 in vega's symbol path), legend apart.
+  assert.equal((map.match(/d="M1\.581,0A1\.581,1\.581,0,1,1,-1\.581,0/g) ?? []).length, 200);
   assert.doesNotMatch(map, /<img/);
   for (const f of out) {
     assert.equal(f.pngError, undefined);

@@ -75,7 +75,7 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
     axis: depth ? { format: '.1f' } : { format: 'd', tickMinStep: 1 },
   };
   const y = { field: 'value', type: 'quantitative', title };
-  const color = { field: 'series', type: 'nominal', title: 'model · prompt' };
+  const color = { field: 'series', type: 'nominal', title: 'model · prompt', legend: { labelLimit: 420 } };
   const tooltip = [
     { field: 'dataset' },
     { field: 'series', title: 'model · prompt' },
@@ -191,7 +191,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
   if (frame.outline) layers.push(frame.outline);
   layers.push({
     data: { name: 'points' },
-    mark: { type: 'circle', size: 10, fillOpacity: 0.75, strokeWidth: 0, clip: true },
+    mark: { type: 'circle', size: 10, fillOpacity: 0.75, strokeWidth: 0, clip: true, aria: false },
     encoding: {
       longitude: { field: 'plon', type: 'quantitative' },
       latitude: { field: 'plat', type: 'quantitative' },
@@ -239,7 +239,7 @@ export function timeSpec(points: RunPoints): VlSpec {
     layer: [
       {
         data: { name: 'points' },
-        mark: { type: 'circle', size: 12, fillOpacity: 0.6, strokeWidth: 0, clip: true },
+        mark: { type: 'circle', size: 12, fillOpacity: 0.6, strokeWidth: 0, clip: true, aria: false },
         encoding: {
           x: {
             field: 'year',
