@@ -153,6 +153,43 @@ test('experiment entity-holdout, pca and prompts run end to end on stores', asyn
   assert.ok(existsSync(join(out, 'prompts.transfer.csv')));
 });
 
+test('experiment mlp --layers all: linear and MLP rows per layer, training curves', async () => {
+  await ready;
+  const out = join(root, 'out-mlp');
+  const r = await cli(
+    'experiment',
+    'mlp',
+    '--store',
+    stores.a,
+    '--layers',
+    'all',
+    '--alphas',
+    '0.1,1',
+    '--weight-decays',
+    '0.1',
+    '--max-epochs',
+    '2',
+    '--batch-size',
+    '32',
+    '--hidden',
+    '16',
+    '--out',
+    out,
+    '--quiet',
+  );
+  assert.equal(r.code, 0, r.err);
+  const json = JSON.parse(readFileSync(join(out, 'mlp.json'), 'utf8'));
+  assert.equal(json.layer, null);
+  assert.deepEqual(
+    json.table.map((row: { layer: number; probe: string }) => `${row.layer}:${row.probe}`),
+    ['0:linear', '0:mlp', '1:linear', '1:mlp'],
+  );
+  assert.deepEqual(json.settings.weightDecays, [0.1]);
+  assert.equal(json.settings.hidden, 16);
+  assert.equal(json.tables.curves.rows.length, 4); // 2 layers × 1 weight decay × 2 epochs
+  assert.ok(existsSync(join(out, 'mlp.curves.csv')));
+});
+
 test('experiment errors are one-line user errors (exit 1)', async () => {
   await ready;
   const missing = await cli('experiment', 'block-holdout', '--store', join(root, 'nope'), '--quiet');
