@@ -52,6 +52,7 @@ const op = {
   i32const: (v: number) => [0x41, ...sleb(v)],
   i32add: 0x6a,
   i32mul: 0x6c,
+  i32sub: 0x6b,
   i32shl: 0x74,
   i32geu: 0x4f,
   i32ltu: 0x49,
@@ -66,6 +67,7 @@ const v128store = [...op.simd(11), 4, 0];
 const f64x2splat = op.simd(20);
 const f64x2lane = (lane: number) => [...op.simd(33), lane];
 const f64x2add = op.simd(240);
+const f64x2sub = op.simd(241);
 const f64x2mul = op.simd(242);
 const v128zero = [...op.simd(12), ...new Array(16).fill(0)];
 
@@ -216,14 +218,218 @@ function symvBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
+// quadForms(z, rows, d, l, inv, pairs, scratch, out): for every row z_r of Z (rows×d) and every pair of shifts,
+// y_0 = z_0, y_k = z_k − l[k−1]·y_{k−1}, out[r] = Σ_k y_k²·inv[k] — the same operations, in the same order, as the
+// JS `shiftedQuadraticForms` (so the results are bit-identical), two shifts per f64x2 lane.
+function quadBody(): number[] {
+  // params 0 z, 1 rows, 2 d, 3 l, 4 inv, 5 pairs, 6 scratch, 7 out; locals 8 r, 9 k, 10 p, 11 zrow, 12 lrow,
+  // 13 irow, 14 yaddr, 15 aaddr (i32); 16 zv, 17 yp (v128)
+  const [Z, ROWS, D, L, INV, PAIRS, SCR, OUT] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [R, K, P, ZROW, LROW, IROW, YA, AA, ZV, YP] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const g = (i: number) => [op.get, i];
+  const s = (i: number) => [op.set, i];
+  const c = op.i32const;
+  const lane16 = (base: number, idx: number) => [...g(base), ...g(idx), ...c(4), op.i32shl, op.i32add];
+  // yaddr = scratch + p*16, aaddr = scratch + (pairs + p)*16
+  const setPtrs = [
+    ...lane16(SCR, P),
+    ...s(YA),
+    ...g(SCR),
+    ...g(PAIRS),
+    ...g(P),
+    op.i32add,
+    ...c(4),
+    op.i32shl,
+    op.i32add,
+    ...s(AA),
+  ];
+  const loopP = (body: number[]) => [
+    ...c(0),
+    ...s(P),
+    op.block,
+    op.void,
+    op.loop,
+    op.void,
+    ...g(P),
+    ...g(PAIRS),
+    op.i32geu,
+    op.brIf,
+    1,
+    ...setPtrs,
+    ...body,
+    ...g(P),
+    ...c(1),
+    op.i32add,
+    ...s(P),
+    op.br,
+    0,
+    op.end,
+    op.end,
+  ];
+  const code: number[] = [
+    ...c(0),
+    ...s(R),
+    op.block,
+    op.void,
+    op.loop,
+    op.void,
+    ...g(R),
+    ...g(ROWS),
+    op.i32geu,
+    op.brIf,
+    1,
+    // zrow = z + r*d*8
+    ...g(Z),
+    ...g(R),
+    ...g(D),
+    op.i32mul,
+    ...c(3),
+    op.i32shl,
+    op.i32add,
+    ...s(ZROW),
+    ...g(ZROW),
+    ...op.f64load,
+    ...f64x2splat,
+    ...s(ZV),
+    ...loopP([
+      ...g(YA),
+      ...g(ZV),
+      ...v128store,
+      ...g(AA),
+      ...g(ZV),
+      ...g(ZV),
+      ...f64x2mul,
+      ...lane16(INV, P),
+      ...v128load,
+      ...f64x2mul,
+      ...v128store,
+    ]),
+    ...c(1),
+    ...s(K),
+    op.block,
+    op.void,
+    op.loop,
+    op.void,
+    ...g(K),
+    ...g(D),
+    op.i32geu,
+    op.brIf,
+    1,
+    // zv = splat(z[k]); lrow = l + (k−1)*pairs*16; irow = inv + k*pairs*16
+    ...g(ZROW),
+    ...g(K),
+    ...c(3),
+    op.i32shl,
+    op.i32add,
+    ...op.f64load,
+    ...f64x2splat,
+    ...s(ZV),
+    ...g(L),
+    ...g(K),
+    ...c(1),
+    op.i32sub,
+    ...g(PAIRS),
+    op.i32mul,
+    ...c(4),
+    op.i32shl,
+    op.i32add,
+    ...s(LROW),
+    ...g(INV),
+    ...g(K),
+    ...g(PAIRS),
+    op.i32mul,
+    ...c(4),
+    op.i32shl,
+    op.i32add,
+    ...s(IROW),
+    ...loopP([
+      // yp = zv − l·y
+      ...g(ZV),
+      ...lane16(LROW, P),
+      ...v128load,
+      ...g(YA),
+      ...v128load,
+      ...f64x2mul,
+      ...f64x2sub,
+      ...s(YP),
+      ...g(YA),
+      ...g(YP),
+      ...v128store,
+      // acc += yp·yp·inv
+      ...g(AA),
+      ...g(AA),
+      ...v128load,
+      ...g(YP),
+      ...g(YP),
+      ...f64x2mul,
+      ...lane16(IROW, P),
+      ...v128load,
+      ...f64x2mul,
+      ...f64x2add,
+      ...v128store,
+    ]),
+    ...g(K),
+    ...c(1),
+    op.i32add,
+    ...s(K),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    // out[r*pairs + p] = acc[p]
+    ...loopP([
+      ...g(OUT),
+      ...g(R),
+      ...g(PAIRS),
+      op.i32mul,
+      ...g(P),
+      op.i32add,
+      ...c(4),
+      op.i32shl,
+      op.i32add,
+      ...g(AA),
+      ...v128load,
+      ...v128store,
+    ]),
+    ...g(R),
+    ...c(1),
+    op.i32add,
+    ...s(R),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    op.end,
+  ];
+  const locals = vec([
+    [8, I32],
+    [2, V128],
+  ]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
 function moduleBytes(): Uint8Array {
+  const i32s = (k: number) => vec(Array.from({ length: k }, () => [I32]));
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0]])),
+    ...section(
+      1,
+      vec([
+        [0x60, ...i32s(5), 0],
+        [0x60, ...i32s(8), 0],
+      ]),
+    ),
     ...section(2, vec([[...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...str('symvLower'), 0x00, 0]])),
-    ...section(10, vec([symvBody()])),
+    ...section(3, vec([[0], [1]])),
+    ...section(
+      7,
+      vec([
+        [...str('symvLower'), 0x00, 0],
+        [...str('quadForms'), 0x00, 1],
+      ]),
+    ),
+    ...section(10, vec([symvBody(), quadBody()])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -290,5 +496,82 @@ export class WasmSymv {
   multiply(m: number, lo: number): void {
     this.y.fill(0, lo, m);
     this.kernel(this.matrix.byteOffset, this.x.byteOffset, this.y.byteOffset, m, lo);
+  }
+}
+
+/**
+ * Quadratic forms z_rᵀ(T + α_a I)⁻¹z_r for many rows and shifts (see `shiftedQuadraticForms`), in wasm SIMD:
+ * the coefficients are loaded once, each call copies a chunk of rows in and the results out.
+ */
+export class WasmQuadForms {
+  private readonly kernel: (...args: number[]) => void;
+  private readonly z: Float64Array;
+  private readonly out: Float64Array;
+  private readonly offsets: { z: number; l: number; inv: number; scratch: number; out: number };
+
+  /** `lk`/`inv` are interleaved per k: lk[k·A + a] (length (d−1)·A), inv[k·A + a] (length d·A). */
+  static create(maxRows: number, d: number, shifts: number, lk: Float64Array, inv: Float64Array) {
+    const pairs = Math.ceil(shifts / 2);
+    const doubles =
+      maxRows * d + Math.max(1, d - 1) * pairs * 2 + d * pairs * 2 + pairs * 4 + maxRows * pairs * 2;
+    if (doubles * 8 > 2 ** 31 - 2 ** 20) return undefined;
+    return new WasmQuadForms(maxRows, d, shifts, pairs, doubles, lk, inv);
+  }
+
+  private constructor(
+    private readonly maxRows: number,
+    private readonly d: number,
+    private readonly shifts: number,
+    private readonly pairs: number,
+    doubles: number,
+    lk: Float64Array,
+    inv: Float64Array,
+  ) {
+    const pages = Math.ceil((doubles * 8) / 65536);
+    const memory = new WebAssemblyApi.Memory({ initial: pages, maximum: pages });
+    const instance = new WebAssemblyApi.Instance(compiledModule(), { env: { mem: memory } });
+    this.kernel = instance.exports['quadForms'] as (...args: number[]) => void;
+    const buf = memory.buffer;
+    let at = 0;
+    const take = (count: number) => {
+      const v = new Float64Array(buf, at * 8, count);
+      at += count;
+      return v;
+    };
+    this.z = take(maxRows * d);
+    const l = take(Math.max(1, d - 1) * pairs * 2);
+    const iv = take(d * pairs * 2);
+    const scratch = take(pairs * 4);
+    this.out = take(maxRows * pairs * 2);
+    // Pad the shifts to an even count with copies of the first (their results are dropped).
+    const width = pairs * 2;
+    for (let k = 0; k < d; k++) {
+      for (let a = 0; a < width; a++) {
+        const src = a < shifts ? a : 0;
+        iv[k * width + a] = inv[k * shifts + src]!;
+        if (k < d - 1) l[k * width + a] = lk[k * shifts + src]!;
+      }
+    }
+    this.offsets = {
+      z: this.z.byteOffset,
+      l: l.byteOffset,
+      inv: iv.byteOffset,
+      scratch: scratch.byteOffset,
+      out: this.out.byteOffset,
+    };
+  }
+
+  /** out[r·A + a] for `rows` rows of z (rows × d, row-major). */
+  run(z: Float64Array, rows: number, out: Float64Array): void {
+    const { d, pairs, shifts } = this;
+    for (let from = 0; from < rows; from += this.maxRows) {
+      const count = Math.min(this.maxRows, rows - from);
+      this.z.set(z.subarray(from * d, (from + count) * d));
+      const o = this.offsets;
+      this.kernel(o.z, count, d, o.l, o.inv, pairs, o.scratch, o.out);
+      for (let r = 0; r < count; r++) {
+        for (let a = 0; a < shifts; a++) out[(from + r) * shifts + a] = this.out[r * pairs * 2 + a]!;
+      }
+    }
   }
 }

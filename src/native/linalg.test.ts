@@ -126,3 +126,19 @@ test('blocked Cholesky solves shifted Gram systems (A·x = b to 1e-10) and rejec
   }
   await assert.rejects(cholesky(Float64Array.from([1, 2, 2, 1]), 2), /not positive definite/);
 });
+
+test('wasm and JS quadratic forms are bit-identical (odd shift counts, one-element rows)', () => {
+  for (const [rows, d, nA] of [
+    [7, 1, 1],
+    [9, 13, 3],
+    [20, 64, 10],
+  ] as const) {
+    const diag = Float64Array.from({ length: d }, (_, i) => 2 + Math.sin(i));
+    const off = Float64Array.from({ length: d - 1 }, (_, i) => 0.5 * Math.cos(i));
+    const shifts = Array.from({ length: nA }, (_, a) => new TridiagonalShift({ diag, off }, 0.3 * (a + 1)));
+    const z = Float64Array.from({ length: rows * d }, (_, i) => Math.sin(3 * i + 1));
+    const js = shiftedQuadraticForms(z, rows, shifts, undefined, 'js');
+    const wasm = shiftedQuadraticForms(z, rows, shifts, undefined, 'wasm');
+    assert.deepEqual(Array.from(wasm), Array.from(js), `${rows}x${d}, ${nA} shifts`);
+  }
+});

@@ -9,7 +9,7 @@
  *   which is all the ridge maths needs: zᵀ(T+αI)⁻¹z and (T+αI)⁻¹b, with no tridiagonal eigenvectors at all.
  * - `tridiagonalEigenvalues`: eigenvalues of T by bisection (diagnostics and tests).
  */
-import { WasmSymv } from './linalg-wasm.js';
+import { WasmQuadForms, WasmSymv } from './linalg-wasm.js';
 import { cachedSession, GraphBuilder, ort } from './onnx.js';
 
 type F64 = Float64Array;
@@ -383,7 +383,13 @@ export class TridiagonalShift {
  * Quadratic forms out[r·A + a] = z_rᵀ (T + α_a I)⁻¹ z_r for every row z_r of Z (rows×d, row-major) and every shift.
  * One forward substitution per row and shift; the shifts run side by side in the inner loop.
  */
-export function shiftedQuadraticForms(z: F64, rows: number, shifts: TridiagonalShift[], out?: F64): F64 {
+export function shiftedQuadraticForms(
+  z: F64,
+  rows: number,
+  shifts: TridiagonalShift[],
+  out?: F64,
+  implementation: 'wasm' | 'js' = 'wasm',
+): F64 {
   const nA = shifts.length;
   const d = shifts[0]?.invD.length ?? 0;
   const res = out ?? new Float64Array(rows * nA);
@@ -395,6 +401,19 @@ export function shiftedQuadraticForms(z: F64, rows: number, shifts: TridiagonalS
     for (let k = 0; k < d; k++) {
       inv[k * nA + a] = s.invD[k]!;
       if (k < d - 1) lk[k * nA + a] = s.l[k]!;
+    }
+  }
+  if (implementation === 'wasm' && d > 0 && rows > 0) {
+    const kernel = WasmQuadForms.create(
+      Math.min(rows, Math.max(1, Math.floor(1_000_000 / d))),
+      d,
+      nA,
+      lk,
+      inv,
+    );
+    if (kernel) {
+      kernel.run(z, rows, res);
+      return res;
     }
   }
   const y = new Float64Array(nA);
