@@ -163,6 +163,14 @@ test('bad requests fail with a clear UserError and leave nothing behind', async 
   );
   await assert.rejects(extract({ ...base(), prompt: 'nope', out: join(tmp, 'x3') }), UserError);
   await assert.rejects(extract({ ...base(), prompt: 'coords', out: join(tmp, 'coords') }), /already exists/);
+  const replaced = await extract({
+    ...base(),
+    prompt: 'empty',
+    out: join(tmp, 'coords'),
+    layers: '0',
+    overwrite: true,
+  });
+  assert.deepEqual((await openStore(replaced.store)).manifest.layers, [0]);
   await assert.rejects(
     extract({ ...base(), prompt: 'coords', out: join(tmp, 'x4'), paperCompat: true, aggregate: 'mean' }),
     /last token/,

@@ -522,6 +522,7 @@ async function finish(
       dir: plan.storeDir,
       dataset: plan.dataset,
       segments,
+      ...(options.overwrite ? { overwrite: true } : {}),
       hooks: [...plan.hookMap.keys()],
       d,
       rowStart: plan.rowStart,
