@@ -37,7 +37,7 @@ export interface MemoryOptions {
 
 /**
  * Peak memory of an extraction run: the f32 embedding table, one block of f32 weights (all blocks when the model
- * fits the weight cache) plus the largest raw tensor being widened, the chunk's residual stream (twice: in and
+ * fits the weight cache) plus the largest raw tensor being widened and the fused q/k/v and gate/up copies, the chunk's residual stream (twice: in and
  * out of a block), one call's intermediates, and ~300 MB for Node and onnxruntime.
  */
 export function estimateExtractionMemory(
@@ -55,6 +55,10 @@ export function estimateExtractionMemory(
     embedding: V * d * 4,
     blockWeights: cached ? layer * spec.nLayers : layer,
     widening: largestTensor * storedBytesPerWeight,
+    // q/k/v and gate/up are concatenated into one matrix each: their parts exist twice for a moment.
+    fusion: cached
+      ? 0
+      : 4 * ((spec.nHeads + 2 * spec.nKvHeads) * spec.headDim * d + (spec.gated ? 2 * m * d : 0)),
     residualChunk: 2 * chunkTokens * d * 4,
     callIntermediates: callTokens * (3 * m + 8 * d) * 4 + H * callTokens * 32 * 4,
     runtime: 300 * 2 ** 20,
