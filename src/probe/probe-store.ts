@@ -168,10 +168,11 @@ export async function probeStore(
   if (trainRows.length < 2)
     throw new UserError(`store ${store.dir} has ${trainRows.length} training rows; need 2+`);
   const warnings: string[] = [];
-  const storeCompat = m.extra?.['paperCompat'] === true;
-  if (storeCompat !== !!options.paperCompat) {
+  // Stores from `extract` record their mode under extra.extractor; imported stores have none (nothing to compare).
+  const extractor = m.extra?.['extractor'] as { paperCompat?: boolean } | undefined;
+  if (extractor && !!extractor.paperCompat !== !!options.paperCompat) {
     warnings.push(
-      storeCompat
+      extractor.paperCompat
         ? 'the store was extracted with --paper-compat but the probe runs in default mode (true haversine)'
         : 'the probe runs with --paper-compat on a store extracted in default mode',
     );
@@ -371,7 +372,6 @@ export function formatResultsTable(results: ProbeResults): string {
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((s, c) => (c < 2 ? s.padStart(widths[c]!) : s.padStart(widths[c]!))).join('  ');
+  const line = (cells: string[]) => cells.map((s, c) => s.padStart(widths[c]!)).join('  ');
   return [line(head), ...rows.map(line)].join('\n');
 }
