@@ -1,4 +1,19 @@
-// Public surface of the model stage: checkpoints, tokenizers, architectures and the hooked engine.
+/**
+ * Public surface of the model stage: checkpoints, Hub downloads, tokenizers, architectures and the hooked engine.
+ *
+ *   const model = await loadModel('EleutherAI/pythia-160m');           // or a local checkpoint directory
+ *   const ids = [model.tokenizer!.bosId!, ...model.tokenizer!.encode('Paris').ids];
+ *   const acts = await model.run([ids], { hooks: ['blocks.6.hook_resid_post'], positions: [-1] });
+ *   acts.get('blocks.6.hook_resid_post');                              // Float32Array [1, d]
+ *   await model.dispose();
+ *
+ * Families: llama (Llama-2/3, SmolLM), mistral, qwen2, gpt_neox (Pythia), gpt2; one adapter file each under
+ * architectures/. Hooks: hook_embed, hook_pos_embed (GPT-2), blocks.{l}.hook_resid_pre|hook_resid_mid|
+ * hook_resid_post|mlp.hook_post, ln_final.hook_normalized (the final norm's full output, weight and bias included,
+ * i.e. Hugging Face's last hidden_states entry), logits. Results: [nSeq, width] with `positions`, else
+ * [nSeq, longest length, width] with zeros past each sequence's end. Compute is f32 on onnxruntime; every hook
+ * matches PyTorch float64 within 1e-5 relative (max-abs error / max-abs value) on the golden models.
+ */
 export { ARCHITECTURES, modelSpec, supportedModelTypes } from './architectures/index.js';
 export type { Checkpoint, WeightDtype } from './checkpoint.js';
 export { openCheckpoint } from './checkpoint.js';
