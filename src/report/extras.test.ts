@@ -59,3 +59,46 @@ test('odd shapes are tolerated: scalars only, empty arrays, deep nesting', () =>
     ['e', null],
   ]);
 });
+
+test('an experiment result (schema spacetime-lens/experiment@1) shows its summary, main and secondary tables', () => {
+  const data = {
+    schema: 'spacetime-lens/experiment@1',
+    experiment: 'block-holdout',
+    title: 'Block hold-out: country',
+    model: 'm',
+    layer: 22,
+    columns: ['group', 'split', 'r2', 'proxError'],
+    table: [
+      { group: 'Japan', split: 'nominal', r2: 0.8, proxError: 0.07 },
+      { group: 'Japan', split: 'held-out', r2: 0.5, proxError: 0.17 },
+      { group: 'Italy', split: 'nominal', r2: 0.7, proxError: 0.08 },
+      { group: 'Italy', split: 'held-out', r2: 0.4, proxError: 0.2 },
+    ],
+    summary: { nominalProx: 0.075, heldOutProx: 0.185 },
+    tables: {
+      perLayer: {
+        columns: ['layer', 'r2'],
+        rows: [
+          { layer: 1, r2: 0.2 },
+          { layer: 2, r2: 0.4 },
+        ],
+      },
+    },
+    figures: { maps: [{ group: 'Japan', points: [{ lon: 1, lat: 2 }] }] },
+    notes: ['fixed alpha 3000'],
+  };
+  const s = describeExtra({ title: data.title, data });
+  assert.ok(s.scalars.some(([k, v]) => k === 'summary.heldOutProx' && v === 0.185));
+  assert.ok(s.scalars.some(([k, v]) => k === 'notes' && v === 'fixed alpha 3000'));
+  const paths = s.tables.map((t) => t.path);
+  assert.deepEqual(paths, ['table', 'tables.perLayer.rows', 'figures.maps']);
+  const main = s.tables[0];
+  assert.deepEqual(main.columns, ['group', 'split', 'r2', 'proxError']);
+  // No numeric x: bars per group, one colour per split.
+  assert.equal(main.chart!.spec.mark.type, 'bar');
+  assert.equal(main.chart!.spec.encoding.y.title, 'group');
+  assert.equal(main.chart!.spec.encoding.color.title, 'split');
+  assert.equal(s.tables[1].chart!.spec.encoding.x.title, 'layer');
+  // Free-form figure data stay a table of their scalar fields; nested point lists are left out.
+  assert.deepEqual(s.tables[2].columns, ['group']);
+});

@@ -7,6 +7,8 @@ import { buildRunPoints, type RunPoints, runLabel } from './points.js';
 import { layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
+const MAP_NAMES = { world: 'world map', us: 'US map', nyc: 'NYC map' } as const;
+
 export type Section = 'layers' | 'maps' | 'time' | 'extras';
 
 export interface FigureModel {
@@ -159,7 +161,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     add({
       slug: slugify(`${space ? 'map' : 'time'}-${p.label}`),
       title: space
-        ? `Predicted positions (${p.mapKind} map): ${p.label}`
+        ? `Predicted positions (${MAP_NAMES[p.mapKind ?? 'world']}): ${p.label}`
         : `Predicted vs true year: ${p.label}`,
       section: space ? 'maps' : 'time',
       spec: space ? mapSpec(p, options.nycOutlines) : timeSpec(p),
