@@ -68,6 +68,13 @@ interface NeuronFlags {
   quiet?: boolean;
 }
 
+/** One past the highest layer of a probe run (for Python-style layer specs with negatives). */
+async function probeLayerCount(dir: string): Promise<number> {
+  const probes = await readProbeDirections(dir);
+  await probes.close();
+  return Math.max(...probes.layers) + 1;
+}
+
 function registerNeuronsCommand(program: Command): void {
   program
     .command('neurons')
@@ -117,7 +124,9 @@ function registerNeuronsCommand(program: Command): void {
         ...(procedures ? { procedures } : {}),
         topK: intFlag(flags.top, '--top', 1),
         ...(flags.layers ? { layers: parseLayers(flags.layers, top) } : {}),
-        ...(flags.probeLayers ? { probeLayers: parseLayers(flags.probeLayers, 100000) } : {}),
+        ...(flags.probeLayers && flags.probe
+          ? { probeLayers: parseLayers(flags.probeLayers, await probeLayerCount(flags.probe)) }
+          : {}),
         ...(flags.mlpStore ? { mlpStore: flags.mlpStore } : {}),
         onProgress: (m) => {
           if (!flags.quiet) console.error(m);
