@@ -190,6 +190,58 @@ test('experiment mlp --layers all: linear and MLP rows per layer, training curve
   assert.ok(existsSync(join(out, 'mlp.curves.csv')));
 });
 
+test('experiment prompts reuses matching probe results instead of refitting those layers', async () => {
+  await ready;
+  const probeA = join(root, 'probe-a');
+  const probeB = join(root, 'probe-b');
+  for (const [store, out] of [
+    [stores.a, probeA],
+    [stores.b, probeB],
+  ] as const) {
+    const p = await cli('probe', '--store', store, '--alphas', '0.1,1,10', '--out', out);
+    assert.equal(p.code, 0, p.err);
+  }
+  const out = join(root, 'out-reuse');
+  const q = await cli(
+    'experiment',
+    'prompts',
+    '--store',
+    stores.a,
+    stores.b,
+    '--alphas',
+    '0.1,1,10',
+    '--no-transfer',
+    '--probe-results',
+    probeA,
+    probeB,
+    '--out',
+    out,
+  );
+  assert.equal(q.code, 0, q.err);
+  assert.doesNotMatch(q.err, /prompts: (empty|coords) layer/, 'no layer was refitted');
+  const probed = JSON.parse(readFileSync(join(probeA, 'results.json'), 'utf8'));
+  const table = JSON.parse(readFileSync(join(out, 'prompts.json'), 'utf8')).table;
+  assert.equal(table[1].test_r2, probed.layers[1].test.r2);
+  // a different grid does not match, so the layers are fitted here
+  const refit = await cli(
+    'experiment',
+    'prompts',
+    '--store',
+    stores.a,
+    stores.b,
+    '--alphas',
+    '1,10',
+    '--no-transfer',
+    '--probe-results',
+    probeA,
+    probeB,
+    '--out',
+    out,
+  );
+  assert.equal(refit.code, 0, refit.err);
+  assert.match(refit.err, /prompts: empty layer 0/);
+});
+
 test('experiment errors are one-line user errors (exit 1)', async () => {
   await ready;
   const missing = await cli('experiment', 'block-holdout', '--store', join(root, 'nope'), '--quiet');

@@ -66,7 +66,8 @@ export function defaultDistance(kind: 'space' | 'time', paperCompat = false): Di
   return paperCompat ? 'haversine-swapped' : 'haversine';
 }
 
-function scalar(m: Omit<Metrics, 'proxError'> & { proxError?: number }): ScalarMetrics {
+/** src/probe's Metrics as a flat record (Spearman and Pearson averaged over targets, as the paper's tables). */
+export function toScalarMetrics(m: Omit<Metrics, 'proxError'> & { proxError?: number }): ScalarMetrics {
   const mean = (a: number[]) => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : Number.NaN);
   const out: ScalarMetrics = {
     r2: m.r2,
@@ -85,7 +86,11 @@ type ScoreData = Pick<LayerData, 'n' | 't' | 'targets' | 'isTest'>;
 /** Train and test metrics of predictions for all rows (proximity error train×train and test×test, as §3/§4). */
 export async function scoreSplit(data: ScoreData, pred: Float64Array, distance: Distance) {
   const m = await splitMetrics(data.targets, pred, data.t, data.isTest, distance);
-  return { train: scalar(m.train), test: scalar(m.test), proxErrorPerPoint: m.proxErrorPerPoint };
+  return {
+    train: toScalarMetrics(m.train),
+    test: toScalarMetrics(m.test),
+    proxErrorPerPoint: m.proxErrorPerPoint,
+  };
 }
 
 /** PE_All(i) for every row: the fraction of all N predictions closer to t_i than p_i (METHOD.md §4). */
@@ -116,7 +121,7 @@ export async function scoreRows(
     for (let i = 0; i < rows.length; i++) mask[rows[i]!] = 1;
     proxError = (await proximityErrors(data.targets, pred, data.n, mask, distance)).test;
   }
-  return scalar({ ...point, proxError });
+  return toScalarMetrics({ ...point, proxError });
 }
 
 /**

@@ -100,6 +100,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const canonical = canonicalPrompt(dataset);
       const prompts = promptList(dataset, options.prompts ?? 'paper', canonical);
       const stores: Record<string, string> = {};
+      const probes: string[] = [];
       for (const prompt of prompts) {
         if (!static_ && !model)
           model = (await loadModel(options.model, deviceOption(options))) as unknown as ExtractionModel;
@@ -120,6 +121,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
         });
         stores[prompt] = run.store;
         probeDirs.push(run.probe);
+        probes.push(run.probe);
       }
       const expDir = join(root, dataset.name, 'experiments');
       experimentDirs.push(expDir);
@@ -152,7 +154,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
         }
         log(`experiment ${label}`);
         try {
-          await runOne(experiment, main, inputs, common, options);
+          await runOne(experiment, main, inputs, common, options, probes);
           result.ran.push(label);
         } catch (err) {
           // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
@@ -177,6 +179,7 @@ async function runOne(
   stores: string[],
   common: CommonOptions,
   options: PaperOptions,
+  probeResults: string[],
 ): Promise<void> {
   switch (experiment) {
     case 'mlp':
@@ -195,7 +198,7 @@ async function runOne(
       await holdoutExperiment(store, experiment === 'block-holdout' ? 'block' : 'entity', common);
       return;
     case 'prompts':
-      await promptsExperiment(stores, common);
+      await promptsExperiment(stores, { ...common, probeResults });
       return;
   }
 }

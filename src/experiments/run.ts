@@ -2,14 +2,24 @@
  * Store-level experiment runners: open stores, pick layers and α the paper's way, run an experiment, build the
  * `spacetime-lens/experiment@1` result (and write it when `out` is given). The CLI is a thin layer over these.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PROBE_RESULTS_SCHEMA, type ProbeResults } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { runHoldout } from './holdout.js';
-import { type Distance, defaultDistance, resolveAlphas, type ScalarMetrics } from './linear.js';
+import { fullHookName } from './layer-data.js';
+import {
+  type Distance,
+  defaultDistance,
+  resolveAlphas,
+  type ScalarMetrics,
+  toScalarMetrics,
+} from './linear.js';
 import { DEFAULT_WEIGHT_DECAYS } from './mlp.js';
 import { runMlpExperiment } from './mlp-experiment.js';
 import { type ExperimentResult, newResult, type Row, writeExperimentResult } from './output.js';
 import { PAPER_PCA_KS, runPcaExperiment } from './pca-experiment.js';
-import { promptSensitivity, promptTransfer } from './prompts.js';
+import { promptSensitivity, promptTransfer, type SensitivityRow } from './prompts.js';
 import { holdoutGroupsFor, paperExperimentLayer, paperFixedAlpha } from './settings.js';
 import { type LayerSource, openLayerSource } from './source.js';
 
@@ -414,7 +424,16 @@ function centroidRow(
 /** Prompt sensitivity (every layer of each store) and prompt transfer at one layer (METHOD.md §8). */
 export async function promptsExperiment(
   stores: string[],
-  options: CommonOptions & { layers?: number[]; transferLayer?: number; transfer?: boolean },
+  options: CommonOptions & {
+    layers?: number[];
+    transferLayer?: number;
+    transfer?: boolean;
+    /**
+     * probe results.json files (or their folders) of these stores: layers they already scored with the same alpha
+     * grid, hook and distance are taken from them instead of being refitted.
+     */
+    probeResults?: string[];
+  },
 ): Promise<ExperimentResult> {
   if (stores.length < 1)
     throw new UserError('give the stores of one model and dataset under several prompts');
@@ -443,11 +462,18 @@ export async function promptsExperiment(
   const alphas = resolveAlphas(options.alphas ?? 'auto', first.d, first.modelId);
   const distance = options.distance ?? defaultDistance(first.kind, options.paperCompat);
   const load = (prompt: string, layer: number) => byPrompt.get(prompt)!.load(layer);
-  const sensitivity = await promptSensitivity(prompts, layers, load, {
-    alphas: alphas.values,
-    distance,
-    onLayer: (p, l) => options.log?.(`prompts: ${p} layer ${l}`),
-  });
+  const reused = await reusableProbeRows(options.probeResults ?? [], first, alphas.values, distance);
+  const sensitivity: SensitivityRow[] = [];
+  for (const prompt of prompts) {
+    const known = reused.get(prompt);
+    const missing = layers.filter((l) => !known?.has(l));
+    const fitted = await promptSensitivity([prompt], missing, load, {
+      alphas: alphas.values,
+      distance,
+      onLayer: (p, l) => options.log?.(`prompts: ${p} layer ${l}`),
+    });
+    for (const layer of layers) sensitivity.push(known?.get(layer) ?? fitted.find((r) => r.layer === layer)!);
+  }
   const rows: Row[] = sensitivity.map((r) => ({
     prompt: r.prompt,
     layer: r.layer,
@@ -524,6 +550,44 @@ export async function promptsExperiment(
     }),
     options,
   );
+}
+
+/** Sensitivity rows from probe results that match this run (same model, dataset, hook, grid, distance, LOO). */
+async function reusableProbeRows(paths: string[], ref: LayerSource, alphas: number[], distance: Distance) {
+  const out = new Map<string, Map<number, SensitivityRow>>();
+  for (const path of paths) {
+    const file = path.endsWith('.json') ? path : join(path, 'results.json');
+    let res: ProbeResults;
+    try {
+      res = JSON.parse(await readFile(file, 'utf8')) as ProbeResults;
+    } catch {
+      throw new UserError(`cannot read probe results ${file}`);
+    }
+    const sameGrid =
+      res.settings?.alphas?.length === alphas.length &&
+      res.settings.alphas.every((a, i) => Math.abs(a / alphas[i]! - 1) < 1e-12);
+    const matches =
+      res.schema === PROBE_RESULTS_SCHEMA &&
+      res.model === ref.modelId &&
+      res.dataset === ref.dataset &&
+      fullHookName(res.hook, 0) === fullHookName(ref.hook, 0) &&
+      res.settings.cv === 'loo' &&
+      res.settings.distance === distance &&
+      sameGrid;
+    if (!matches) continue;
+    const rows = new Map<number, SensitivityRow>();
+    for (const l of res.layers) {
+      rows.set(l.layer, {
+        prompt: res.prompt,
+        layer: l.layer,
+        alpha: l.alpha,
+        train: toScalarMetrics(l.train),
+        test: toScalarMetrics(l.test),
+      });
+    }
+    out.set(res.prompt, rows);
+  }
+  return out;
 }
 
 function finiteOrNull(v: number | undefined): number | null {

@@ -135,7 +135,11 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
     .option('--layers <list>', 'layers for the sensitivity curves (default: every layer the stores share)')
     .option('--transfer-layer <n>', "layer of the transfer table (default: the paper's layer)")
     .option('--no-transfer', 'skip the transfer table')
-    .action(async (flags: CommonFlags & Record<string, string | boolean | undefined>) => {
+    .option(
+      '--probe-results <dirs...>',
+      'probe output folders of these stores: layers already probed are not refitted',
+    )
+    .action(async (flags: CommonFlags & Record<string, string | string[] | boolean | undefined>) => {
       if (flags.store.length < 1) throw new UserError('give one --store per prompt');
       const parsed = parseLayers(flags['layers'] as string | undefined);
       const layers = parsed === 'all' ? undefined : parsed;
@@ -147,6 +151,7 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
             transferLayer: nonNegativeInt(String(flags['transferLayer']), '--transfer-layer'),
           }),
           transfer: flags['transfer'] !== false,
+          ...(Array.isArray(flags['probeResults']) && { probeResults: flags['probeResults'] as string[] }),
         }),
         flags,
       );
