@@ -9,7 +9,7 @@
  *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
  * finalNorm(x) -> normalized;  unembed(normalized) -> logits.
  *
- * Attention inputs besides the weights: `bt` int64 [B, T]; `mask` f32 [T, T] additive causal mask (right padding
+ * Attention inputs besides the weights: `bt` int64 [B, T]; `mask` f32 [G·T, T] additive causal mask (tiled once per query head of a kv group) (right padding
  * needs nothing else: a real token never attends to a later pad); `cos`/`sin` f32 [T, 1, rotary/2]; `scale` f32 [1].
  */
 import { GraphBuilder } from '../native/index.js';
@@ -97,7 +97,7 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   const tb = transBOf(spec);
   const x = g.input('x', 'float32', ['N', d]);
   const bt = g.input('bt', 'int64', [2]);
-  const mask = g.input('mask', 'float32', ['T', 'T']);
+  const mask = g.input('mask', 'float32', ['GT', 'T']);
   const scale = g.input('scale', 'float32', [1]);
   const ln1 = g.input('ln1_w', 'float32', [d]);
   const ln1b = flags.ln1Bias ? g.input('ln1_b', 'float32', [d]) : undefined;
@@ -130,18 +130,18 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
     q = o.rotary(q, spec.rotary.dim, hd, cos, sin);
     k = o.rotary(k, spec.rotary.dim, hd, cos, sin);
   }
-  // Grouped-query attention without copying K/V: query heads h = kv·G + g are viewed as [B, KV, G, T, hd]
-  // against keys [B, KV, 1, hd, T], so kv head = h // G (transformers' repeat_kv).
-  const G = H / KV;
-  const q5 = g.op('Reshape', [
+  // Grouped-query attention without copying K/V: query heads h = kv·G + g, [B, H, T, hd], are viewed as
+  // [B, KV, G·T, hd] against keys [B, KV, hd, T], so kv head = h // G (transformers' repeat_kv) and each kv head
+  // is one GEMM. The mask comes tiled G times, [G·T, T].
+  const q4 = g.op('Reshape', [
     g.op('Transpose', [g.op('Mul', [q, scale])], { perm: [0, 2, 1, 3] }),
-    o.ints([0, KV, G, -1, hd]),
+    o.ints([0, KV, -1, hd]),
   ]);
-  const k5 = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [0, 2, 3, 1] }), o.ints([2])]);
-  const v5 = g.op('Unsqueeze', [g.op('Transpose', [v], { perm: [0, 2, 1, 3] }), o.ints([2])]);
-  const scores = g.op('Add', [g.op('MatMul', [q5, k5]), mask]);
+  const kT = g.op('Transpose', [k], { perm: [0, 2, 3, 1] });
+  const vT = g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
+  const scores = g.op('Add', [g.op('MatMul', [q4, kT]), mask]);
   const probs = g.op('Softmax', [scores], { axis: -1 });
-  const ctx = g.op('Reshape', [g.op('MatMul', [probs, v5]), o.ints([0, H, -1, hd])]);
+  const ctx = g.op('Reshape', [g.op('MatMul', [probs, vT]), o.ints([0, H, -1, hd])]);
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), o.ints([-1, H * hd])]);
   const wo = g.input('wo', 'float32', ['oo', 'oi']);
   const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;

@@ -504,15 +504,18 @@ export class HookedModel {
     return weights;
   }
 
-  /** Additive causal mask [T, T] (plus the sliding window, if any). */
+  /** Additive causal mask [T, T] (plus the sliding window, if any), tiled for the G query heads per kv head. */
   private mask(T: number): ort.Tensor {
     let m = this.masks.get(T);
     if (!m) {
       const w = this.spec.slidingWindow ?? Number.POSITIVE_INFINITY;
-      const data = new Float32Array(T * T);
-      for (let i = 0; i < T; i++)
+      const G = this.spec.nHeads / this.spec.nKvHeads;
+      const data = new Float32Array(G * T * T);
+      for (let i = 0; i < T; i++) {
         for (let j = 0; j < T; j++) data[i * T + j] = j <= i && i - j < w ? 0 : NEG_INF;
-      m = new ort.Tensor('float32', data, [T, T]);
+      }
+      for (let r = 1; r < G; r++) data.copyWithin(r * T * T, 0, T * T);
+      m = new ort.Tensor('float32', data, [G * T, T]);
       this.masks.set(T, m);
     }
     return m;
