@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadGolden } from './fixtures.js';
 import { runHoldout } from './holdout.js';
 import type { LayerData } from './layer-data.js';
 import { runMlpExperiment } from './mlp-experiment.js';
@@ -174,4 +175,55 @@ test('MLP experiment: a nonlinear target the MLP finds and the linear probe does
   assert.ok(res.mlp.test['r2']! > 0.85, `MLP R² ${res.mlp.test['r2']}`);
   assert.ok(res.mlp.test['proxError']! < res.linear.test['proxError']!);
   assert.ok([0.01, 0.1].includes(res.mlp.weightDecay));
+});
+
+interface HoldoutGoldenMeta {
+  n: number;
+  d: number;
+  alpha: number;
+  groups: string[];
+  isTest: number[];
+  results: {
+    group: string;
+    nGroup: number;
+    nNominal: number;
+    heldOut: { r2: number; mae: number; proxError: number };
+    nominal: { r2: number; mae: number; proxError: number };
+    angleDeg: number;
+  }[];
+}
+
+test('block hold-out matches an independent scikit-learn/NumPy computation of §7 (golden)', async () => {
+  const g = loadGolden<HoldoutGoldenMeta>('holdout_golden');
+  const { n, d } = g.meta;
+  const data: LayerData = {
+    ...syntheticPlaces({ blocks: 1, perBlock: n, d }),
+    x: Float32Array.from(g.get('x')),
+    targets: Float64Array.from(g.get('lonlat')),
+    isTest: Uint8Array.from(g.meta.isTest),
+    columns: { region: g.meta.groups },
+  };
+  const res = await runHoldout(data, {
+    column: 'region',
+    values: ['north', 'south', 'east', 'west'],
+    alpha: g.meta.alpha,
+    distance: 'haversine',
+  });
+  for (const [i, want] of g.meta.results.entries()) {
+    const got = res.groups[i]!;
+    assert.equal(got.group, want.group);
+    assert.equal(got.nGroup, want.nGroup);
+    assert.equal(got.nNominal, want.nNominal);
+    for (const key of ['r2', 'mae', 'proxError'] as const) {
+      assert.ok(
+        Math.abs(got.heldOut[key]! - want.heldOut[key]) < 1e-8,
+        `${want.group} held-out ${key}: ${got.heldOut[key]} vs ${want.heldOut[key]}`,
+      );
+      assert.ok(
+        Math.abs(got.nominal![key]! - want.nominal[key]) < 1e-8,
+        `${want.group} nominal ${key}: ${got.nominal![key]} vs ${want.nominal[key]}`,
+      );
+    }
+    assert.ok(Math.abs(got.centroid.angleDeg! - want.angleDeg) < 1e-8, `${want.group} angle`);
+  }
 });
