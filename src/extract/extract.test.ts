@@ -235,3 +235,15 @@ test('default batch size: 64, or 256 once the f32 weights exceed the engine cach
   assert.equal(defaultBatchSize({ nLayers: 30, dModel: 576, dMlp: 1536 }), 64);
   assert.equal(defaultBatchSize({ nLayers: 32, dModel: 4096, dMlp: 11008 }), 256);
 });
+
+test('library extract() with a static:... model builds the word-vector baseline store', async () => {
+  const r = await extract({
+    model: 'static:glove-100d',
+    dataset,
+    prompt: 'coords',
+    out: join(tmp, 'glove-lib'),
+    limit: 5,
+  });
+  assert.equal(r.d, 100);
+  assert.equal((await openStore(r.store)).manifest.prompt.name, 'coords');
+});

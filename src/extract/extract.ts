@@ -23,6 +23,7 @@ import {
   shardOutDir,
   shardRows,
 } from './spec.js';
+import { extractStatic, isStaticModel } from './static-route.js';
 import {
   type ChunkPrecision,
   ChunkReader,
@@ -188,6 +189,7 @@ function precisionOf(dtype: ExtractDtype): { chunk: ChunkPrecision; store: 'f32'
 export async function extract(options: ExtractOptions): Promise<ExtractResult> {
   const progress = options.progress ?? silentProgress;
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
+  if (isStaticModel(options.model)) return extractStaticResult(options, dataset);
   const storeDir = resolve(shardOutDir(options.out, options.shard));
   const workDir = workDirFor(storeDir);
 
@@ -234,6 +236,31 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
   } finally {
     if (ownModel) await model.dispose();
   }
+}
+
+/** `static:...` models: the word-vector baseline, one layer, computed in one go (no chunks, no shards). */
+async function extractStaticResult(options: ExtractOptions, dataset: EntityDataset): Promise<ExtractResult> {
+  if (options.shard) throw new UserError('static embeddings are computed in one go; --shard does not apply');
+  const t0 = performance.now();
+  const r = await extractStatic({
+    model: options.model,
+    dataset,
+    out: options.out,
+    prompt: options.prompt,
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...(options.overwrite ? { overwrite: true } : {}),
+  });
+  return {
+    store: resolve(options.out),
+    n: r.n,
+    d: r.d,
+    layers: [0],
+    hooks: ['blocks.0.hook_resid_post'],
+    computedRows: r.n,
+    tokens: 0,
+    seconds: (performance.now() - t0) / 1000,
+    alreadyDone: false,
+  };
 }
 
 async function makePlan(
