@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../util/paths.js';
-import { bf16ToF32, bf16ToF32Into, f16ToF32, f16ToF32Into, f32ToBf16, f32ToF16 } from './float16.js';
+import {
+  bf16ToF32,
+  bf16ToF32Into,
+  f16ToF32,
+  f16ToF32Into,
+  f16ToF32Js,
+  f32ToBf16,
+  f32ToF16,
+} from './float16.js';
+import { widenHalvesWasm } from './half-wasm.js';
 
 const fixtures = join(packageRoot(), 'test', 'fixtures', 'formats');
 
@@ -22,14 +31,31 @@ function halfByFormula(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-test('f16ToF32 matches the IEEE formula for all 65,536 halves, signed zeros included', () => {
+test('f16ToF32 (wasm SIMD and table paths) matches the IEEE formula for all 65,536 halves', () => {
   const all = new Uint16Array(65536).map((_, i) => i);
-  const out = f16ToF32(all);
+  assert.ok(
+    widenHalvesWasm(all.subarray(0, 8), new Float32Array(8)),
+    'the wasm SIMD kernel loads on Node 20',
+  );
+  const simd = f16ToF32(all); // large: the wasm kernel
+  const table = new Float32Array(65536);
+  f16ToF32Js(all, table);
+  const simdBits = new Uint32Array(simd.buffer);
+  const tableBits = new Uint32Array(table.buffer);
   for (let h = 0; h < 65536; h++) {
     const want = halfByFormula(h);
-    if (Number.isNaN(want)) assert.ok(Number.isNaN(out[h]), `half 0x${h.toString(16)}`);
-    else assert.ok(Object.is(out[h], want), `half 0x${h.toString(16)}: ${out[h]} != ${want}`);
+    if (Number.isNaN(want)) assert.ok(Number.isNaN(table[h]), `half 0x${h.toString(16)}`);
+    else assert.ok(Object.is(table[h], want), `half 0x${h.toString(16)}: ${table[h]} != ${want}`);
+    // Same bits both ways, NaN payloads included: sign | 0x7f800000 | mantissa << 13.
+    assert.equal(simdBits[h], tableBits[h], `half 0x${h.toString(16)}`);
   }
+  assert.equal(tableBits[0x7e01], 0x7fc02000);
+  // Lengths that are not multiples of the 8-lane step, and more than one wasm chunk.
+  const long = new Uint16Array((1 << 20) + 77).map((_, i) => (i * 40503) & 0xffff);
+  const viaWasm = f16ToF32(long);
+  const viaTable = new Float32Array(long.length);
+  f16ToF32Js(long, viaTable);
+  assert.deepEqual(new Uint32Array(viaWasm.buffer), new Uint32Array(viaTable.buffer));
 });
 
 test('f32ToF16 matches NumPy bit for bit on 48k hard cases (ties, subnormals, overflow, random)', () => {
@@ -80,17 +106,21 @@ test('conversions accept subarray views at odd offsets', () => {
 });
 
 test('widening in place: halves in the upper half of the output buffer', () => {
-  const values = [1.5, -2, 65504, 2 ** -24, -0, 3.140625];
-  for (const [narrow, widenInto] of [
-    [f32ToF16, f16ToF32Into],
-    [f32ToBf16, bf16ToF32Into],
+  // Long enough for the wasm path and two of its chunks; the reference is widened out of place, value by value.
+  const n = (1 << 20) + 3;
+  const values = Float32Array.from(
+    { length: n },
+    (_, i) => [1.5, -2, 65504, 2 ** -24, -0, 3.140625, i][i % 7],
+  );
+  for (const [narrow, widenInto, widen] of [
+    [f32ToF16, f16ToF32Into, f16ToF32],
+    [f32ToBf16, bf16ToF32Into, bf16ToF32],
   ] as const) {
-    const n = values.length;
     const out = new Float32Array(n);
     const halves = new Uint16Array(out.buffer, 2 * n, n);
-    halves.set(narrow(new Float32Array(values)));
-    const want = [...(narrow === f32ToF16 ? f16ToF32 : bf16ToF32)(halves.slice())];
+    halves.set(narrow(values));
+    const want = new Uint32Array(widen(halves.slice()).buffer);
     widenInto(halves, out);
-    assert.deepEqual([...out], want);
+    assert.deepEqual(new Uint32Array(out.buffer), want);
   }
 });

@@ -3,7 +3,9 @@
  *
  * Everything works on bit patterns through Uint32Array views, so NaN payloads survive (reading a NaN into a JS
  * number may canonicalise it). f32 -> f16 and f32 -> bf16 round to nearest, ties to even, like NumPy and PyTorch.
+ * Large f16 -> f32 conversions run in a WebAssembly SIMD kernel (half-wasm.ts), small ones through a table.
  */
+import { widenHalvesWasm } from './half-wasm.js';
 
 /** f16 bit pattern -> f32 bit pattern for all 65,536 halves; built on first use (256 KiB). */
 let halfTable: Uint32Array | undefined;
@@ -47,6 +49,15 @@ export function bf16ToF32(src: Uint16Array): Float32Array<ArrayBuffer> {
  */
 export function f16ToF32Into(src: Uint16Array, out: Float32Array): void {
   if (out.length !== src.length) throw new RangeError('f16ToF32Into: length mismatch');
+  if (src.length >= WASM_MIN && widenHalvesWasm(src, out)) return;
+  f16ToF32Js(src, out);
+}
+
+/** Below this many values the table loop wins (no copies through wasm memory). */
+const WASM_MIN = 1 << 14;
+
+/** The portable path: one table lookup per value. Exported for tests. */
+export function f16ToF32Js(src: Uint16Array, out: Float32Array): void {
   halfTable ??= buildHalfTable();
   const table = halfTable;
   const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
