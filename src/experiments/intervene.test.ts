@@ -169,7 +169,7 @@ describe('the alpha sweep with a tokenizer', () => {
       direction: dirn,
       alphas: [-8, 0, 8],
       candidates: ['France', 'Germany'],
-      maxNewTokens: 3,
+      maxNewTokens: 2,
     });
     assert.equal(rows.length, 6);
     assert.ok(typicalNorms.every((x) => x > 0));
@@ -178,7 +178,7 @@ describe('the alpha sweep with a tokenizer', () => {
       const ids = [tok.bosId!, ...tok.encode(prompt).ids];
       const zero = rows[p * 3 + 1]!;
       assert.equal(zero.alpha, 0);
-      assert.deepEqual(zero.completionIds, await model.generate(ids, { maxNewTokens: 3 }));
+      assert.deepEqual(zero.completionIds, await model.generate(ids, { maxNewTokens: 2 }));
       const plain = await scoreCandidates(
         model,
         ids,

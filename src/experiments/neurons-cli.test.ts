@@ -40,8 +40,8 @@ async function cli(...argv: string[]): Promise<{ out: string; err: string }> {
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'neurons-cli-'));
   modelDir = await writeRandomLlama(join(tmp, 'model'), undefined, { seed: 3 });
-  const csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 60);
-  const common = { model: modelDir, dataset: csv, prompt: 'empty', batchSize: 30 };
+  const csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 40);
+  const common = { model: modelDir, dataset: csv, prompt: 'empty', batchSize: 40 };
   storeDir = (await extract({ ...common, out: join(tmp, 'store') })).store;
   mlpDir = (await extract({ ...common, out: join(tmp, 'mlp'), hooks: 'mlp_post' })).store;
   probeDir = join(tmp, 'probe');
@@ -66,7 +66,7 @@ test('neurons: both procedures; single-neuron fits from an mlp_post store equal 
   await cli(
     'neurons',
     ...['--model', modelDir, '--store', storeDir, '--probe', probeDir, '--top', '5'],
-    ...['--mlp-store', mlpDir, '--out', out, '--quiet'],
+    ...['--mlp-store', mlpDir, '--out', out, '--quiet', '--procedure', 'both'],
   );
   const viaEngine = JSON.parse(await readFile(`${storeDir}.neurons/neurons.json`, 'utf8'));
   const viaStore = JSON.parse(await readFile(join(out, 'neurons.json'), 'utf8'));
@@ -83,7 +83,7 @@ test('neurons: both procedures; single-neuron fits from an mlp_post store equal 
     assert.ok(Math.abs(r.r2 - b[i].r2) < 1e-5 && Math.abs(r.spearman - b[i].spearman) < 1e-5);
   });
   assert.ok(viaStore.figures.neuronActivations.length > 0);
-  assert.equal(viaStore.figures.neuronActivations[0].values.length, 60);
+  assert.equal(viaStore.figures.neuronActivations[0].values.length, 40);
   const csv = await readFile(join(out, 'neurons.probe_cosine.csv'), 'utf8');
   assert.match(csv.split('\n')[0]!, /^target,probe_layer,weight,layer,neuron,cos,abs_cos,spearman,r2$/);
 });
@@ -141,10 +141,10 @@ test('familiarity: scores beside the store, reusable, and a probe report', async
     '--quiet',
   );
   const csv = (await readFile(join(storeDir, 'familiarity.csv'), 'utf8')).trim().split('\n');
-  assert.equal(csv.length, 61);
+  assert.equal(csv.length, 41);
   assert.match(csv[0]!, /^row,name,answer,answer_tokens,log_prob,mean_log_prob,first_prob,answer_in_name$/);
   const store = await openStore(storeDir); // the extra files leave the store readable
-  assert.equal(store.manifest.n, 60);
+  assert.equal(store.manifest.n, 40);
   const r = JSON.parse(await readFile(join(out, 'familiarity.json'), 'utf8'));
   assert.equal(r.experiment, 'familiarity');
   assert.ok(r.table.some((x: { analysis: string }) => x.analysis === 'filtered'));
