@@ -227,3 +227,45 @@ test('block hold-out matches an independent scikit-learn/NumPy computation of §
     assert.ok(Math.abs(got.centroid.angleDeg! - want.angleDeg) < 1e-8, `${want.group} angle`);
   }
 });
+
+interface TransferGoldenMeta {
+  n: number;
+  d: number;
+  alphas: number[];
+  prompts: string[];
+  isTest: number[];
+  rows: { a: string; b: string; centred: boolean; r2: number; spearman: number; alpha: number }[];
+  same: { r2: number; spearman: number };
+  different: { r2: number; spearman: number };
+}
+
+test('prompt transfer matches an independent scikit-learn RidgeCV/SciPy computation of §8 (golden)', async () => {
+  const g = loadGolden<TransferGoldenMeta>('transfer_golden');
+  const { n, d } = g.meta;
+  const targets = Float64Array.from(g.get('lonlat'));
+  const isTest = Uint8Array.from(g.meta.isTest);
+  const base = syntheticPlaces({ blocks: 1, perBlock: n, d });
+  const load = async (prompt: string) => ({
+    ...base,
+    prompt,
+    x: Float32Array.from(g.get(`x.${prompt}`)),
+    targets,
+    isTest,
+  });
+  const res = await promptTransfer(g.meta.prompts, 0, load, { alphas: g.meta.alphas, distance: 'haversine' });
+  assert.equal(res.rows.length, g.meta.rows.length);
+  for (const want of g.meta.rows) {
+    const got = res.rows.find(
+      (r) => r.activationPrompt === want.a && r.probePrompt === want.b && r.centred === want.centred,
+    )!;
+    assert.ok(
+      Math.abs(got.test['r2']! - want.r2) < 1e-8,
+      `${want.a}<-${want.b} ${want.centred}: r2 ${got.test['r2']} vs ${want.r2}`,
+    );
+    assert.ok(Math.abs(got.test['spearman']! - want.spearman) < 1e-12, `${want.a}<-${want.b} spearman`);
+    assert.equal(res.alphas[want.b], want.alpha);
+  }
+  assert.ok(Math.abs(res.same['r2']! - g.meta.same.r2) < 1e-8);
+  assert.ok(Math.abs(res.different['r2']! - g.meta.different.r2) < 1e-8);
+  assert.ok(Math.abs(res.different['spearman']! - g.meta.different.spearman) < 1e-12);
+});
