@@ -10,6 +10,7 @@ import { modelSpec } from './architectures/index.js';
 import { openCheckpoint } from './checkpoint.js';
 import { openGolden, relError } from './engine.test-util.js';
 import { HookedModel } from './hooked-model.js';
+import { hookNames } from './hooks.js';
 import { loadModel } from './load.js';
 import type { ModelSpec } from './spec.js';
 
@@ -189,9 +190,36 @@ test('clear errors: unsupported model_type, unknown hooks, bad ids and positions
     () => modelSpec({ model_type: 'bert' }, () => false),
     (e: Error) => e instanceof UserError && /bert.*llama, mistral, qwen2, gpt_neox, gpt2/.test(e.message),
   );
+  const base = {
+    model_type: 'llama',
+    hidden_size: 8,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    intermediate_size: 8,
+    vocab_size: 8,
+  };
+  assert.throws(
+    () => modelSpec({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, () => false),
+    /rope_scaling type 'yarn' is not supported/,
+  );
+  assert.throws(() => modelSpec({ ...base, num_key_value_heads: 3 }, () => false), /not a multiple of 3/);
+  assert.throws(
+    () => modelSpec({ ...base, hidden_act: 'swiglu' }, () => false),
+    /unsupported hidden_act "swiglu"/,
+  );
+  assert.throws(
+    () => modelSpec({ ...base, hidden_size: 'big' }, () => false),
+    /'hidden_size' should be a number/,
+  );
   const golden = await openGolden('pythia-parallel-f16');
   const model = await loadModel(golden.dir);
   try {
+    assert.deepEqual(hookNames(model.spec).slice(0, 4), [
+      'hook_embed',
+      'blocks.0.hook_resid_pre',
+      'blocks.0.mlp.hook_post',
+      'blocks.0.hook_resid_post',
+    ]);
     await assert.rejects(model.run([[1]], { hooks: ['blocks.9.hook_resid_post'] }), /2 layers/);
     await assert.rejects(model.run([[1]], { hooks: ['blocks.0.hook_resid_mid'] }), /parallel residual/);
     await assert.rejects(model.run([[1]], { hooks: ['blocks.0.attn'] }), /unknown hook/);
