@@ -10,11 +10,13 @@ import { packageRoot } from '../util/paths.js';
 import {
   correlationSearch,
   neuronFeatures,
+  neuronRows,
   probeCosineSearch,
   readProbeDirections,
   singleNeuronStats,
   storeActivations,
   type WeightType,
+  weightTypes,
 } from './neurons.js';
 import { averageRanksOf, rankTarget, spearmanColumns } from './neurons-math.js';
 
@@ -242,5 +244,37 @@ describe('probe-cosine search (the paper text procedure)', () => {
       close(r.fit.intercept, intercept, 1e-7 * Math.abs(intercept) + 1e-9, 'intercept');
     }
     assert.ok(rows[0]!.fit.r2 > 0.8, 'the planted space neuron predicts longitude');
+  });
+});
+
+describe('neuron weight layouts', () => {
+  test('GPT-2 Conv1D ([in, out]) and Llama Linear ([out, in]) both give neuron rows [d_mlp, d]', async () => {
+    const gpt2 = await inspectCheckpoint(join(packageRoot(), 'test/fixtures/engine/gpt2-legacy-f32'));
+    const llama = await inspectCheckpoint(join(FIX, 'tiny-llama'));
+    try {
+      const g = { spec: gpt2.spec, source: gpt2.checkpoint };
+      assert.deepEqual(weightTypes(gpt2.spec), ['W_in', 'W_out']);
+      const fc = await gpt2.checkpoint.readFloat32('h.1.mlp.c_fc.weight'); // [32, 128]
+      const proj = await gpt2.checkpoint.readFloat32('h.1.mlp.c_proj.weight'); // [128, 32]
+      const win = await neuronRows(g, 1, 'W_in');
+      const wout = await neuronRows(g, 1, 'W_out');
+      for (const [neuron, j] of [
+        [0, 0],
+        [77, 5],
+        [127, 31],
+      ] as const) {
+        assert.equal(win[neuron * 32 + j], fc[j * 128 + neuron]);
+        assert.equal(wout[neuron * 32 + j], proj[neuron * 32 + j]);
+      }
+      await assert.rejects(neuronRows(g, 0, 'W_gate'), /no W_gate/);
+      const l = { spec: llama.spec, source: llama.checkpoint };
+      const down = await llama.checkpoint.readFloat32('model.layers.2.mlp.down_proj.weight'); // [16, 24]
+      const rows = await neuronRows(l, 2, 'W_out');
+      for (let neuron = 0; neuron < 24; neuron++)
+        for (let j = 0; j < 16; j++) assert.equal(rows[neuron * 16 + j], down[j * 24 + neuron]);
+    } finally {
+      await gpt2.checkpoint.close();
+      await llama.checkpoint.close();
+    }
   });
 });
