@@ -6,6 +6,7 @@ import { packageRoot } from '../util/paths.js';
 import {
   bf16ToF32,
   bf16ToF32Into,
+  bf16ToF32Js,
   f16ToF32,
   f16ToF32Into,
   f16ToF32Js,
@@ -56,6 +57,13 @@ test('f16ToF32 (wasm SIMD and table paths) matches the IEEE formula for all 65,5
   const viaTable = new Float32Array(long.length);
   f16ToF32Js(long, viaTable);
   assert.deepEqual(new Uint32Array(viaWasm.buffer), new Uint32Array(viaTable.buffer));
+  // bf16: every pattern, through both paths.
+  const bfWasm = bf16ToF32(long);
+  const bfJs = new Float32Array(long.length);
+  bf16ToF32Js(long, bfJs);
+  assert.deepEqual(new Uint32Array(bfWasm.buffer), new Uint32Array(bfJs.buffer));
+  const bfAll = new Uint32Array(bf16ToF32(all).buffer);
+  for (let h = 0; h < 65536; h++) assert.equal(bfAll[h], (h << 16) >>> 0);
 });
 
 test('f32ToF16 matches NumPy bit for bit on 48k hard cases (ties, subnormals, overflow, random)', () => {

@@ -3,7 +3,7 @@
  *
  * Everything works on bit patterns through Uint32Array views, so NaN payloads survive (reading a NaN into a JS
  * number may canonicalise it). f32 -> f16 and f32 -> bf16 round to nearest, ties to even, like NumPy and PyTorch.
- * Large f16 -> f32 conversions run in a WebAssembly SIMD kernel (half-wasm.ts), small ones through a table.
+ * Large f16/bf16 -> f32 conversions run in a WebAssembly SIMD kernel (half-wasm.ts), small ones in JS loops.
  */
 import { widenHalvesWasm } from './half-wasm.js';
 
@@ -67,6 +67,12 @@ export function f16ToF32Js(src: Uint16Array, out: Float32Array): void {
 /** `bf16ToF32` into `out`; may alias like `f16ToF32Into`. */
 export function bf16ToF32Into(src: Uint16Array, out: Float32Array): void {
   if (out.length !== src.length) throw new RangeError('bf16ToF32Into: length mismatch');
+  if (src.length >= WASM_MIN && widenHalvesWasm(src, out, 'bf16')) return;
+  bf16ToF32Js(src, out);
+}
+
+/** The portable bf16 path. Exported for tests. */
+export function bf16ToF32Js(src: Uint16Array, out: Float32Array): void {
   const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
 }

@@ -1,6 +1,6 @@
 /**
- * f16 -> f32 widening with WebAssembly SIMD, eight halves per step: a plain JS loop runs several times slower than
- * NumPy's F16C path. The module is emitted byte by byte below (no toolchain needed).
+ * f16 -> f32 and bf16 -> f32 widening with WebAssembly SIMD, eight values per step: a plain JS loop runs several
+ * times slower than NumPy's F16C path. The module is emitted byte by byte below (no toolchain needed).
  *
  * Per lane: o = (h & 0x7fff) << 13 read as an f32 and multiplied by 2^112 rescales the exponent exactly, normal and
  * subnormal halves alike (wasm never flushes denormals); inf/NaN (exponent 31) take o | 0x7f800000 instead, which
@@ -44,7 +44,7 @@ const EXTEND_HIGH_U = simd(170);
 const F32X4_MUL = simd(230);
 
 /** Widens the i32x4 on the stack (four halves, zero-extended) into four f32 bit patterns. Locals: 4 x, 5 o. */
-const widen = [
+const widenHalf = [
   ...set(4),
   ...get(4),
   ...i32x4(0x7fff),
@@ -71,8 +71,11 @@ const widen = [
   ...V128_OR,
 ];
 
-/** widen(src, dst, groups): groups of 8 halves at byte address src -> 8 f32 at byte address dst. */
-function moduleBytes(pages: number): Uint8Array {
+/** bf16 is the top half of an f32: shift the zero-extended lanes left by 16. */
+const widenBf16 = [...I32_CONST(16), ...I32X4_SHL];
+
+/** A function body (src, dst, groups): groups of 8 16-bit values at byte address src -> 8 f32 at address dst. */
+function loopBody(widen: number[]): number[] {
   const [SRC, DST, GROUPS, V] = [0, 1, 2, 3];
   const code = [
     0x02,
@@ -114,6 +117,11 @@ function moduleBytes(pages: number): Uint8Array {
     0x0b, // end function
   ];
   const body = [...uleb(1), ...uleb(3), 0x7b, ...code]; // locals: 3 x v128
+  return [...uleb(body.length), ...body];
+}
+
+/** Exports widen (f16) and widenBf16, both (src, dst, groups), and the memory. */
+function moduleBytes(pages: number): Uint8Array {
   return Uint8Array.from([
     0x00,
     0x61,
@@ -124,10 +132,10 @@ function moduleBytes(pages: number): Uint8Array {
     0x00,
     0x00,
     ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 0]),
-    ...section(3, [1, 0]),
+    ...section(3, [2, 0, 0]),
     ...section(5, [1, 0x00, ...uleb(pages)]),
-    ...section(7, [2, ...name('widen'), 0x00, 0, ...name('mem'), 0x02, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
+    ...section(7, [3, ...name('widen'), 0x00, 0, ...name('widenBf16'), 0x00, 1, ...name('mem'), 0x02, 0]),
+    ...section(10, [2, ...loopBody(widenHalf), ...loopBody(widenBf16)]),
   ]);
 }
 
@@ -141,6 +149,7 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 const CHUNK = 1 << 20;
 interface Kernel {
   widen: (src: number, dst: number, groups: number) => void;
+  widenBf16: (src: number, dst: number, groups: number) => void;
   mem: { buffer: ArrayBuffer };
 }
 let kernel: Kernel | null | undefined;
@@ -155,7 +164,8 @@ function load(): Kernel | null {
     try {
       const instance = new wasm!.Instance(new wasm!.Module(moduleBytes((CHUNK * 6) / 65536)), {});
       const exports = instance.exports as unknown as Kernel;
-      exports.widen(0, 2 * CHUNK, 1); // a first call, still under these flags
+      exports.widen(0, 2 * CHUNK, 1); // first calls, still under these flags
+      exports.widenBf16(0, 2 * CHUNK, 1);
       kernel = exports;
     } finally {
       setFlagsFromString('--wasm-lazy-compilation');
@@ -168,13 +178,14 @@ function load(): Kernel | null {
 }
 
 /**
- * Widens `src` into `out` (same length) with the SIMD kernel, chunk by chunk through wasm memory; returns false when
+ * Widens f16 (or bf16) `src` into `out` (same length) with the SIMD kernel, chunk by chunk through wasm memory; returns false when
  * the kernel is unavailable. Safe when `src` aliases the upper half of `out`'s bytes (each chunk is copied in before
  * its output is written, and output chunk k only covers source elements below (k + 1) * CHUNK).
  */
-export function widenHalvesWasm(src: Uint16Array, out: Float32Array): boolean {
+export function widenHalvesWasm(src: Uint16Array, out: Float32Array, kind: 'f16' | 'bf16' = 'f16'): boolean {
   const k = load();
   if (!k) return false;
+  const widen = kind === 'f16' ? k.widen : k.widenBf16;
   const input = new Uint16Array(k.mem.buffer, 0, CHUNK);
   const output = new Float32Array(k.mem.buffer, 2 * CHUNK, CHUNK);
   for (let at = 0; at < src.length; at += CHUNK) {
@@ -182,7 +193,7 @@ export function widenHalvesWasm(src: Uint16Array, out: Float32Array): boolean {
     input.set(src.subarray(at, at + n));
     const groups = Math.ceil(n / 8);
     input.fill(0, n, groups * 8);
-    k.widen(0, 2 * CHUNK, groups);
+    widen(0, 2 * CHUNK, groups);
     out.set(output.subarray(0, n), at);
   }
   return true;
