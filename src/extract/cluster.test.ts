@@ -112,7 +112,9 @@ test('SIGKILL mid-run, then --resume: the store is byte-identical to an uninterr
   const done = finish(child);
   // Kill once a few chunks are on disk, while many are still to come.
   let chunks = 0;
-  for (let i = 0; i < 4000 && chunks < 4; i++) {
+  // (Time-based, generous: a loaded CI machine may take long to start the child.)
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && chunks < 4 && child.exitCode === null) {
     await new Promise((r) => setTimeout(r, 5));
     chunks = existsSync(work) ? (await readdir(work)).filter((n) => n.startsWith('chunk-')).length : 0;
   }
