@@ -46,6 +46,7 @@ export interface EditInfo {
  * omitted = every position).
  */
 export type HookEdit =
+  // biome-ignore lint/suspicious/noConfusingVoidType: an in-place edit function returns nothing
   | { hook: string; apply(value: Float32Array, info: EditInfo): void | Float32Array }
   | { hook: string; add: Float32Array; positions?: number[] };
 

@@ -13,8 +13,12 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
   const error = console.error;
   let out = '';
   let err = '';
-  console.log = (...a: unknown[]) => void (out += `${a.join(' ')}\n`);
-  console.error = (...a: unknown[]) => void (err += `${a.join(' ')}\n`);
+  console.log = (...a: unknown[]) => {
+    out += `${a.join(' ')}\n`;
+  };
+  console.error = (...a: unknown[]) => {
+    err += `${a.join(' ')}\n`;
+  };
   try {
     return { code: await main(argv), out, err };
   } finally {
