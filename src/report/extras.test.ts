@@ -102,3 +102,19 @@ test('an experiment result (schema spacetime-lens/experiment@1) shows its summar
   // Free-form figure data stay a table of their scalar fields; nested point lists are left out.
   assert.deepEqual(s.tables[2].columns, ['group']);
 });
+
+test('a ranked list with repeated x values is drawn as points, not a curve', () => {
+  const data = {
+    top: [
+      { layer: 3, neuron: 7, corr: 0.8 },
+      { layer: 3, neuron: 9, corr: 0.7 },
+      { layer: 5, neuron: 1, corr: 0.6 },
+    ],
+  };
+  const chart = describeExtra({ title: 'neurons', data }).tables[0].chart!;
+  assert.equal(chart.spec.mark.type, 'point');
+  assert.deepEqual(
+    (chart.data.values as { metric: string }[]).map((v) => v.metric),
+    ['corr', 'corr', 'corr'],
+  );
+});

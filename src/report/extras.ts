@@ -119,8 +119,11 @@ function chartOf(
         .map((m) => ({ x: r[x], metric: m, value: r[m], series: seriesOf(r) })),
     );
     const positive = rows.every((r) => typeof r[x] !== 'number' || (r[x] as number) > 0);
+    // A curve only makes sense with one value per x and series (e.g. per layer); ranked lists get points.
+    const seen = new Set(values.map((v) => `${v.series}\u0000${v.metric}\u0000${v.x}`));
+    const curve = seen.size === values.length;
     return facetChart(path, values, {
-      mark: { type: 'line', point: true },
+      mark: curve ? { type: 'line', point: true } : { type: 'point', filled: true },
       encoding: {
         x: {
           field: 'x',

@@ -226,8 +226,8 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
 /** Predicted against true year, coloured by entity type, with the y = x line. */
 export function timeSpec(points: RunPoints): VlSpec {
   const years = points.truth[0].filter(Number.isFinite);
-  const lo = Math.floor(Math.min(...years));
-  const hi = Math.ceil(Math.max(...years));
+  const lo = years.length ? Math.floor(Math.min(...years)) : 0;
+  const hi = years.length ? Math.ceil(Math.max(...years)) : 1;
   const offsetNote = points.yearOffset
     ? ` (stored as years since ${points.yearOffset}; shown as calendar years)`
     : '';
