@@ -4,9 +4,17 @@
  */
 import { cachedSession, GraphBuilder, ort } from '../native/index.js';
 
-/** x / sqrt(mean(x²) + eps) per row, with no learned gain (the authors' `RMSNorm` in model_composition.py). */
-export function rmsNormRows(x: Float32Array, n: number, d: number, eps = 1e-6): Float32Array {
-  const out = new Float32Array(n * d);
+/**
+ * x / sqrt(mean(x²) + eps) per row, with no learned gain (the authors' `RMSNorm` in model_composition.py).
+ * `out` may be `x` itself (in place).
+ */
+export function rmsNormRows(
+  x: Float32Array,
+  n: number,
+  d: number,
+  eps = 1e-6,
+  out: Float32Array = new Float32Array(n * d),
+): Float32Array {
   for (let i = 0; i < n; i++) {
     let ss = 0;
     const o = i * d;

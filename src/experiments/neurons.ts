@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { DATASETS } from '../data/index.js';
 import { SafetensorsFile } from '../formats/index.js';
-import type { HookedModel, ModelSpec, WeightSource } from '../model/index.js';
+import type { EditInfo, HookEdit, HookedModel, ModelSpec, WeightSource } from '../model/index.js';
 import { type ActivationStore, hookName } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import {
@@ -156,7 +156,8 @@ export async function correlationSearch(
   const layerMax: CorrelationSearchResult['layerMax'] = [];
   let done = 0;
   for (const l of layers) {
-    const a = rmsNormRows(await store.readLayer(l, 'hook_resid_post'), n, d);
+    const x = await store.readLayer(l, 'hook_resid_post');
+    const a = rmsNormRows(x, n, d, 1e-6, x); // in place: one [n, d] array per layer
     for (const type of types) {
       const wl = type === 'W_out' ? l : l + 1;
       const rows = await neuronRows(weights, wl, type);
@@ -359,28 +360,43 @@ export async function probeCosineSearch(
 
 // ------------------------------------------------------------------------------------------- single neurons
 
-/** Where single-neuron activations (`blocks.{l}.mlp.hook_post`) come from. */
-export type ActivationSource = (layers: number[]) => Promise<Map<number, Float32Array>>;
+/**
+ * Where single-neuron activations (`blocks.{l}.mlp.hook_post`) come from: given layer -> neuron indices, returns
+ * `${layer}/${neuron}` -> the n per-entity activations. Only the wanted columns are kept (a whole [n, d_mlp] layer
+ * of a 7B model on 40k entities is 1.8 GB).
+ */
+export type ActivationSource = (wanted: Map<number, number[]>) => Promise<Map<string, Float64Array>>;
 
-/** Activations from a store extracted with the mlp_post hook. */
+/** Activations from a store extracted with the mlp_post hook (one layer file read at a time). */
 export function storeActivations(store: ActivationStore): ActivationSource {
-  return async (layers) => {
-    const out = new Map<number, Float32Array>();
-    for (const l of layers) {
+  return async (wanted) => {
+    const { n, d } = store.manifest;
+    const out = new Map<string, Float64Array>();
+    for (const [l, neurons] of wanted) {
       const hook = hookName(l, 'mlp.hook_post');
       if (!store.hookNames.includes(hook))
         throw new UserError(
-          `store ${store.dir} has no ${hook} (extract with --hooks mlp_post, or pass --activations engine)`,
+          `store ${store.dir} has no ${hook} (extract with --hooks mlp_post, or omit --mlp-store to run the engine)`,
         );
-      out.set(l, await store.read(hook));
+      const a = await store.read(hook);
+      for (const j of neurons) {
+        if (j >= d) throw new UserError(`store ${store.dir}: neuron ${j} is outside its width ${d}`);
+        out.set(
+          `${l}/${j}`,
+          Float64Array.from({ length: n }, (_, i) => a[i * d + j]!),
+        );
+      }
     }
     return out;
   };
 }
 
-/** Activations computed by the engine on the store's own token ids, at each entity's kept position. */
+/**
+ * Activations computed by the engine on the store's own token ids at each entity's kept position. The wanted
+ * columns are copied out inside the hook (an edit that leaves the value unchanged), so no [n, d_mlp] array is kept.
+ */
 export function engineActivations(model: HookedModel, store: ActivationStore): ActivationSource {
-  return async (layers) => {
+  return async (wanted) => {
     const entities = await store.entities();
     const seqs = entities.map((e, i) => {
       if (!Array.isArray(e.input_ids) || typeof e.position !== 'number')
@@ -389,10 +405,27 @@ export function engineActivations(model: HookedModel, store: ActivationStore): A
         );
       return e.input_ids;
     });
+    const n = seqs.length;
+    const dMlp = model.spec.dMlp;
     const positions = entities.map((e) => e.position as number);
-    const hooks = layers.map((l) => hookName(l, 'mlp.hook_post'));
-    const res = await model.run(seqs, { hooks, positions });
-    return new Map(layers.map((l, i) => [l, res.get(hooks[i]!)!]));
+    const out = new Map<string, Float64Array>();
+    const edits: HookEdit[] = [...wanted].map(([l, neurons]) => {
+      for (const j of neurons) out.set(`${l}/${j}`, new Float64Array(n));
+      const cols = neurons.map((j) => [j, out.get(`${l}/${j}`)!] as const);
+      return {
+        hook: hookName(l, 'mlp.hook_post'),
+        apply(value: Float32Array, info: EditInfo) {
+          info.sequences.forEach((s, b) => {
+            const row = b * info.rowsPerSequence + (info.rowsPerSequence === 1 ? 0 : info.keptPositions![s]!);
+            for (const [j, dest] of cols) dest[s] = value[row * dMlp + j]!;
+          });
+        },
+      };
+    });
+    // Capturing the deepest needed layer's (small, kept-position) resid_post makes the run reach it.
+    const last = Math.max(...wanted.keys());
+    await model.run(seqs, { hooks: [hookName(last, 'hook_resid_post')], positions, edits });
+    return out;
   };
 }
 
@@ -416,8 +449,14 @@ export async function singleNeuronStats(
   dMlp: number,
   groups?: string[],
 ): Promise<{ rows: SingleNeuronRow[]; acts: Map<string, Float64Array> }> {
-  const layers = [...new Set(neurons.map((x) => x.layer))].sort((a, b) => a - b);
-  const acts = await activations(layers);
+  const wanted = new Map<number, number[]>();
+  for (const { layer, neuron } of neurons) {
+    if (neuron < 0 || neuron >= dMlp) throw new UserError(`neuron ${neuron} is outside 0..${dMlp - 1}`);
+    const list = wanted.get(layer) ?? [];
+    if (!list.includes(neuron)) list.push(neuron);
+    wanted.set(layer, list);
+  }
+  const acts = await activations(wanted);
   const groupNames = groups ? [...new Set(groups)].sort() : [];
   const rows: SingleNeuronRow[] = [];
   const values = new Map<string, Float64Array>();
@@ -425,8 +464,8 @@ export async function singleNeuronStats(
     const feature = features.find((f) => f.name === target);
     if (!feature)
       throw new UserError(`no target '${target}' (targets: ${features.map((f) => f.name).join(', ')})`);
-    const a = acts.get(layer)!;
-    const x = Float64Array.from({ length: n }, (_, i) => a[i * dMlp + neuron]!);
+    const x = acts.get(`${layer}/${neuron}`)!;
+    if (x.length !== n) throw new UserError(`${x.length} activations for ${n} entities (layer ${layer})`);
     values.set(`${layer}/${neuron}`, x);
     rows.push({ target, layer, neuron, group: 'all', fit: singleNeuronFit(x, feature.values) });
     for (const g of groupNames) {
