@@ -24,7 +24,7 @@ export { hookNames, parseHook } from './hooks.js';
 export type { DownloadProgress, HubRef, ResolveOptions } from './hub.js';
 export { DEFAULT_HUB_URL, parseHubId, resolveModelSource } from './hub.js';
 export type { MemoryOptions, ModelInfo } from './info.js';
-export { estimateExtractionMemory, formatModelInfo, modelInfo } from './info.js';
+export { estimateExtractionMemory, formatModelInfo, modelInfo, usedParameterCount } from './info.js';
 export type { LoadModelOptions } from './load.js';
 export { inspectCheckpoint, loadModel } from './load.js';
 export type {

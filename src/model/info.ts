@@ -66,6 +66,21 @@ export function estimateExtractionMemory(
   return { total: Object.values(breakdown).reduce((a, b) => a + b, 0), breakdown };
 }
 
+/** Parameters the engine uses (legacy buffers such as GPT-2's attn.bias masks are not parameters). */
+export function usedParameterCount(spec: ModelSpec, checkpoint: Checkpoint): number {
+  const { names } = spec;
+  const used = new Set<string>([names.embed, names.finalNorm, names.unembed]);
+  for (const n of [names.posEmbed, names.finalNormBias, names.unembedBias]) if (n) used.add(n);
+  for (let l = 0; l < spec.nLayers; l++) {
+    for (const n of Object.values(names.layer(l))) if (typeof n === 'string') used.add(n);
+  }
+  let total = 0;
+  for (const n of used) {
+    if (checkpoint.has(n)) total += checkpoint.info(n).shape.reduce((a, b) => a * b, 1);
+  }
+  return total;
+}
+
 export function modelInfo(
   dir: string,
   checkpoint: Checkpoint,
@@ -85,7 +100,7 @@ export function modelInfo(
     mlpWidth: spec.dMlp,
     gatedMlp: spec.gated,
     vocab: spec.vocabSize,
-    parameters: checkpoint.parameterCount,
+    parameters: usedParameterCount(spec, checkpoint),
     weightDtype: checkpoint.weightDtype,
     weightBytes: checkpoint.weightBytes,
     positions: spec.rotary

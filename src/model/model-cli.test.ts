@@ -50,6 +50,13 @@ test('model info reports architecture, sizes and parameters', async () => {
   const text = await capture(['model', 'info', join(FIXTURES, 'pythia-parallel-f16')]);
   assert.match(text.out, /gpt_neox \(parallel residual\)/);
   assert.match(text.out, /rotary on 4\/16 dims per head/);
+  // GPT-2's legacy attn.bias / masked_bias buffers are not parameters (reference/engine_make_goldens.py: 28544).
+  const gpt2 = JSON.parse(
+    (await capture(['model', 'info', join(FIXTURES, 'gpt2-legacy-f32'), '--json'])).out,
+  );
+  const d = 32;
+  const perLayer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);
+  assert.equal(gpt2.parameters, 80 * d + 16 * d + 2 * perLayer + 2 * d);
 });
 
 test('model info: a missing directory is a user error (exit 1)', async () => {
