@@ -1,7 +1,8 @@
 // Public surface of the report stage: the self-contained HTML report, static figure export, and input loading.
+export { type DemoOptions, type DemoResult, runDemo } from './demo.js';
 export { escapeHtml, jsonForScript } from './escape.js';
 export { type ExportedFigure, type ExportOptions, exportFigures, renderSvg, staticSpec } from './export.js';
-export { continentOf, detectMapKind, haversineKm } from './geo.js';
+export { continentOf, detectMapKind } from './geo.js';
 export { renderModel, renderReport, writeReport } from './html.js';
 export {
   chooseLayers,
@@ -15,10 +16,10 @@ export type {
   ExtraResult,
   GeoJsonCollection,
   MapKind,
-  Metrics,
+  Metrics as ReportMetrics,
   PredictionTable,
   ProbeLayerResult,
-  ProbeResults,
+  ProbeResults as ReportProbeResults,
   ReportInputs,
   ReportOptions,
   ReportRun,
