@@ -15,6 +15,7 @@ export * from './model/index.js';
 export * from './extract/index.js';
 export * from './probe/index.js';
 export * from './experiments/index.js';
+export * from './experiments/causal-index.js';
 export * from './report/index.js';
 // Names that several stages export: the probe stage's definitions are the public ones.
 export { haversineKm, resolveAlphas } from './probe/index.js';

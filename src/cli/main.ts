@@ -7,6 +7,7 @@ import { registerExperiment } from './commands/experiment.js';
 import { registerExtract } from './commands/extract.js';
 import { registerImport } from './commands/import.js';
 import { registerModel } from './commands/model.js';
+import { registerNeurons } from './commands/neurons.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReport } from './commands/report.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     registerExtract,
     registerProbe,
     registerExperiment,
+    registerNeurons,
     registerReport,
   ]) {
     register(program);
