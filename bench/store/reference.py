@@ -47,11 +47,15 @@ def main(d):
     h = x.astype(np.float16)
     tx = torch.from_numpy(x)
     bf = tx.to(torch.bfloat16)
+    pre = np.ones_like(x)
+    pre_t = torch.from_numpy(pre)
     out = {
         'f32_to_f16': best(lambda: x.astype(np.float16)),
         'f16_to_f32': best(lambda: h.astype(np.float32)),
         'f32_to_bf16': best(lambda: tx.to(torch.bfloat16)),
         'bf16_to_f32': best(lambda: bf.to(torch.float32)),
+        'f16_into_f32': best(lambda: np.copyto(pre, h)),
+        'bf16_into_f32': best(lambda: pre_t.copy_(bf)),
         'read_f32': best(lambda: read_layer(os.path.join(d, 'layer_f32.safetensors'))),
         'read_f16': best(lambda: read_layer(os.path.join(d, 'layer_f16.safetensors'))),
         'write_f32': best(lambda: write_layer(os.path.join(d, 'py_out.safetensors'), x.reshape(meta['rows'], meta['cols']))),
