@@ -4,19 +4,16 @@
  */
 
 export { main as runCli } from './cli/main.js';
+export * from './data/index.js';
+export * from './experiments/causal-index.js';
+export * from './experiments/index.js';
+export * from './extract/index.js';
+export * from './formats/index.js';
+export * from './model/index.js';
+export * from './native/index.js';
+export * from './probe/index.js';
+export * from './report/index.js';
+export * from './store/index.js';
 export { UserError } from './util/errors.js';
 export { cacheDir } from './util/paths.js';
 export { VERSION } from './version.js';
-export * from './native/index.js';
-export * from './formats/index.js';
-export * from './data/index.js';
-export * from './store/index.js';
-export * from './model/index.js';
-export * from './extract/index.js';
-export * from './probe/index.js';
-export * from './experiments/index.js';
-export * from './experiments/causal-index.js';
-export * from './report/index.js';
-// Names that several stages export: the probe stage's definitions are the public ones.
-export { haversineKm, resolveAlphas } from './probe/index.js';
-export type { Metrics, ProbeResults } from './probe/index.js';

@@ -4,8 +4,8 @@ export { fullHookName, type LayerData } from './layer-data.js';
 export {
   type Distance,
   defaultDistance,
+  experimentAlphaGrid,
   type LinearFit,
-  resolveAlphas,
   type ScalarMetrics,
 } from './linear.js';
 export {

@@ -128,7 +128,7 @@ export async function scoreRows(
  * An alpha grid through src/probe's resolver: `auto` (the paper's grid for Llama-2 7B/13B/70B, else the
  * width-scaled default), a preset (7b, 13b, 70b, mlp-baseline, default), `logspace:A:B:N`, or a list.
  */
-export function resolveAlphas(
+export function experimentAlphaGrid(
   spec: string | number[],
   d: number,
   modelId: string,

@@ -11,7 +11,7 @@ import { fullHookName } from './layer-data.js';
 import {
   type Distance,
   defaultDistance,
-  resolveAlphas,
+  experimentAlphaGrid,
   type ScalarMetrics,
   toScalarMetrics,
 } from './linear.js';
@@ -105,7 +105,7 @@ export async function mlpExperiment(
 ): Promise<ExperimentResult> {
   const source = await openLayerSource(store, options.hook);
   const layers = options.layers === 'all' ? source.layers : pickLayers(source, options.layers, 'mlp');
-  const alphas = resolveAlphas(options.alphas ?? 'mlp-baseline', source.d, source.modelId);
+  const alphas = experimentAlphaGrid(options.alphas ?? 'mlp-baseline', source.d, source.modelId);
   const distance = options.distance ?? defaultDistance(source.kind, options.paperCompat);
   const rows: Row[] = [];
   const curves: Row[] = [];
@@ -223,7 +223,7 @@ export async function pcaExperiment(
 ): Promise<ExperimentResult> {
   const source = await openLayerSource(store, options.hook);
   const [layer] = pickLayers(source, options.layer === undefined ? undefined : [options.layer], 'pca');
-  const alphas = resolveAlphas(options.alphas ?? 'auto', source.d, source.modelId);
+  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', source.d, source.modelId);
   const distance = options.distance ?? defaultDistance(source.kind, options.paperCompat);
   options.log?.(`pca: layer ${layer}`);
   const data = await source.load(layer!);
@@ -459,7 +459,7 @@ export async function promptsExperiment(
     if (!common.includes(l))
       throw new UserError(`layer ${l} is not in every prompt store (common layers: ${compactList(common)})`);
   }
-  const alphas = resolveAlphas(options.alphas ?? 'auto', first.d, first.modelId);
+  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', first.d, first.modelId);
   const distance = options.distance ?? defaultDistance(first.kind, options.paperCompat);
   const load = (prompt: string, layer: number) => byPrompt.get(prompt)!.load(layer);
   const reused = await reusableProbeRows(options.probeResults ?? [], first, alphas.values, distance);

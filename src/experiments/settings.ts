@@ -4,7 +4,7 @@
  */
 import { DATASETS } from '../data/index.js';
 import type { LayerData } from './layer-data.js';
-import { fitRidgeLoo, resolveAlphas } from './linear.js';
+import { experimentAlphaGrid, fitRidgeLoo } from './linear.js';
 import { type PaperSize, paperModelSize } from './models.js';
 import { splitRows } from './prompts.js';
 
@@ -56,7 +56,7 @@ export async function paperFixedAlpha(
 ): Promise<{ value: number; source: string }> {
   if (typeof requested === 'number') return { value: requested, source: 'given' };
   if (requested === 'loo') {
-    const grid = resolveAlphas(alphas ?? 'auto', data.d, modelId);
+    const grid = experimentAlphaGrid(alphas ?? 'auto', data.d, modelId);
     const fit = await fitRidgeLoo(data, splitRows(data).train, grid.values);
     return { value: fit.alpha, source: `loo(${grid.preset})` };
   }

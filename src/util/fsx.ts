@@ -15,7 +15,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   const handle = await open(tmp, 'w');
   try {
     for (const chunk of Array.isArray(data) ? data : [data]) {
-      await handle.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      // One write() call may write less than asked (the kernel caps a call near 2 GiB): loop until done.
+      for (let offset = 0; offset < bytes.byteLength; ) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.byteLength - offset);
+        offset += bytesWritten;
+      }
     }
     await handle.sync();
   } catch (err) {
