@@ -4,7 +4,7 @@
  * O(n q²) products run in onnxruntime's f64 GEMM. Big products never run here.
  */
 import { matmul } from '../native/index.js';
-import { gemm64, type TridiagonalReduction } from '../native/linalg.js';
+import { blockReflectorT, gemm64, type TridiagonalReduction } from '../native/linalg.js';
 
 /**
  * Eigen-decomposition of a symmetric q×q matrix (row-major) by cyclic Jacobi rotations.
@@ -294,18 +294,7 @@ export async function applyTridiagonalQ(
     const panel = red.panels[p]!;
     const rows = d - panel.start;
     const b = panel.count;
-    const vtv = await gemm64(panel.v, panel.v, b, rows, b, { transA: true });
-    const t = new Float64Array(b * b);
-    for (let i = 0; i < b; i++) {
-      const ti = panel.tau[i]!;
-      t[i * b + i] = ti;
-      if (ti === 0) continue;
-      for (let r = 0; r < i; r++) {
-        let acc = 0;
-        for (let c = r; c < i; c++) acc += t[r * b + c]! * vtv[c * b + i]!;
-        t[r * b + i] = -ti * acc;
-      }
-    }
+    const t = await blockReflectorT(panel, rows);
     const block = out.subarray(panel.start * k, d * k);
     const w = await gemm64(panel.v, block, b, rows, k, { transA: true }); // Vᵀ·S: b×k
     const tw = await gemm64(t, w, b, b, k); // T·Vᵀ·S

@@ -221,7 +221,7 @@ export async function tridiagonalize(a: F64, d: number, blockSize = 48): Promise
 }
 
 /** T factor of a block reflector H_0…H_{b−1} = I − V T Vᵀ (LAPACK dlarft, forward, columnwise). */
-async function blockReflectorT(panel: ReflectorPanel, rows: number): Promise<F64> {
+export async function blockReflectorT(panel: ReflectorPanel, rows: number): Promise<F64> {
   const b = panel.count;
   const vtv = await gemm64(panel.v, panel.v, b, rows, b, { transA: true });
   const t = new Float64Array(b * b);
