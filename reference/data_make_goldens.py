@@ -51,7 +51,9 @@ def tz_years(text):
 def dates():
     art = rows('art')
     years = np.array([np_years(r['release_date']) for r in art], dtype='<f8')
-    years.tofile(os.path.join(OUT, 'art_years.f64'))
+    # Only a digest of the column (plus a few values) is committed: the paper's rows stay in ../shared.
+    write_json('art_years.json', {'n': len(years), 'sha256': hashlib.sha256(years.tobytes()).hexdigest(),
+                                  'head': years[:5].tolist()})
     plain = ['1970-01-01', '2000-01-01', '1950-01-06', '2022-11-25', '1900-02-28', '2000-02-29', '1700-03-01',
              '1678-01-01', '2262-04-11', '1969-12-31T23:59:59', '2010-06-15T12:34:56', '1999-12-31T23:59:59.999999999',
              '2015-07-04T01:02:03.5', '1986', '1986-09']
@@ -91,17 +93,19 @@ def art_entity(creator, title):
     return f"{creator}{chr(39) if creator.endswith('s') else chr(39) + 's'} {title}"
 
 
+def short_hash(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+
+
 def entities():
-    world = [[r['name'], world_entity(r['name'])] for r in rows('world_place') if '(' in r['name'] or ',' in r['name']]
-    nyc_rows = rows('nyc_place')
-    nyc = [[r['name'], nyc_entity(r['name'])] for i, r in enumerate(nyc_rows)
-           if i % 8 == 0 or any(w in STOP or w in ABBR for w in r['name'].split())]
-    art = [[r['creator'], r['title'], art_entity(r['creator'], r['title'])] for i, r in enumerate(rows('art'))
-           if i % 25 == 0]
-    write_json('world_entities.json', world[::4])
-    write_json('nyc_entities.json', nyc[:3000])
-    write_json('art_entities.json', art)
-    print('entities', len(world[::4]), len(nyc[:3000]), len(art))
+    # The paper's rows stay in ../shared: the golden holds only row indices and hashes of the expected strings.
+    world = [[i, short_hash(world_entity(r['name']))] for i, r in enumerate(rows('world_place'))
+             if '(' in r['name'] or ',' in r['name']][::4]
+    nyc = [[i, short_hash(nyc_entity(r['name']))] for i, r in enumerate(rows('nyc_place'))
+           if i % 8 == 0 or any(w in STOP or w in ABBR for w in r['name'].split())][:3000]
+    art = [[i, short_hash(art_entity(r['creator'], r['title']))] for i, r in enumerate(rows('art')) if i % 25 == 0]
+    write_json('entity_string_hashes.json', {'world_place': world, 'nyc_place': nyc, 'art': art})
+    print('entities', len(world), len(nyc), len(art))
 
 
 # --- targets and split sizes of the four CSVs ---

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ const shared = sharedDir();
 const PAPER = shared ? join(shared, 'data', 'paper') : '';
 const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
 
+const shortHash = (text: string): string =>
+  createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as T;
 
 function testCount(ds: EntityDataset): number {
@@ -90,9 +93,14 @@ describe('the paper CSVs (METHOD.md §1)', { skip }, () => {
   });
 
   it('turns art release dates into years since 1970 exactly like NumPy', () => {
-    const buf = readFileSync(join(FIXTURES, 'art_years.f64'));
-    const expected = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-    assert.deepEqual(Array.from(loaded['art'].targets), Array.from(expected));
+    const golden = fixture<{ n: number; sha256: string; head: number[] }>('art_years.json');
+    const years = loaded['art'].targets;
+    assert.deepEqual(Array.from(years.subarray(0, golden.head.length)), golden.head);
+    assert.equal(years.length, golden.n);
+    const digest = createHash('sha256').update(
+      new Uint8Array(years.buffer, years.byteOffset, years.byteLength),
+    );
+    assert.equal(digest.digest('hex'), golden.sha256, "the f64 bytes of every art year equal NumPy's");
     assert.deepEqual(loaded['art'].targetNames, ['year']);
   });
 
@@ -119,14 +127,19 @@ describe('the paper CSVs (METHOD.md §1)', { skip }, () => {
   });
 
   it('renders entity strings like the Python reference on the real names', () => {
-    for (const [name, expected] of fixture<[string, string][]>('world_entities.json')) {
-      assert.equal(worldEntityString(name), expected, name);
-    }
-    for (const [name, expected] of fixture<[string, string][]>('nyc_entities.json')) {
-      assert.equal(nycEntityString(name), expected, name);
-    }
-    for (const [creator, title, expected] of fixture<[string, string, string][]>('art_entities.json')) {
-      assert.equal(artEntityString(creator, title), expected, `${creator} / ${title}`);
+    // The golden holds row indices and SHA-256 prefixes of the strings Python made; the rows stay in ../shared.
+    const golden = fixture<Record<string, [number, string][]>>('entity_string_hashes.json');
+    const render: Record<string, (ds: EntityDataset, i: number) => string> = {
+      world_place: (ds, i) => worldEntityString(ds.names[i]!),
+      nyc_place: (ds, i) => nycEntityString(ds.names[i]!),
+      art: (ds, i) => artEntityString(ds.columns['creator']![i]!, ds.columns['title']![i]!),
+    };
+    for (const [name, cases] of Object.entries(golden)) {
+      assert.ok(cases.length > 1000, `${name}: golden too small`);
+      for (const [row, hash] of cases) {
+        const ours = render[name]!(loaded[name]!, row);
+        assert.equal(shortHash(ours), hash, `${name} row ${row}: ours ${JSON.stringify(ours)}`);
+      }
     }
     const world = loaded['world_place'];
     const row = world.names.indexOf('Watson Lake (Arizona)');
