@@ -7,7 +7,6 @@ import { main } from '../cli/main.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { createStore, hookName, type StoreManifestInput } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
-import { r2Column } from './metrics.js';
 import { probeStore, writeProbeResults } from './probe-store.js';
 
 interface GoldenCase {
@@ -138,10 +137,13 @@ test('R² in results is recomputable from predictions.csv (best layer only by de
   const lines = readFileSync(join(out, 'predictions.csv'), 'utf8').trimEnd().split('\n').slice(1);
   assert.equal(lines.length, n);
   const test = lines.map((l) => l.split(',')).filter((c) => c[2] === 'true');
-  const lon = r2Column(
-    test.map((c) => Number(c[4])),
-    test.map((c) => Number(c[6])),
-  );
+  // R² = 1 − SS_res / SS_tot, written out (not the r2Column under test)
+  const truth = test.map((c) => Number(c[4]));
+  const pred = test.map((c) => Number(c[6]));
+  const mean = truth.reduce((a, v) => a + v, 0) / truth.length;
+  const ssRes = truth.reduce((a, v, i) => a + (v - pred[i]!) ** 2, 0);
+  const ssTot = truth.reduce((a, v) => a + (v - mean) ** 2, 0);
+  const lon = 1 - ssRes / ssTot;
   assert.ok(Math.abs(lon - run.results.layers[0]!.test.r2PerTarget[0]!) < 1e-12);
 });
 
