@@ -7,20 +7,8 @@
  * keeps the NaN payload; then the sign is OR-ed in. Results are bit-identical to the table in float16.ts (tested
  * on all 65,536 halves).
  */
-import { setFlagsFromString } from 'node:v8';
+import { wasmName as name, section, uleb, webAssembly as wasm, withOptimizingWasm } from '../native/wasm.js';
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...new TextEncoder().encode(s)];
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 const i32x4 = (v: number): number[] => {
   const b = new Uint8Array(16);
@@ -139,12 +127,6 @@ function moduleBytes(pages: number): Uint8Array {
   ]);
 }
 
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
 /** Halves per call: 2 MiB in, 4 MiB out. */
 const CHUNK = 1 << 20;
 interface Kernel {
@@ -159,18 +141,13 @@ function load(): Kernel | null {
   try {
     // Optimising tier only, compiled now rather than lazily on the first call: a few long calls never leave V8's
     // baseline code, which runs this loop ~30x slower. The flags are restored right after (Node's defaults).
-    setFlagsFromString('--no-liftoff');
-    setFlagsFromString('--no-wasm-lazy-compilation');
-    try {
+    kernel = withOptimizingWasm(() => {
       const instance = new wasm!.Instance(new wasm!.Module(moduleBytes((CHUNK * 6) / 65536)), {});
       const exports = instance.exports as unknown as Kernel;
       exports.widen(0, 2 * CHUNK, 1); // first calls, still under these flags
       exports.widenBf16(0, 2 * CHUNK, 1);
-      kernel = exports;
-    } finally {
-      setFlagsFromString('--wasm-lazy-compilation');
-      setFlagsFromString('--liftoff');
-    }
+      return exports;
+    });
   } catch {
     kernel = null; // no WebAssembly SIMD here: callers use the JS loop
   }

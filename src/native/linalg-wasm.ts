@@ -5,34 +5,16 @@
  * (half the memory traffic) with f64x2 lanes. The module is emitted byte by byte below (no toolchain needed).
  */
 
-import { setFlagsFromString } from 'node:v8';
-
-// --- minimal wasm encoder ------------------------------------------------------------------------------------------
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-const str = (s: string): number[] => [...uleb(s.length), ...new TextEncoder().encode(s)];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+import {
+  section,
+  sleb,
+  wasmName as str,
+  uleb,
+  vec,
+  type WasmMemory,
+  webAssembly,
+  withOptimizingWasm,
+} from './wasm.js';
 
 const I32 = 0x7f;
 const F64 = 0x7c;
@@ -434,16 +416,7 @@ function moduleBytes(): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-// Node's WebAssembly global, typed minimally (the project's lib settings do not include its declarations).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const WebAssemblyApi = webAssembly!;
 
 let cached: object | undefined;
 
@@ -452,14 +425,7 @@ let cached: object | undefined;
  * which runs this loop ~3x slower. The flag is restored right after compiling.
  */
 function compiledModule(): object {
-  if (!cached) {
-    setFlagsFromString('--no-liftoff');
-    try {
-      cached = new WebAssemblyApi.Module(moduleBytes());
-    } finally {
-      setFlagsFromString('--liftoff');
-    }
-  }
+  cached ??= withOptimizingWasm(() => new WebAssemblyApi.Module(moduleBytes()));
   return cached;
 }
 
