@@ -15,17 +15,8 @@ import {
 } from '../../data/index.js';
 import { UserError } from '../../util/errors.js';
 
-interface MappingFlags {
-  nameCol?: string;
-  latCol?: string;
-  lonCol?: string;
-  dateCol?: string;
-  yearCol?: string;
-  testCol?: string;
-  blockCol?: string;
-  typeCol?: string;
-  testFraction?: number;
-  seed?: number;
+/** The column-mapping flags are ColumnMapping's fields; the dataset's own name comes from --dataset-name. */
+interface MappingFlags extends Omit<ColumnMapping, 'name'> {
   datasetName?: string;
   dropInvalid?: boolean;
   as?: string;
@@ -71,6 +62,7 @@ function withDatasetFlags(cmd: Command): Command {
 }
 
 function mappingFrom(o: MappingFlags): ColumnMapping | undefined {
+  // Picked field by field: commander's options object also holds the subcommand's other flags.
   const m: ColumnMapping = {
     name: o.datasetName,
     nameCol: o.nameCol,
