@@ -3,32 +3,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main } from '../cli/main.js';
+import { runCliCaptured } from '../cli/testing.js';
 import { sharedDir } from '../util/paths.js';
 
 const shared = sharedDir();
 const PAPER = shared ? join(shared, 'data', 'paper') : '';
 const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
 
-/** Runs the CLI in-process, capturing stdout / stderr lines. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.stderr.write = write;
-  }
-}
+const cli = (...argv: string[]) => runCliCaptured(argv);
 
 describe('spacetime-lens datasets', { skip }, () => {
   const cache = mkdtempSync(join(tmpdir(), 'stl-cli-'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Command } from 'commander';
 import { registerExperiment } from '../cli/commands/experiment.js';
-import { main } from '../cli/main.js';
+import { runCliCaptured } from '../cli/testing.js';
 import { Rng } from './rng.js';
 import { gaussian } from './stats.js';
 import { syntheticPlaces, writeSyntheticStore } from './synthetic.js';
@@ -13,21 +13,7 @@ import { syntheticPlaces, writeSyntheticStore } from './synthetic.js';
 const root = mkdtempSync(join(tmpdir(), 'stl-exp-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs the CLI in-process, capturing stdout and stderr. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const cli = (...argv: string[]) => runCliCaptured(argv);
 
 const base = syntheticPlaces({ blocks: 5, perBlock: 30, d: 8, seed: 7, types: ['city', 'structure'] });
 const rng = new Rng(7, 'layers');

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../cli/main.js';
+import { runCliCaptured } from '../cli/testing.js';
 import { modelSlug } from '../extract/index.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { sharedDir } from '../util/paths.js';
@@ -13,20 +13,7 @@ const root = mkdtempSync(join(tmpdir(), 'stl-paper-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const cli = (...argv: string[]) => runCliCaptured(argv);
 
 test('paper --config runs extract + probe for two prompts, the experiments and one report, then resumes', {
   skip,

@@ -1,31 +1,15 @@
 /** `spacetime-lens model info` on the golden fixtures (numbers from reference/engine_make_goldens.py's configs). */
+
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { main } from '../cli/main.js';
+import { runCliCaptured } from '../cli/testing.js';
 import { modelSpec } from './architectures/index.js';
 import { FIXTURES } from './engine.test-util.js';
 import { layerBytes } from './hooked-model.js';
 import { estimateExtractionMemory } from './info.js';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const log = console.log;
-  const error = console.error;
-  let out = '';
-  let err = '';
-  console.log = (...a: unknown[]) => {
-    out += `${a.join(' ')}\n`;
-  };
-  console.error = (...a: unknown[]) => {
-    err += `${a.join(' ')}\n`;
-  };
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const capture = runCliCaptured;
 
 test('model info reports architecture, sizes and parameters', async () => {
   const { code, out } = await capture([

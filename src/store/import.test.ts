@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../cli/main.js';
+import { runCliCaptured } from '../cli/testing.js';
 import { writeNpy } from '../formats/npy.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { packageRoot } from '../util/paths.js';
@@ -26,17 +26,8 @@ writeFileSync(
 
 /** Runs the CLI, returning its exit code and what it printed to stderr. */
 async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const errors: string[] = [];
-  const original = console.error;
-  const originalLog = console.log;
-  console.error = (...a: unknown[]) => errors.push(a.join(' '));
-  console.log = () => {};
-  try {
-    return { code: await main(args), stderr: errors.join('\n') };
-  } finally {
-    console.error = original;
-    console.log = originalLog;
-  }
+  const { code, err } = await runCliCaptured(args);
+  return { code, stderr: err };
 }
 
 test('import .npy (f4, f8, Fortran) and .safetensors layers end to end through the CLI', async () => {
