@@ -5,12 +5,13 @@
 
 export { main as runCli } from './cli/main.js';
 export * from './data/index.js';
-export * from './experiments/causal-index.js';
 export * from './experiments/index.js';
 export * from './extract/index.js';
 export * from './formats/index.js';
 export * from './model/index.js';
 export * from './native/index.js';
+export * from './neurons/index.js';
+export * from './pipeline/index.js';
 export * from './probe/index.js';
 export * from './report/index.js';
 export * from './store/index.js';

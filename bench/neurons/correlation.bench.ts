@@ -11,12 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  matmulTransB,
-  rankTarget,
-  rmsNormRows,
-  spearmanColumns,
-} from '../../src/experiments/neurons-math.js';
+import { matmulTransB, rankTarget, rmsNormRows, spearmanColumns } from '../../src/neurons/neurons-math.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string) => {

@@ -30,14 +30,6 @@ export {
   toCsv,
   writeExperimentResult,
 } from './output.js';
-export {
-  ALL_EXPERIMENTS,
-  type PaperConfig,
-  type PaperOptions,
-  type PaperResult,
-  readPaperConfig,
-  runPaper,
-} from './paper.js';
 export { type PcaOptions, type PcaResult, pca, projectOntoComponents } from './pca.js';
 export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experiment.js';
 export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';

@@ -13,7 +13,6 @@ import { UserError } from '../util/errors.js';
 import type { ExtractionModel } from './batch.js';
 import { defaultBatchSize, extract } from './extract.js';
 import { paperQuantize } from './quantize.js';
-import { runPipeline } from './run.js';
 import { writePaperSlice, writeRandomLlama } from './testing.js';
 
 // End to end on a slice of the paper's world_place CSV with a tiny random Llama that uses the real Llama-2
@@ -178,20 +177,6 @@ test('bad requests fail with a clear UserError and leave nothing behind', async 
   for (const name of ['x1', 'x2', 'x3', 'x4']) {
     await assert.rejects(readFile(join(tmp, name, 'manifest.json')));
   }
-});
-
-test('run: extract + probe + report in one call, and a second call skips every step', async () => {
-  const out = join(tmp, 'run');
-  const first = await runPipeline({ ...base(), limit: 60, out });
-  assert.deepEqual(first.ran, { extract: true, probe: true, report: true });
-  const results = JSON.parse(await readFile(join(out, 'probe/results.json'), 'utf8'));
-  assert.equal(results.schema, 'spacetime-lens/probe-results@1');
-  assert.equal(results.prompt, 'coords', 'the canonical world_place prompt');
-  assert.equal(results.layers.length, 3);
-  assert.match(await readFile(join(out, 'report.html'), 'utf8'), /<html/i);
-  const second = await runPipeline({ ...base(), limit: 60, out });
-  assert.deepEqual(second.ran, { extract: false, probe: false, report: false });
-  await assert.rejects(runPipeline({ ...base(), limit: 60, out, prompt: 'empty' }), UserError);
 });
 
 test('CLI: --prompt all writes one store per variant; --model static:... routes to the word-vector baseline', async () => {

@@ -7,22 +7,15 @@ import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
 import { loadModel } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
+import { hookName, parseHooks, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
+import { pathExists } from '../util/fsx.js';
 import { VERSION } from '../version.js';
 import { assembleStore, type SegmentSource } from './assemble.js';
 import { type ExtractionModel, extractBatch, hookWidth } from './batch.js';
 import { maxTokenId, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
 import { type ProgressSink, silentProgress } from './progress.js';
-import {
-  type Aggregation,
-  type ExtractDtype,
-  hookName,
-  parseHooks,
-  parseLayers,
-  type Shard,
-  shardOutDir,
-  shardRows,
-} from './spec.js';
+import { type Aggregation, type ExtractDtype, type Shard, shardOutDir, shardRows } from './spec.js';
 import { extractStatic, isStaticModel } from './static-route.js';
 import {
   type ChunkPrecision,
@@ -33,7 +26,6 @@ import {
   formatBytes,
   freeBytes,
   type JobFile,
-  pathExists,
   readJob,
   removeStaleStoreTemps,
   removeWorkDir,

@@ -24,13 +24,13 @@ export {
   roundThroughF16,
 } from './quantize.js';
 export { randomTokenIds } from './rng.js';
-export { modelSlug, type RunPipelineOptions, type RunResult, runPipeline } from './run.js';
 export {
   type Aggregation,
   type ExtractDtype,
-  HOOK_ALIASES,
-  parseHooks,
-  parseLayers,
+  parseAggregation,
+  parseDtype,
+  parsePositiveInt,
+  parseSeed,
   resolveShard,
   type Shard,
   shardOutDir,

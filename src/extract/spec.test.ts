@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseHooks, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { randomTokenIds } from './rng.js';
-import { parseHooks, parseLayers, resolveShard, shardOutDir, shardRows } from './spec.js';
+import { resolveShard, shardOutDir, shardRows } from './spec.js';
 
 test('parseLayers: all, lists, ranges, negatives', () => {
   assert.deepEqual(parseLayers('all', 4), [0, 1, 2, 3]);

@@ -42,15 +42,6 @@ export function chunkFileName(chunkIndex: number): string {
   return `chunk-${String(chunkIndex).padStart(6, '0')}.safetensors`;
 }
 
-export async function pathExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads job.json, or undefined when there is none. */
 export async function readJob(workDir: string): Promise<JobFile | undefined> {
   const path = join(workDir, 'job.json');

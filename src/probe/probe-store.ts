@@ -4,9 +4,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HOOK_ALIASES, parseLayers } from '../extract/spec.js';
 import { writeSafetensors } from '../formats/index.js';
-import { type ActivationStore, hookName, openStore } from '../store/index.js';
+import { type ActivationStore, HOOK_ALIASES, hookName, openStore, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { VERSION } from '../version.js';

@@ -11,7 +11,7 @@ import { SafetensorsFile } from '../formats/safetensors.js';
 import { readTorchFile } from '../formats/torch.js';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
-import { hookName } from './manifest.js';
+import { hookName } from './hooks.js';
 import { createStore, entitiesFromDataset } from './store.js';
 
 /** Short hook names, as `extract --hooks` takes them, -> TransformerLens per-layer hook suffixes. */

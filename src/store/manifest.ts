@@ -45,11 +45,6 @@ export interface StoreEntity {
   [column: string]: unknown;
 }
 
-/** The full TransformerLens hook name of a per-layer hook suffix: `blocks.{layer}.{suffix}`. */
-export function hookName(layer: number, suffix = 'hook_resid_post'): string {
-  return `blocks.${layer}.${suffix}`;
-}
-
 /** The file that holds a hook's `[n, d]` tensor inside a store (the hook name + `.safetensors`). */
 export function layerFileName(hook: string): string {
   checkHookName(hook);

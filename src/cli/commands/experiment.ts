@@ -1,17 +1,15 @@
 import { basename, join } from 'node:path';
 import { type Command, Option } from 'commander';
-import type { CommonOptions, ExperimentName, PaperOptions } from '../../experiments/index.js';
+import type { CommonOptions, ExperimentName } from '../../experiments/index.js';
 import {
-  ALL_EXPERIMENTS,
   type ExperimentResult,
   formatTable,
   holdoutExperiment,
   mlpExperiment,
   pcaExperiment,
   promptsExperiment,
-  readPaperConfig,
-  runPaper,
 } from '../../experiments/index.js';
+import { ALL_EXPERIMENTS, type PaperOptions, readPaperConfig, runPaper } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
 
 interface CommonFlags {

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { extractCli, mergeCli, runCli } from '../../extract/cli.js';
+import { extractCli, mergeCli, runCli } from './extract-run.js';
 
 function addExtractionOptions(cmd: Command): Command {
   return cmd

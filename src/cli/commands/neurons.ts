@@ -1,5 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { formatTable } from '../../experiments/output.js';
+import { loadModel } from '../../model/index.js';
 import {
   type CausalExperimentResult,
   type EditPositions,
@@ -16,11 +18,8 @@ import {
   scoreFamiliarity,
   writeCausalResult,
   writeFamiliarity,
-} from '../../experiments/causal-index.js';
-import { formatTable } from '../../experiments/output.js';
-import { parseLayers } from '../../extract/spec.js';
-import { loadModel } from '../../model/index.js';
-import { openStore } from '../../store/index.js';
+} from '../../neurons/index.js';
+import { openStore, parseLayers } from '../../store/index.js';
 import { UserError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
 

@@ -1,20 +1,25 @@
 import { join, resolve } from 'node:path';
-import { loadDataset } from '../data/index.js';
-import { listPrompts } from '../data/prompts.js';
-import { UserError } from '../util/errors.js';
-import { type ExtractOptions, type ExtractResult, extract } from './extract.js';
-import { mergeStores } from './merge.js';
-import { barProgress, logProgress, type ProgressSink } from './progress.js';
-import { runPipeline } from './run.js';
+import { loadDataset } from '../../data/index.js';
+import { listPrompts } from '../../data/prompts.js';
 import {
+  barProgress,
+  type ExtractOptions,
+  type ExtractResult,
+  extract,
+  extractStatic,
+  isStaticModel,
+  logProgress,
+  mergeStores,
+  type ProgressSink,
   parseAggregation,
   parseDtype,
   parsePositiveInt,
   parseSeed,
   resolveShard,
   type Shard,
-} from './spec.js';
-import { extractStatic, isStaticModel } from './static-route.js';
+} from '../../extract/index.js';
+import { runPipeline } from '../../pipeline/index.js';
+import { UserError } from '../../util/errors.js';
 
 /** Raw commander options of `extract` / `run` (strings as typed). */
 export interface ExtractFlags {
@@ -127,7 +132,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
   }
   // One model load serves every prompt; each prompt gets its own store under --out.
   const dataset = await loadDataset(flags.dataset);
-  const { loadModel } = await import('../model/index.js');
+  const { loadModel } = await import('../../model/index.js');
   const model = await loadModel(flags.model, {
     device: base.device ?? 'cpu',
     ...(base.revision ? { revision: base.revision } : {}),

@@ -2,13 +2,12 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { canonicalPrompt } from '../data/prompts.js';
+import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
 import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
-import { type ExtractOptions, extract } from './extract.js';
-import { extractStatic, isStaticModel } from './static-route.js';
-import { pathExists } from './work.js';
+import { pathExists } from '../util/fsx.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
   /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */

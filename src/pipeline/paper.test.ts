@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
-import { modelSlug } from '../extract/index.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { sharedDir } from '../util/paths.js';
 import { readPaperConfig } from './paper.js';
+import { modelSlug } from './run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stl-paper-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -2,6 +2,8 @@
  * `neurons`: runs the two neuron searches of METHOD.md §9 on a model + store and assembles one experiment@1
  * result (tables for both procedures, the single-neuron fits, and the data behind the paper's neuron plots).
  */
+
+import { type ExperimentResult, type Row, writeExperimentResult } from '../experiments/output.js';
 import { type HookedModel, loadModel } from '../model/index.js';
 import { type ActivationStore, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -18,7 +20,6 @@ import {
   singleNeuronStats,
   storeActivations,
 } from './neurons.js';
-import { type ExperimentResult, type Row, writeExperimentResult } from './output.js';
 
 export type NeuronProcedure = 'correlation' | 'probe-cosine';
 

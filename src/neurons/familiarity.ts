@@ -6,13 +6,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { toCsv } from '../experiments/output.js';
 import type { HookedModel } from '../model/index.js';
 import { r2Column, resolveAlphas, ridgeLoo, ridgePredict } from '../probe/index.js';
 import type { ActivationStore, StoreEntity } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { candidateIds, logSoftmaxAt, promptIds } from './intervene.js';
-import { toCsv } from './output.js';
 
 export interface FamiliarityTemplate {
   /** Prompt with `{name}` where the entity goes; the answer follows after a space. */

@@ -15,18 +15,19 @@ import {
   loadDataset,
   PAPER_DATASET_NAMES,
 } from '../data/index.js';
-import { type ExtractionModel, modelSlug, runPipeline } from '../extract/index.js';
-import { loadModel } from '../model/index.js';
-import { loadReportInputs, writeReport } from '../report/index.js';
-import { UserError } from '../util/errors.js';
-import type { ExperimentName } from './output.js';
 import {
   type CommonOptions,
+  type ExperimentName,
   holdoutExperiment,
   mlpExperiment,
   pcaExperiment,
   promptsExperiment,
-} from './run.js';
+} from '../experiments/index.js';
+import type { ExtractionModel } from '../extract/index.js';
+import { loadModel } from '../model/index.js';
+import { loadReportInputs, writeReport } from '../report/index.js';
+import { UserError } from '../util/errors.js';
+import { modelSlug, runPipeline } from './run.js';
 
 export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
 
