@@ -153,7 +153,15 @@ test('a layer with a NaN is skipped and named (CLI output, results.json); the ot
   bad[5 * d + 2] = Number.NaN;
   const dir = await makeStore('s3', bad);
   const out = join(root, 's3-out');
-  const cli = await runCliCaptured(['probe', '--store', dir, '--out', out, '--alphas', golden.alphas.join(',')]);
+  const cli = await runCliCaptured([
+    'probe',
+    '--store',
+    dir,
+    '--out',
+    out,
+    '--alphas',
+    golden.alphas.join(','),
+  ]);
   assert.equal(cli.code, 0, cli.err);
   assert.match(cli.out, /skipped layers .*: 2$/m);
   assert.match(cli.err, /layer 2 skipped: blocks\.2\.hook_resid_post: row 5 \('place 5'\)/);
@@ -164,7 +172,10 @@ test('a layer with a NaN is skipped and named (CLI output, results.json); the ot
   );
   assert.equal(r.skippedLayers.length, 1);
   assert.equal(r.skippedLayers[0].layer, 2);
-  assert.match(r.skippedLayers[0].reason, /row 5 \('place 5'\) has a non-finite activation \(NaN\) in column 2/);
+  assert.match(
+    r.skippedLayers[0].reason,
+    /row 5 \('place 5'\) has a non-finite activation \(NaN\) in column 2/,
+  );
   assert.equal(r.bestLayer, 1);
   // The probed layers are the same as without the bad one (layer 1 is the golden's, fitted as sklearn did).
   assert.equal(r.layers[1].alpha, golden.expected.alpha);
