@@ -1,17 +1,19 @@
 /**
- * bench/extract: end-to-end extraction throughput, ours vs PyTorch, same job, same machine, same run.
+ * bench/extract: end-to-end extraction throughput, ours vs PyTorch, same job, same batches, same machine, same run.
  *
- *   node --import tsx bench/extract/bench.ts [--rows 2000] [--batch 64] [--torch-batch 64] [--dir /tmp/stl-bench-extract]
+ *   node --import tsx bench/extract/bench.ts [--rows 2000] [--batch 64] [--dir /tmp/stl-bench-extract]
  *
  * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords`, a random SmolLM2-135M-shaped
- * Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32, real Llama-2 tokenizer), every layer's
- * hook_resid_post at the entity's last token.
+ * Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32) with Llama-2-7b-hf's tokenizer (rebuilt from
+ * llama-tokenizer-js, src/model/testing-tokenizers.ts), every layer's hook_resid_post at the entity's last token.
  * - ours: the `spacetime-lens extract` CLI in a child process under /usr/bin/time -v (wall time and peak RSS include
  *   Node start-up, TypeScript loading via tsx, CSV parsing, tokenization, model load and writing the store);
  * - PyTorch: bench/extract/torch_extract.py under /usr/bin/time -v, given our token ids (no HF tokenizers library
- *   in this Python), batches in dataset order like the authors' save_activations.py, saving one .npy.
- * Prints both, the ratio, and the largest relative difference between the two outputs. Timings are noisy on a
- * shared 2-core machine: rerun when it is quiet (check `uptime`).
+ *   in this Python) and our batches: chunks of BATCH rows in dataset order, each sorted by length and packed into
+ *   right-padded micro-batches exactly as the engine does (planBatches), so both sides pad to the same tokens.
+ * Equal work: the headline is the ratio of real (unpadded) tokens per second, which with the same batches is the
+ * ratio of wall times. Also printed: how much padding the authors' dataset-order batches would have added. Timings
+ * are noisy on a shared machine: the load average is printed; rerun when it is quiet (check `uptime`).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +21,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SMOLLM2_135M, writeRandomLlama } from '../../src/extract/testing.js';
 import { readNpy } from '../../src/formats/npy.js';
+import { DEFAULT_BATCH_TOKENS, planBatches } from '../../src/model/hooked-model.js';
+import { writeTestTokenizer } from '../../src/model/testing-tokenizers.js';
 import { openStore } from '../../src/store/index.js';
 import { packageRoot, sharedDir } from '../../src/util/paths.js';
 
@@ -29,7 +33,6 @@ function arg(name: string, fallback: string): string {
 
 const rows = Number(arg('rows', '2000'));
 const batch = arg('batch', '64');
-const torchBatch = arg('torch-batch', '64');
 const dir = arg('dir', '/tmp/stl-bench-extract');
 const root = packageRoot();
 
@@ -69,6 +72,8 @@ async function main(): Promise<void> {
     console.log(`writing a random SmolLM2-135M-shaped checkpoint to ${modelDir} ...`);
     await writeRandomLlama(modelDir, SMOLLM2_135M, { seed: 1 });
   }
+  // A directory from an older bench may hold another tokenizer: always (re)write Llama-2's (cheap).
+  await writeTestTokenizer(modelDir, 'llama2');
   const store = join(dir, 'store');
   await rm(store, { recursive: true, force: true });
   await rm(`${store}.work`, { recursive: true, force: true });
@@ -98,29 +103,37 @@ async function main(): Promise<void> {
   ]);
   const s = await openStore(store);
   const entities = await s.entities();
-  const tokens = entities.reduce((t, e) => t + e.input_ids!.length, 0);
+  const lengths = entities.map((e) => e.input_ids!.length);
+  const realTokens = lengths.reduce((a, b) => a + b, 0);
+  const batches = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads);
+  const paddedTokens = batches.reduce((t, b) => t + b.length * lengths[b[0]!]!, 0);
+  const datasetOrderPadded = datasetOrderPadding(lengths, Number(batch));
   const job = join(dir, 'job.json');
   await writeFile(
     job,
     JSON.stringify({
       input_ids: entities.map((e) => e.input_ids),
       positions: entities.map((e) => e.position),
+      batches,
     }),
   );
 
-  console.log(`PyTorch: same job, batch ${torchBatch} ...`);
+  console.log(`PyTorch: same job, the same ${batches.length} length-sorted batches ...`);
   const npy = join(dir, 'torch.npy');
   const torch = await timed('/usr/bin/python3', [
     join(root, 'bench/extract/torch_extract.py'),
     modelDir,
     job,
     npy,
-    torchBatch,
   ]);
   const torchInfo = JSON.parse(torch.stdout.split('\n').find((l) => l.startsWith('{'))!) as Record<
     string,
     number
   >;
+  if (torchInfo['padded_tokens'] !== paddedTokens)
+    throw new Error(
+      `PyTorch ran ${torchInfo['padded_tokens']} padded tokens, ours ${paddedTokens}: not equal work`,
+    );
 
   // Agreement: every layer, every entity.
   const ref = await readNpy(npy);
@@ -138,19 +151,45 @@ async function main(): Promise<void> {
   const oursComputeLine = /\((\d+) computed in ([\d.]+) s/.exec(ours.stdout);
   const oursCompute = oursComputeLine ? Number(oursComputeLine[2]) : Number.NaN;
   const line = (name: string, wall: number, compute: number, rss: number) =>
-    `${name.padEnd(8)} ${wall.toFixed(1).padStart(7)} s ${(rows / wall).toFixed(1).padStart(8)} ent/s ` +
-    `${(tokens / wall).toFixed(0).padStart(7)} tok/s | compute ${compute.toFixed(1).padStart(6)} s ` +
-    `${(rows / compute).toFixed(1).padStart(7)} ent/s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
+    `${name.padEnd(8)} wall ${wall.toFixed(1).padStart(7)} s ${(realTokens / wall).toFixed(0).padStart(7)} real tok/s ` +
+    `${(rows / wall).toFixed(1).padStart(7)} ent/s | compute ${compute.toFixed(1).padStart(6)} s ` +
+    `${(realTokens / compute).toFixed(0).padStart(7)} real tok/s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
   console.log(
-    `\n${rows} entities, ${tokens} tokens, 30 layers x d ${d}; load average ${(await loadavg()).trim()}`,
+    `\n${rows} entities, ${realTokens} real tokens, 30 layers x d ${d}; both sides: ${batches.length} ` +
+      `length-sorted batches, ${paddedTokens} padded tokens (${(paddedTokens / realTokens).toFixed(2)}x real; ` +
+      `dataset-order batches of ${batch} would pad to ${(datasetOrderPadded / realTokens).toFixed(2)}x)`,
   );
+  console.log(`load average ${(await loadavg()).trim()} (figures are only comparable on a quiet machine)`);
   console.log(line('ours', ours.wallSeconds, oursCompute, ours.peakRssMb));
   console.log(line('PyTorch', torch.wallSeconds, torchInfo['forward_s']!, torch.peakRssMb));
   console.log(
-    `ratio (ours/PyTorch entities/s): end-to-end ${(torch.wallSeconds / ours.wallSeconds).toFixed(2)}x, ` +
+    `equal-work ratio (ours / PyTorch real tokens per second): end-to-end ${(torch.wallSeconds / ours.wallSeconds).toFixed(2)}x, ` +
       `compute ${(torchInfo['forward_s']! / oursCompute).toFixed(2)}x; peak RSS ${(ours.peakRssMb / torch.peakRssMb).toFixed(2)}x`,
   );
   console.log(`max |ours - PyTorch| / max |PyTorch| over all layers: ${(err / scale).toExponential(2)}`);
+}
+
+/**
+ * The engine's micro-batches of an extraction, as global row indices: extract hands the engine chunks of `batch`
+ * rows in dataset order, and the engine sorts each chunk by length and packs it (planBatches, default token budget).
+ */
+function sameBatchesAsOurs(lengths: number[], batch: number, heads: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < lengths.length; start += batch) {
+    const chunk = lengths.slice(start, start + batch);
+    for (const b of planBatches(chunk, DEFAULT_BATCH_TOKENS, heads)) out.push(b.seqs.map((i) => start + i));
+  }
+  return out;
+}
+
+/** Padded tokens of dataset-order batches of `batch` rows, each padded to its longest row (the authors' way). */
+function datasetOrderPadding(lengths: number[], batch: number): number {
+  let total = 0;
+  for (let start = 0; start < lengths.length; start += batch) {
+    const chunk = lengths.slice(start, start + batch);
+    total += chunk.length * Math.max(...chunk);
+  }
+  return total;
 }
 
 async function loadavg(): Promise<string> {

@@ -5,12 +5,14 @@ save_activations.py does it (HF path), in torch float32 on the CPU.
   /usr/bin/python3 bench/extract/torch_extract.py MODEL_DIR JOB.json OUT.npy [BATCH]
 
 MODEL_DIR: config.json + model.safetensors (F32, Llama architecture, tied embeddings) written by the bench.
-JOB.json: {"input_ids": [[...], ...], "positions": [...]} - the entities' token ids (BOS + prompt + entity) and the
-kept position, exactly as our store recorded them (Python here has no Hugging Face tokenizers library, so the
-tokenization is ours; it is < 1% of our run time).
-Forward: batches of BATCH rows in dataset order, right padded, no attention mask (causal, as the paper), every
-layer's block output (HF hidden_states[1:], here all before the final norm) gathered at the kept position.
-OUT.npy: [layers, n, d] float32. Prints one JSON line with the timings.
+JOB.json: {"input_ids": [[...], ...], "positions": [...], "batches"?: [[row, ...], ...]} - the entities' token ids
+(BOS + prompt + entity) and the kept position, exactly as our store recorded them (Python here has no Hugging Face
+tokenizers library, so the tokenization is ours; it is < 1% of our run time), and the batches to run.
+Forward: each batch right padded to its longest row, no attention mask (causal, as the paper), every layer's block
+output (HF hidden_states[1:], here all before the final norm) gathered at the kept position. The bench passes our
+engine's batches (length-sorted, the same rows together), so both sides do the same work; without "batches" the rows
+go in dataset-order batches of BATCH (default 64), as the authors' save_activations.py does.
+OUT.npy: [layers, n, d] float32. Prints one JSON line with the timings and the real and padded token counts.
 """
 import json
 import math
@@ -49,6 +51,10 @@ del data
 job = json.load(open(job_path))
 ids_all, positions = job["input_ids"], job["positions"]
 N = len(ids_all)
+batches = job.get("batches") or [list(range(s, min(N, s + batch))) for s in range(0, N, batch)]
+assert sorted(i for b in batches for i in b) == list(range(N)), "batches must cover every row once"
+real_tokens = sum(len(r) for r in ids_all)
+padded_tokens = sum(len(b) * max(len(ids_all[i]) for i in b) for b in batches)
 t_loaded = time.perf_counter()
 
 
@@ -64,13 +70,13 @@ def rotate_half(x):
 inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
 out = np.zeros((L, N, d), dtype=np.float32)
 emb = W["model.embed_tokens.weight"]
-for start in range(0, N, batch):
-    rows = ids_all[start : start + batch]
+for members in batches:
+    rows = [ids_all[i] for i in members]
     B, T = len(rows), max(len(r) for r in rows)
     ids = torch.full((B, T), 2, dtype=torch.long)  # pad = EOS, right padding
     for i, r in enumerate(rows):
         ids[i, : len(r)] = torch.tensor(r)
-    pos = torch.tensor(positions[start : start + batch])
+    pos = torch.tensor([positions[i] for i in members])
     freqs = torch.outer(torch.arange(T).float(), inv_freq)
     emb_rot = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb_rot.cos(), emb_rot.sin()
@@ -92,9 +98,10 @@ for start in range(0, N, batch):
         h = rms(x, W[p + "post_attention_layernorm.weight"])
         gate = torch.nn.functional.silu(h @ W[p + "mlp.gate_proj.weight"].T)
         x = x + (gate * (h @ W[p + "mlp.up_proj.weight"].T)) @ W[p + "mlp.down_proj.weight"].T
-        out[l, start : start + B] = x[torch.arange(B), pos].numpy()
+        out[l, members] = x[torch.arange(B), pos].numpy()
 t_forward = time.perf_counter()
 np.save(out_path, out)
 t_end = time.perf_counter()
 print(json.dumps({"n": N, "load_s": t_loaded - t_start, "forward_s": t_forward - t_loaded,
-                  "save_s": t_end - t_forward, "total_s": t_end - t_start, "threads": torch.get_num_threads()}))
+                  "save_s": t_end - t_forward, "total_s": t_end - t_start, "threads": torch.get_num_threads(),
+                  "batches": len(batches), "real_tokens": real_tokens, "padded_tokens": padded_tokens}))

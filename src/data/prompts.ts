@@ -196,14 +196,21 @@ export function artEntityString(creator: string, title: string): string {
 
 /** The entity string of row `row` before prompt modifiers (all caps, period). */
 export function entityString(dataset: EntityDataset, row: number): string {
-  const name = dataset.names[row];
-  switch (dataset.promptFamily) {
+  return entityStringOf(dataset.promptFamily, dataset.names[row], (c) => column(dataset, c)[row]);
+}
+
+/**
+ * The entity string of one entity of a prompt family (a paper dataset name, 'world_cities', 'custom_*'), from its
+ * name and a reader of its other columns: the one rendering shared by extraction and later prompts (familiarity).
+ */
+export function entityStringOf(family: string, name: string, value: (column: string) => string): string {
+  switch (family) {
     case 'world_place':
       return worldEntityString(name);
     case 'nyc_place':
       return nycEntityString(name);
     case 'art':
-      return artEntityString(column(dataset, 'creator')[row], name);
+      return artEntityString(value('creator'), name);
     default:
       return name;
   }

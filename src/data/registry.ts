@@ -1,4 +1,5 @@
 import type { DatasetKind } from './types.js';
+import { civilYearFromDays, NS_PER_YEAR } from './values.js';
 
 /** How a paper dataset's target is read from its columns (METHOD.md §1). */
 export type TargetSource =
@@ -251,4 +252,36 @@ export const NOTEBOOK_ROW_COUNTS: Readonly<Record<string, number>> = {
 
 export function isPaperDataset(name: string): boolean {
   return Object.hasOwn(DATASETS, name);
+}
+
+/**
+ * What a time target counts (METHOD.md §1): a `date` target (art, headline, custom --date-col) is Julian years of
+ * 365.25 days since 1970-01-01; a `year` target (historical_figure, custom --year-col) is the calendar year itself.
+ */
+export type TimeTargetUnit = 'years since 1970' | 'year';
+
+/**
+ * The unit of a time dataset's target: the registry's target definition for a paper dataset, else a declared unit
+ * (e.g. results.json `targetUnit`: anything mentioning "since 1970"), else the year itself.
+ */
+export function timeTargetUnit(dataset: string, declared?: string): TimeTargetUnit {
+  if (isPaperDataset(dataset)) return DATASETS[dataset]!.target.type === 'date' ? 'years since 1970' : 'year';
+  return declared?.toLowerCase().includes('since 1970') ? 'years since 1970' : 'year';
+}
+
+/** What to add to a target to read it on a (decimal) calendar-year axis: 1970 or 0. */
+export function calendarYearOffset(unit: TimeTargetUnit): number {
+  return unit === 'year' ? 0 : 1970;
+}
+
+/**
+ * The calendar year a reader names for one target value: 16.70 years since 1970 (1986-09-15) -> 1986, exactly
+ * (through the day count, so 1971-01-01 = 0.9993 years is 1971, not 1970); a year target is floored (-44 BCE stays
+ * -44). This is the one place a time target becomes a calendar year (familiarity answers, report axes).
+ */
+export function calendarYear(unit: TimeTargetUnit, value: number): number {
+  if (unit === 'year') return Math.floor(value);
+  // Targets are float64(ns) / NS_PER_YEAR; back to days with a margin for that rounding (dates are whole days).
+  const days = Math.floor((value * NS_PER_YEAR) / 86400e9 + 1e-6);
+  return civilYearFromDays(days);
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../util/paths.js';
+import { calendarYear, calendarYearOffset, timeTargetUnit } from './registry.js';
 import { daysFromCivil, NS_PER_YEAR, parseDateToYears, parseFlag, parseNumber } from './values.js';
 
 const FIXTURES = join(packageRoot(), 'test', 'fixtures', 'data');
@@ -12,6 +13,25 @@ describe('dates -> years since 1970 (METHOD.md §1)', () => {
     const cases = JSON.parse(readFileSync(join(FIXTURES, 'date_cases.json'), 'utf8')) as [string, number][];
     assert.ok(cases.length >= 15);
     for (const [text, years] of cases) assert.equal(parseDateToYears(text), years, text);
+  });
+  it('calendarYear reads each NumPy-computed target back as the calendar year of its date (UTC)', () => {
+    const cases = JSON.parse(readFileSync(join(FIXTURES, 'date_cases.json'), 'utf8')) as [string, number][];
+    for (const [text, years] of cases) {
+      // 1 ns before 2000 rounds to the same float64 as 2000-01-01: no reader can tell them apart.
+      if (text.startsWith('1999-12-31T23:59:59.9')) continue;
+      assert.equal(calendarYear('years since 1970', years), Number(text.slice(0, 4)), text);
+    }
+    // Whole years of 365.25 days are not calendar years: 1971-01-01 is 0.9993 "years", still 1971.
+    assert.equal(calendarYear('years since 1970', parseDateToYears('1971-01-01')!), 1971);
+    assert.equal(calendarYear('years since 1970', parseDateToYears('0044-03-15')!), 44);
+    assert.equal(calendarYear('year', -44), -44);
+    assert.equal(calendarYear('year', 1986.5), 1986);
+    assert.equal(timeTargetUnit('art'), 'years since 1970');
+    assert.equal(timeTargetUnit('headline'), 'years since 1970');
+    assert.equal(timeTargetUnit('historical_figure'), 'year');
+    assert.equal(timeTargetUnit('my_events'), 'year');
+    assert.equal(timeTargetUnit('my_events', 'Years since 1970'), 'years since 1970');
+    assert.equal(calendarYearOffset('years since 1970'), 1970);
   });
   it('accepts the zone forms of the headline file (+0000, Z, +HH)', () => {
     const ref = parseDateToYears('2010-01-01T05:00:00+00:00');

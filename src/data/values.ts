@@ -101,6 +101,19 @@ export function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
+/** The proleptic Gregorian year of a day count since 1970-01-01 (inverse of daysFromCivil, H. Hinnant's civil_from_days). */
+export function civilYearFromDays(days: number): number {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  return yoe + era * 400 + (mp >= 10 ? 1 : 0); // March-based year: January and February belong to the next one
+}
+
 const TRUE_VALUES = new Set(['true', '1', '1.0', 'yes', 't', 'y']);
 const FALSE_VALUES = new Set(['false', '0', '0.0', 'no', 'f', 'n']);
 

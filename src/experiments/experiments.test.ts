@@ -190,6 +190,7 @@ interface HoldoutGoldenMeta {
     heldOut: { r2: number; mae: number; proxError: number };
     nominal: { r2: number; mae: number; proxError: number };
     angleDeg: number;
+    trueCentroid: number[];
   }[];
 }
 
@@ -205,7 +206,7 @@ test('block hold-out matches an independent scikit-learn/NumPy computation of §
   };
   const res = await runHoldout(data, {
     column: 'region',
-    values: ['north', 'south', 'east', 'west'],
+    values: ['north', 'south', 'east', 'west', 'pacific'],
     alpha: g.meta.alpha,
     distance: 'haversine',
   });
@@ -224,7 +225,12 @@ test('block hold-out matches an independent scikit-learn/NumPy computation of §
         `${want.group} nominal ${key}: ${got.nominal![key]} vs ${want.nominal[key]}`,
       );
     }
+    // Spherical centroids and bearings (the 'pacific' block straddles 180°, where a flat mean would sit near 0°).
     assert.ok(Math.abs(got.centroid.angleDeg! - want.angleDeg) < 1e-8, `${want.group} angle`);
+    assert.ok(
+      Math.abs(got.centroid.trueCentroid[1]! - want.trueCentroid[1]!) < 1e-9,
+      `${want.group} centroid`,
+    );
   }
 });
 

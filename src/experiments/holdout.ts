@@ -8,11 +8,15 @@
  * prox_error is the mean over the scored rows of the combined proximity error PE_All(i), i.e. against the
  * predictions of all N rows of the same probe (METHOD.md §4). Table values are unweighted means over groups.
  *
- * The centroid angle is from the paper's TEXT, not its code (METHOD.md §7, §14): our definition is the angle, in
- * the (longitude, latitude) plane, between (true centroid of v − training centroid) and (predicted centroid of v −
- * training centroid), where the training centroid is the mean true position of the rows the held-out probe was
- * fitted on (the "×" of the paper's per-block maps). 0° = the block is placed in the right direction from the rest.
- * For time datasets the same construction is 1-D, so the "angle" is 0° (right side of the training mean) or 180°.
+ * The centroid angle is from the paper's TEXT, not its code (METHOD.md §7, §14; the authors' code has no such metric,
+ * so there is no paper-compat variant). For space datasets it is measured on the sphere: the training centroid c is
+ * the spherical mean (mean of unit vectors, back to longitude/latitude) of the true positions of the rows the
+ * held-out probe was fitted on (the "×" of the paper's per-block maps); the true and predicted centroids of v are
+ * spherical means too. The angle is the difference of the initial great-circle bearings from c to the true and to
+ * the predicted centroid (0° = the block is placed in the right direction from the rest, 180° = the opposite one).
+ * A flat (longitude, latitude) plane would break at the ±180° meridian (Fiji, Kiribati, the Aleutians: the mean of
+ * 179° and −179° is 0°) and stretch directions at high latitude. For time datasets the construction is 1-D, so the
+ * "angle" is 0° (right side of the training mean) or 180°.
  */
 import { UserError } from '../util/errors.js';
 import type { LayerData } from './layer-data.js';
@@ -37,10 +41,14 @@ export interface HoldoutOptions {
 }
 
 export interface CentroidGeometry {
+  /** Space: spherical means as [longitude, latitude] (NaN when the points cancel out); time: arithmetic means. */
   trueCentroid: number[];
   predictedCentroid: number[];
   trainCentroid: number[];
-  /** Angle in degrees between (true − train) and (predicted − train); null when either vector is zero. */
+  /** Space: initial great-circle bearings (degrees clockwise from north) from the training centroid; else null. */
+  trueBearingDeg: number | null;
+  predictedBearingDeg: number | null;
+  /** Angle in degrees between the two directions from the training centroid; null when either is undefined. */
   angleDeg: number | null;
 }
 
@@ -116,12 +124,8 @@ export async function runHoldout(data: LayerData, options: HoldoutOptions): Prom
     const nominal = nominalRows.length
       ? await scoreRows(data, nominalPred, nominalRows, options.distance, nominalProx)
       : null;
-    const trainCentroid = centroid(data.targets, t, rest);
-    const centroidGeometry = centroidAngle(
-      centroid(data.targets, t, inGroup),
-      centroid(pred, t, inGroup),
-      trainCentroid,
-    );
+    const centroidGeometry = blockCentroids(data, pred, inGroup, rest);
+    const trainCentroid = centroidGeometry.trainCentroid;
     groups.push({
       group: v,
       nGroup: inGroup.length,
@@ -179,14 +183,109 @@ export function centroid(values: Float64Array, t: number, rows: ArrayLike<number
   return c.map((v) => v / rows.length);
 }
 
-/** The paper-text centroid angle (see the module comment): angle between (truth − train) and (pred − train). */
-export function centroidAngle(trueCentroid: number[], predictedCentroid: number[], trainCentroid: number[]) {
-  const a = trueCentroid.map((v, j) => v - trainCentroid[j]!);
-  const b = predictedCentroid.map((v, j) => v - trainCentroid[j]!);
-  const dot = a.reduce((s, v, j) => s + v * b[j]!, 0);
-  const na = Math.hypot(...a);
-  const nb = Math.hypot(...b);
-  const angleDeg =
-    na > 0 && nb > 0 ? (Math.acos(Math.min(1, Math.max(-1, dot / (na * nb)))) * 180) / Math.PI : null;
-  return { trueCentroid, predictedCentroid, trainCentroid, angleDeg } satisfies CentroidGeometry;
+const RAD = Math.PI / 180;
+
+/**
+ * The spherical mean of rows' (longitude, latitude) in degrees: the direction of the mean unit vector, as
+ * [longitude, latitude] at `lon`/`lat` of a t-wide result. NaN when the points cancel out (no mean direction).
+ */
+export function sphericalCentroid(
+  values: Float64Array,
+  t: number,
+  rows: ArrayLike<number>,
+  lon = 0,
+  lat = 1,
+): number[] {
+  let x = 0;
+  let y = 0;
+  let z = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const l = values[rows[i]! * t + lon]! * RAD;
+    const p = values[rows[i]! * t + lat]! * RAD;
+    x += Math.cos(p) * Math.cos(l);
+    y += Math.cos(p) * Math.sin(l);
+    z += Math.sin(p);
+  }
+  const flat = Math.hypot(x, y);
+  const out = new Array<number>(t).fill(Number.NaN);
+  if (Math.hypot(flat, z) < 1e-12 * rows.length) return out;
+  out[lon] = flat < 1e-15 * rows.length ? 0 : Math.atan2(y, x) / RAD; // a pole: any longitude, say 0
+  out[lat] = Math.atan2(z, flat) / RAD;
+  return out;
+}
+
+/**
+ * Initial great-circle bearing from `from` to `to` ([longitude, latitude] degrees), in degrees clockwise from north,
+ * in (−180, 180]; null when the points coincide or either is undefined (NaN).
+ */
+export function initialBearing(from: [number, number], to: [number, number]): number | null {
+  const [l1, p1] = [from[0] * RAD, from[1] * RAD];
+  const [l2, p2] = [to[0] * RAD, to[1] * RAD];
+  const east = Math.sin(l2 - l1) * Math.cos(p2);
+  const north = Math.cos(p1) * Math.sin(p2) - Math.sin(p1) * Math.cos(p2) * Math.cos(l2 - l1);
+  if (!(Math.hypot(east, north) > 1e-12)) return null; // also catches NaN
+  return Math.atan2(east, north) / RAD;
+}
+
+/** The true, predicted and training centroids of one held-out block and the angle between their directions. */
+function blockCentroids(
+  data: LayerData,
+  pred: Float64Array,
+  inGroup: ArrayLike<number>,
+  rest: ArrayLike<number>,
+): CentroidGeometry {
+  const { t } = data;
+  if (data.kind !== 'space') {
+    return centroidAngle(
+      'time',
+      centroid(data.targets, t, inGroup),
+      centroid(pred, t, inGroup),
+      centroid(data.targets, t, rest),
+    );
+  }
+  const lon = Math.max(0, data.targetNames.indexOf('longitude'));
+  const lat = data.targetNames.includes('latitude') ? data.targetNames.indexOf('latitude') : 1 - lon;
+  return centroidAngle(
+    'space',
+    sphericalCentroid(data.targets, t, inGroup, lon, lat),
+    sphericalCentroid(pred, t, inGroup, lon, lat),
+    sphericalCentroid(data.targets, t, rest, lon, lat),
+    [lon, lat],
+  );
+}
+
+/**
+ * The centroid angle of the module comment. Space: the difference of the initial bearings from the training
+ * centroid to the true and to the predicted centroid (each [lon, lat] at `at`), in [0, 180]. Time: 0 when both lie
+ * on the same side of the training centroid, 180 when not.
+ */
+export function centroidAngle(
+  kind: 'space' | 'time',
+  trueCentroid: number[],
+  predictedCentroid: number[],
+  trainCentroid: number[],
+  at: [number, number] = [0, 1],
+): CentroidGeometry {
+  if (kind === 'space') {
+    const pick = (c: number[]): [number, number] => [c[at[0]]!, c[at[1]]!];
+    const trueBearingDeg = initialBearing(pick(trainCentroid), pick(trueCentroid));
+    const predictedBearingDeg = initialBearing(pick(trainCentroid), pick(predictedCentroid));
+    let angleDeg: number | null = null;
+    if (trueBearingDeg !== null && predictedBearingDeg !== null) {
+      const diff = Math.abs(trueBearingDeg - predictedBearingDeg) % 360;
+      angleDeg = Math.min(diff, 360 - diff);
+    }
+    return { trueCentroid, predictedCentroid, trainCentroid, trueBearingDeg, predictedBearingDeg, angleDeg };
+  }
+  const a = trueCentroid[0]! - trainCentroid[0]!;
+  const b = predictedCentroid[0]! - trainCentroid[0]!;
+  const angleDeg = a !== 0 && b !== 0 && Number.isFinite(a * b) ? (a * b > 0 ? 0 : 180) : null;
+  return {
+    trueCentroid,
+    predictedCentroid,
+    trainCentroid,
+    trueBearingDeg: null,
+    predictedBearingDeg: null,
+    angleDeg,
+  };
 }

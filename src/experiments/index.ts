@@ -1,5 +1,12 @@
 // Public surface of the experiments stage: the paper's robustness experiments (METHOD.md §5–§8).
-export { centroidAngle, type HoldoutOptions, type HoldoutResult, runHoldout } from './holdout.js';
+export {
+  centroidAngle,
+  type HoldoutOptions,
+  type HoldoutResult,
+  initialBearing,
+  runHoldout,
+  sphericalCentroid,
+} from './holdout.js';
 export { fullHookName, type LayerData } from './layer-data.js';
 export {
   type Distance,

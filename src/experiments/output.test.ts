@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { centroidAngle, distinctByFrequency } from './holdout.js';
+import { loadGolden } from './fixtures.js';
+import { centroidAngle, distinctByFrequency, sphericalCentroid } from './holdout.js';
 import { paperModelSize } from './models.js';
 import { newResult, toCsv, writeExperimentResult } from './output.js';
 import { paperExperimentLayer, paperFixedAlpha } from './settings.js';
@@ -52,13 +53,78 @@ test('writeExperimentResult writes JSON (NaN as null, typed arrays as lists) and
   }
 });
 
-test('centroidAngle: hand-computed angles, 1-D sign, degenerate vectors', () => {
-  // true direction (1, 0) from the training centroid, predicted (1, 1): 45°
-  assert.ok(Math.abs(centroidAngle([3, 2], [3, 3], [2, 2]).angleDeg! - 45) < 1e-12);
-  assert.ok(Math.abs(centroidAngle([0, 5], [0, -1], [0, 0]).angleDeg! - 180) < 1e-12);
-  assert.equal(centroidAngle([1900], [1950], [1800]).angleDeg, 0);
-  assert.equal(centroidAngle([1900], [1700], [1800]).angleDeg, 180);
-  assert.equal(centroidAngle([1, 1], [1, 1], [1, 1]).angleDeg, null);
+test('centroidAngle on the sphere: hand-computed bearings; time stays 1-D; degenerate directions are null', () => {
+  const near = (a: number | null, b: number) =>
+    assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} vs ${b}`);
+  // From (0°, 0°): due east to (90°, 0°) is bearing 90°, due north to (0°, 10°) is 0°.
+  const east = centroidAngle('space', [90, 0], [0, 10], [0, 0]);
+  near(east.trueBearingDeg, 90);
+  near(east.predictedBearingDeg, 0);
+  near(east.angleDeg, 90);
+  near(centroidAngle('space', [0, 5], [0, -1], [0, 0]).angleDeg, 180);
+  // From (0°, 60°N) the shortest way to (180°, 60°N) is over the pole (bearing 0°), not "east" as on a flat map;
+  // (90°, 0°) lies at bearing 90°.
+  const polar = centroidAngle('space', [180, 60], [90, 0], [0, 60]);
+  near(polar.trueBearingDeg, 0);
+  near(polar.angleDeg, 90);
+  assert.equal(centroidAngle('space', [1, 1], [1, 1], [1, 1]).angleDeg, null);
+  assert.equal(centroidAngle('time', [1900], [1950], [1800]).angleDeg, 0);
+  assert.equal(centroidAngle('time', [1900], [1700], [1800]).angleDeg, 180);
+  assert.equal(centroidAngle('time', [1800], [1850], [1800]).angleDeg, null);
+});
+
+test('sphericalCentroid: the mean direction, across the 180° meridian and for cancelling points', () => {
+  const c = sphericalCentroid(Float64Array.from([179, 0, -179, 0]), 2, [0, 1]);
+  assert.ok(Math.abs(Math.abs(c[0]!) - 180) < 1e-9 && Math.abs(c[1]!) < 1e-9, `${c}`);
+  // Targets stored as [latitude, longitude] (lon at index 1) come back in the same places.
+  // The midpoint of two points on 15°N lies on the great circle through them, north of the parallel:
+  // tan(lat) = tan(15°) / cos(10°).
+  const swapped = sphericalCentroid(Float64Array.from([15, 170, 15, -170]), 2, [0, 1], 1, 0);
+  assert.ok(Math.abs(Math.abs(swapped[1]!) - 180) < 1e-9, `${swapped}`);
+  assert.ok(
+    Math.abs(swapped[0]! - Math.atan(Math.tan(Math.PI / 12) / Math.cos(Math.PI / 18)) * (180 / Math.PI)) <
+      1e-9,
+  );
+  assert.ok(sphericalCentroid(Float64Array.from([0, 0, 180, 0]), 2, [0, 1]).every(Number.isNaN));
+});
+
+test('centroid geometry of blocks straddling 180° (Fiji, Kiribati, Aleutians) matches NumPy (golden)', () => {
+  const cases = loadGolden<{
+    sphereCases: {
+      name: string;
+      train: number[][];
+      truth: number[][];
+      pred: number[][];
+      trainCentroid: number[];
+      trueCentroid: number[];
+      predictedCentroid: number[];
+      trueBearingDeg: number;
+      predictedBearingDeg: number;
+      angleDeg: number;
+    }[];
+  }>('holdout_golden').meta.sphereCases;
+  assert.equal(cases.length, 3);
+  const close = (a: number, b: number, what: string) =>
+    assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
+  for (const c of cases) {
+    const mean = (pts: number[][]) => sphericalCentroid(Float64Array.from(pts.flat()), 2, [...pts.keys()]);
+    const g = centroidAngle('space', mean(c.truth), mean(c.pred), mean(c.train));
+    for (const [got, want, what] of [
+      [g.trainCentroid, c.trainCentroid, 'train'],
+      [g.trueCentroid, c.trueCentroid, 'true'],
+      [g.predictedCentroid, c.predictedCentroid, 'predicted'],
+    ] as const) {
+      close(got[1]!, want[1]!, `${c.name} ${what} latitude`);
+      // ±180° is one meridian
+      close(((got[0]! - want[0]! + 540) % 360) - 180, 0, `${c.name} ${what} longitude`);
+    }
+    close(g.trueBearingDeg!, c.trueBearingDeg, `${c.name} true bearing`);
+    close(g.predictedBearingDeg!, c.predictedBearingDeg, `${c.name} predicted bearing`);
+    close(g.angleDeg!, c.angleDeg, `${c.name} angle`);
+  }
+  // The flat-plane angles of the same blocks (NumPy: arccos of the (lon, lat) difference vectors) were 174.5°,
+  // 14.8° and 144.9°; on the sphere the block is placed in nearly the right direction: 3.2°, 1.9° and 28.0°.
+  assert.ok(cases.every((c) => c.angleDeg < 30));
 });
 
 test('distinctByFrequency orders by count, then name', () => {

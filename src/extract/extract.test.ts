@@ -15,10 +15,10 @@ import { defaultBatchSize, extract } from './extract.js';
 import { paperQuantize } from './quantize.js';
 import { writePaperSlice, writeRandomLlama } from './testing.js';
 
-// End to end on a slice of the paper's world_place CSV with a tiny random Llama that uses the real Llama-2
-// tokenizer. The engine's numbers are checked against PyTorch elsewhere (batch.test.ts, src/model); here the
-// extractor's bookkeeping is checked: the kept token, the store layout, batch-size independence, random prompts,
-// int8, and the errors.
+// End to end on a slice of the paper's world_place CSV with a tiny random Llama that uses Llama-2-7b-hf's tokenizer
+// (rebuilt from llama-tokenizer-js: src/model/testing-tokenizers.ts). The engine's numbers are checked against
+// PyTorch elsewhere (batch.test.ts, src/model); here the extractor's bookkeeping is checked: the kept token and
+// its Llama-2 ids, the store layout, batch-size independence, random prompts, int8, and the errors.
 let tmp: string;
 let modelDir: string;
 let dataset: EntityDataset;
@@ -64,6 +64,7 @@ test('the store holds the last entity token of every layer, with its input ids a
     const enc = encodeForProbe(tok, p.text, p.entityStart, p.entityEnd);
     assert.deepEqual(e.input_ids, enc.ids);
     assert.equal(e.input_ids![0], 1, 'BOS first');
+    assert.equal(e.input_ids![1], 1724, 'Llama-2 "▁What" (Mistral-7B\'s is 1824)');
     // No suffix after the entity: the paper's last entity token is the last token of the row.
     assert.equal(e.position, e.input_ids!.length - 1);
     seqs.push(e.input_ids!);
@@ -214,6 +215,16 @@ test('CLI: --prompt all writes one store per variant; --model static:... routes 
   assert.equal(s.manifest.n, 6);
   assert.equal(s.manifest.d, 100);
   assert.equal(s.manifest.model.id, 'static:glove-100d');
+});
+
+test("Llama-2 ids: us_place row 0 with the empty prompt is [1, 1570, 3088], as in the paper's arrays", async () => {
+  const us = await loadDataset(await writePaperSlice(join(tmp, 'us'), 'us_place', 3));
+  const out = join(tmp, 'us-empty');
+  await extract({ ...base(), dataset: us, limit: 3, prompt: 'empty', out });
+  const [first] = await (await openStore(out)).entities();
+  assert.equal(first!.name, 'New York');
+  assert.deepEqual(first!.input_ids, [1, 1570, 3088]);
+  assert.equal(first!.position, 2);
 });
 
 test('default batch size: 64, or 256 once the f32 weights exceed the engine cache (Llama-2-7B shape)', () => {

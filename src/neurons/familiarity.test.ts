@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { entityString, loadDataset } from '../data/index.js';
+import { entityRecord } from '../extract/assemble.js';
 import { writeRandomLlama } from '../extract/index.js';
+import { writePaperSlice } from '../extract/testing.js';
 import { type HookedModel, loadModel } from '../model/index.js';
 import { probeStore } from '../probe/index.js';
 import { createStore, hookName, openStore, type StoreEntity } from '../store/index.js';
 import {
+  answerOf,
+  familiarityEntity,
   familiarityProbe,
   familiarityTemplate,
   quantile,
@@ -21,6 +26,49 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'familiarity-'));
 });
 after(() => rm(dir, { recursive: true, force: true }));
+
+describe('familiarity questions for the time datasets: the calendar year and the extraction entity string', () => {
+  /** Row 0 of a dataset file as `extract` stores it (entities.jsonl record). */
+  async function storedRow0(path: string): Promise<{ entity: StoreEntity; extracted: string }> {
+    const ds = await loadDataset(path);
+    const entity = entityRecord(ds, 0, { ids: [1], position: 0, span: [0, 1] }) as StoreEntity;
+    return { entity, extracted: entityString(ds, 0) };
+  }
+  const question = (entity: StoreEntity, dataset: string) => {
+    const spec = familiarityTemplate(dataset, 'time');
+    return `${spec.template.replace('{name}', () => familiarityEntity(entity, spec))} ${answerOf(entity, spec, 0)}`;
+  };
+
+  test("art (paper CSV row 0, target = years since 1970): Stephen King's It, 1986", async () => {
+    const { entity, extracted } = await storedRow0(await writePaperSlice(join(dir, 'art'), 'art', 1));
+    assert.ok(Math.abs(entity.target[0]! - 16.7) < 0.01, 'target is years since 1970, not 1986');
+    assert.equal(extracted, "Stephen King's It");
+    assert.equal(question(entity, 'art'), "Stephen King's It was released in the year 1986");
+  });
+
+  test('headline (tiny CSV; published on New Year\'s Day, 45.9986 "years" since 1970): 2016', async () => {
+    await mkdir(join(dir, 'hl'), { recursive: true });
+    const path = join(dir, 'hl', 'headline.csv');
+    await writeFile(
+      path,
+      'headline,pub_date,is_test,year,news_desk\n"Fireworks, Then Fog.",2016-01-01T00:00:00+0000,False,2016,Metro\n',
+    );
+    const { entity, extracted } = await storedRow0(path);
+    assert.ok(Math.abs(entity.target[0]! - 16801 / 365.25) < 1e-12);
+    assert.equal(extracted, 'Fireworks, Then Fog.');
+    assert.equal(question(entity, 'headline'), '"Fireworks, Then Fog." was published in the year 2016');
+  });
+
+  test('historical_figure (tiny CSV, target = the year itself, BCE negative): -44', async () => {
+    await mkdir(join(dir, 'hf'), { recursive: true });
+    const path = join(dir, 'hf', 'historical_figure.csv');
+    await writeFile(path, 'name,death_year,is_test,occupation\nJulius Caesar,-44,False,politician\n');
+    const { entity, extracted } = await storedRow0(path);
+    assert.equal(entity.target[0], -44);
+    assert.equal(extracted, 'Julius Caesar');
+    assert.equal(question(entity, 'historical_figure'), 'Julius Caesar died in the year -44');
+  });
+});
 
 describe('familiarity scores', () => {
   let model: HookedModel;
@@ -49,7 +97,9 @@ describe('familiarity scores', () => {
       [true, false, false],
     );
     for (const s of scores) {
-      const prompt = `${entities[s.row]!.name} is in the country of`;
+      // The entity as extraction renders it (world_place: the text after the last comma moves to the front).
+      const entity = ["Burkina Faso's Kaya", 'Lyon', 'Sembuwatta Lake'][s.row];
+      const prompt = `${entity} is in the country of`;
       const p = [tok.bosId!, ...tok.encode(prompt).ids];
       const full = [tok.bosId!, ...tok.encode(`${prompt} ${s.answer}`).ids];
       assert.deepEqual(full.slice(0, p.length), p);
@@ -73,7 +123,8 @@ describe('familiarity scores', () => {
 
   test('templates: dataset defaults, time stores use the year, custom ones need {name}', () => {
     assert.equal(familiarityTemplate('historical_figure', 'time').template, '{name} died in the year');
-    assert.deepEqual(familiarityTemplate('my_events', 'time').answer, { year: true });
+    assert.deepEqual(familiarityTemplate('my_events', 'time').answer, { year: 'year' });
+    assert.deepEqual(familiarityTemplate('art', 'time').answer, { year: 'years since 1970' });
     assert.throws(() => familiarityTemplate('my_places', 'space'), /--template/);
     assert.throws(() => familiarityTemplate('my_places', 'space', { template: 'Where is' }), /\{name\}/);
   });

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { calendarYear, entityStringOf, type TimeTargetUnit, timeTargetUnit } from '../data/index.js';
 import { toCsv } from '../experiments/output.js';
 import type { HookedModel } from '../model/index.js';
 import { r2Column, resolveAlphas, ridgeLoo, ridgePredict } from '../probe/index.js';
@@ -15,24 +16,36 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { candidateIds, logSoftmaxAt, promptIds } from './intervene.js';
 
 export interface FamiliarityTemplate {
-  /** Prompt with `{name}` where the entity goes; the answer follows after a space. */
+  /** Prompt with `{name}` where the entity string goes; the answer follows after a space. */
   template: string;
-  /** Where the answer comes from: an entity column, or the year target (floored). */
-  answer: { column: string } | { year: true };
+  /** Where the answer comes from: an entity column, or the time target read as a calendar year in this unit. */
+  answer: { column: string } | { year: TimeTargetUnit };
+  /** The store's dataset: picks the entity string (the extraction's rendering, e.g. art's "<creator>'s <title>"). */
+  dataset: string;
+}
+
+/** A dataset's factual prompt: the answer is a column, or the year of the time target. */
+interface DatasetFamiliarity {
+  template: string;
+  answer: { column: string } | 'year';
 }
 
 /** Factual prompts per paper dataset (and the offline world_cities demo). */
-export const FAMILIARITY_TEMPLATES: Readonly<Record<string, FamiliarityTemplate>> = {
+export const FAMILIARITY_TEMPLATES: Readonly<Record<string, DatasetFamiliarity>> = {
   world_place: { template: '{name} is in the country of', answer: { column: 'country' } },
   world_cities: { template: '{name} is in the country of', answer: { column: 'country_name' } },
   us_place: { template: '{name} is in the state of', answer: { column: 'state_name' } },
   nyc_place: { template: '{name} is in the borough of', answer: { column: 'borough_name' } },
-  historical_figure: { template: '{name} died in the year', answer: { year: true } },
-  art: { template: '{name} was released in the year', answer: { year: true } },
-  headline: { template: '"{name}" was published in the year', answer: { year: true } },
+  historical_figure: { template: '{name} died in the year', answer: 'year' },
+  art: { template: '{name} was released in the year', answer: 'year' },
+  headline: { template: '"{name}" was published in the year', answer: 'year' },
 };
 
-/** The template for a store: explicit flags win, else the dataset's default, else (time stores) the year. */
+/**
+ * The template for a store: explicit flags win, else the dataset's default, else (time stores) the year. Year
+ * answers carry the dataset's target unit (docs/method.md#familiarity): art and headline targets are years since
+ * 1970, historical_figure's the year itself; a custom store's target is read as a year.
+ */
 export function familiarityTemplate(
   datasetName: string,
   kind: 'space' | 'time',
@@ -47,17 +60,23 @@ export function familiarityTemplate(
     );
   if (!template.includes('{name}'))
     throw new UserError(`--template must contain {name}: ${JSON.stringify(template)}`);
-  const answer = override.answerColumn
+  const source = override.answerColumn
     ? { column: override.answerColumn }
-    : (base?.answer ?? (kind === 'time' ? { year: true as const } : undefined));
-  if (!answer)
+    : (base?.answer ?? (kind === 'time' ? 'year' : undefined));
+  if (!source)
     throw new UserError(`give --answer-column: the column that holds the true answer for '${datasetName}'`);
-  return { template, answer };
+  const answer = source === 'year' ? { year: timeTargetUnit(datasetName) } : source;
+  return { template, answer, dataset: datasetName };
 }
 
-/** The true answer text of one entity ('Sri_Lanka' -> 'Sri Lanka'; years floored, BCE as negative). */
+/** The entity string that goes into `{name}`: the same rendering extraction used for this dataset. */
+export function familiarityEntity(entity: StoreEntity, spec: FamiliarityTemplate): string {
+  return entityStringOf(spec.dataset, entity.name, (column) => String(entity[column] ?? ''));
+}
+
+/** The true answer text of one entity ('Sri_Lanka' -> 'Sri Lanka'; a time target as its calendar year). */
 export function answerOf(entity: StoreEntity, spec: FamiliarityTemplate, row: number): string {
-  if ('year' in spec.answer) return String(Math.floor(entity.target[0]!));
+  if ('year' in spec.answer) return String(calendarYear(spec.answer.year, entity.target[0]!));
   const v = entity[spec.answer.column];
   if (v === undefined || v === null || String(v).trim() === '')
     throw new UserError(`row ${row} ('${entity.name}') has no value in column '${spec.answer.column}'`);
@@ -90,7 +109,7 @@ export async function scoreFamiliarity(
   const tok = model.tokenizer;
   if (!tok) throw new UserError(`the model at ${model.source.dir} has no tokenizer.json`);
   const items = entities.map((e, row) => {
-    const prompt = spec.template.replace('{name}', e.name);
+    const prompt = spec.template.replace('{name}', () => familiarityEntity(e, spec));
     const answer = answerOf(e, spec, row);
     const ids = promptIds(tok, prompt);
     const ans = candidateIds(tok, prompt, answer);

@@ -11,8 +11,8 @@ import { probeStore, writeProbeResults } from '../probe/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 
-// End to end through the commands on a tiny random Llama with the real (Mistral/Llama-style) tokenizer and a slice
-// of the paper's world_place CSV: extract -> probe -> neurons / intervene / familiarity. Numbers are checked
+// End to end through the commands on a tiny random Llama with Llama-2's tokenizer (src/model/testing-tokenizers.ts)
+// and a slice of the paper's world_place CSV: extract -> probe -> neurons / intervene / familiarity. Numbers are checked
 // against SciPy/NumPy and by exact mechanics in the other test files; here the wiring and the outputs are.
 let tmp: string;
 let modelDir: string;

@@ -90,6 +90,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     await mkdir(probeDir, { recursive: true });
     await writeProbeResults(probeDir, run);
     log(formatResultsTable(run.results));
+    for (const s of run.results.skippedLayers) log(`probe: layer ${s.layer} skipped: ${s.reason}`);
     ran.probe = true;
   }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { main } from '../cli/main.js';
+import { runCliCaptured } from '../cli/testing.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { createStore, hookName, type StoreManifestInput } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
@@ -147,13 +148,49 @@ test('R² in results is recomputable from predictions.csv (best layer only by de
   assert.ok(Math.abs(lon - run.results.layers[0]!.test.r2PerTarget[0]!) < 1e-12);
 });
 
-test('NaN activations are a user error naming the layer, row and entity', async () => {
+test('a layer with a NaN is skipped and named (CLI output, results.json); the other layers are probed', async () => {
   const bad = new Float32Array(n * d).fill(1);
   bad[5 * d + 2] = Number.NaN;
   const dir = await makeStore('s3', bad);
+  const out = join(root, 's3-out');
+  const cli = await runCliCaptured([
+    'probe',
+    '--store',
+    dir,
+    '--out',
+    out,
+    '--alphas',
+    golden.alphas.join(','),
+  ]);
+  assert.equal(cli.code, 0, cli.err);
+  assert.match(cli.out, /skipped layers .*: 2$/m);
+  assert.match(cli.err, /layer 2 skipped: blocks\.2\.hook_resid_post: row 5 \('place 5'\)/);
+  const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(
+    r.layers.map((l: { layer: number }) => l.layer),
+    [0, 1],
+  );
+  assert.equal(r.skippedLayers.length, 1);
+  assert.equal(r.skippedLayers[0].layer, 2);
+  assert.match(
+    r.skippedLayers[0].reason,
+    /row 5 \('place 5'\) has a non-finite activation \(NaN\) in column 2/,
+  );
+  assert.equal(r.bestLayer, 1);
+  // The probed layers are the same as without the bad one (layer 1 is the golden's, fitted as sklearn did).
+  assert.equal(r.layers[1].alpha, golden.expected.alpha);
+  const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+  assert.deepEqual(
+    csv.slice(1).map((l) => l.split(',')[0]),
+    ['0', '1'],
+  );
+  const probes = await SafetensorsFile.open(join(out, 'probes.safetensors'));
+  assert.ok(probes.tensors.has('layer.1.coef') && !probes.tensors.has('layer.2.coef'));
+  await probes.close();
+  // Only bad layers: nothing to probe is an error naming them.
   await assert.rejects(
     probeStore(dir, { alphas: [1], layers: [2] }),
-    /blocks\.2\.hook_resid_post: row 5 \('place 5'\)/,
+    /no layer could be probed: layer 2: blocks\.2\.hook_resid_post: row 5 \('place 5'\)/,
   );
 });
 

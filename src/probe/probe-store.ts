@@ -28,6 +28,12 @@ export interface LayerResult {
   warnings?: string[];
 }
 
+/** A requested layer the run did not probe. */
+export interface SkippedLayer {
+  layer: number;
+  reason: string;
+}
+
 export interface ProbeResults {
   schema: typeof PROBE_RESULTS_SCHEMA;
   model: string;
@@ -47,6 +53,8 @@ export interface ProbeResults {
   nTest: number;
   d: number;
   layers: LayerResult[];
+  /** Layers that were not probed (non-finite activations), with why; absent from `layers` and the files. */
+  skippedLayers: SkippedLayer[];
   /** The layer with the highest test R² (train R² when there are no test rows). */
   bestLayer: number;
   predictions: { file: string; layers: number[] };
@@ -71,6 +79,8 @@ export interface ProbeOptions {
   predictions?: 'best' | 'all';
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
+  /** Called for each layer that is skipped (non-finite activations). */
+  onSkip?: (skipped: SkippedLayer, done: number, total: number) => void;
 }
 
 export interface LayerPredictions {
@@ -114,18 +124,23 @@ function resolveLayers(spec: string | number[] | undefined, store: ActivationSto
   return wanted;
 }
 
-/** A clear error for NaN/Inf activations, naming the layer, the row and the entity. */
-function checkFinite(data: Float32Array, n: number, d: number, hook: string, names: string[]): void {
+/**
+ * Why a layer cannot be probed (NaN/Inf activations), naming the first bad row, entity and column; undefined when
+ * every value is finite. Such a layer is skipped, not fatal (docs/method.md#probes): one overflowed layer must not
+ * cost the others.
+ */
+function nonFiniteReason(data: Float32Array, n: number, d: number, names: string[]): string | undefined {
   for (let i = 0; i < n * d; i++) {
     const v = data[i]!;
     if (v - v !== 0) {
       const row = Math.floor(i / d);
-      throw new UserError(
-        `${hook}: row ${row} ('${names[row]}') has a non-finite activation (${v}) in column ${i % d}; ` +
-          'the extraction overflowed or the store is corrupt',
+      return (
+        `row ${row} ('${names[row]}') has a non-finite activation (${v}) in column ${i % d}; ` +
+        'the extraction overflowed or the store is corrupt'
       );
     }
   }
+  return undefined;
 }
 
 /** Fits and scores a probe on every requested layer of a store. */
@@ -180,10 +195,17 @@ export async function probeStore(
   const layerResults: LayerResult[] = [];
   const predictions = new Map<number, LayerPredictions>();
   const models = new Map<number, RidgeModel>();
+  const skippedLayers: SkippedLayer[] = [];
   for (const [k, layer] of layers.entries()) {
     const full = hookName(layer, hook);
     const data = await store.read(full);
-    checkFinite(data, n, m.d, full, names);
+    const bad = nonFiniteReason(data, n, m.d, names);
+    if (bad) {
+      const skipped = { layer, reason: `${full}: ${bad}` };
+      skippedLayers.push(skipped);
+      options.onSkip?.(skipped, k + 1, layers.length);
+      continue;
+    }
     const x = { data, rows: n, cols: m.d };
     const ridgeOptions = { rows: trainRows, targetNames };
     const fit =
@@ -207,12 +229,19 @@ export async function probeStore(
     models.set(layer, model);
     options.onLayer?.(result, k + 1, layers.length);
   }
+  if (!layerResults.length) {
+    throw new UserError(
+      `no layer could be probed: ${skippedLayers.map((s) => `layer ${s.layer}: ${s.reason}`).join('; ')}`,
+    );
+  }
   const nTest = n - trainRows.length;
   const score = (r: LayerResult) => (nTest > 0 ? r.test.r2 : r.train.r2);
   let best = layerResults[0]!;
   for (const r of layerResults) if (score(r) > score(best)) best = r;
-  const keep = options.predictions === 'all' ? layers : [best.layer];
-  for (const l of layers) if (!keep.includes(l)) predictions.delete(l);
+  const probed = layerResults.map((r) => r.layer);
+  const keep = options.predictions === 'all' ? probed : [best.layer];
+  for (const l of probed) if (!keep.includes(l)) predictions.delete(l);
+  for (const s of skippedLayers) warnings.push(`layer ${s.layer} skipped: ${s.reason}`);
   const results: ProbeResults = {
     schema: PROBE_RESULTS_SCHEMA,
     model: m.model.id,
@@ -226,6 +255,7 @@ export async function probeStore(
     nTest,
     d: m.d,
     layers: layerResults,
+    skippedLayers,
     bestLayer: best.layer,
     predictions: { file: 'predictions.csv', layers: keep },
     probes: { file: 'probes.safetensors' },

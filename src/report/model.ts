@@ -96,6 +96,12 @@ function summarize(run: ReportRun): RunSummary {
   };
 }
 
+/** One note per layer the probe skipped, so a gap in the layer curve is explained. */
+function skippedLayerNotes(run: ReportRun): string[] {
+  const skipped = Array.isArray(run.results.skippedLayers) ? run.results.skippedLayers : [];
+  return skipped.map((s) => `${runLabel(run)}: layer ${s.layer} was not probed (${s.reason})`);
+}
+
 function validateRun(run: ReportRun, index: number): void {
   const r = run.results;
   const where = run.source ?? `run ${index + 1}`;
@@ -196,7 +202,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   }
   return {
     title: options.title ?? defaultTitle(runs),
-    notes: options.notes ?? [],
+    notes: [...(options.notes ?? []), ...runs.flatMap(skippedLayerNotes)],
     generatedAt: options.generatedAt ?? new Date().toISOString(),
     runs: runs.map(summarize),
     points,

@@ -2,6 +2,7 @@
  * Per-entity point data of one run, in the compact column form embedded in the page, and the rows the figures
  * plot. The page's script builds the same rows (client.ts `rowsFor`), so the two must stay in step.
  */
+import { calendarYearOffset, timeTargetUnit } from '../data/registry.js';
 import { boroughIndex, continentOf, detectMapKind, haversineKm, usStates } from './geo.js';
 import type { MapKind, ReportOptions, ReportRun } from './types.js';
 
@@ -104,12 +105,10 @@ function timeGroups(run: ReportRun): { title: string; labels: string[] } {
   };
 }
 
-/** 1970 for targets stored as years since 1970 (art, headline: METHOD.md §1), else 0. */
+/** 1970 for targets stored as years since 1970 (art, headline: the dataset registry's target definition), else 0. */
 export function defaultYearOffset(run: ReportRun): number {
-  const unit = String(run.results.targetUnit ?? '').toLowerCase();
-  if (unit.includes('since 1970')) return 1970;
-  if (unit) return 0;
-  return /^(art|headline)s?$/.test(run.results.dataset) ? 1970 : 0;
+  const declared = run.results.targetUnit === undefined ? undefined : String(run.results.targetUnit);
+  return calendarYearOffset(timeTargetUnit(run.results.dataset, declared));
 }
 
 export function runLabel(run: ReportRun): string {

@@ -118,6 +118,16 @@ test('time targets stored as years since 1970 are shown as calendar years, colou
   assert.equal(buildReportModel({ runs: [unit] }).points[0].yearOffset, 1970);
 });
 
+test('a layer the probe skipped leaves a gap in the layer curve and is named in the notes (escaped)', () => {
+  const run = syntheticSpaceRun({ n: 40, layers: [0, 2], predictionLayers: [2] });
+  run.results.skippedLayers = [{ layer: 1, reason: `blocks.1.hook_resid_post: row 5 ('${HOSTILE}') is NaN` }];
+  const model = buildReportModel({ runs: [run] });
+  assert.equal(model.notes.length, 1);
+  assert.match(model.notes[0]!, /layer 1 was not probed \(blocks\.1\.hook_resid_post: row 5/);
+  const html = renderReport({ runs: [run] });
+  assert.ok(!html.includes(HOSTILE) && html.includes('layer 1 was not probed'));
+});
+
 test('bad inputs are user errors', () => {
   const run = syntheticSpaceRun({ n: 20, layers: [0, 1], predictionLayers: [1] });
   assert.throws(

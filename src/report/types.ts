@@ -35,6 +35,8 @@ export interface ProbeResults {
   d?: number;
   layers: ProbeLayerResult[];
   bestLayer?: number;
+  /** Layers the probe skipped (non-finite activations): absent from `layers`, named in the report's notes. */
+  skippedLayers?: { layer: number; reason: string }[];
   predictions?: { file: string; layers: number[] };
   /** Optional: the dataset's time unit, e.g. 'years since 1970' (then 1970 is added for display). */
   targetUnit?: string;

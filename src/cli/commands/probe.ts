@@ -78,6 +78,9 @@ export function registerProbe(program: Command): void {
           }
           for (const w of r.warnings ?? []) console.error(`warning: layer ${r.layer}: ${w}`);
         },
+        onSkip: (s, done, total) => {
+          if (!flags.quiet) console.error(`[${done}/${total}] layer ${s.layer}: skipped`);
+        },
       });
       await writeProbeResults(out, run);
       for (const w of run.results.warnings) console.error(`warning: ${w}`);
@@ -87,6 +90,11 @@ export function registerProbe(program: Command): void {
           `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}`,
       );
       console.log(formatResultsTable(r));
+      if (r.skippedLayers.length) {
+        console.log(
+          `skipped layers (not probed, see results.json skippedLayers): ${r.skippedLayers.map((s) => s.layer).join(', ')}`,
+        );
+      }
       console.log(`best layer ${r.bestLayer} (by test R²); results in ${out}`);
     });
 }
