@@ -147,6 +147,62 @@ test('edits: a vector added at one position and zeroed neurons match PyTorch int
   }
 });
 
+test('edits at hook_attn_out and hook_mlp_out change what joins the residual stream, as in PyTorch', async () => {
+  const golden = await openGolden('llama2-f32');
+  const model = await loadModel(golden.dir);
+  try {
+    const { sequences } = golden.meta;
+    const vec = Float32Array.from((await golden.read('vec')).data);
+    const runs = {
+      // reference/engine_make_goldens.py: vec added to blocks.0.hook_attn_out at the last position; layer 1's
+      // hook_mlp_out halved everywhere.
+      attn_out_add_last: await model.run(sequences, {
+        hooks: ['logits'],
+        edits: [{ hook: 'blocks.0.hook_attn_out', add: vec, positions: [-1] }],
+      }),
+      mlp_out_half: await model.run(sequences, {
+        hooks: ['logits'],
+        edits: [{ hook: 'blocks.1.hook_mlp_out', apply: (v) => v.map((x) => x * 0.5) }],
+      }),
+    };
+    const maxLen = Math.max(...sequences.map((s) => s.length));
+    for (const [label, out] of Object.entries(runs)) {
+      for (let i = 0; i < sequences.length; i++) {
+        const { data, width } = await golden.read(`e${i}.${label}.logits`);
+        const mine = out
+          .get('logits')!
+          .subarray(i * maxLen * width, (i * maxLen + sequences[i]!.length) * width);
+        assert.ok(relError(mine, data) <= 1e-5, `${label} s${i}`);
+        const { data: plain } = await golden.read(`s${i}.logits`);
+        assert.ok(relError(Float32Array.from(data), plain) > 1e-3, `${label} s${i} should change the logits`);
+      }
+    }
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});
+
+test('parallel residual: a vector added at hook_attn_out or hook_mlp_out reaches hook_resid_post unchanged', async () => {
+  const golden = await openGolden('pythia-parallel-f16');
+  const model = await loadModel(golden.dir);
+  try {
+    const seq = [golden.meta.sequences[2]!];
+    const d = model.spec.dModel;
+    const vec = Float32Array.from({ length: d }, (_, j) => Math.sin(j + 1));
+    const hooks = ['blocks.0.hook_resid_post'];
+    const plain = (await model.run(seq, { hooks })).get(hooks[0]!)!;
+    for (const hook of ['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out']) {
+      const edited = (await model.run(seq, { hooks, edits: [{ hook, add: vec }] })).get(hooks[0]!)!;
+      const expected = plain.map((x, i) => x + vec[i % d]!);
+      assert.ok(relError(edited, expected) <= 1e-5, hook);
+    }
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});
+
 test('greedy generation matches PyTorch argmax decoding', async () => {
   const golden = await openGolden('llama2-f32');
   const model = await loadModel(golden.dir);
@@ -188,7 +244,11 @@ test('the 1e-5 tolerance catches GELU tanh-vs-exact and a wrong RMSNorm epsilon'
 test('clear errors: unsupported model_type, unknown hooks, bad ids and positions', async () => {
   assert.throws(
     () => modelSpec({ model_type: 'bert' }, () => false),
-    (e: Error) => e instanceof UserError && /bert.*llama, mistral, qwen2, gpt_neox, gpt2/.test(e.message),
+    (e: Error) =>
+      e instanceof UserError &&
+      /bert.*llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2/.test(
+        e.message,
+      ),
   );
   const base = {
     model_type: 'llama',
@@ -214,10 +274,12 @@ test('clear errors: unsupported model_type, unknown hooks, bad ids and positions
   const golden = await openGolden('pythia-parallel-f16');
   const model = await loadModel(golden.dir);
   try {
-    assert.deepEqual(hookNames(model.spec).slice(0, 4), [
+    assert.deepEqual(hookNames(model.spec).slice(0, 6), [
       'hook_embed',
       'blocks.0.hook_resid_pre',
+      'blocks.0.hook_attn_out',
       'blocks.0.mlp.hook_post',
+      'blocks.0.hook_mlp_out',
       'blocks.0.hook_resid_post',
     ]);
     await assert.rejects(model.run([[1]], { hooks: ['blocks.9.hook_resid_post'] }), /2 layers/);

@@ -19,15 +19,33 @@ export interface WeightSource {
 export type NormKind = 'rms' | 'layer';
 /** `gelu` = exact erf GELU; `gelu_tanh` = the tanh approximation (GPT-2's gelu_new, gelu_pytorch_tanh). */
 export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
-/** separate q/k/v; `neox`: one fused matrix grouped per head as [q|k|v]; `gpt2`: fused, split in thirds. */
-export type QkvLayout = 'separate' | 'neox' | 'gpt2';
+/**
+ * separate q/k/v; `neox`: one fused matrix grouped per head as [q|k|v]; `gpt2`: fused, split in thirds;
+ * `fused`: one [q|k|v] matrix on the output axis with grouped-query widths (Phi-3's qkv_proj).
+ */
+export type QkvLayout = 'separate' | 'neox' | 'gpt2' | 'fused';
+
+/** Rotary embedding on the first `dim` dims of each head (rotate-half pairing). */
+export interface Rotary {
+  dim: number;
+  invFreq: Float64Array;
+}
 
 /** Tensor names of one block. Optional ones are absent from the checkpoint (no bias, no gate...). */
 export interface LayerNames {
-  ln1: string;
+  /** Pre-attention norm (absent in OLMo-2, whose norms follow the sub-blocks). */
+  ln1?: string;
   ln1Bias?: string;
-  ln2: string;
+  /** Pre-MLP norm (Gemma 2/3's pre_feedforward_layernorm; absent in OLMo-2). */
+  ln2?: string;
   ln2Bias?: string;
+  /** Norm of the attention output before it joins the residual (Gemma 2/3, OLMo-2). */
+  postAttnNorm?: string;
+  /** Norm of the MLP output before it joins the residual (Gemma 2/3, OLMo-2). */
+  postMlpNorm?: string;
+  /** RMSNorm of the projected queries/keys before rotary (Qwen3, Gemma 3: per head; OLMo-2: full width). */
+  qNorm?: string;
+  kNorm?: string;
   q?: string;
   k?: string;
   v?: string;
@@ -40,14 +58,16 @@ export interface LayerNames {
   oBias?: string;
   gate?: string;
   gateBias?: string;
-  up: string;
+  /** gate and up fused on the output axis, gate first (Phi-3's gate_up_proj); replaces gate and up. */
+  gateUp?: string;
+  up?: string;
   upBias?: string;
   down: string;
   downBias?: string;
 }
 
 export interface ModelSpec {
-  /** The config's model_type (llama, mistral, qwen2, gpt_neox, gpt2). */
+  /** The config's model_type (llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2). */
   modelType: string;
   nLayers: number;
   dModel: number;
@@ -66,14 +86,28 @@ export interface ModelSpec {
   qkv: QkvLayout;
   /** `out_in`: nn.Linear weights [out, in]; `in_out`: GPT-2 Conv1D weights [in, out]. */
   linear: 'out_in' | 'in_out';
-  /** Rotary embedding on the first `dim` dims of each head (rotate-half pairing), or none (learned positions). */
-  rotary?: { dim: number; invFreq: Float64Array };
+  /** Rotary embedding of the (global) attention layers, or none (learned positions). */
+  rotary?: Rotary;
+  /** Rotary embedding of the sliding-window layers when it differs (Gemma 3's rope_local_base_freq). */
+  localRotary?: Rotary;
   /** Attention and MLP both read the block input (GPT-NeoX/Pythia); then there is no hook_resid_mid. */
   parallelResidual: boolean;
   /** Query·key scale of each layer (1/√head_dim, GPT-2 may divide by layer+1). */
   attnScale: (layer: number) => number;
-  /** Attend only to the last `slidingWindow` positions (Mistral). */
+  /** Attend only to the last `slidingWindow` positions (Mistral), in every layer unless `slidingLayer` says. */
   slidingWindow?: number;
+  /** Which layers use the sliding window (Gemma 2 alternates, Gemma 3 follows layer_types); default all. */
+  slidingLayer?: (layer: number) => boolean;
+  /** RMSNorm multiplies by (1 + weight) (Gemma), every norm including q/k norms and the final norm. */
+  normPlusOne?: boolean;
+  /** Embeddings are multiplied by this (Gemma: √d_model, rounded to the checkpoint's dtype by the engine). */
+  embedScale?: number;
+  /** Attention scores become cap·tanh(scores/cap) after scaling, before the mask (Gemma 2). */
+  attnSoftcap?: number;
+  /** Logits become cap·tanh(logits/cap) (Gemma 2). */
+  finalSoftcap?: number;
+  /** q/k norm over each head's head_dim (`head`: Qwen3, Gemma 3) or the full projected width (`full`: OLMo-2). */
+  qkNorm?: 'head' | 'full';
   tiedEmbeddings: boolean;
   names: {
     embed: string;
