@@ -22,7 +22,7 @@ import {
 } from './graphs.js';
 import { hookWidth, type ParsedHook, parseHook } from './hooks.js';
 import { rotaryTables } from './rotary.js';
-import type { ModelSpec, WeightSource } from './spec.js';
+import { layerParameterCount, type ModelSpec, type WeightSource } from './spec.js';
 import type { ModelTokenizer } from './tokenizer.js';
 
 /** What an edit function sees besides the value. */
@@ -661,12 +661,7 @@ function addArrays(a: Float32Array, b: Float32Array): Float32Array {
 
 /** f32 bytes of one block's weights. */
 export function layerBytes(spec: ModelSpec): number {
-  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
-  const l0 = spec.names.layer(0);
-  const postNorms = ((l0.postAttnNorm ? 1 : 0) + (l0.postMlpNorm ? 1 : 0)) * d;
-  const qkNorms = spec.qkNorm === 'full' ? (H + KV) * hd : spec.qkNorm === 'head' ? 2 * hd : 0;
-  // 4·d: two pre-norms with (at most) their biases.
-  return 4 * (d * H * hd * 2 + 2 * d * KV * hd + (spec.gated ? 3 : 2) * d * m + 4 * d + postNorms + qkNorms);
+  return 4 * layerParameterCount(spec);
 }
 
 /** A number as the given float dtype would hold it (round to nearest even), back in f64. */

@@ -203,3 +203,49 @@ export function checkShape(spec: ModelSpec): ModelSpec {
   }
   return spec;
 }
+
+/** Parameters of one block, from the spec's shapes and the tensors its names say are present. */
+export function layerParameterCount(spec: ModelSpec): number {
+  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
+  const n = spec.names.layer(0);
+  const qkvOut = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd;
+  const sizes: [string | undefined, number][] = [
+    [n.ln1, d],
+    [n.ln1Bias, d],
+    [n.ln2, d],
+    [n.ln2Bias, d],
+    [n.postAttnNorm, d],
+    [n.postMlpNorm, d],
+    [n.qNorm, spec.qkNorm === 'full' ? H * hd : hd],
+    [n.kNorm, spec.qkNorm === 'full' ? KV * hd : hd],
+    [n.q, H * hd * d],
+    [n.k, KV * hd * d],
+    [n.v, KV * hd * d],
+    [n.qBias, H * hd],
+    [n.kBias, KV * hd],
+    [n.vBias, KV * hd],
+    [n.qkv, qkvOut * d],
+    [n.qkvBias, qkvOut],
+    [n.o, d * H * hd],
+    [n.oBias, d],
+    [n.gate, m * d],
+    [n.gateBias, m],
+    [n.gateUp, 2 * m * d],
+    [n.up, m * d],
+    [n.upBias, m],
+    [n.down, d * m],
+    [n.downBias, d],
+  ];
+  return sizes.reduce((sum, [name, size]) => sum + (name ? size : 0), 0);
+}
+
+/** Parameters of the whole model from its config alone (what `model info` counts from the tensors). */
+export function specParameterCount(spec: ModelSpec): number {
+  const { dModel: d, vocabSize: V, names } = spec;
+  let total = spec.nLayers * layerParameterCount(spec) + V * d + d;
+  if (names.posEmbed) total += (spec.maxPositions ?? 0) * d;
+  if (names.finalNormBias) total += d;
+  if (!spec.tiedEmbeddings) total += V * d;
+  if (names.unembedBias) total += V;
+  return total;
+}
