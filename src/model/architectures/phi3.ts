@@ -1,8 +1,8 @@
 /**
- * Phi-3 (Phi-3-mini/medium, Phi-3.5-mini, Phi-4-mini): the Mistral block with fused qkv_proj ([q|k|v] on the output
+ * Phi-3 (Phi-3-mini/medium 4k): the Mistral block with fused qkv_proj ([q|k|v] on the output
  * axis, grouped-query widths) and gate_up_proj (gate first), partial rotary when partial_rotary_factor < 1, and the
- * config's sliding_window applied in every layer. The long-context `longrope` rope scaling (the *-128k models) is
- * refused.
+ * config's sliding_window applied in every layer. The long-context `longrope` rope scaling (Phi-3/3.5 *-128k,
+ * Phi-4-mini) is refused.
  */
 import { UserError } from '../../util/errors.js';
 import type { Architecture } from '../spec.js';
