@@ -11,7 +11,8 @@ import { modelSpec } from './architectures/index.js';
 import { openCheckpoint } from './checkpoint.js';
 import { FIXTURES } from './engine.test-util.js';
 import { layerBytes } from './hooked-model.js';
-import { estimateExtractionMemory, usedParameterCount } from './info.js';
+import { estimateExtractionMemory, modelInfo, usedParameterCount } from './info.js';
+import { inspectCheckpoint } from './load.js';
 import { specParameterCount } from './spec.js';
 
 interface Published {
@@ -244,4 +245,38 @@ test('the config-only parameter count equals the stored tensors of every golden 
       await checkpoint.close();
     }
   }
+});
+
+test('model info describes the attention and norms of the new families (values from the fixtures config.json)', async () => {
+  const describe = async (name: string) => {
+    const { dir, checkpoint, spec } = await inspectCheckpoint(join(FIXTURES, name));
+    try {
+      return modelInfo(dir, checkpoint, spec);
+    } finally {
+      await checkpoint.close();
+    }
+  };
+  const g2 = await describe('gemma2-f32');
+  assert.equal(
+    g2.attention,
+    'scale 0.3536, sliding window 3 on 1/2 layers, score soft-cap 2, logit soft-cap 1.5, embeddings × √24',
+  );
+  assert.match(g2.norm, /scaled by \(1 \+ weight\), pre- and post-sub-block norms/);
+  const g3 = await describe('gemma3-text-bf16-sharded'); // sliding_window_pattern 3: layers 0 and 1 slide
+  assert.match(g3.attention, /sliding window 3 on 2\/3 layers, separate rotary for sliding layers/);
+  assert.match(
+    (await describe('olmo2-f32')).norm,
+    /post-sub-block norms only, q\/k norm over the full width/,
+  );
+});
+
+test('memory estimate: Phi-3 stores q/k/v and gate/up fused, so streaming concatenates nothing', () => {
+  const streamed = (repo: string) => {
+    const p = PUBLISHED.find((x) => x.repo === repo)!;
+    return estimateExtractionMemory(modelSpec(p.config, stored(p.tied)), 2, { weightCacheBytes: 0 })
+      .breakdown;
+  };
+  assert.equal(streamed('microsoft/Phi-3-mini-4k-instruct').fusion, 0);
+  // Qwen3-0.6B: q/k/v (16 + 2·8 heads of 128) and gate/up (2 · 3072) rows of 1024, as f32.
+  assert.equal(streamed('Qwen/Qwen3-0.6B').fusion, 4 * (32 * 128 * 1024 + 2 * 3072 * 1024));
 });
