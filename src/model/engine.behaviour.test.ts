@@ -183,25 +183,33 @@ test('edits at hook_attn_out and hook_mlp_out change what joins the residual str
   }
 });
 
-test('parallel residual: a vector added at hook_attn_out or hook_mlp_out reaches hook_resid_post unchanged', async () => {
-  const golden = await openGolden('pythia-parallel-f16');
-  const model = await loadModel(golden.dir);
-  try {
-    const seq = [golden.meta.sequences[2]!];
-    const d = model.spec.dModel;
-    const vec = Float32Array.from({ length: d }, (_, j) => Math.sin(j + 1));
-    const hooks = ['blocks.0.hook_resid_post'];
-    const plain = (await model.run(seq, { hooks })).get(hooks[0]!)!;
-    for (const hook of ['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out']) {
-      const edited = (await model.run(seq, { hooks, edits: [{ hook, add: vec }] })).get(hooks[0]!)!;
-      const expected = plain.map((x, i) => x + vec[i % d]!);
-      assert.ok(relError(edited, expected) <= 1e-5, hook);
+for (const [fixture, attnTarget] of [
+  ['pythia-parallel-f16', 'blocks.0.hook_resid_post'], // parallel residual: attn_out joins at resid_post
+  ['gemma2-f32', 'blocks.0.hook_resid_mid'], // post-attention norm: the edit lands after it, not normalised again
+  ['olmo2-f32', 'blocks.0.hook_resid_mid'],
+] as const) {
+  test(`${fixture}: a vector added at hook_attn_out / hook_mlp_out reaches the residual stream unchanged`, async () => {
+    const golden = await openGolden(fixture);
+    const model = await loadModel(golden.dir);
+    try {
+      const seq = [golden.meta.sequences[2]!];
+      const d = model.spec.dModel;
+      const vec = Float32Array.from({ length: d }, (_, j) => Math.sin(j + 1));
+      for (const [hook, target] of [
+        ['blocks.0.hook_attn_out', attnTarget],
+        ['blocks.0.hook_mlp_out', 'blocks.0.hook_resid_post'],
+      ] as const) {
+        const plain = (await model.run(seq, { hooks: [target] })).get(target)!;
+        const edited = (await model.run(seq, { hooks: [target], edits: [{ hook, add: vec }] })).get(target)!;
+        const expected = plain.map((x, i) => x + vec[i % d]!);
+        assert.ok(relError(edited, expected) <= 1e-5, `${hook} -> ${target}`);
+      }
+    } finally {
+      await model.dispose();
+      await golden.close();
     }
-  } finally {
-    await model.dispose();
-    await golden.close();
-  }
-});
+  });
+}
 
 test('greedy generation matches PyTorch argmax decoding', async () => {
   const golden = await openGolden('llama2-f32');
