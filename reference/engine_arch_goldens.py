@@ -25,7 +25,8 @@ Semantics written out (per transformers):
   (linear: inv_freq / factor).
 - Qwen3: q_norm/k_norm (plain RMSNorm over head_dim) on the projected heads, before rotary.
 - Phi-3: qkv_proj split [H*hd | KV*hd | KV*hd]; gate_up_proj chunked (gate, up), up * silu(gate); rotary on the first
-  int(head_dim * partial_rotary_factor) dims; config.sliding_window on every layer.
+  int(head_dim * partial_rotary_factor) dims; config.sliding_window on every layer. longrope (sequences within
+  original_max_position_embeddings): inv_freq / short_factor, cos and sin * sqrt(1 + ln(max_pos / orig) / ln(orig)).
 - OLMo-2: x += post_attention_layernorm(attn(x)); x += post_feedforward_layernorm(mlp(x)); q_norm/k_norm over the
   full projected width before the head split.
 """
@@ -116,6 +117,17 @@ def rotaries(cfg, hd, T, off):
     if mt == "gemma3_text" and rs and rs.get("rope_type") == "linear" and "rope_scaling" not in off:
         inv = inv / rs["factor"]
     glob = rope_cos_sin(inv, T)
+    if mt == "phi3" and rs and rs.get("type", rs.get("rope_type")) in ("longrope", "su"):
+        # Short factors (sequences within original_max_position_embeddings) and the attention factor on cos/sin.
+        if "longrope_factors" not in off:
+            inv = inv / torch.tensor(rs["short_factor"])
+        orig = cfg["original_max_position_embeddings"]
+        factor = cfg["max_position_embeddings"] / orig
+        att = rs.get("attention_factor") or (1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(orig)))
+        cos, sin = rope_cos_sin(inv, T)
+        if "longrope_attention" not in off:
+            cos, sin = cos * att, sin * att
+        return (cos, sin), (cos, sin)
     if mt == "gemma3_text" and "local_rope" not in off:
         return glob, rope_cos_sin(default_inv_freq(rot, cfg["rope_local_base_freq"]), T)
     return glob, glob
@@ -302,6 +314,11 @@ def models():
     feats = ["qk_norm", "post_norm_placement"]
     yield "olmo2-f32", dict(olmo2, torch_dtype="float32"), "F32", None, feats
     yield "olmo2-bf16-sharded", dict(olmo2, torch_dtype="bfloat16"), "BF16", 2, feats
+    # Appended last so that the seeds (2000 + index) of the models above stay as they were.
+    yield ("phi3-longrope-f32",
+           dict(phi3, torch_dtype="float32", max_position_embeddings=256, original_max_position_embeddings=64,
+                rope_scaling={"type": "longrope", "short_factor": [1.0, 1.5, 3.0], "long_factor": [2.0, 4.0, 8.0]}),
+           "F32", None, ["longrope_factors", "longrope_attention", "gate_up_order"])
 
 
 def rel(a, b):

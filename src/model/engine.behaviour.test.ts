@@ -341,3 +341,21 @@ test('memory does not grow across repeated runs (native tensors are released)', 
     await golden.close();
   }
 });
+
+test('phi3 longrope: a sequence beyond original_max_position_embeddings is a clear error', async () => {
+  const golden = await openGolden('phi3-longrope-f32');
+  const model = await loadModel(golden.dir);
+  try {
+    const tooLong = Array.from({ length: 65 }, (_, i) => (i % 70) + 1);
+    await assert.rejects(
+      model.run([tooLong], { hooks: ['logits'] }),
+      (e: Error) =>
+        e instanceof UserError &&
+        /longrope is supported up to original_max_position_embeddings = 64/.test(e.message),
+    );
+    await model.run([tooLong.slice(0, 64)], { hooks: ['logits'], positions: [-1] });
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});

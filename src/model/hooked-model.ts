@@ -575,7 +575,7 @@ export class HookedModel {
     const key = `${T}:${local}`;
     let r = this.rope.get(key);
     if (!r) {
-      const { cos, sin } = rotaryTables(rot.invFreq, T);
+      const { cos, sin } = rotaryTables(rot.invFreq, T, rot.attentionScale);
       const dims = [T, 1, rot.dim / 2];
       r = { cos: new ort.Tensor('float32', cos, dims), sin: new ort.Tensor('float32', sin, dims) };
       this.rope.set(key, r);
@@ -688,6 +688,13 @@ function validateSequences(sequences: number[][], spec: ModelSpec): number[] {
     if (spec.maxPositions && !spec.rotary && ids.length > spec.maxPositions) {
       throw new UserError(
         `sequence ${i} has ${ids.length} tokens; the model takes at most ${spec.maxPositions}`,
+      );
+    }
+    const rotaryMax = spec.rotary?.maxPositions;
+    if (rotaryMax !== undefined && ids.length > rotaryMax) {
+      throw new UserError(
+        `sequence ${i} has ${ids.length} tokens; ${spec.modelType}'s longrope is supported up to ` +
+          `original_max_position_embeddings = ${rotaryMax} tokens (longer inputs switch to its long factors)`,
       );
     }
     for (const id of ids) {

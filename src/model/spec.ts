@@ -29,6 +29,10 @@ export type QkvLayout = 'separate' | 'neox' | 'gpt2' | 'fused';
 export interface Rotary {
   dim: number;
   invFreq: Float64Array;
+  /** cos and sin are multiplied by this (longrope's attention factor); default 1. */
+  attentionScale?: number;
+  /** Longest sequence these frequencies hold for (longrope's short factors: original_max_position_embeddings). */
+  maxPositions?: number;
 }
 
 /** Tensor names of one block. Optional ones are absent from the checkpoint (no bias, no gate...). */

@@ -77,14 +77,40 @@ test('refused variants say what is not supported', () => {
       (e: Error) => e instanceof UserError && message.test(e.message),
     );
   refuse(
+    { model_type: 'phi3', rope_scaling: { type: 'yarn', factor: 4 } },
+    /phi3: rope_scaling type 'yarn' is not supported \(supported: none, longrope\)/,
+  );
+  refuse(
     {
       model_type: 'phi3',
+      max_position_embeddings: 128,
+      original_max_position_embeddings: 64,
       rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] },
     },
-    /phi3: rope_scaling type 'longrope' is not supported/,
+    /short_factor should list 2 positive numbers/,
   );
   refuse({ model_type: 'qwen3', use_sliding_window: true }, /qwen3 with use_sliding_window=true/);
   refuse({ model_type: 'gemma3_text', use_bidirectional_attention: true }, /bidirectional/);
   refuse({ model_type: 'gemma2', layer_types: ['sliding_attention'] }, /layer_types should list 12/);
   refuse({ model_type: 'gemma3' }, /model_type "gemma3" is not supported/);
+});
+
+test('phi3 longrope: short factors divide the frequencies, cos/sin carry the attention factor', () => {
+  // Phi-3-mini-128k's proportions: 131072 / 4096 = 32, so the factor is √(1 + ln 32 / ln 4096) = √(17/12).
+  const spec = modelSpec(
+    {
+      ...base,
+      head_dim: undefined,
+      model_type: 'phi3',
+      rope_theta: 10000,
+      max_position_embeddings: 131072,
+      original_max_position_embeddings: 4096,
+      rope_scaling: { type: 'longrope', short_factor: [1, 2], long_factor: [5, 6] },
+    },
+    noBias,
+  );
+  const rot = spec.rotary!;
+  assert.ok(Math.abs(rot.attentionScale! - Math.sqrt(17 / 12)) < 1e-15);
+  assert.equal(rot.maxPositions, 4096);
+  assert.deepEqual(Array.from(rot.invFreq), [1, 1 / (2 * 10000 ** 0.5)]);
 });
