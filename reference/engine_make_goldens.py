@@ -9,7 +9,8 @@ model.safetensors.index.json) in the checkpoint dtype, and golden.safetensors: f
 the forward passes below from the *stored* (rounded) weights, for a few token sequences of different lengths
 (ids in golden.json). Golden tensor names: "s{i}.{hook}" with hooks named as in TransformerLens:
 hook_embed, blocks.{l}.hook_resid_pre, blocks.{l}.hook_resid_mid (sequential blocks only),
-blocks.{l}.hook_resid_post, blocks.{l}.mlp.hook_post, ln_final.hook_normalized (= HF's last hidden state,
+blocks.{l}.hook_resid_post, blocks.{l}.mlp.hook_post, blocks.{l}.hook_attn_out / hook_mlp_out (what the attention
+and MLP sub-blocks add to the residual stream), ln_final.hook_normalized (= HF's last hidden state,
 i.e. the final norm *with* its weight), logits.
 
 The forward passes are written directly in torch float64 (transformers is not installed here) and follow the
@@ -171,14 +172,20 @@ def forward_llama(cfg, W, ids, edit=None):
         v = v.view(T, KV, hd).transpose(0, 1)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         a = attention(q, k, v, hd**-0.5)
-        x = x + lin(a, W[p + "self_attn.o_proj.weight"], W.get(p + "self_attn.o_proj.bias"))
+        attn_out = lin(a, W[p + "self_attn.o_proj.weight"], W.get(p + "self_attn.o_proj.bias"))
+        attn_out = edit(f"blocks.{l}.hook_attn_out", attn_out)
+        out[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
         out[f"blocks.{l}.hook_resid_mid"] = x
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         act = ACT[cfg.get("hidden_act", "silu")]
         post = act(lin(h, W[p + "mlp.gate_proj.weight"])) * lin(h, W[p + "mlp.up_proj.weight"])
         post = edit(f"blocks.{l}.mlp.hook_post", post)
         out[f"blocks.{l}.mlp.hook_post"] = post
-        x = x + lin(post, W[p + "mlp.down_proj.weight"])
+        mlp_out = lin(post, W[p + "mlp.down_proj.weight"])
+        mlp_out = edit(f"blocks.{l}.hook_mlp_out", mlp_out)
+        out[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
         x = edit(f"blocks.{l}.hook_resid_post", x)
         out[f"blocks.{l}.hook_resid_post"] = x
     n = rms_norm(x, W["model.norm.weight"], eps)
@@ -210,6 +217,7 @@ def forward_neox(cfg, W, ids):
         k = torch.cat((apply_rope(k[..., :rot], cos, sin), k[..., rot:]), dim=-1)
         a = attention(q, k, v, 1.0 / math.sqrt(hd))
         attn_out = lin(a, W[p + "attention.dense.weight"], W[p + "attention.dense.bias"])
+        out[f"blocks.{l}.hook_attn_out"] = attn_out
         act = ACT[cfg.get("hidden_act", "gelu")]
 
         def mlp(z):
@@ -226,6 +234,7 @@ def forward_neox(cfg, W, ids):
             post, m = mlp(layer_norm(x, ln2w, ln2b, eps))
             x = m + x
         out[f"blocks.{l}.mlp.hook_post"] = post
+        out[f"blocks.{l}.hook_mlp_out"] = m
         out[f"blocks.{l}.hook_resid_post"] = x
     n = layer_norm(x, W["gpt_neox.final_layer_norm.weight"], W["gpt_neox.final_layer_norm.bias"], eps)
     out["ln_final.hook_normalized"] = n
@@ -255,12 +264,16 @@ def forward_gpt2(cfg, W, ids, prefix):
         if cfg.get("scale_attn_by_inverse_layer_idx", False):
             scale /= float(l + 1)
         a = attention(q, k, v, scale)
-        x = x + a @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
+        attn_out = a @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
+        out[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
         out[f"blocks.{l}.hook_resid_mid"] = x
         h = layer_norm(x, W[p + "ln_2.weight"], W[p + "ln_2.bias"], eps)
         post = act(h @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"])
         out[f"blocks.{l}.mlp.hook_post"] = post
-        x = x + post @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
+        mlp_out = post @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
+        out[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
         out[f"blocks.{l}.hook_resid_post"] = x
     n = layer_norm(x, W[prefix + "ln_f.weight"], W[prefix + "ln_f.bias"], eps)
     out["ln_final.hook_normalized"] = n
@@ -412,9 +425,20 @@ def interventions(cfg, W, gold):
             value[:, neurons] = 0
         return value
 
+    def attn_out_add_last(name, value):  # the attention sub-block's output at the last position, layer 0
+        if name == "blocks.0.hook_attn_out":
+            value = value.clone()
+            value[-1] += vec
+        return value
+
+    def mlp_out_half(name, value):  # halve what layer 1's MLP adds to the residual stream
+        return value * 0.5 if name == "blocks.1.hook_mlp_out" else value
+
     for i, ids in enumerate(SEQS):
         gold[f"e{i}.add_last.logits"] = forward_llama(cfg, W, ids, add_last)["logits"]
         gold[f"e{i}.zero_neurons.logits"] = forward_llama(cfg, W, ids, zero_neurons)["logits"]
+        gold[f"e{i}.attn_out_add_last.logits"] = forward_llama(cfg, W, ids, attn_out_add_last)["logits"]
+        gold[f"e{i}.mlp_out_half.logits"] = forward_llama(cfg, W, ids, mlp_out_half)["logits"]
     gold["vec"] = vec.view(1, -1)
     seq = list(SEQS[2])
     new = []

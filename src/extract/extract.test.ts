@@ -89,6 +89,35 @@ test('the store holds the last entity token of every layer, with its input ids a
   assert.deepEqual(Array.from(store.targets().subarray(0, 2)), Array.from(dataset.targets.subarray(0, 2)));
 });
 
+test('attn_out, resid_mid and mlp_out hooks extract the engine values at the kept position', async () => {
+  const res = await extract({
+    ...base(),
+    prompt: 'coords',
+    out: join(tmp, 'sub'),
+    hooks: 'attn_out,resid_mid,mlp_out',
+    layers: '1',
+  });
+  const store = await openStore(res.store);
+  assert.deepEqual(store.manifest.hooks, ['hook_attn_out', 'hook_resid_mid', 'hook_mlp_out']);
+  const entities = await store.entities();
+  const hooks = ['blocks.1.hook_attn_out', 'blocks.1.hook_resid_mid', 'blocks.1.hook_mlp_out'];
+  const want = await model.run(
+    entities.map((e) => e.input_ids!),
+    { hooks, positions: entities.map((e) => e.position!) },
+  );
+  for (const hook of hooks) {
+    const got = await store.read(hook);
+    const ref = want.get(hook)!;
+    let err = 0;
+    let scale = 0;
+    for (let i = 0; i < ref.length; i++) {
+      err = Math.max(err, Math.abs(got[i]! - ref[i]!));
+      scale = Math.max(scale, Math.abs(ref[i]!));
+    }
+    assert.ok(scale > 0 && err / scale < 1e-5, `${hook}: ${err / scale}`);
+  }
+});
+
 test('batch size does not change the activations (within 1e-5) and the random prompt is seeded per row', async () => {
   const a = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-a'), batchSize: 3 });
   const b = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-b'), batchSize: 24 });

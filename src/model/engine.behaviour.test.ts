@@ -147,6 +147,70 @@ test('edits: a vector added at one position and zeroed neurons match PyTorch int
   }
 });
 
+test('edits at hook_attn_out and hook_mlp_out change what joins the residual stream, as in PyTorch', async () => {
+  const golden = await openGolden('llama2-f32');
+  const model = await loadModel(golden.dir);
+  try {
+    const { sequences } = golden.meta;
+    const vec = Float32Array.from((await golden.read('vec')).data);
+    const runs = {
+      // reference/engine_make_goldens.py: vec added to blocks.0.hook_attn_out at the last position; layer 1's
+      // hook_mlp_out halved everywhere.
+      attn_out_add_last: await model.run(sequences, {
+        hooks: ['logits'],
+        edits: [{ hook: 'blocks.0.hook_attn_out', add: vec, positions: [-1] }],
+      }),
+      mlp_out_half: await model.run(sequences, {
+        hooks: ['logits'],
+        edits: [{ hook: 'blocks.1.hook_mlp_out', apply: (v) => v.map((x) => x * 0.5) }],
+      }),
+    };
+    const maxLen = Math.max(...sequences.map((s) => s.length));
+    for (const [label, out] of Object.entries(runs)) {
+      for (let i = 0; i < sequences.length; i++) {
+        const { data, width } = await golden.read(`e${i}.${label}.logits`);
+        const mine = out
+          .get('logits')!
+          .subarray(i * maxLen * width, (i * maxLen + sequences[i]!.length) * width);
+        assert.ok(relError(mine, data) <= 1e-5, `${label} s${i}`);
+        const { data: plain } = await golden.read(`s${i}.logits`);
+        assert.ok(relError(Float32Array.from(data), plain) > 1e-3, `${label} s${i} should change the logits`);
+      }
+    }
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});
+
+for (const [fixture, attnTarget] of [
+  ['pythia-parallel-f16', 'blocks.0.hook_resid_post'], // parallel residual: attn_out joins at resid_post
+  ['gemma2-f32', 'blocks.0.hook_resid_mid'], // post-attention norm: the edit lands after it, not normalised again
+  ['olmo2-f32', 'blocks.0.hook_resid_mid'],
+] as const) {
+  test(`${fixture}: a vector added at hook_attn_out / hook_mlp_out reaches the residual stream unchanged`, async () => {
+    const golden = await openGolden(fixture);
+    const model = await loadModel(golden.dir);
+    try {
+      const seq = [golden.meta.sequences[2]!];
+      const d = model.spec.dModel;
+      const vec = Float32Array.from({ length: d }, (_, j) => Math.sin(j + 1));
+      for (const [hook, target] of [
+        ['blocks.0.hook_attn_out', attnTarget],
+        ['blocks.0.hook_mlp_out', 'blocks.0.hook_resid_post'],
+      ] as const) {
+        const plain = (await model.run(seq, { hooks: [target] })).get(target)!;
+        const edited = (await model.run(seq, { hooks: [target], edits: [{ hook, add: vec }] })).get(target)!;
+        const expected = plain.map((x, i) => x + vec[i % d]!);
+        assert.ok(relError(edited, expected) <= 1e-5, `${hook} -> ${target}`);
+      }
+    } finally {
+      await model.dispose();
+      await golden.close();
+    }
+  });
+}
+
 test('greedy generation matches PyTorch argmax decoding', async () => {
   const golden = await openGolden('llama2-f32');
   const model = await loadModel(golden.dir);
@@ -188,7 +252,11 @@ test('the 1e-5 tolerance catches GELU tanh-vs-exact and a wrong RMSNorm epsilon'
 test('clear errors: unsupported model_type, unknown hooks, bad ids and positions', async () => {
   assert.throws(
     () => modelSpec({ model_type: 'bert' }, () => false),
-    (e: Error) => e instanceof UserError && /bert.*llama, mistral, qwen2, gpt_neox, gpt2/.test(e.message),
+    (e: Error) =>
+      e instanceof UserError &&
+      /bert.*llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2/.test(
+        e.message,
+      ),
   );
   const base = {
     model_type: 'llama',
@@ -214,10 +282,12 @@ test('clear errors: unsupported model_type, unknown hooks, bad ids and positions
   const golden = await openGolden('pythia-parallel-f16');
   const model = await loadModel(golden.dir);
   try {
-    assert.deepEqual(hookNames(model.spec).slice(0, 4), [
+    assert.deepEqual(hookNames(model.spec).slice(0, 6), [
       'hook_embed',
       'blocks.0.hook_resid_pre',
+      'blocks.0.hook_attn_out',
       'blocks.0.mlp.hook_post',
+      'blocks.0.hook_mlp_out',
       'blocks.0.hook_resid_post',
     ]);
     await assert.rejects(model.run([[1]], { hooks: ['blocks.9.hook_resid_post'] }), /2 layers/);
@@ -266,6 +336,24 @@ test('memory does not grow across repeated runs (native tensors are released)', 
     for (let i = 0; i < 30; i++) await model.run(seqs, { hooks });
     const grown = process.memoryUsage.rss() - before;
     assert.ok(grown < 40 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 30 runs`);
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});
+
+test('phi3 longrope: a sequence beyond original_max_position_embeddings is a clear error', async () => {
+  const golden = await openGolden('phi3-longrope-f32');
+  const model = await loadModel(golden.dir);
+  try {
+    const tooLong = Array.from({ length: 65 }, (_, i) => (i % 70) + 1);
+    await assert.rejects(
+      model.run([tooLong], { hooks: ['logits'] }),
+      (e: Error) =>
+        e instanceof UserError &&
+        /longrope is supported up to original_max_position_embeddings = 64/.test(e.message),
+    );
+    await model.run([tooLong.slice(0, 64)], { hooks: ['logits'], positions: [-1] });
   } finally {
     await model.dispose();
     await golden.close();

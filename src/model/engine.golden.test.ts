@@ -3,11 +3,15 @@
  * layer's hook_resid_post and mlp.hook_post — at every position, the final norm and the logits, for tiny random
  * checkpoints of each family and dtype (one sharded, tied, GQA, Llama-3 rope-scaled, tiny embeddings).
  * Error = max|ours − golden| / max|golden| over each tensor; f32 compute must be within 1e-5.
+ *
+ * The Gemma 1/2/3, Qwen3, Phi-3 and OLMo-2 fixtures (reference/engine_arch_goldens.py) also hold the logits of the
+ * reference with one distinctive feature switched off; ours must be far from each, so no feature can go missing.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { FIXTURES, openGolden, relError } from './engine.test-util.js';
+import { FIXTURES, type GoldenMeta, openGolden, relError } from './engine.test-util.js';
 import { loadModel } from './load.js';
 
 const TOL = 1e-5;
@@ -37,6 +41,33 @@ for (const name of readdirSync(FIXTURES).sort()) {
         }
       }
       assert.ok(worst > 0, 'f32 compute should not match float64 bit for bit');
+    } finally {
+      await model.dispose();
+      await golden.close();
+    }
+  });
+}
+
+for (const name of readdirSync(FIXTURES).sort()) {
+  const meta = JSON.parse(readFileSync(join(FIXTURES, name, 'golden.json'), 'utf8')) as GoldenMeta;
+  if (!meta.ablations) continue;
+  test(`golden ${name}: each distinctive feature matters (${meta.ablations.join(', ')})`, async () => {
+    const golden = await openGolden(name);
+    const model = await loadModel(golden.dir);
+    try {
+      const seq = golden.meta.sequences[2]!;
+      const logits = (await model.run([seq], { hooks: ['logits'] })).get('logits')!;
+      assert.ok(relError(logits, (await golden.read('s2.logits')).data) <= TOL);
+      for (const feature of meta.ablations!) {
+        const { data } = await golden.read(`a.${feature}.logits`);
+        // tanh-GELU vs exact GELU moves tiny-model logits by ~2e-4: far above 1e-5, below 1e-3.
+        const gap = feature === 'gelu_tanh' ? 1e-4 : 1e-3;
+        const err = relError(logits, data);
+        assert.ok(
+          err > gap,
+          `${name}: without '${feature}' the reference is only ${err.toExponential(2)} away`,
+        );
+      }
     } finally {
       await model.dispose();
       await golden.close();

@@ -14,6 +14,8 @@ export interface GoldenMeta {
     zero_neurons: { hook: string; neurons: number[] };
   };
   greedy?: { prompt: number[]; newTokens: number[] };
+  /** Features whose ablated reference logits (of the longest sequence) are stored as `a.<feature>.logits`. */
+  ablations?: string[];
 }
 
 /** max|a − b| / max|b| over the tensor. */

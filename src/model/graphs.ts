@@ -2,12 +2,13 @@
  * ONNX graphs of the transformer pieces. Weights are graph *inputs*, so one session serves every layer and every
  * chunk; the residual stream travels between calls as [rows, d] f32 with rows = batch · padded length.
  *
- * attention(x) -> resid_mid = x + attn(norm1(x))         (sequential blocks)
- *              -> attn_out = attn(norm1(x))              (parallel blocks: GPT-NeoX)
+ * attention(x) -> attn_out = [postnorm](o(attn(norm1(x))))   (norm1 absent in OLMo-2, postnorm only in
+ *              -> resid_mid = x + attn_out                   Gemma 2/3 and OLMo-2; resid_mid only for sequential blocks)
  * (q/k/v and gate/up are fused into one GEMM each: the runner concatenates the weights on the output axis.)
- * mlp(x[, attn_out]) -> mlp_post = act(gate)·up | act(up),  resid_post = x + down(mlp_post) [+ attn_out]
+ * mlp(x[, attn_out]) -> mlp_post = act(gate)·up | act(up),  mlp_out = [postnorm](down(mlp_post)),
+ *                       resid_post = x + mlp_out [+ attn_out]
  *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
- * finalNorm(x) -> normalized;  unembed(normalized) -> logits.
+ * finalNorm(x) -> normalized;  unembed(normalized) -> logits [soft-capped].
  *
  * Attention inputs besides the weights: `bt` int64 [B, T]; `mask` f32 [G·T, T] additive causal mask (tiled once per query head of a kv group) (right padding
  * needs nothing else: a real token never attends to a later pad); `cos`/`sin` f32 [T, 1, rotary/2]; `scale` f32 [1].
@@ -17,6 +18,11 @@ import type { ModelSpec } from './spec.js';
 
 /** Which optional weights are present (the graph has an input for each). */
 export interface GraphFlags {
+  ln1: boolean;
+  ln2: boolean;
+  postAttnNorm: boolean;
+  postMlpNorm: boolean;
+  qkNorm: boolean;
   ln1Bias: boolean;
   ln2Bias: boolean;
   qkvBias: boolean;
@@ -74,6 +80,11 @@ class Ops {
       }
     }
   }
+  /** cap · tanh(x / cap) (Gemma 2's soft-capping). */
+  softcap(x: string, cap: number): string {
+    const g = this.g;
+    return g.op('Mul', [g.op('Tanh', [g.op('Div', [x, this.scalar(cap)])]), this.scalar(cap)]);
+  }
   /** Rotate-half rotary on the first `dim` dims of the last axis of x [B, T, heads, headDim]. */
   rotary(x: string, dim: number, headDim: number, cos: string, sin: string): string {
     const g = this.g;
@@ -99,9 +110,8 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   const bt = g.input('bt', 'int64', [2]);
   const mask = g.input('mask', 'float32', ['GT', 'T']);
   const scale = g.input('scale', 'float32', [1]);
-  const ln1 = g.input('ln1_w', 'float32', [d]);
   const ln1b = flags.ln1Bias ? g.input('ln1_b', 'float32', [d]) : undefined;
-  const h = o.norm(spec, x, ln1, ln1b);
+  const h = flags.ln1 ? o.norm(spec, x, g.input('ln1_w', 'float32', [d]), ln1b) : x;
   const shape = (...tail: number[]) => g.op('Concat', [bt, o.ints(tail)], { axis: 0 });
   let q: string;
   let k: string;
@@ -119,9 +129,19 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
     const w = g.input('wqkv', 'float32', ['a', 'b']);
     const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
     const qkv = o.linear(h, w, b, tb);
-    q = g.op('Reshape', [o.slice(qkv, 0, H * hd, 1), shape(H, hd)]);
-    k = g.op('Reshape', [o.slice(qkv, H * hd, (H + KV) * hd, 1), shape(KV, hd)]);
+    let q2 = o.slice(qkv, 0, H * hd, 1);
+    let k2 = o.slice(qkv, H * hd, (H + KV) * hd, 1);
+    if (flags.qkNorm && spec.qkNorm === 'full') {
+      q2 = o.norm(spec, q2, g.input('q_norm', 'float32', [H * hd]));
+      k2 = o.norm(spec, k2, g.input('k_norm', 'float32', [KV * hd]));
+    }
+    q = g.op('Reshape', [q2, shape(H, hd)]);
+    k = g.op('Reshape', [k2, shape(KV, hd)]);
     v = g.op('Reshape', [o.slice(qkv, (H + KV) * hd, total, 1), shape(KV, hd)]);
+    if (flags.qkNorm && spec.qkNorm === 'head') {
+      q = o.norm(spec, q, g.input('q_norm', 'float32', [hd]));
+      k = o.norm(spec, k, g.input('k_norm', 'float32', [hd]));
+    }
   }
   if (spec.rotary) {
     const half = spec.rotary.dim / 2;
@@ -139,17 +159,21 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   ]);
   const kT = g.op('Transpose', [k], { perm: [0, 2, 3, 1] });
   const vT = g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
-  const scores = g.op('Add', [g.op('MatMul', [q4, kT]), mask]);
+  const raw = g.op('MatMul', [q4, kT]);
+  const scores = g.op('Add', [spec.attnSoftcap ? o.softcap(raw, spec.attnSoftcap) : raw, mask]);
   const probs = g.op('Softmax', [scores], { axis: -1 });
   const ctx = g.op('Reshape', [g.op('MatMul', [probs, vT]), o.ints([0, H, -1, hd])]);
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), o.ints([-1, H * hd])]);
   const wo = g.input('wo', 'float32', ['oo', 'oi']);
   const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;
-  if (spec.parallelResidual) {
-    g.op('Gemm', bo ? [merged, wo, bo] : [merged, wo], { transB: tb }, 'attn_out');
-    g.output('attn_out', 'float32', ['N', d]);
-  } else {
-    g.op('Add', [x, o.linear(merged, wo, bo, tb)], {}, 'resid_mid');
+  const projected = o.linear(merged, wo, bo, tb);
+  const attnOut = flags.postAttnNorm
+    ? o.norm(spec, projected, g.input('post_attn_w', 'float32', [d]))
+    : projected;
+  g.op('Identity', [attnOut], {}, 'attn_out');
+  g.output('attn_out', 'float32', ['N', d]);
+  if (!spec.parallelResidual) {
+    g.op('Add', [x, 'attn_out'], {}, 'resid_mid');
     g.output('resid_mid', 'float32', ['N', d]);
   }
   return g;
@@ -167,9 +191,8 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   if (part === 'out') {
     post = g.input('mlp_post', 'float32', ['N', m]);
   } else {
-    const ln2 = g.input('ln2_w', 'float32', [d]);
     const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [d]) : undefined;
-    const h = o.norm(spec, x, ln2, ln2b);
+    const h = flags.ln2 ? o.norm(spec, x, g.input('ln2_w', 'float32', [d]), ln2b) : x;
     if (spec.gated) {
       // gate and up concatenated on the output axis: one GEMM, then act(gate) * up.
       const gu = o.linear(
@@ -197,7 +220,12 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
     flags.downBias ? g.input('b_down', 'float32', [d]) : undefined,
     tb,
   );
-  const update = spec.parallelResidual ? g.op('Add', [down, g.input('attn_out', 'float32', ['N', d])]) : down;
+  const mlpOut = flags.postMlpNorm ? o.norm(spec, down, g.input('post_mlp_w', 'float32', [d])) : down;
+  g.op('Identity', [mlpOut], {}, 'mlp_out');
+  g.output('mlp_out', 'float32', ['N', d]);
+  const update = spec.parallelResidual
+    ? g.op('Add', ['mlp_out', g.input('attn_out', 'float32', ['N', d])])
+    : 'mlp_out';
   g.op('Add', [update, x], {}, 'resid_post');
   g.output('resid_post', 'float32', ['N', d]);
   return g;
@@ -219,7 +247,13 @@ export function unembedGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
   const x = g.input('x', 'float32', ['N', spec.dModel]);
   const w = g.input('w_u', 'float32', [spec.vocabSize, spec.dModel]);
   const b = flags.unembedBias ? g.input('b_u', 'float32', [spec.vocabSize]) : undefined;
-  g.op('Gemm', b ? [x, w, b] : [x, w], { transB: 1 }, 'logits');
+  const logits = g.op('Gemm', b ? [x, w, b] : [x, w], { transB: 1 });
+  g.op(
+    'Identity',
+    [spec.finalSoftcap ? new Ops(g).softcap(logits, spec.finalSoftcap) : logits],
+    {},
+    'logits',
+  );
   g.output('logits', 'float32', ['N', spec.vocabSize]);
   return g;
 }

@@ -9,6 +9,7 @@
  * reduced to the requested position during the run, and blocks after the last needed one are skipped.
  */
 import { availableParallelism } from 'node:os';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../formats/float16.js';
 import { createSession, type Device, type GraphBuilder, ort } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import {
@@ -21,7 +22,7 @@ import {
 } from './graphs.js';
 import { hookWidth, type ParsedHook, parseHook } from './hooks.js';
 import { rotaryTables } from './rotary.js';
-import type { ModelSpec, WeightSource } from './spec.js';
+import { layerParameterCount, type ModelSpec, type WeightSource } from './spec.js';
 import type { ModelTokenizer } from './tokenizer.js';
 
 /** What an edit function sees besides the value. */
@@ -94,8 +95,10 @@ export class HookedModel {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly layerCache = new Map<number, { attn: Feeds; mlp: Feeds }>();
   private readonly tables = new Map<string, Float32Array>();
-  private readonly masks = new Map<number, ort.Tensor>();
-  private readonly rope = new Map<number, { cos: ort.Tensor; sin: ort.Tensor }>();
+  private readonly masks = new Map<string, ort.Tensor>();
+  private readonly rope = new Map<string, { cos: ort.Tensor; sin: ort.Tensor }>();
+  /** The embedding multiplier rounded to the checkpoint's dtype (Gemma), set by prepare(). */
+  private embedScale = 1;
   private readonly flags: GraphFlags;
   private readonly cacheLayers: boolean;
   private disposed = false;
@@ -108,6 +111,11 @@ export class HookedModel {
   ) {
     const l0 = spec.names.layer(0);
     this.flags = {
+      ln1: !!l0.ln1,
+      ln2: !!l0.ln2,
+      postAttnNorm: !!l0.postAttnNorm,
+      postMlpNorm: !!l0.postMlpNorm,
+      qkNorm: !!(l0.qNorm && l0.kNorm),
       ln1Bias: !!l0.ln1Bias,
       ln2Bias: !!l0.ln2Bias,
       qkvBias: !!(l0.qBias || l0.qkvBias),
@@ -236,10 +244,15 @@ export class HookedModel {
     const B = seqs.length;
     const lens = seqs.map((s) => sequences[s]!.length);
     let resid: Float32Array = new Float32Array(B * T * d);
+    const scale = this.embedScale;
     for (let b = 0; b < B; b++) {
       const ids = sequences[seqs[b]!]!;
-      for (let t = 0; t < ids.length; t++)
-        resid.set(table.subarray(ids[t]! * d, ids[t]! * d + d), (b * T + t) * d);
+      for (let t = 0; t < ids.length; t++) {
+        const row = table.subarray(ids[t]! * d, ids[t]! * d + d);
+        const at = (b * T + t) * d;
+        if (scale === 1) resid.set(row, at);
+        else for (let j = 0; j < d; j++) resid[at + j] = Math.fround(row[j]! * scale);
+      }
     }
     const batch: Batch = { seqs, lens, B, T, resid };
     resid = this.hookPoint('hook_embed', undefined, resid, batch, captures, edits, kept, d);
@@ -262,75 +275,74 @@ export class HookedModel {
     edits: Map<string, HookEdit[]>,
     kept: number[] | undefined,
   ): Promise<void> {
-    const { dModel: d, dMlp } = this.spec;
+    const { dModel: d } = this.spec;
     const N = batch.B * batch.T;
-    const pre = this.hookPoint(`blocks.${l}.hook_resid_pre`, l, batch.resid, batch, captures, edits, kept, d);
-    const x = new ort.Tensor('float32', pre, [N, d]);
+    const hook = (name: string, value: Float32Array, width = d) =>
+      this.hookPoint(`blocks.${l}.${name}`, l, value, batch, captures, edits, kept, width);
+    const edited = (name: string) => edits.has(`blocks.${l}.${name}`);
+    const wanted = (name: string) => captures.has(`blocks.${l}.${name}`) || edited(name);
+    const pre = hook('hook_resid_pre', batch.resid);
+    const sliding = this.isSliding(l);
     const attnFeeds: Feeds = {
       ...weights.attn,
-      x,
+      x: new ort.Tensor('float32', pre, [N, d]),
       bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
-      mask: this.mask(batch.T),
+      mask: this.mask(batch.T, sliding),
       scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
-      ...this.rotary(batch.T),
+      ...this.rotary(batch.T, sliding),
     };
-    const attn = await (await this.session('attn')).run(await this.feedsFor('attn', attnFeeds));
-    let mlpIn: Float32Array;
-    let attnOut: ort.Tensor | undefined;
-    if (this.spec.parallelResidual) {
-      mlpIn = pre;
-      attnOut = attn['attn_out']!;
-    } else {
-      const mid = attn['resid_mid']!.data as Float32Array;
-      mlpIn = this.hookPoint(`blocks.${l}.hook_resid_mid`, l, mid, batch, captures, edits, kept, d);
+    const parallel = this.spec.parallelResidual;
+    const attnWanted = parallel || wanted('hook_attn_out');
+    const attnFetch = [...(parallel ? [] : ['resid_mid']), ...(attnWanted ? ['attn_out'] : [])];
+    const attn = await (await this.session('attn')).run(await this.feedsFor('attn', attnFeeds), attnFetch);
+    let attnOut = attnWanted ? hook('hook_attn_out', attn['attn_out']!.data as Float32Array) : undefined;
+    let mlpIn = pre;
+    if (!parallel) {
+      // An edited attn_out changes what joins the residual stream.
+      const mid = edited('hook_attn_out')
+        ? addArrays(pre, attnOut!)
+        : (attn['resid_mid']!.data as Float32Array);
+      mlpIn = hook('hook_resid_mid', mid);
+      attnOut = undefined;
     }
-    const postName = `blocks.${l}.mlp.hook_post`;
     const feeds: Feeds = { ...weights.mlp, x: new ort.Tensor('float32', mlpIn, [N, d]) };
-    if (attnOut) feeds['attn_out'] = attnOut;
-    let residPost: Float32Array;
-    if (edits.has(postName)) {
+    if (attnOut) feeds['attn_out'] = new ort.Tensor('float32', attnOut, [N, d]);
+    batch.resid = hook('hook_resid_post', await this.mlp(feeds, N, hook, wanted, edited));
+  }
+
+  /**
+   * Runs the MLP sub-block, capturing or editing its hidden activations (mlp.hook_post) and its output
+   * (hook_mlp_out) when asked, and returns resid_post.
+   */
+  private async mlp(
+    feeds: Feeds,
+    N: number,
+    hook: (name: string, value: Float32Array, width?: number) => Float32Array,
+    wanted: (name: string) => boolean,
+    edited: (name: string) => boolean,
+  ): Promise<Float32Array> {
+    const postWanted = wanted('mlp.hook_post');
+    const outWanted = wanted('hook_mlp_out');
+    const outFetch = ['resid_post', ...(outWanted ? ['mlp_out'] : [])];
+    let out: Record<string, ort.Tensor>;
+    if (edited('mlp.hook_post')) {
       const inn = await (await this.session('mlp_in')).run(await this.feedsFor('mlp_in', feeds));
-      const post = this.hookPoint(
-        postName,
-        l,
-        inn['mlp_post']!.data as Float32Array,
-        batch,
-        captures,
-        edits,
-        kept,
-        dMlp,
-      );
-      feeds['mlp_post'] = new ort.Tensor('float32', post, [N, dMlp]);
-      residPost = (await (await this.session('mlp_out')).run(await this.feedsFor('mlp_out', feeds)))[
-        'resid_post'
-      ]!.data as Float32Array;
+      const post = hook('mlp.hook_post', inn['mlp_post']!.data as Float32Array, this.spec.dMlp);
+      feeds['mlp_post'] = new ort.Tensor('float32', post, [N, this.spec.dMlp]);
+      out = await (await this.session('mlp_out')).run(await this.feedsFor('mlp_out', feeds), outFetch);
     } else {
-      const session = await this.session('mlp_full');
-      const fetches = captures.has(postName) ? ['resid_post', 'mlp_post'] : ['resid_post'];
-      const out = await session.run(await this.feedsFor('mlp_full', feeds), fetches);
-      if (captures.has(postName))
-        this.hookPoint(
-          postName,
-          l,
-          out['mlp_post']!.data as Float32Array,
-          batch,
-          captures,
-          edits,
-          kept,
-          dMlp,
-        );
-      residPost = out['resid_post']!.data as Float32Array;
+      const fetch = postWanted ? [...outFetch, 'mlp_post'] : outFetch;
+      out = await (await this.session('mlp_full')).run(await this.feedsFor('mlp_full', feeds), fetch);
+      if (postWanted) hook('mlp.hook_post', out['mlp_post']!.data as Float32Array, this.spec.dMlp);
     }
-    batch.resid = this.hookPoint(
-      `blocks.${l}.hook_resid_post`,
-      l,
-      residPost,
-      batch,
-      captures,
-      edits,
-      kept,
-      d,
-    );
+    const residPost = out['resid_post']!.data as Float32Array;
+    if (!outWanted) return residPost;
+    const mlpOut = out['mlp_out']!.data as Float32Array;
+    const value = hook('hook_mlp_out', mlpOut);
+    if (!edited('hook_mlp_out')) return residPost;
+    // resid_post = (mlp_out [+ attn_out]) + x with the edited mlp_out, in the graph's order of additions.
+    const attnOut = feeds['attn_out']?.data as Float32Array | undefined;
+    return addArrays(attnOut ? addArrays(value, attnOut) : value, feeds['x']!.data as Float32Array);
   }
 
   private async final(
@@ -350,7 +362,7 @@ export class HookedModel {
       }
       rows = batch.B;
     }
-    const normW = await this.table('norm_w', this.spec.names.finalNorm);
+    const normW = await this.normTable('norm_w', this.spec.names.finalNorm);
     const feeds: Feeds = {
       x: new ort.Tensor('float32', x, [rows, d]),
       norm_w: new ort.Tensor('float32', normW, [d]),
@@ -444,12 +456,26 @@ export class HookedModel {
     return t;
   }
 
+  /** A norm weight, read once; Gemma's stored w becomes the 1 + w it multiplies by. */
+  private async normTable(key: string, name: string): Promise<Float32Array> {
+    if (!this.tables.has(key)) this.tables.set(key, this.normWeight(await this.source.readFloat32(name)));
+    return this.tables.get(key)!;
+  }
+
+  private normWeight(w: Float32Array): Float32Array {
+    if (this.spec.normPlusOne) for (let i = 0; i < w.length; i++) w[i] = 1 + w[i]!;
+    return w;
+  }
+
   /** Loads what embed() needs before a run. */
   async prepare(): Promise<void> {
     const { names, vocabSize, dModel } = this.spec;
     expectShape(this.source, names.embed, [vocabSize, dModel]);
     await this.table('embed', names.embed);
     if (names.posEmbed) await this.table('pos', names.posEmbed);
+    // Gemma multiplies by √d as a tensor of the model's dtype (so bf16 checkpoints use a rounded factor).
+    if (this.spec.embedScale !== undefined)
+      this.embedScale = roundToDtype(this.spec.embedScale, this.source.info(names.embed).dtype);
   }
 
   private async layerWeights(l: number): Promise<{ attn: Feeds; mlp: Feeds }> {
@@ -459,11 +485,15 @@ export class HookedModel {
     const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
     const n = spec.names.layer(l);
     const lin = (out: number, inn: number) => (spec.linear === 'out_in' ? [out, inn] : [inn, out]);
+    const qkWidth = spec.qkNorm === 'full' ? [H * hd, KV * hd] : [hd, hd];
     const attnSpec: [string, string | undefined, number[]][] = [
       ['ln1_w', n.ln1, [d]],
       ['ln1_b', n.ln1Bias, [d]],
       ['wo', n.o, lin(d, H * hd)],
       ['bo', n.oBias, [d]],
+      ['post_attn_w', n.postAttnNorm, [d]],
+      ['q_norm', n.qNorm, [qkWidth[0]!]],
+      ['k_norm', n.kNorm, [qkWidth[1]!]],
     ];
     if (spec.qkv === 'separate') {
       attnSpec.push(
@@ -475,7 +505,7 @@ export class HookedModel {
         ['bv', n.vBias, [KV * hd]],
       );
     } else {
-      const out = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd;
+      const out = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd; // gpt2, fused
       attnSpec.push(['wqkv', n.qkv, lin(out, d)], ['bqkv', n.qkvBias, [out]]);
     }
     const mlpSpec: [string, string | undefined, number[]][] = [
@@ -485,8 +515,10 @@ export class HookedModel {
       ['b_up', n.upBias, [m]],
       ['w_gate', spec.gated ? n.gate : undefined, lin(m, d)],
       ['b_gate', spec.gated ? n.gateBias : undefined, [m]],
+      ['w_gu', n.gateUp, lin(2 * m, d)],
       ['w_down', n.down, lin(d, m)],
       ['b_down', n.downBias, [d]],
+      ['post_mlp_w', n.postMlpNorm, [d]],
     ];
     const load = async (entries: [string, string | undefined, number[]][]): Promise<Feeds> => {
       const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
@@ -498,18 +530,32 @@ export class HookedModel {
     };
     const attn = await load(attnSpec);
     const mlp = await load(mlpSpec);
+    for (const feeds of [attn, mlp]) {
+      for (const key of ['ln1_w', 'ln2_w', 'post_attn_w', 'post_mlp_w', 'q_norm', 'k_norm']) {
+        if (feeds[key]) this.normWeight(feeds[key].data as Float32Array);
+      }
+    }
     if (spec.qkv === 'separate') fuse(attn, ['wq', 'wk', 'wv'], ['bq', 'bk', 'bv'], 'wqkv', 'bqkv', d);
-    if (spec.gated) fuse(mlp, ['w_gate', 'w_up'], ['b_gate', 'b_up'], 'w_gu', 'b_gu', d);
+    if (spec.gated && !n.gateUp) fuse(mlp, ['w_gate', 'w_up'], ['b_gate', 'b_up'], 'w_gu', 'b_gu', d);
     const weights = { attn, mlp };
     this.layerCache.set(l, weights);
     return weights;
   }
 
-  /** Additive causal mask [T, T] (plus the sliding window, if any), tiled for the G query heads per kv head. */
-  private mask(T: number): ort.Tensor {
-    let m = this.masks.get(T);
+  /** Whether layer l attends through the sliding window. */
+  private isSliding(l: number): boolean {
+    return this.spec.slidingWindow !== undefined && (this.spec.slidingLayer?.(l) ?? true);
+  }
+
+  /**
+   * Additive causal mask [T, T] (plus the sliding window on sliding layers: key j is seen from query i when
+   * i - j < window), tiled for the G query heads per kv head.
+   */
+  private mask(T: number, sliding: boolean): ort.Tensor {
+    const key = `${T}:${sliding}`;
+    let m = this.masks.get(key);
     if (!m) {
-      const w = this.spec.slidingWindow ?? Number.POSITIVE_INFINITY;
+      const w = sliding ? this.spec.slidingWindow! : Number.POSITIVE_INFINITY;
       const G = this.spec.nHeads / this.spec.nKvHeads;
       const data = new Float32Array(G * T * T);
       for (let i = 0; i < T; i++) {
@@ -517,20 +563,22 @@ export class HookedModel {
       }
       for (let r = 1; r < G; r++) data.copyWithin(r * T * T, 0, T * T);
       m = new ort.Tensor('float32', data, [G * T, T]);
-      this.masks.set(T, m);
+      this.masks.set(key, m);
     }
     return m;
   }
 
-  private rotary(T: number): Feeds {
-    const rot = this.spec.rotary;
+  private rotary(T: number, sliding: boolean): Feeds {
+    const local = sliding && this.spec.localRotary !== undefined;
+    const rot = local ? this.spec.localRotary : this.spec.rotary;
     if (!rot) return {};
-    let r = this.rope.get(T);
+    const key = `${T}:${local}`;
+    let r = this.rope.get(key);
     if (!r) {
-      const { cos, sin } = rotaryTables(rot.invFreq, T);
+      const { cos, sin } = rotaryTables(rot.invFreq, T, rot.attentionScale);
       const dims = [T, 1, rot.dim / 2];
       r = { cos: new ort.Tensor('float32', cos, dims), sin: new ort.Tensor('float32', sin, dims) };
-      this.rope.set(T, r);
+      this.rope.set(key, r);
     }
     return { ...r };
   }
@@ -604,10 +652,24 @@ function fuse(feeds: Feeds, weights: string[], biases: string[], w: string, b: s
   for (const k of [...weights, ...biases]) delete feeds[k];
 }
 
+/** a + b elementwise (only on the edit paths: an edited attn_out or mlp_out re-joins the residual stream). */
+function addArrays(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
 /** f32 bytes of one block's weights. */
 export function layerBytes(spec: ModelSpec): number {
-  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
-  return 4 * (d * H * hd * 2 + 2 * d * KV * hd + (spec.gated ? 3 : 2) * d * m + 4 * d);
+  return 4 * layerParameterCount(spec);
+}
+
+/** A number as the given float dtype would hold it (round to nearest even), back in f64. */
+function roundToDtype(v: number, dtype: string): number {
+  const f32 = Float32Array.of(v);
+  if (dtype === 'BF16') return bf16ToF32(f32ToBf16(f32))[0]!;
+  if (dtype === 'F16') return f16ToF32(f32ToF16(f32))[0]!;
+  return dtype === 'F64' ? v : f32[0]!;
 }
 
 function expectShape(source: WeightSource, name: string, expected: number[]): void {
@@ -626,6 +688,13 @@ function validateSequences(sequences: number[][], spec: ModelSpec): number[] {
     if (spec.maxPositions && !spec.rotary && ids.length > spec.maxPositions) {
       throw new UserError(
         `sequence ${i} has ${ids.length} tokens; the model takes at most ${spec.maxPositions}`,
+      );
+    }
+    const rotaryMax = spec.rotary?.maxPositions;
+    if (rotaryMax !== undefined && ids.length > rotaryMax) {
+      throw new UserError(
+        `sequence ${i} has ${ids.length} tokens; ${spec.modelType}'s longrope is supported up to ` +
+          `original_max_position_embeddings = ${rotaryMax} tokens (longer inputs switch to its long factors)`,
       );
     }
     for (const id of ids) {

@@ -7,9 +7,11 @@
  *   acts.get('blocks.6.hook_resid_post');                              // Float32Array [1, d]
  *   await model.dispose();
  *
- * Families: llama (Llama-2/3, SmolLM), mistral, qwen2, gpt_neox (Pythia), gpt2; one adapter file each under
- * architectures/. Hooks: hook_embed, hook_pos_embed (GPT-2), blocks.{l}.hook_resid_pre|hook_resid_mid|
- * hook_resid_post|mlp.hook_post, ln_final.hook_normalized (the final norm's full output, weight and bias included,
+ * Families: llama (Llama-2/3, SmolLM), mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2,
+ * gpt_neox (Pythia), gpt2; one adapter file each under architectures/. Hooks: hook_embed, hook_pos_embed (GPT-2),
+ * blocks.{l}.hook_resid_pre|hook_attn_out|hook_resid_mid|mlp.hook_post|hook_mlp_out|hook_resid_post (attn_out /
+ * mlp_out: what each sub-block adds to the residual stream, after Gemma 2/3's and OLMo-2's post-norms),
+ * ln_final.hook_normalized (the final norm's full output, weight and bias included,
  * i.e. Hugging Face's last hidden_states entry), logits. Results: [nSeq, width] with `positions`, else
  * [nSeq, longest length, width] with zeros past each sequence's end. Compute is f32 on onnxruntime; every hook
  * matches PyTorch float64 within 1e-5 relative (max-abs error / max-abs value) on the golden models.

@@ -19,6 +19,8 @@ export interface ModelInfo {
   weightBytes: number;
   positions: string;
   norm: string;
+  /** Scale, windows and soft-capping of the attention, in words. */
+  attention: string;
   activation: string;
   parallelResidual: boolean;
   tiedEmbeddings: boolean;
@@ -51,14 +53,17 @@ export function estimateExtractionMemory(
   const layer = layerBytes(spec);
   const cached = layer * spec.nLayers <= (o.weightCacheBytes ?? 2 ** 31);
   const largestTensor = Math.max(m * d, V * d);
+  const l0 = spec.names.layer(0);
+  const separateQkv = spec.qkv === 'separate';
+  const qkvRows = (spec.nHeads + 2 * spec.nKvHeads) * spec.headDim;
+  const separateGateUp = spec.gated && !l0.gateUp;
   const breakdown = {
     embedding: V * d * 4,
     blockWeights: cached ? layer * spec.nLayers : layer,
     widening: largestTensor * storedBytesPerWeight,
-    // q/k/v and gate/up are concatenated into one matrix each: their parts exist twice for a moment.
-    fusion: cached
-      ? 0
-      : 4 * ((spec.nHeads + 2 * spec.nKvHeads) * spec.headDim * d + (spec.gated ? 2 * m * d : 0)),
+    // Separate q/k/v and gate/up are concatenated into one matrix each: their parts exist twice for a moment
+    // (Phi-3 stores them fused already).
+    fusion: cached ? 0 : 4 * (separateQkv ? qkvRows * d : 0) + 4 * (separateGateUp ? 2 * m * d : 0),
     residualChunk: 2 * chunkTokens * d * 4,
     callIntermediates: callTokens * (3 * m + 8 * d) * 4 + H * callTokens * 32 * 4,
     runtime: 300 * 2 ** 20,
@@ -106,13 +111,38 @@ export function modelInfo(
     positions: spec.rotary
       ? `rotary on ${spec.rotary.dim}/${spec.headDim} dims per head`
       : `learned (${spec.maxPositions ?? '?'} positions)`,
-    norm: `${spec.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${spec.normEps}`,
+    norm: normDescription(spec),
+    attention: attentionDescription(spec),
     activation: spec.act,
     parallelResidual: spec.parallelResidual,
     tiedEmbeddings: spec.tiedEmbeddings,
     peakExtractionBytes: mem.total,
     memoryBreakdown: mem.breakdown,
   };
+}
+
+function normDescription(spec: ModelSpec): string {
+  const l0 = spec.names.layer(0);
+  const parts = [`${spec.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${spec.normEps}`];
+  if (spec.normPlusOne) parts.push('scaled by (1 + weight)');
+  if (l0.postAttnNorm) parts.push(l0.ln1 ? 'pre- and post-sub-block norms' : 'post-sub-block norms only');
+  if (spec.qkNorm) parts.push(`q/k norm ${spec.qkNorm === 'head' ? 'per head' : 'over the full width'}`);
+  return parts.join(', ');
+}
+
+function attentionDescription(spec: ModelSpec): string {
+  const parts = [`scale ${spec.attnScale(0).toPrecision(4)}`];
+  if (spec.slidingWindow !== undefined) {
+    const sliding = Array.from({ length: spec.nLayers }, (_, l) => spec.slidingLayer?.(l) ?? true);
+    parts.push(
+      `sliding window ${spec.slidingWindow} on ${sliding.filter(Boolean).length}/${spec.nLayers} layers`,
+    );
+  }
+  if (spec.localRotary) parts.push('separate rotary for sliding layers');
+  if (spec.attnSoftcap !== undefined) parts.push(`score soft-cap ${spec.attnSoftcap}`);
+  if (spec.finalSoftcap !== undefined) parts.push(`logit soft-cap ${spec.finalSoftcap}`);
+  if (spec.embedScale !== undefined) parts.push(`embeddings × √${spec.dModel}`);
+  return parts.join(', ');
 }
 
 const GB = (b: number) =>
@@ -135,6 +165,7 @@ export function formatModelInfo(info: ModelInfo): string {
     ['vocab', info.vocab],
     ['positions', info.positions],
     ['norm', info.norm],
+    ['attention', info.attention],
     ['tied embeddings', info.tiedEmbeddings ? 'yes' : 'no'],
     ['parameters', `${params} (${info.parameters.toLocaleString('en-US')})`],
     ['weights', `${info.weightDtype}, ${GB(info.weightBytes)} on disk`],

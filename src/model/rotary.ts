@@ -42,16 +42,20 @@ export function scaledInvFreq(invFreq: Float64Array, scaling: unknown): Float64A
   );
 }
 
-/** cos and sin of position·inv_freq for positions 0..T-1, [T, dim/2] each, rounded to f32. */
-export function rotaryTables(invFreq: Float64Array, T: number): { cos: Float32Array; sin: Float32Array } {
+/** scale·cos and scale·sin of position·inv_freq for positions 0..T-1, [T, dim/2] each, rounded to f32. */
+export function rotaryTables(
+  invFreq: Float64Array,
+  T: number,
+  scale = 1,
+): { cos: Float32Array; sin: Float32Array } {
   const half = invFreq.length;
   const cos = new Float32Array(T * half);
   const sin = new Float32Array(T * half);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const a = t * invFreq[i]!;
-      cos[t * half + i] = Math.cos(a);
-      sin[t * half + i] = Math.sin(a);
+      cos[t * half + i] = Math.cos(a) * scale;
+      sin[t * half + i] = Math.sin(a) * scale;
     }
   }
   return { cos, sin };

@@ -19,15 +19,37 @@ export interface WeightSource {
 export type NormKind = 'rms' | 'layer';
 /** `gelu` = exact erf GELU; `gelu_tanh` = the tanh approximation (GPT-2's gelu_new, gelu_pytorch_tanh). */
 export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
-/** separate q/k/v; `neox`: one fused matrix grouped per head as [q|k|v]; `gpt2`: fused, split in thirds. */
-export type QkvLayout = 'separate' | 'neox' | 'gpt2';
+/**
+ * separate q/k/v; `neox`: one fused matrix grouped per head as [q|k|v]; `gpt2`: fused, split in thirds;
+ * `fused`: one [q|k|v] matrix on the output axis with grouped-query widths (Phi-3's qkv_proj).
+ */
+export type QkvLayout = 'separate' | 'neox' | 'gpt2' | 'fused';
+
+/** Rotary embedding on the first `dim` dims of each head (rotate-half pairing). */
+export interface Rotary {
+  dim: number;
+  invFreq: Float64Array;
+  /** cos and sin are multiplied by this (longrope's attention factor); default 1. */
+  attentionScale?: number;
+  /** Longest sequence these frequencies hold for (longrope's short factors: original_max_position_embeddings). */
+  maxPositions?: number;
+}
 
 /** Tensor names of one block. Optional ones are absent from the checkpoint (no bias, no gate...). */
 export interface LayerNames {
-  ln1: string;
+  /** Pre-attention norm (absent in OLMo-2, whose norms follow the sub-blocks). */
+  ln1?: string;
   ln1Bias?: string;
-  ln2: string;
+  /** Pre-MLP norm (Gemma 2/3's pre_feedforward_layernorm; absent in OLMo-2). */
+  ln2?: string;
   ln2Bias?: string;
+  /** Norm of the attention output before it joins the residual (Gemma 2/3, OLMo-2). */
+  postAttnNorm?: string;
+  /** Norm of the MLP output before it joins the residual (Gemma 2/3, OLMo-2). */
+  postMlpNorm?: string;
+  /** RMSNorm of the projected queries/keys before rotary (Qwen3, Gemma 3: per head; OLMo-2: full width). */
+  qNorm?: string;
+  kNorm?: string;
   q?: string;
   k?: string;
   v?: string;
@@ -40,14 +62,16 @@ export interface LayerNames {
   oBias?: string;
   gate?: string;
   gateBias?: string;
-  up: string;
+  /** gate and up fused on the output axis, gate first (Phi-3's gate_up_proj); replaces gate and up. */
+  gateUp?: string;
+  up?: string;
   upBias?: string;
   down: string;
   downBias?: string;
 }
 
 export interface ModelSpec {
-  /** The config's model_type (llama, mistral, qwen2, gpt_neox, gpt2). */
+  /** The config's model_type (llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2). */
   modelType: string;
   nLayers: number;
   dModel: number;
@@ -66,14 +90,28 @@ export interface ModelSpec {
   qkv: QkvLayout;
   /** `out_in`: nn.Linear weights [out, in]; `in_out`: GPT-2 Conv1D weights [in, out]. */
   linear: 'out_in' | 'in_out';
-  /** Rotary embedding on the first `dim` dims of each head (rotate-half pairing), or none (learned positions). */
-  rotary?: { dim: number; invFreq: Float64Array };
+  /** Rotary embedding of the (global) attention layers, or none (learned positions). */
+  rotary?: Rotary;
+  /** Rotary embedding of the sliding-window layers when it differs (Gemma 3's rope_local_base_freq). */
+  localRotary?: Rotary;
   /** Attention and MLP both read the block input (GPT-NeoX/Pythia); then there is no hook_resid_mid. */
   parallelResidual: boolean;
   /** Query·key scale of each layer (1/√head_dim, GPT-2 may divide by layer+1). */
   attnScale: (layer: number) => number;
-  /** Attend only to the last `slidingWindow` positions (Mistral). */
+  /** Attend only to the last `slidingWindow` positions (Mistral), in every layer unless `slidingLayer` says. */
   slidingWindow?: number;
+  /** Which layers use the sliding window (Gemma 2 alternates, Gemma 3 follows layer_types); default all. */
+  slidingLayer?: (layer: number) => boolean;
+  /** RMSNorm multiplies by (1 + weight) (Gemma), every norm including q/k norms and the final norm. */
+  normPlusOne?: boolean;
+  /** Embeddings are multiplied by this (Gemma: √d_model, rounded to the checkpoint's dtype by the engine). */
+  embedScale?: number;
+  /** Attention scores become cap·tanh(scores/cap) after scaling, before the mask (Gemma 2). */
+  attnSoftcap?: number;
+  /** Logits become cap·tanh(logits/cap) (Gemma 2). */
+  finalSoftcap?: number;
+  /** q/k norm over each head's head_dim (`head`: Qwen3, Gemma 3) or the full projected width (`full`: OLMo-2). */
+  qkNorm?: 'head' | 'full';
   tiedEmbeddings: boolean;
   names: {
     embed: string;
@@ -168,4 +206,50 @@ export function checkShape(spec: ModelSpec): ModelSpec {
     );
   }
   return spec;
+}
+
+/** Parameters of one block, from the spec's shapes and the tensors its names say are present. */
+export function layerParameterCount(spec: ModelSpec): number {
+  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
+  const n = spec.names.layer(0);
+  const qkvOut = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd;
+  const sizes: [string | undefined, number][] = [
+    [n.ln1, d],
+    [n.ln1Bias, d],
+    [n.ln2, d],
+    [n.ln2Bias, d],
+    [n.postAttnNorm, d],
+    [n.postMlpNorm, d],
+    [n.qNorm, spec.qkNorm === 'full' ? H * hd : hd],
+    [n.kNorm, spec.qkNorm === 'full' ? KV * hd : hd],
+    [n.q, H * hd * d],
+    [n.k, KV * hd * d],
+    [n.v, KV * hd * d],
+    [n.qBias, H * hd],
+    [n.kBias, KV * hd],
+    [n.vBias, KV * hd],
+    [n.qkv, qkvOut * d],
+    [n.qkvBias, qkvOut],
+    [n.o, d * H * hd],
+    [n.oBias, d],
+    [n.gate, m * d],
+    [n.gateBias, m],
+    [n.gateUp, 2 * m * d],
+    [n.up, m * d],
+    [n.upBias, m],
+    [n.down, d * m],
+    [n.downBias, d],
+  ];
+  return sizes.reduce((sum, [name, size]) => sum + (name ? size : 0), 0);
+}
+
+/** Parameters of the whole model from its config alone (what `model info` counts from the tensors). */
+export function specParameterCount(spec: ModelSpec): number {
+  const { dModel: d, vocabSize: V, names } = spec;
+  let total = spec.nLayers * layerParameterCount(spec) + V * d + d;
+  if (names.posEmbed) total += (spec.maxPositions ?? 0) * d;
+  if (names.finalNormBias) total += d;
+  if (!spec.tiedEmbeddings) total += V * d;
+  if (names.unembedBias) total += V;
+  return total;
 }

@@ -477,6 +477,7 @@ describe('offsets spell the text: paper datasets, tricky strings, seeded random 
     ['tokenizer-llama2', false, false],
     ['tokenizer-llama3', true, false],
     ['tokenizer-qwen3', true, true],
+    ['tokenizer-gemma3', false, false],
   ] as const) {
     test(`${name}: ${texts.length} strings`, async () => {
       const tok = await shared(pkgDir(name));

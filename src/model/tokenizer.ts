@@ -386,7 +386,10 @@ class OffsetAligner {
   }
 
   private computeTokenBytes(token: string): number[] {
-    if (this.lib.added_tokens_map.has(token)) return [...this.encoder.encode(token)];
+    if (this.lib.added_tokens_map.has(token)) {
+      // Added tokens can stand for normalised text too (Gemma's "▁▁" whitespace runs).
+      return [...this.encoder.encode(this.byteLevel ? token : token.replaceAll(METASPACE, ' '))];
+    }
     if (this.byteLevel) {
       const out: number[] = [];
       for (const ch of token) {

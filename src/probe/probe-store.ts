@@ -68,7 +68,7 @@ export interface ProbeResults {
 export interface ProbeOptions {
   /** Layer spec (`all`, `0,8,16`, `0:32:4`, negatives from the end) or a list; default every stored layer. */
   layers?: string | number[];
-  /** Hook suffix or alias: resid_post (default), resid_pre, resid_mid, mlp_post, or a full suffix. */
+  /** Hook suffix or alias: resid_post (default), resid_pre, resid_mid, mlp_post, attn_out, mlp_out, or a full suffix. */
   hook?: string;
   /** Alpha grid: preset name, `auto`, `logspace:a:b:k`, comma list, or numbers. */
   alphas?: string | number[];

@@ -10,6 +10,8 @@ export const HOOK_ALIASES: Readonly<Record<string, string>> = {
   resid_pre: 'hook_resid_pre',
   resid_mid: 'hook_resid_mid',
   mlp_post: 'mlp.hook_post',
+  attn_out: 'hook_attn_out',
+  mlp_out: 'hook_mlp_out',
 };
 
 /**

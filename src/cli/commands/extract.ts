@@ -8,7 +8,11 @@ function addExtractionOptions(cmd: Command): Command {
       'layers: all | 0,8,16 | 0:32:4 (Python-style ranges, negatives count from the end)',
       'all',
     )
-    .option('--hooks <list>', 'hooks: resid_post[,mlp_post,resid_pre,resid_mid]', 'resid_post')
+    .option(
+      '--hooks <list>',
+      'hooks: resid_post[,mlp_post,resid_pre,resid_mid,attn_out,mlp_out]',
+      'resid_post',
+    )
     .addOption(
       new Option(
         '--aggregate <how>',

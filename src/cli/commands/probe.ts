@@ -36,7 +36,11 @@ export function registerProbe(program: Command): void {
     )
     .requiredOption('--store <dir>', 'activation store directory (from `extract` or `import`)')
     .option('--layers <spec>', 'layers: all | 0,8,16 | 0:32:4 (Python-style, negatives from the end)', 'all')
-    .option('--hook <name>', 'hook: resid_post | resid_pre | resid_mid | mlp_post', 'resid_post')
+    .option(
+      '--hook <name>',
+      'hook: resid_post | resid_pre | resid_mid | mlp_post | attn_out | mlp_out',
+      'resid_post',
+    )
     .option(
       '--alphas <grid>',
       'preset name, auto, logspace:START:STOP:NUM, or a list like 10,100,1000',

@@ -1,13 +1,31 @@
 /** The architecture registry: adding a family = one adapter file + one line here. */
 import { UserError } from '../../util/errors.js';
 import type { Architecture, ModelSpec } from '../spec.js';
+import { gemma } from './gemma.js';
+import { gemma2 } from './gemma2.js';
+import { gemma3 } from './gemma3.js';
 import { gptNeox } from './gpt_neox.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { mistral } from './mistral.js';
+import { olmo2 } from './olmo2.js';
+import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
+import { qwen3 } from './qwen3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, mistral, qwen2, gptNeox, gpt2];
+export const ARCHITECTURES: readonly Architecture[] = [
+  llama,
+  mistral,
+  qwen2,
+  qwen3,
+  gemma,
+  gemma2,
+  gemma3,
+  phi3,
+  olmo2,
+  gptNeox,
+  gpt2,
+];
 
 export function supportedModelTypes(): string[] {
   return ARCHITECTURES.flatMap((a) => a.modelTypes);

@@ -78,4 +78,10 @@ export function llamaLikeSpec(config: Record<string, unknown>, has: (name: strin
   });
 }
 
+/** The spec with each layer's tensor names extended or overridden (an `undefined` removes a tensor). */
+export function withLayerNames(spec: ModelSpec, extra: (layer: number) => Partial<LayerNames>): ModelSpec {
+  const layer = spec.names.layer;
+  return checkShape({ ...spec, names: { ...spec.names, layer: (l) => ({ ...layer(l), ...extra(l) }) } });
+}
+
 export const llama: Architecture = { modelTypes: ['llama'], spec: llamaLikeSpec };
