@@ -49,6 +49,15 @@ export {
   type PaperDatasetSpec,
   type TargetSource,
 } from './registry.js';
+export {
+  describeSelection,
+  type RowSelection,
+  rowSelection,
+  type SelectedRows,
+  selectRows,
+  stratifiedSample,
+  subsetDataset,
+} from './sample.js';
 export { type RawTable, readTable } from './table.js';
 export type {
   ColumnMapping,

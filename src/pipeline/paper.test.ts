@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,6 +14,12 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
 
 const cli = (...argv: string[]) => runCliCaptured(argv);
+
+/** The folders under `dir` whose name starts with `prefix-` (the default layout appends a settings hash). */
+const keyedDirs = (dir: string, prefix: string) =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith(`${prefix}-`))
+    .map((f) => join(dir, f));
 
 test('paper --config runs extract + probe for two prompts, the experiments and one report, then resumes', {
   skip,
@@ -38,18 +44,22 @@ test('paper --config runs extract + probe for two prompts, the experiments and o
   const runDir = join(out, modelSlug(model));
   assert.ok(existsSync(join(runDir, 'report.html')));
   for (const prompt of ['coords', 'empty']) {
-    assert.ok(existsSync(join(runDir, 'world_place', prompt, 'store', 'manifest.json')));
-    assert.ok(existsSync(join(runDir, 'world_place', prompt, 'probe', 'results.json')));
+    const [dir, ...more] = keyedDirs(join(runDir, 'world_place'), prompt);
+    assert.equal(more.length, 0);
+    assert.ok(existsSync(join(dir!, 'store', 'manifest.json')));
+    assert.ok(existsSync(join(dir!, 'probe', 'results.json')));
   }
-  const expDir = join(runDir, 'world_place', 'experiments');
+  const expDirs = keyedDirs(join(runDir, 'world_place'), 'experiments');
+  assert.equal(expDirs.length, 1);
+  const expDir = expDirs[0]!;
   for (const e of ['mlp', 'pca', 'block-holdout', 'prompts']) {
     const json = JSON.parse(readFileSync(join(expDir, `${e}.json`), 'utf8'));
     assert.equal(json.schema, 'spacetime-lens/experiment@1');
     assert.equal(json.dataset, 'world_place');
   }
-  // the slice has only structures: holding out 'structure' leaves nothing to train on, so it is skipped, not fatal
+  // the slice has only structures: the hold-out says so plainly and is skipped, not fatal
   assert.ok(!existsSync(join(expDir, 'entity-holdout.json')));
-  assert.match(first.out, /skipped: .*entity-holdout/);
+  assert.match(first.out, /skipped: .*entity-holdout \(entity-holdout: all 150 entities .* entity_type 'structure', i\.e\. one entity type only/);
   const blocks = JSON.parse(readFileSync(join(expDir, 'block-holdout.json'), 'utf8'));
   assert.ok(blocks.table.some((r: { group: string }) => r.group === 'United_States'));
   assert.match(readFileSync(join(runDir, 'report.html'), 'utf8'), /Block hold-out by country/);
