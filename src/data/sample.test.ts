@@ -43,7 +43,11 @@ describe('--sample: stratified, seeded row selection', () => {
     const count = (type: string, test: number) =>
       rows.filter((r) => ds.columns['type']![r] === type && ds.isTest[r] === test).length;
     assert.deepEqual([count('A', 0), count('A', 1), count('B', 0), count('B', 1)], [2, 1, 2, 0]);
-    assert.deepEqual(rows, [...rows].sort((a, b) => a - b), 'dataset order');
+    assert.deepEqual(
+      rows,
+      [...rows].sort((a, b) => a - b),
+      'dataset order',
+    );
     assert.deepEqual(stratifiedSample(tiny(), 20, 0), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'N >= n keeps all');
   });
 
@@ -101,7 +105,10 @@ describe('--sample and --limit on the paper CSVs', { skip }, () => {
 
   it('--limit keeps the first rows and warns when they are a single entity type', () => {
     const first = selectRows(world, rowSelection({ limit: 100 }));
-    assert.deepEqual(first.rows, Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      first.rows,
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     assert.equal(first.warnings.length, 1);
     assert.match(first.warnings[0]!, /all of entity type 'structure' .*use --sample 100/);
     assert.deepEqual(selectRows(world, rowSelection({ sample: 100 })).warnings, []);

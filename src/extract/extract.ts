@@ -89,6 +89,8 @@ export interface ExtractOptions {
   /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (METHOD §16). */
   paperCompat?: boolean;
   progress?: ProgressSink;
+  /** Where one-line warnings go, e.g. --limit kept one entity type (default: the progress log). */
+  onWarning?: (line: string) => void;
   /** Reuse an already loaded model (several prompts, the `run` pipeline, tests). */
   loadedModel?: ExtractionModel;
   /** Model id recorded in the manifest when `loadedModel` is given (default: `model`). */
@@ -210,7 +212,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
     })) as unknown as ExtractionModel);
   try {
     const plan = await makePlan(options, dataset, model, storeDir, workDir);
-    for (const w of plan.warnings) progress.log(`warning: ${w}`);
+    for (const w of plan.warnings) (options.onWarning ?? ((l) => progress.log(`warning: ${l}`)))(w);
     if (finished && !options.overwrite) return await alreadyComplete(plan, progress);
     return await runPlan(plan, options, model, progress);
   } finally {

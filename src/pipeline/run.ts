@@ -76,7 +76,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const log = options.log ?? (() => {});
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
   const prompt = options.prompt ?? canonicalPrompt(dataset);
-  const { key: storeKey } = await expectedStoreKey({ ...options, prompt }, dataset);
+  const { key: storeKey, selected } = await expectedStoreKey({ ...options, prompt }, dataset);
+  const warn = (line: string) => log(`warning: ${line}`);
   const probeKey = {
     probeMaths: PROBE_MATHS,
     store: storeKey,
@@ -101,6 +102,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
 
   if (await pathExists(manifest)) {
     await checkStoreKey(store, storeKey, options.out ? '--out' : undefined);
+    for (const w of selected.warnings) warn(w);
     log(`extract: ${store} is done, skipping`);
   } else if (isStaticModel(options.model)) {
     const r = await extractStatic({
@@ -112,11 +114,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       ...(options.sample !== undefined ? { sample: options.sample } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
     });
-    for (const w of r.warnings) log(`warning: ${w}`);
+    for (const w of r.warnings) warn(w);
     if (r.uncovered) log(`static: ${r.uncovered} of ${r.n} entities had no known word (zero vectors)`);
     ran.extract = true;
   } else {
-    await extract({ ...options, dataset, prompt, out: store, resume: true });
+    await extract({ ...options, dataset, prompt, out: store, resume: true, onWarning: warn });
     ran.extract = true;
   }
 
