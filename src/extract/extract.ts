@@ -21,7 +21,6 @@ import {
   resolveSettings,
   type StoreKey,
   selectFor,
-  staticStoreKey,
   storeHookNames,
   storeKeyOf,
 } from './cache-key.js';

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runCliCaptured } from '../cli/testing.js';
 import { loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { type ExtractionModel, extract } from '../extract/index.js';
@@ -179,4 +180,50 @@ describe('run: a cached store is reused only when every setting matches', { skip
       'no warning when the dataset itself has one type: --limit is not the cause',
     );
   });
+});
+
+test('CLI: extract --sample and run --sample; --limit with --sample is a one-line error', {
+  skip,
+}, async () => {
+  const path = mixed.source.path;
+  const store = join(tmp, 'cli-sample');
+  const ex = await runCliCaptured([
+    'extract',
+    '--model',
+    modelDir,
+    '--dataset',
+    path,
+    '--prompt',
+    'coords',
+    '--sample',
+    '12',
+    '--seed',
+    '3',
+    '--quiet',
+    '--out',
+    store,
+  ]);
+  assert.equal(ex.code, 0, ex.err);
+  const m = await manifestOf(store);
+  assert.equal(m.n, 12);
+  assert.deepEqual((m.extra?.['cacheKey'] as { rows: unknown }).rows, {
+    mode: 'sample',
+    size: 12,
+    seed: 3,
+    n: 12,
+    sha256: (m.extra?.['cacheKey'] as { rows: { sha256: string } }).rows.sha256,
+  });
+  const both = await runCliCaptured([
+    'run',
+    '--model',
+    modelDir,
+    '--dataset',
+    path,
+    '--limit',
+    '5',
+    '--sample',
+    '5',
+  ]);
+  assert.equal(both.code, 1);
+  assert.match(both.err, /--limit and --sample both choose rows; give one of them/);
 });

@@ -14,7 +14,6 @@ import {
 } from '../extract/index.js';
 import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
-import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
 import { checkStoreKey, keyMatches, writeKey } from './keys.js';
 
