@@ -172,9 +172,10 @@ async function staticIdentity(model: string): Promise<StaticIdentity> {
 export async function loadedModelIdentity(
   model: ExtractionModel,
   source: string,
+  revision?: string,
 ): Promise<StoreKey['checkpoint']> {
   const dir = model.source?.dir;
-  return dir ? checkpointIdentity(dir, source) : { configSha256: hashJson(model.config) };
+  return dir ? checkpointIdentity(dir, source, revision) : { configSha256: hashJson(model.config) };
 }
 
 /**
@@ -190,7 +191,7 @@ export async function expectedStoreKey(
     return { key: await staticStoreKey(o.model, dataset, o.prompt, selected), selected };
   if (o.loadedModel) {
     const settings = resolveSettings(o, o.loadedModel.spec.nLayers);
-    const id = await loadedModelIdentity(o.loadedModel, o.model);
+    const id = await loadedModelIdentity(o.loadedModel, o.model, o.revision);
     return { key: storeKeyOf(id, dataset, o.prompt, selected, settings), selected };
   }
   const { dir, checkpoint, spec } = await inspectCheckpoint(o.model, {
@@ -200,7 +201,13 @@ export async function expectedStoreKey(
   try {
     const settings = resolveSettings(o, spec.nLayers);
     return {
-      key: storeKeyOf(await checkpointIdentity(dir, o.model), dataset, o.prompt, selected, settings),
+      key: storeKeyOf(
+        await checkpointIdentity(dir, o.model, o.revision),
+        dataset,
+        o.prompt,
+        selected,
+        settings,
+      ),
       selected,
     };
   } finally {

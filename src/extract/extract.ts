@@ -294,7 +294,7 @@ async function makePlan(
   const n = dataset.n;
   if (n === 0) throw new UserError(`${dataset.name} has no rows to extract`);
   const storeKey = storeKeyOf(
-    await loadedModelIdentity(model, options.modelId ?? options.model),
+    await loadedModelIdentity(model, options.modelId ?? options.model, options.revision),
     fullDataset,
     options.prompt,
     selected,

@@ -21,8 +21,15 @@ export interface CheckpointIdentity {
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
-/** Identity of the checkpoint in `dir`; `source` is what the user named (a Hub id is recorded with its revision). */
-export async function checkpointIdentity(dir: string, source?: string): Promise<CheckpointIdentity> {
+/**
+ * Identity of the checkpoint in `dir`; `source` is what the user named (a Hub id is recorded with its revision:
+ * `revision`, else the id's `@rev`, else main).
+ */
+export async function checkpointIdentity(
+  dir: string,
+  source?: string,
+  revision?: string,
+): Promise<CheckpointIdentity> {
   const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown;
   const files = (await readdir(dir)).filter((f) => f.endsWith('.safetensors')).sort();
   const weights = [];
@@ -39,7 +46,7 @@ export async function checkpointIdentity(dir: string, source?: string): Promise<
     configSha256: hashJson(config),
     weights,
     tokenizer,
-    ...(hub && { hub: `${hub.repo}@${hub.revision}` }),
+    ...(hub && { hub: `${hub.repo}@${revision ?? hub.revision}` }),
   };
 }
 
