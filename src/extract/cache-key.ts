@@ -240,6 +240,12 @@ const FLAG_OF: Record<string, string> = {
   randomTokenSeed: '--seed',
   store: 'the store settings',
   stores: 'the store settings',
+  // resume job keys (src/extract/work.ts) add these
+  model: '--model',
+  configHash: '--model',
+  bos: '--model',
+  seed: '--seed',
+  toolVersion: 'the spacetime-lens version',
 };
 
 export interface KeyDifference {

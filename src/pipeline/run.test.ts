@@ -11,6 +11,7 @@ import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { loadModel } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
+import { hashJson } from '../util/hash.js';
 import { sharedDir } from '../util/paths.js';
 import { type RunPipelineOptions, runPipeline } from './run.js';
 
@@ -50,6 +51,8 @@ test('run: extract + probe + report in one call, and a second call skips every s
   assert.equal(results.schema, 'spacetime-lens/probe-results@1');
   assert.equal(results.prompt, 'coords', 'the canonical world_place prompt');
   assert.equal(results.layers.length, 3);
+  const key = (await manifestOf(join(out, 'store'))).extra?.['cacheKey'];
+  assert.equal(results.storeKeySha256, hashJson(key), 'the probe results name the store key they came from');
   assert.match(await readFile(join(out, 'report.html'), 'utf8'), /<html/i);
   const second = await runPipeline({ ...base(), limit: 60, out });
   assert.deepEqual(second.ran, { extract: false, probe: false, report: false });
@@ -206,13 +209,8 @@ test('CLI: extract --sample and run --sample; --limit with --sample is a one-lin
   assert.equal(ex.code, 0, ex.err);
   const m = await manifestOf(store);
   assert.equal(m.n, 12);
-  assert.deepEqual((m.extra?.['cacheKey'] as { rows: unknown }).rows, {
-    mode: 'sample',
-    size: 12,
-    seed: 3,
-    n: 12,
-    sha256: (m.extra?.['cacheKey'] as { rows: { sha256: string } }).rows.sha256,
-  });
+  const rows = (m.extra!['cacheKey'] as { rows: { sha256: string } }).rows;
+  assert.deepEqual(rows, { mode: 'sample', size: 12, seed: 3, n: 12, sha256: rows.sha256 });
   const both = await runCliCaptured([
     'run',
     '--model',
