@@ -2,7 +2,7 @@
  * Reuse checks of the pipeline stage: a cached store, probe or experiment result is reused only when the cache
  * key it recorded (src/extract/cache-key.ts) is the one the current settings give.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyDifferences, manifestKey, mismatchMessage, type StoreKey } from '../extract/index.js';
 import { openStore } from '../store/index.js';
@@ -48,4 +48,9 @@ export async function keyMatches(dir: string, key: unknown): Promise<boolean> {
 /** Records `key` for the results in `dir` (after they are written, so a crash leaves no key and they are redone). */
 export async function writeKey(dir: string, key: unknown): Promise<void> {
   await writeFileAtomic(join(dir, KEY_FILE), `${JSON.stringify(key, null, 2)}\n`);
+}
+
+/** Forgets the key of `dir` before its results are rewritten, so a crash mid-way never leaves old key + new results. */
+export async function clearKey(dir: string): Promise<void> {
+  await rm(join(dir, KEY_FILE), { force: true });
 }

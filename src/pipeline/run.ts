@@ -15,7 +15,7 @@ import {
 import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { pathExists } from '../util/fsx.js';
-import { checkStoreKey, keyMatches, writeKey } from './keys.js';
+import { checkStoreKey, clearKey, keyMatches, writeKey } from './keys.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
   /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
@@ -126,6 +126,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   } else {
     const run = await probeStore(store, { ...(options.paperCompat ? { paperCompat: true } : {}) });
     await mkdir(probeDir, { recursive: true });
+    await clearKey(probeDir);
     await writeProbeResults(probeDir, run);
     await writeKey(probeDir, probeKey);
     log(formatResultsTable(run.results));
