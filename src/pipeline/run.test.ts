@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +13,7 @@ import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
 import { sharedDir } from '../util/paths.js';
-import { type RunPipelineOptions, runPipeline } from './run.js';
+import { modelSlug, type RunPipelineOptions, runPipeline } from './run.js';
 
 // `run` on a small generated Llama and slices of the paper's world_place CSV (sorted by entity type: structures,
 // then populated places, then natural places).
@@ -105,7 +105,18 @@ describe('run: a cached store is reused only when every setting matches', { skip
 
   test('the default folder carries a settings hash: other settings recompute, the same settings reuse', async () => {
     const runsRoot = join(tmp, 'runs');
-    const first = await runPipeline({ ...mixedBase(), runsRoot });
+    // a folder of the layout used before settings hashes: never reused, and the log says so
+    const legacy = join(runsRoot, modelSlug(modelDir), 'world_place', 'coords', 'store');
+    await mkdir(legacy, { recursive: true });
+    await writeFile(join(legacy, 'manifest.json'), '{}');
+    const logs: string[] = [];
+    const first = await runPipeline({ ...mixedBase(), runsRoot, log: (l) => logs.push(l) });
+    assert.equal(first.ran.extract, true);
+    assert.ok(
+      logs.some((l) =>
+        /^note: .*coords was made before runs recorded their settings; it is not reused/.test(l),
+      ),
+    );
     assert.match(first.out, /world_place[/\\]coords-[0-9a-f]{8}$/);
     const fewer = await runPipeline({ ...mixedBase(), limit: 40, runsRoot });
     assert.notEqual(fewer.out, first.out);

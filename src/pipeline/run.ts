@@ -82,15 +82,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     store: storeKey,
     probe: probeSettings(!!options.paperCompat),
   };
-  const out = resolve(
-    options.out ??
-      join(
-        options.runsRoot ?? 'spacetime-lens-runs',
-        modelSlug(options.model),
-        dataset.name,
-        `${prompt}-${shortKeyHash(probeKey)}`,
-      ),
-  );
+  const datasetDir = join(options.runsRoot ?? 'spacetime-lens-runs', modelSlug(options.model), dataset.name);
+  const out = resolve(options.out ?? join(datasetDir, `${prompt}-${shortKeyHash(probeKey)}`));
+  if (!options.out && (await pathExists(join(datasetDir, prompt, 'store', 'manifest.json')))) {
+    log(
+      `note: ${resolve(datasetDir, prompt)} was made before runs recorded their settings; it is not reused ` +
+        `(this run goes to ${out})`,
+    );
+  }
   const store = join(out, 'store');
   const probeDir = join(out, 'probe');
   const report = join(out, 'report.html');
