@@ -54,6 +54,15 @@ export {
   type TimeTargetUnit,
   timeTargetUnit,
 } from './registry.js';
+export {
+  describeSelection,
+  type RowSelection,
+  rowSelection,
+  type SelectedRows,
+  selectRows,
+  stratifiedSample,
+  subsetDataset,
+} from './sample.js';
 export { type RawTable, readTable } from './table.js';
 export type {
   ColumnMapping,

@@ -302,6 +302,27 @@ export async function pcaExperiment(
   );
 }
 
+/**
+ * A hold-out needs two or more groups: with one, holding it out leaves nothing to train on. Say so plainly (the
+ * usual cause is --limit on a file sorted by type) instead of letting every hold-out value fail.
+ */
+function checkSeveralGroups(
+  which: 'block' | 'entity',
+  column: string,
+  values: string[] | undefined,
+  store: string,
+) {
+  const distinct = new Set(values ?? []);
+  if (distinct.size !== 1) return;
+  const only = [...distinct][0];
+  const what = which === 'entity' ? 'entity type' : 'block';
+  throw new UserError(
+    `${which}-holdout: all ${values!.length} entities of ${store} have ${column} '${only}', i.e. one ${what} only, ` +
+      `so there is nothing to hold out; extract a stratified sample (--sample N instead of --limit N) or use a ` +
+      `dataset with several ${what}s`,
+  );
+}
+
 /** Block or entity-type hold-out (METHOD.md §7). */
 export async function holdoutExperiment(
   store: string,
@@ -321,6 +342,7 @@ export async function holdoutExperiment(
   const values = options.values ?? (column === spec?.column ? spec?.values : undefined);
   options.log?.(`${which}-holdout: layer ${layer}, column ${column}`);
   const data = await source.load(layer!);
+  checkSeveralGroups(which, column, data.columns[column], source.dir);
   const alpha = await paperFixedAlpha(options.alpha, source.modelId, data, options.alphas);
   const res = await runHoldout(data, { column, ...(values && { values }), alpha: alpha.value, distance });
   const rows: Row[] = res.groups.map((g) => ({

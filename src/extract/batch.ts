@@ -7,6 +7,8 @@ export interface ExtractionModel {
   spec: { nLayers: number; dModel: number; dMlp: number; maxPositions?: number; modelType: string };
   /** The checkpoint's raw config.json (hashed into the manifest so shards and resumes can be checked). */
   config: Record<string, unknown>;
+  /** Where the checkpoint's files are (its identity goes into cache keys); absent for in-memory test models. */
+  source?: { dir: string };
   tokenizer?: unknown;
   run(
     sequences: number[][],

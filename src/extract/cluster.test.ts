@@ -223,3 +223,24 @@ test('int8 shards keep fp16 values and merge quantises over all rows, like a sin
   const qb = JSON.parse(b.get('manifest.json')!.toString()).extra.quantization;
   assert.deepEqual(qa, qb);
 });
+
+test('--sample shards tile the sampled rows; merged == a single sampled run, key included', async () => {
+  const opts = { sample: 30, seed: 4, layers: '0,2', limit: undefined };
+  const single = await extract(libraryArgs(join(tmp, 's-single'), opts));
+  const parts = [];
+  for (let i = 0; i < 2; i++) {
+    const shard = { index: i, count: 2, source: 'test' as const };
+    parts.push((await extract(libraryArgs(join(tmp, 's'), { ...opts, shard }))).store);
+  }
+  await mergeStores({ inputs: parts, out: join(tmp, 's-merged') });
+  const a = await storeFiles(single.store);
+  const b = await storeFiles(join(tmp, 's-merged'));
+  for (const name of ['blocks.0.hook_resid_post.safetensors', 'entities.jsonl']) {
+    assert.ok(a.get(name)!.equals(b.get(name)!), name);
+  }
+  const ma = JSON.parse(a.get('manifest.json')!.toString());
+  const mb = JSON.parse(b.get('manifest.json')!.toString());
+  assert.equal(ma.n, 30);
+  assert.deepEqual(mb.extra.cacheKey, ma.extra.cacheKey);
+  assert.deepEqual(mb.extra.extractor.sampledRows, ma.extra.extractor.sampledRows);
+});

@@ -1,18 +1,29 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { loadDataset } from '../data/index.js';
+import { loadDataset, subsetDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
 import { loadModel } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
-import { hookName, parseHooks, parseLayers } from '../store/index.js';
+import { hookName, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
+import { hashJson } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { assembleStore, type SegmentSource } from './assemble.js';
 import { type ExtractionModel, extractBatch, hookWidth } from './batch.js';
+import {
+  keyDifferences,
+  loadedModelIdentity,
+  manifestKey,
+  mismatchMessage,
+  resolveSettings,
+  type StoreKey,
+  selectFor,
+  storeHookNames,
+  storeKeyOf,
+} from './cache-key.js';
 import { maxTokenId, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
 import { type ProgressSink, silentProgress } from './progress.js';
 import { type Aggregation, type ExtractDtype, type Shard, shardOutDir, shardRows } from './spec.js';
@@ -63,7 +74,9 @@ export interface ExtractOptions {
   batchSize?: number;
   /** Only the first N rows of the dataset. */
   limit?: number;
-  /** Seed of the random-token prompt (default 0). */
+  /** N rows stratified by entity type and split (src/data/sample.ts), seeded by `seed`. */
+  sample?: number;
+  /** Seed of the sample and of the random-token prompt (default 0). */
   seed?: number;
   device?: 'cpu' | 'cuda';
   /** Continue an interrupted run from its work directory. */
@@ -75,6 +88,8 @@ export interface ExtractOptions {
   /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (METHOD §16). */
   paperCompat?: boolean;
   progress?: ProgressSink;
+  /** Where one-line warnings go, e.g. --limit kept one entity type (default: the progress log). */
+  onWarning?: (line: string) => void;
   /** Reuse an already loaded model (several prompts, the `run` pipeline, tests). */
   loadedModel?: ExtractionModel;
   /** Model id recorded in the manifest when `loadedModel` is given (default: `model`). */
@@ -112,7 +127,13 @@ export function defaultBatchSize(spec: { nLayers: number; dModel: number; dMlp: 
 }
 
 interface Plan {
+  /** The selected rows of the dataset (all of it without --limit / --sample). */
   dataset: EntityDataset;
+  /** Rows of the whole dataset file. */
+  datasetRows: number;
+  /** Dataset row indices kept, when a sample chose them (a limit keeps rows 0..n-1). */
+  sampledRows?: number[];
+  storeKey: StoreKey;
   n: number;
   rowStart: number;
   rowEnd: number;
@@ -131,6 +152,8 @@ interface Plan {
   paperCompat: boolean;
   /** Prompt text and entity span of rows [0, n). */
   rendered: RenderedPrompt[];
+  /** One line each, for the user (e.g. --limit kept a single entity type). */
+  warnings: string[];
 }
 
 /** Renders rows [0, n) with a prompt variant (METHOD §2). */
@@ -141,28 +164,9 @@ function renderRows(dataset: EntityDataset, promptName: string, n: number): Rend
   return out;
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** SHA-256 of the model's config.json (canonical JSON), so shards and resumes can check they ran the same model. */
 export function configHash(config: Record<string, unknown>): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
-}
-
-/** Store hook names for the plan's layers and hooks, in store order (layer-major). */
-function storeHooks(layers: number[], suffixes: string[]): string[] {
-  const out: string[] = [];
-  for (const l of layers) for (const s of suffixes) out.push(hookName(l, s));
-  return out;
+  return hashJson(config);
 }
 
 /** Bytes per value in chunk files and in the final store. */
@@ -186,29 +190,12 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
   const workDir = workDirFor(storeDir);
 
   // A finished store is never touched again unless asked; a resume that finds it (killed after the final rename)
-  // only cleans up.
-  if (await pathExists(join(storeDir, 'manifest.json'))) {
-    if (options.resume && !options.overwrite) {
-      await removeWorkDir(workDir);
-      progress.log(`${storeDir} is already complete`);
-      return {
-        store: storeDir,
-        n: 0,
-        d: 0,
-        layers: [],
-        hooks: [],
-        computedRows: 0,
-        tokens: 0,
-        seconds: 0,
-        alreadyDone: true,
-      };
-    }
-    if (!options.overwrite) {
-      throw new UserError(
-        `${storeDir} already exists; pass --overwrite to replace it or choose another --out`,
-      );
-    }
-  } else if (await pathExists(storeDir)) {
+  // only cleans up, once its key shows it is the store these settings make.
+  const finished = await pathExists(join(storeDir, 'manifest.json'));
+  if (finished && !options.overwrite && !options.resume) {
+    throw new UserError(`${storeDir} already exists; pass --overwrite to replace it or choose another --out`);
+  }
+  if (!finished && (await pathExists(storeDir))) {
     throw new UserError(
       `${storeDir} exists and is not an activation store; remove it or choose another --out`,
     );
@@ -224,10 +211,42 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
     })) as unknown as ExtractionModel);
   try {
     const plan = await makePlan(options, dataset, model, storeDir, workDir);
+    for (const w of plan.warnings) (options.onWarning ?? ((l) => progress.log(`warning: ${l}`)))(w);
+    if (finished && !options.overwrite) return await alreadyComplete(plan, progress);
     return await runPlan(plan, options, model, progress);
   } finally {
     if (ownModel) await model.dispose();
   }
+}
+
+/** `--resume` found the finished store: done if its key is this command's, else an error naming the setting. */
+async function alreadyComplete(plan: Plan, progress: ProgressSink): Promise<ExtractResult> {
+  const stored = manifestKey((await openStore(plan.storeDir)).manifest.extra);
+  if (!stored) {
+    throw new UserError(
+      `${plan.storeDir} was written before stores recorded their settings (no cache key); ` +
+        'pass --overwrite to redo it or choose another --out',
+    );
+  }
+  const diffs = keyDifferences(
+    stored as unknown as Record<string, unknown>,
+    plan.storeKey as unknown as Record<string, unknown>,
+  );
+  if (diffs.length)
+    throw new UserError(mismatchMessage(plan.storeDir, diffs, 'pass --overwrite or choose another --out'));
+  await removeWorkDir(plan.workDir);
+  progress.log(`${plan.storeDir} is already complete`);
+  return {
+    store: plan.storeDir,
+    n: 0,
+    d: 0,
+    layers: [],
+    hooks: [],
+    computedRows: 0,
+    tokens: 0,
+    seconds: 0,
+    alreadyDone: true,
+  };
 }
 
 /** `static:...` models: the word-vector baseline, one layer, computed in one go (no chunks, no shards). */
@@ -240,6 +259,8 @@ async function extractStaticResult(options: ExtractOptions, dataset: EntityDatas
     out: options.out,
     prompt: options.prompt,
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...(options.sample !== undefined ? { sample: options.sample } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.overwrite ? { overwrite: true } : {}),
   });
   return {
@@ -257,45 +278,33 @@ async function extractStaticResult(options: ExtractOptions, dataset: EntityDatas
 
 async function makePlan(
   options: ExtractOptions,
-  dataset: EntityDataset,
+  fullDataset: EntityDataset,
   model: ExtractionModel,
   storeDir: string,
   workDir: string,
 ): Promise<Plan> {
   const { nLayers } = model.spec;
-  const layers = Array.isArray(options.layers)
-    ? parseLayers(options.layers.join(','), nLayers)
-    : parseLayers(options.layers ?? 'all', nLayers);
-  const hookSuffixes = Array.isArray(options.hooks)
-    ? parseHooks(options.hooks.join(','))
-    : parseHooks(options.hooks ?? 'resid_post');
-  const paperCompat = options.paperCompat ?? false;
-  const dtype: ExtractDtype = paperCompat ? 'int8' : (options.dtype ?? 'f32');
-  if (paperCompat && options.dtype && options.dtype !== 'int8') {
-    throw new UserError(
-      `--paper-compat stores 8-bit activations; it cannot be combined with --dtype ${options.dtype}`,
-    );
-  }
-  const aggregate = options.aggregate ?? 'last';
-  if (paperCompat && aggregate !== 'last') {
-    throw new UserError(
-      "--paper-compat reproduces the authors' HF path, which only keeps the last token; drop --aggregate mean",
-    );
-  }
-  const seed = options.seed ?? 0;
+  const settings = resolveSettings(options, nLayers);
+  const { layers, hookSuffixes, paperCompat, dtype, aggregate, seed } = settings;
   const chunkRows = options.batchSize ?? defaultBatchSize(model.spec);
   if (!Number.isInteger(chunkRows) || chunkRows < 1)
     throw new UserError(`--batch-size must be a positive integer`);
-  const limit = options.limit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
-    throw new UserError('--limit must be >= 1');
-  const n = Math.min(dataset.n, limit ?? dataset.n);
+  const selected = selectFor(fullDataset, options);
+  const dataset = subsetDataset(fullDataset, selected.rows);
+  const n = dataset.n;
   if (n === 0) throw new UserError(`${dataset.name} has no rows to extract`);
+  const storeKey = storeKeyOf(
+    await loadedModelIdentity(model, options.modelId ?? options.model, options.revision),
+    fullDataset,
+    options.prompt,
+    selected,
+    settings,
+  );
 
   // Paper-compat: HF's hidden_states[L] is taken after the final norm, so the last layer's resid_post becomes
   // ln_final.hook_normalized (stored under the resid_post name, flagged in the manifest).
   const hookMap = new Map<string, string>();
-  for (const h of storeHooks(layers, hookSuffixes)) hookMap.set(h, h);
+  for (const h of storeHookNames(layers, hookSuffixes)) hookMap.set(h, h);
   const lastPost = hookName(nLayers - 1, 'hook_resid_post');
   if (paperCompat && hookMap.has(lastPost)) hookMap.set(lastPost, 'ln_final.hook_normalized');
 
@@ -308,28 +317,24 @@ async function makePlan(
   let maxId: number | undefined;
   if (rendered.some((p) => p.randomTokens > 0)) maxId = maxTokenId(tokenizerOf(model), rendered);
 
-  const config = model.config;
+  // The resume job key: the store key plus how the work is cut into chunks.
   const key: Record<string, unknown> = {
+    ...storeKey,
     model: options.modelId ?? options.model,
-    configHash: configHash(config),
-    dataset: dataset.name,
-    datasetSha256: dataset.source.sha256,
-    prompt: options.prompt,
-    layers,
-    hooks: hookSuffixes,
-    aggregate,
-    dtype,
+    configHash: configHash(model.config),
     seed,
     chunkRows,
-    n,
     rowStart,
     rowEnd,
-    paperCompat,
     bos: tokenizerOf(model).bosRule,
     toolVersion: VERSION,
   };
   return {
     dataset,
+    datasetRows: fullDataset.n,
+    ...(selected.selection.mode === 'sample' ? { sampledRows: selected.rows } : {}),
+    storeKey,
+    warnings: selected.warnings,
     n,
     rowStart,
     rowEnd,
@@ -569,6 +574,7 @@ async function finish(
             bos: plan.key['bos'],
             datasetSource: datasetSource(options.dataset, plan.dataset),
             ...(options.limit !== undefined ? { limit: options.limit } : {}),
+            ...(plan.sampledRows ? { sampledRows: plan.sampledRows } : {}),
             ...(plan.maxId !== undefined
               ? {
                   randomTokens: {
@@ -578,8 +584,9 @@ async function finish(
                   },
                 }
               : {}),
-            rows: { start: plan.rowStart, end: plan.rowEnd, of: plan.n, datasetRows: plan.dataset.n },
+            rows: { start: plan.rowStart, end: plan.rowEnd, of: plan.n, datasetRows: plan.datasetRows },
           },
+          cacheKey: plan.storeKey,
         },
       },
     });

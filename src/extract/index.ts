@@ -3,6 +3,18 @@
 
 export { type ExtractionModel, extractBatch, hookWidth, type ObserverEdit } from './batch.js';
 export {
+  EXPERIMENT_MATHS,
+  EXTRACT_MATHS,
+  expectedStoreKey,
+  type KeyDifference,
+  keyDifferences,
+  manifestKey,
+  mismatchMessage,
+  PROBE_MATHS,
+  type StoreKey,
+  shortKeyHash,
+} from './cache-key.js';
+export {
   configHash,
   creationTime,
   DEFAULT_BATCH_SIZE,

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadDataset } from '../data/index.js';
+import { loadDataset, subsetDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -85,6 +85,7 @@ export async function mergeStores(options: MergeOptions): Promise<MergeResult> {
       paperCompat: s.ex.paperCompat,
       requestedDtype: s.ex.requestedDtype,
       rowsOf: s.ex.rows?.of,
+      cacheKey: (m.extra as Record<string, unknown> | undefined)?.['cacheKey'],
     };
   };
   const ref = identity(first);
@@ -120,16 +121,19 @@ export async function mergeStores(options: MergeOptions): Promise<MergeResult> {
   if (at !== total) throw new UserError(`merge: rows ${at}..${total - 1} are missing (no shard covers them)`);
 
   const m = first.store.manifest;
-  const dataset =
+  const fullDataset =
     typeof options.dataset === 'object'
       ? options.dataset
       : await loadDataset(options.dataset ?? datasetSourceOf(first.ex, m.dataset.name));
-  if (dataset.source.sha256 !== m.dataset.sha256) {
+  if (fullDataset.source.sha256 !== m.dataset.sha256) {
     throw new UserError(
-      `merge: dataset ${dataset.name} (${dataset.source.path}) has SHA-256 ${dataset.source.sha256}, but the shards ` +
+      `merge: dataset ${fullDataset.name} (${fullDataset.source.path}) has SHA-256 ${fullDataset.source.sha256}, but the shards ` +
         `were extracted from ${m.dataset.sha256}`,
     );
   }
+  // A --sample extraction's shards tile the sampled rows (recorded in the manifest), not the file's first rows.
+  const sampled = first.ex['sampledRows'];
+  const dataset = Array.isArray(sampled) ? subsetDataset(fullDataset, sampled as number[]) : fullDataset;
   const d = m.d;
   const segments: SegmentSource[] = sorted.map((s) => ({
     start: s.ex.rows!.start,

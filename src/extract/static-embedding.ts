@@ -27,6 +27,8 @@ export interface StaticEmbeddingOptions {
    * baseline embeds only the entity string. */
   prompt?: string;
   overwrite?: boolean;
+  /** More manifest `extra` fields (the cache key and row selection). */
+  extra?: Record<string, unknown>;
 }
 
 export interface StaticEmbeddingResult {
@@ -279,6 +281,7 @@ export async function buildStaticEmbeddingStore(
           entitiesWithoutKnownWords: result.uncovered,
           tokenCoverage: result.tokenCoverage,
         },
+        ...options.extra,
       },
     },
     entities,

@@ -1,5 +1,6 @@
-import { loadDataset } from '../data/index.js';
+import { loadDataset, subsetDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
+import { selectFor, staticStoreKey } from './cache-key.js';
 import { buildStaticEmbeddingStore, type StaticEmbeddingResult } from './static-embedding.js';
 
 /** `--model static:glove-100d` or `static:/path/vectors.txt`: a static word-embedding baseline, not an LLM. */
@@ -17,29 +18,30 @@ export async function extractStatic(o: {
   out: string;
   prompt?: string;
   limit?: number;
+  sample?: number;
+  seed?: number;
   overwrite?: boolean;
-}): Promise<StaticEmbeddingResult> {
-  let dataset = typeof o.dataset === 'string' ? await loadDataset(o.dataset) : o.dataset;
-  if (o.limit !== undefined && o.limit < dataset.n) dataset = sliceDataset(dataset, o.limit);
-  return buildStaticEmbeddingStore(dataset, {
+}): Promise<StaticEmbeddingResult & { warnings: string[] }> {
+  const full = typeof o.dataset === 'string' ? await loadDataset(o.dataset) : o.dataset;
+  const selected = selectFor(full, o);
+  const key = await staticStoreKey(o.model, full, o.prompt ?? 'empty', selected);
+  const result = await buildStaticEmbeddingStore(subsetDataset(full, selected.rows), {
     model: o.model,
     out: o.out,
     ...(o.prompt ? { prompt: o.prompt } : {}),
     ...(o.overwrite ? { overwrite: true } : {}),
+    extra: {
+      cacheKey: key,
+      ...(selected.selection.mode === 'sample' ? { sampledRows: selected.rows } : {}),
+    },
   });
+  return { ...result, warnings: selected.warnings };
 }
 
 /** The first `n` rows of a dataset (for --limit). */
 export function sliceDataset(dataset: EntityDataset, n: number): EntityDataset {
-  const k = dataset.targetNames.length;
-  const columns: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(dataset.columns)) columns[name] = values.slice(0, n);
-  return {
-    ...dataset,
-    n,
-    names: dataset.names.slice(0, n),
-    targets: dataset.targets.slice(0, n * k),
-    isTest: dataset.isTest.slice(0, n),
-    columns,
-  };
+  return subsetDataset(
+    dataset,
+    Array.from({ length: Math.min(n, dataset.n) }, (_, i) => i),
+  );
 }

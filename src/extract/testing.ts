@@ -121,9 +121,15 @@ export async function writeRandomLlama(
 
 /**
  * Copies the header and first `rows` rows of a paper CSV from shared/data/paper into `dir` under the same file name
- * (so loadDataset reads it with that dataset's schema). Tests use it to stay fast.
+ * (so loadDataset reads it with that dataset's schema). Tests use it to stay fast. With `starts`, `rows` rows from
+ * each of those row indices (e.g. the first rows of each entity type of a file sorted by type).
  */
-export async function writePaperSlice(dir: string, name: string, rows: number): Promise<string> {
+export async function writePaperSlice(
+  dir: string,
+  name: string,
+  rows: number,
+  starts: number[] = [0],
+): Promise<string> {
   const shared = sharedDir();
   if (!shared)
     throw new Error('the shared/ folder with the paper CSVs is missing (see src/util/paths.ts sharedDir)');
@@ -132,6 +138,7 @@ export async function writePaperSlice(dir: string, name: string, rows: number): 
   const lines = text.split('\n');
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${name}.csv`);
-  await writeFile(path, lines.slice(0, rows + 1).join('\n') + '\n');
+  const body = starts.flatMap((s) => lines.slice(1 + s, 1 + s + rows));
+  await writeFile(path, [lines[0], ...body].join('\n') + '\n');
   return path;
 }

@@ -1,9 +1,10 @@
-import { readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { f16ToF32, f32ToF16 } from '../formats/float16.js';
 import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { keyDifferences } from './cache-key.js';
 
 /**
  * The work directory of a resumable extraction: `<store>.work/` beside the final store. It holds `job.json` (the
@@ -66,16 +67,13 @@ export async function writeJob(workDir: string, job: JobFile): Promise<void> {
   await writeFileAtomic(join(workDir, 'job.json'), JSON.stringify(job, null, 2) + '\n');
 }
 
-/** Lists the fields where a resumed job differs from the stored one (empty = same job). */
+/** Lists the fields where a resumed job differs from the stored one (empty = same job), with the flag of each. */
 export function diffJobKeys(stored: Record<string, unknown>, current: Record<string, unknown>): string[] {
-  const names = new Set([...Object.keys(stored), ...Object.keys(current)]);
-  const out: string[] = [];
-  for (const name of [...names].sort()) {
-    const a = JSON.stringify(stored[name]);
-    const b = JSON.stringify(current[name]);
-    if (a !== b) out.push(`${name}: ${a ?? '(none)'} -> ${b ?? '(none)'}`);
-  }
-  return out;
+  return keyDifferences(stored, current, {
+    chunkRows: '--batch-size',
+    rowStart: '--shard',
+    rowEnd: '--shard',
+  }).map((d) => `${d.field}: ${d.stored} -> ${d.wanted} (${d.flag})`);
 }
 
 /** Indices of the chunk files present in the work dir. */

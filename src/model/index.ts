@@ -25,6 +25,7 @@ export type { HookKind, ParsedHook } from './hooks.js';
 export { hookNames, parseHook } from './hooks.js';
 export type { DownloadProgress, HubRef, ResolveOptions } from './hub.js';
 export { DEFAULT_HUB_URL, parseHubId, resolveModelSource } from './hub.js';
+export { type CheckpointIdentity, checkpointIdentity } from './identity.js';
 export type { MemoryOptions, ModelInfo } from './info.js';
 export { estimateExtractionMemory, formatModelInfo, modelInfo, usedParameterCount } from './info.js';
 export type { LoadModelOptions } from './load.js';

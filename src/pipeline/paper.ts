@@ -1,8 +1,10 @@
 /**
  * `spacetime-lens paper`: the paper's grid for one model (or several, from a config file): for every dataset, every
- * prompt's extraction + probe (src/extract's runPipeline, cached and resumable), then the robustness experiments on
- * the canonical prompt's store and the prompt experiments over all prompt stores, then one HTML report.
- * Every step is skipped when its output exists and is newer than its inputs, so an interrupted run just resumes.
+ * prompt's extraction + probe (runPipeline, cached and resumable), then the robustness experiments on the canonical
+ * prompt's store and the prompt experiments over all prompt stores, then one HTML report.
+ * A step is skipped only when its output recorded the same cache key (src/extract/cache-key.ts) and is newer than
+ * its inputs; folders are named by a hash of their settings, so an interrupted run resumes and other settings
+ * (another --limit / --sample, another experiment setting) get folders of their own.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
@@ -23,10 +25,12 @@ import {
   pcaExperiment,
   promptsExperiment,
 } from '../experiments/index.js';
-import type { ExtractionModel } from '../extract/index.js';
+import { EXPERIMENT_MATHS, type ExtractionModel, shortKeyHash } from '../extract/index.js';
 import { loadModel } from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
+import { hashJson } from '../util/hash.js';
+import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
 export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
@@ -42,7 +46,10 @@ export interface PaperOptions {
   out?: string;
   /** Extraction settings passed through to src/extract. */
   layers?: string;
+  /** The first N rows of each dataset (warns when they are one entity type). */
   limit?: number;
+  /** N rows of each dataset, stratified by entity type and split (seeded by `seed`): the quick look to use. */
+  sample?: number;
   batchSize?: number;
   device?: 'cpu' | 'cuda';
   paperCompat?: boolean;
@@ -81,7 +88,8 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     if (!ALL_EXPERIMENTS.includes(e))
       throw new UserError(`unknown experiment '${e}' (${ALL_EXPERIMENTS.join(', ')})`);
   }
-  const root = resolve(options.out ?? 'spacetime-lens-runs', modelSlug(options.model));
+  const runsRoot = resolve(options.out ?? 'spacetime-lens-runs');
+  const root = join(runsRoot, modelSlug(options.model));
   await mkdir(root, { recursive: true });
   const datasets = await loadDatasets(options.datasets, log);
   const static_ = options.model.startsWith('static:');
@@ -101,6 +109,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const canonical = canonicalPrompt(dataset);
       const prompts = promptList(dataset, options.prompts ?? 'paper', canonical);
       const stores: Record<string, string> = {};
+      const storeKeys: Record<string, string> = {};
       const probes: string[] = [];
       for (const prompt of prompts) {
         if (!static_ && !model)
@@ -110,10 +119,11 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           model: options.model,
           dataset,
           prompt,
-          out: join(root, dataset.name, prompt),
+          runsRoot,
           ...(model && { loadedModel: model, modelId: options.model }),
           ...(options.layers !== undefined && { layers: options.layers }),
           ...(options.limit !== undefined && { limit: options.limit }),
+          ...(options.sample !== undefined && { sample: options.sample }),
           ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
           ...(options.device && { device: options.device }),
           ...(options.paperCompat && { paperCompat: true }),
@@ -121,13 +131,20 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           log,
         });
         stores[prompt] = run.store;
+        storeKeys[prompt] = hashJson(run.storeKey);
         probeDirs.push(run.probe);
         probes.push(run.probe);
       }
-      const expDir = join(root, dataset.name, 'experiments');
+      const main = stores[canonical] ?? stores[prompts[0]!]!;
+      const expKey = experimentKey(options, storeKeys, stores[canonical] ? canonical : prompts[0]!);
+      const expDir = join(root, dataset.name, `experiments-${shortKeyHash(expKey)}`);
       experimentDirs.push(expDir);
       result.datasets.push({ dataset: dataset.name, prompts: stores, experiments: expDir });
-      const main = stores[canonical] ?? stores[prompts[0]!]!;
+      const keyed = await keyMatches(expDir, expKey);
+      if (!keyed) {
+        await mkdir(expDir, { recursive: true });
+        await writeKey(expDir, expKey);
+      }
       const common: CommonOptions = {
         out: expDir,
         ...(options.paperCompat && { paperCompat: true }),
@@ -144,10 +161,11 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           continue;
         }
         if (
-          await upToDate(
+          keyed &&
+          (await upToDate(
             output,
             inputs.map((s) => join(s, 'manifest.json')),
-          )
+          ))
         ) {
           log(`experiment ${label}: up to date, skipping`);
           result.skipped.push(label);
@@ -172,6 +190,22 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   await writeReport(result.report, inputs, { title: `spacetime-lens: ${options.model}` });
   log(`report: ${result.report}`);
   return result;
+}
+
+/**
+ * What decides a dataset's experiment results: the stores (by key), which one is the main store, and every
+ * experiment setting. Results made before keys were recorded never match.
+ */
+function experimentKey(options: PaperOptions, storeKeys: Record<string, string>, mainPrompt: string) {
+  return {
+    experimentMaths: EXPERIMENT_MATHS,
+    stores: storeKeys,
+    mainPrompt,
+    seed: options.seed ?? 0,
+    alphas: options.alphas ?? null,
+    paperCompat: !!options.paperCompat,
+    mlp: options.mlp ?? null,
+  };
 }
 
 async function runOne(
@@ -292,6 +326,7 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     'out',
     'layers',
     'limit',
+    'sample',
     'batchSize',
     'device',
     'paperCompat',
@@ -312,6 +347,7 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     ...(typeof c['out'] === 'string' && { out: c['out'] }),
     ...(c['layers'] !== undefined && { layers: String(c['layers']) }),
     ...(typeof c['limit'] === 'number' && { limit: c['limit'] }),
+    ...(typeof c['sample'] === 'number' && { sample: c['sample'] }),
     ...(typeof c['batchSize'] === 'number' && { batchSize: c['batchSize'] }),
     ...((c['device'] === 'cpu' || c['device'] === 'cuda') && { device: c['device'] }),
     ...(c['paperCompat'] === true && { paperCompat: true }),

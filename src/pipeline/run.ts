@@ -2,18 +2,31 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { canonicalPrompt } from '../data/prompts.js';
-import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
+import {
+  type ExtractOptions,
+  expectedStoreKey,
+  extract,
+  extractStatic,
+  isStaticModel,
+  PROBE_MATHS,
+  type StoreKey,
+  shortKeyHash,
+} from '../extract/index.js';
 import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
-import { openStore } from '../store/index.js';
-import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
+import { checkStoreKey, clearKey, keyMatches, writeKey } from './keys.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
   /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
   prompt?: string;
-  /** Output directory (default ./spacetime-lens-runs/<model>/<dataset>/<prompt>). */
+  /**
+   * Output directory. An existing one is reused only when every setting matches, else refused. Default:
+   * <runsRoot>/<model>/<dataset>/<prompt>-<settings hash>, so two settings never share a folder.
+   */
   out?: string;
+  /** Root of the default layout (default ./spacetime-lens-runs). */
+  runsRoot?: string;
   /** Lines for the user (skipped steps, the probe table). */
   log?: (line: string) => void;
 }
@@ -23,6 +36,8 @@ export interface RunResult {
   store: string;
   probe: string;
   report: string;
+  /** The store's cache key (what decides its content). */
+  storeKey: StoreKey;
   /** Which steps ran (the others were up to date). */
   ran: { extract: boolean; probe: boolean; report: boolean };
 }
@@ -45,18 +60,36 @@ async function upToDate(output: string, inputs: string[]): Promise<boolean> {
   return true;
 }
 
+/** The probe settings `run` uses (the probe CLI's defaults), recorded in the probe results' key. */
+function probeSettings(paperCompat: boolean) {
+  return { alphas: 'auto', cv: 'loo', hook: 'resid_post', predictions: 'best', paperCompat };
+}
+
 /**
- * `spacetime-lens run`: extraction, probing and the HTML report under one directory. Each step is skipped when its
- * output exists and is newer than its input; an interrupted extraction resumes from its chunks. An existing store
- * made with other settings (model, dataset, prompt, layers...) is an error rather than silently reused.
+ * `spacetime-lens run`: extraction, probing and the HTML report under one directory. A step is skipped only when
+ * its output's cache key (src/extract/cache-key.ts) is the one these settings give; an interrupted extraction
+ * resumes from its chunks. The default folder name carries a hash of the settings, so other settings get their
+ * own folder; an explicit --out made with other settings is refused, naming the setting.
  */
 export async function runPipeline(options: RunPipelineOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
   const prompt = options.prompt ?? canonicalPrompt(dataset);
-  const out = resolve(
-    options.out ?? join('spacetime-lens-runs', modelSlug(options.model), dataset.name, prompt),
-  );
+  const { key: storeKey, selected } = await expectedStoreKey({ ...options, prompt }, dataset);
+  const warn = (line: string) => log(`warning: ${line}`);
+  const probeKey = {
+    probeMaths: PROBE_MATHS,
+    store: storeKey,
+    probe: probeSettings(!!options.paperCompat),
+  };
+  const datasetDir = join(options.runsRoot ?? 'spacetime-lens-runs', modelSlug(options.model), dataset.name);
+  const out = resolve(options.out ?? join(datasetDir, `${prompt}-${shortKeyHash(probeKey)}`));
+  if (!options.out && (await pathExists(join(datasetDir, prompt, 'store', 'manifest.json')))) {
+    log(
+      `note: ${resolve(datasetDir, prompt)} was made before runs recorded their settings; it is not reused ` +
+        `(this run goes to ${out})`,
+    );
+  }
   const store = join(out, 'store');
   const probeDir = join(out, 'probe');
   const report = join(out, 'report.html');
@@ -66,7 +99,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   await mkdir(out, { recursive: true });
 
   if (await pathExists(manifest)) {
-    await checkStoreMatches(store, options, dataset.source.sha256, prompt);
+    await checkStoreKey(store, storeKey, options.out ? '--out' : undefined);
+    for (const w of selected.warnings) warn(w);
     log(`extract: ${store} is done, skipping`);
   } else if (isStaticModel(options.model)) {
     const r = await extractStatic({
@@ -75,20 +109,25 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       out: store,
       prompt,
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(options.sample !== undefined ? { sample: options.sample } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
     });
+    for (const w of r.warnings) warn(w);
     if (r.uncovered) log(`static: ${r.uncovered} of ${r.n} entities had no known word (zero vectors)`);
     ran.extract = true;
   } else {
-    await extract({ ...options, dataset, prompt, out: store, resume: true });
+    await extract({ ...options, dataset, prompt, out: store, resume: true, onWarning: warn });
     ran.extract = true;
   }
 
-  if (await upToDate(results, [manifest])) {
+  if ((await keyMatches(probeDir, probeKey)) && (await upToDate(results, [manifest]))) {
     log(`probe: ${probeDir} is up to date, skipping`);
   } else {
     const run = await probeStore(store, { ...(options.paperCompat ? { paperCompat: true } : {}) });
     await mkdir(probeDir, { recursive: true });
+    await clearKey(probeDir);
     await writeProbeResults(probeDir, run);
+    await writeKey(probeDir, probeKey);
     log(formatResultsTable(run.results));
     for (const s of run.results.skippedLayers) log(`probe: layer ${s.layer} skipped: ${s.reason}`);
     ran.probe = true;
@@ -101,24 +140,5 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     await writeReport(report, inputs, {});
     ran.report = true;
   }
-  return { out, store, probe: probeDir, report, ran };
-}
-
-/** A reused store must be the one this command would have made. */
-async function checkStoreMatches(
-  store: string,
-  options: RunPipelineOptions,
-  datasetSha: string,
-  prompt: string,
-): Promise<void> {
-  const m = (await openStore(store)).manifest;
-  const problems: string[] = [];
-  if (m.model.id !== options.model) problems.push(`model ${m.model.id}`);
-  if (m.dataset.sha256 !== datasetSha) problems.push(`dataset ${m.dataset.name} (another file version)`);
-  if (m.prompt.name !== prompt) problems.push(`prompt ${m.prompt.name}`);
-  if (problems.length) {
-    throw new UserError(
-      `${store} was made with other settings (${problems.join(', ')}); choose another --out or delete it`,
-    );
-  }
+  return { out, store, probe: probeDir, report, storeKey, ran };
 }

@@ -8,6 +8,7 @@ import { writeSafetensors } from '../formats/index.js';
 import { type ActivationStore, HOOK_ALIASES, hookName, openStore, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { hashJson } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { resolveAlphas } from './alphas.js';
 import { type Metrics, splitMetrics } from './metrics.js';
@@ -60,6 +61,8 @@ export interface ProbeResults {
   predictions: { file: string; layers: number[] };
   probes: { file: string };
   store: string;
+  /** SHA-256 of the store's cache key (manifest extra.cacheKey): which settings made the activations probed. */
+  storeKeySha256?: string;
   toolVersion: string;
   createdAt: string;
   warnings: string[];
@@ -260,6 +263,7 @@ export async function probeStore(
     predictions: { file: 'predictions.csv', layers: keep },
     probes: { file: 'probes.safetensors' },
     store: store.dir,
+    ...(m.extra?.['cacheKey'] !== undefined && { storeKeySha256: hashJson(m.extra['cacheKey']) }),
     toolVersion: VERSION,
     createdAt: new Date().toISOString(),
     warnings,

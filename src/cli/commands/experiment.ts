@@ -175,7 +175,14 @@ function registerPaper(program: Command): void {
     )
     .option('--out <dir>', 'root directory of the runs', 'spacetime-lens-runs')
     .option('--layers <spec>', "layers to extract: 'all', '0,8,16' or 'a:b:step' (default all)")
-    .option('--limit <n>', 'only the first N rows of each dataset (quick looks)')
+    .option(
+      '--limit <n>',
+      "only the first N rows of each dataset, in file order (the paper's files are sorted by type: see --sample)",
+    )
+    .option(
+      '--sample <n>',
+      'N rows of each dataset stratified by entity type and train/test split, seeded by --seed (quick looks)',
+    )
     .option('--batch-size <n>', 'sequences per forward call')
     .addOption(new Option('--device <device>', 'where the model runs').choices(['cpu', 'cuda']))
     .option(
@@ -199,6 +206,7 @@ function registerPaper(program: Command): void {
         out: str('out')!,
         ...(str('layers') && { layers: str('layers')! }),
         ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),
+        ...(str('sample') && { sample: positiveInt(str('sample')!, '--sample') }),
         ...(str('batchSize') && { batchSize: positiveInt(str('batchSize')!, '--batch-size') }),
         ...(str('device') && { device: str('device') as 'cpu' | 'cuda' }),
         ...(flags['paperCompat'] === true && { paperCompat: true }),

@@ -33,6 +33,7 @@ export interface ExtractFlags {
   dtype: string;
   batchSize?: string;
   limit?: string;
+  sample?: string;
   seed: string;
   device: string;
   revision?: string;
@@ -69,6 +70,7 @@ export function optionsFromFlags(
       ? { batchSize: parsePositiveInt(flags.batchSize, '--batch-size') }
       : {}),
     ...(flags.limit !== undefined ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
+    ...(flags.sample !== undefined ? { sample: parsePositiveInt(flags.sample, '--sample') } : {}),
     seed: parseSeed(flags.seed),
     device,
     ...(flags.revision ? { revision: flags.revision } : {}),
@@ -111,8 +113,11 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
       out: flags.out,
       ...(flags.prompt && flags.prompt !== 'all' ? { prompt: flags.prompt } : {}),
       ...(flags.limit ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
+      ...(flags.sample ? { sample: parsePositiveInt(flags.sample, '--sample') } : {}),
+      seed: parseSeed(flags.seed),
       ...(flags.overwrite ? { overwrite: true } : {}),
     });
+    for (const w of r.warnings) console.error(`warning: ${w}`);
     console.log(
       `wrote ${r.out}: ${r.n} entities x d=${r.d} (${r.model}); ${r.uncovered} entities had no known word ` +
         `(zero vectors)${r.uncoveredExamples.length ? `, e.g. ${r.uncoveredExamples.join(', ')}` : ''}; ` +

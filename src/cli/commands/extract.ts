@@ -30,8 +30,19 @@ function addExtractionOptions(cmd: Command): Command {
       '--batch-size <n>',
       'sequences per engine call and per resumable chunk (default 64; 256 for models over 2 GiB of f32 weights)',
     )
-    .option('--limit <n>', 'only the first N entities of the dataset')
-    .option('--seed <s>', 'seed of the random-token prompt (ids depend only on seed and row)', '0')
+    .option(
+      '--limit <n>',
+      "only the first N entities, in file order (the paper's files are sorted by type: see --sample)",
+    )
+    .option(
+      '--sample <n>',
+      'N entities stratified by entity type and train/test split (seeded by --seed; see docs/extract.md)',
+    )
+    .option(
+      '--seed <s>',
+      'seed of --sample and of the random-token prompt (ids depend only on seed and row)',
+      '0',
+    )
     .addOption(
       new Option('--device <device>', 'onnxruntime execution provider')
         .choices(['cpu', 'cuda'])
@@ -115,12 +126,19 @@ export function registerExtract(program: Command): void {
       .summary('extract, probe and report in one command, reusing whatever is already done')
       .description(
         'Extraction (like `extract`), then linear probes for every layer (like `probe`), then the HTML report, ' +
-          'all under --out. Steps whose outputs exist and match are skipped, so rerunning continues where it stopped.',
+          'all under one folder. A step is skipped only when its output recorded exactly the settings asked for ' +
+          '(model files, dataset, prompt, rows, layers, hooks, dtype, aggregation, paper-compat), so rerunning ' +
+          'continues where it stopped. The default folder name ends in a hash of those settings (other settings, ' +
+          'other folder); an explicit --out made with other settings is refused, naming the setting. For a quick ' +
+          "look use --sample N (all entity types, the dataset's test fraction) rather than --limit N.",
       )
       .requiredOption('--model <model>', 'Hugging Face checkpoint directory, Hub id or static:<embedding>')
       .requiredOption('--dataset <name>', 'dataset name or path')
       .option('--prompt <variant>', "prompt variant (default: the dataset's canonical prompt)")
-      .option('--out <dir>', 'output directory (default: ./spacetime-lens-runs/<model>/<dataset>/<prompt>)'),
+      .option(
+        '--out <dir>',
+        'output directory (default: ./spacetime-lens-runs/<model>/<dataset>/<prompt>-<settings hash>)',
+      ),
   )
     .option('--resume', 'accepted for symmetry with extract; run always resumes')
     .action(async (opts) => {
