@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { canonicalPrompt } from '../data/prompts.js';
 import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
-import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
+import { allWarnings, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -90,6 +90,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     await mkdir(probeDir, { recursive: true });
     await writeProbeResults(probeDir, run);
     log(formatResultsTable(run.results));
+    for (const w of allWarnings(run.results)) log(`warning: ${w}`);
     ran.probe = true;
   }
 

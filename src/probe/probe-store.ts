@@ -10,9 +10,10 @@ import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { VERSION } from '../version.js';
 import { resolveAlphas } from './alphas.js';
-import { type Metrics, splitMetrics } from './metrics.js';
+import { type Metrics, MIN_TEST_ROWS, splitMetrics } from './metrics.js';
 import type { DistanceMode } from './proximity.js';
 import { fitRidge, type RidgeModel, ridgeLoo, ridgePredict } from './ridge.js';
+import { alphaEdgeWarning, sizeWarnings } from './warnings.js';
 
 export const PROBE_RESULTS_SCHEMA = 'spacetime-lens/probe-results@1';
 
@@ -47,8 +48,8 @@ export interface ProbeResults {
   nTest: number;
   d: number;
   layers: LayerResult[];
-  /** The layer with the highest test R² (train R² when there are no test rows). */
-  bestLayer: number;
+  /** The layer with the highest test R²; null with fewer than MIN_TEST_ROWS (20) test rows. */
+  bestLayer: number | null;
   predictions: { file: string; layers: number[] };
   probes: { file: string };
   store: string;
@@ -192,6 +193,7 @@ export async function probeStore(
         : { ...(await fitRidge(x, targets, t, grid.alphas[0]!, ridgeOptions)), alphaIndex: null, looMse: [] };
     const pred = await ridgePredict(fit, x);
     const metrics = await splitMetrics(targets, pred, t, isTest, distance);
+    const layerWarnings = [...fit.warnings, alphaEdgeWarning(fit.alphaIndex, grid.alphas) ?? []].flat();
     const result: LayerResult = {
       layer,
       alpha: fit.alpha,
@@ -199,7 +201,7 @@ export async function probeStore(
       looMse: fit.looMse,
       train: metrics.train,
       test: metrics.test,
-      ...(fit.warnings.length ? { warnings: fit.warnings } : {}),
+      ...(layerWarnings.length ? { warnings: layerWarnings } : {}),
     };
     const model: RidgeModel = fit;
     layerResults.push(result);
@@ -208,10 +210,11 @@ export async function probeStore(
     options.onLayer?.(result, k + 1, layers.length);
   }
   const nTest = n - trainRows.length;
-  const score = (r: LayerResult) => (nTest > 0 ? r.test.r2 : r.train.r2);
-  let best = layerResults[0]!;
-  for (const r of layerResults) if (score(r) > score(best)) best = r;
-  const keep = options.predictions === 'all' ? layers : [best.layer];
+  warnings.push(...sizeWarnings(m.d, trainRows.length, nTest));
+  const best = nTest >= MIN_TEST_ROWS ? highest(layerResults, (r) => r.test.r2) : undefined;
+  // Without a best layer, predictions.csv keeps the layer with the lowest LOO error (a train-side score, not a claim).
+  const shown = best ?? highest(layerResults, (r) => -Math.min(...r.looMse, Number.POSITIVE_INFINITY));
+  const keep = options.predictions === 'all' ? layers : [(shown ?? layerResults.at(-1)!).layer];
   for (const l of layers) if (!keep.includes(l)) predictions.delete(l);
   const results: ProbeResults = {
     schema: PROBE_RESULTS_SCHEMA,
@@ -226,7 +229,7 @@ export async function probeStore(
     nTest,
     d: m.d,
     layers: layerResults,
-    bestLayer: best.layer,
+    bestLayer: best?.layer ?? null,
     predictions: { file: 'predictions.csv', layers: keep },
     probes: { file: 'probes.safetensors' },
     store: store.dir,
@@ -235,6 +238,16 @@ export async function probeStore(
     warnings,
   };
   return { results, names, targets, isTest, predictions, models };
+}
+
+/** The result with the highest finite score (the first on ties); undefined when no score is finite. */
+function highest(results: LayerResult[], score: (r: LayerResult) => number): LayerResult | undefined {
+  let best: LayerResult | undefined;
+  for (const r of results) {
+    const v = score(r);
+    if (Number.isFinite(v) && (best === undefined || v > score(best))) best = r;
+  }
+  return best;
 }
 
 function csvField(v: string): string {
@@ -342,6 +355,11 @@ export async function writeProbeResults(dir: string, run: ProbeRun): Promise<voi
   await writeFileAtomic(join(dir, 'results.json'), `${json}\n`);
 }
 
+/** A number for a table: `n/a` where it is undefined (NaN, e.g. R² on too few test rows). */
+export function fixed(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : 'n/a';
+}
+
 /** The per-layer table for a terminal, the best layer marked with '*'. */
 export function formatResultsTable(results: ProbeResults): string {
   const space = results.kind === 'space';
@@ -363,11 +381,11 @@ export function formatResultsTable(results: ProbeResults): string {
       r.layer === results.bestLayer ? '*' : '',
       String(r.layer),
       r.alpha.toPrecision(4),
-      r.train.r2.toFixed(4),
-      r.test.r2.toFixed(4),
-      sp.toFixed(4),
-      r.test.proxError.toFixed(4),
-      ...(space ? [(r.test.haversineMaeKm ?? NaN).toFixed(0)] : []),
+      fixed(r.train.r2, 4),
+      fixed(r.test.r2, 4),
+      fixed(sp, 4),
+      fixed(r.test.proxError, 4),
+      ...(space ? [fixed(r.test.haversineMaeKm ?? Number.NaN, 0)] : []),
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
