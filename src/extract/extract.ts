@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { loadModel } from '../model/index.js';
+import { loadModel, modelIdentity } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, parseHooks, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -310,7 +310,7 @@ async function makePlan(
 
   const config = model.config;
   const key: Record<string, unknown> = {
-    model: options.modelId ?? options.model,
+    model: options.modelId ?? modelIdentity(options.model),
     configHash: configHash(config),
     dataset: dataset.name,
     datasetSha256: dataset.source.sha256,

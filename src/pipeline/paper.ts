@@ -24,9 +24,10 @@ import {
   promptsExperiment,
 } from '../experiments/index.js';
 import type { ExtractionModel } from '../extract/index.js';
-import { loadModel } from '../model/index.js';
+import { loadModel, modelIdentity } from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
+import { modelDisplayName } from '../util/paths.js';
 import { modelSlug, runPipeline } from './run.js';
 
 export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
@@ -81,6 +82,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     if (!ALL_EXPERIMENTS.includes(e))
       throw new UserError(`unknown experiment '${e}' (${ALL_EXPERIMENTS.join(', ')})`);
   }
+  options = { ...options, model: modelIdentity(options.model) }; // a local directory by its absolute path
   const root = resolve(options.out ?? 'spacetime-lens-runs', modelSlug(options.model));
   await mkdir(root, { recursive: true });
   const datasets = await loadDatasets(options.datasets, log);
@@ -169,7 +171,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     await model?.dispose();
   }
   const inputs = await loadReportInputs([...probeDirs, ...experimentDirs.filter((d) => existsSync(d))]);
-  await writeReport(result.report, inputs, { title: `spacetime-lens: ${options.model}` });
+  await writeReport(result.report, inputs, { title: `spacetime-lens: ${modelDisplayName(options.model)}` });
   log(`report: ${result.report}`);
   return result;
 }

@@ -3,11 +3,13 @@ import { join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { canonicalPrompt } from '../data/prompts.js';
 import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
+import { modelIdentity } from '../model/index.js';
 import { allWarnings, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
+import { modelDisplayName } from '../util/paths.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
   /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
@@ -27,10 +29,18 @@ export interface RunResult {
   ran: { extract: boolean; probe: boolean; report: boolean };
 }
 
-/** A file-system-friendly name for a model id or path (`org--name`). */
+/**
+ * A file-system-friendly name for a model: a local directory's folder name (`../tiny-llama` -> `tiny-llama`), a Hub
+ * id as `org--name`, `static:x` as `static-x`.
+ */
 export function modelSlug(model: string): string {
-  const trimmed = model.replace(/^static:/, 'static-').replace(/[\\/]+$/, '');
-  return (trimmed.split(/[\\/]/).slice(-2).join('--') || 'model').replace(/[^A-Za-z0-9._-]+/g, '_');
+  const name = modelDisplayName(modelIdentity(model)).replace(/^static:/, 'static-');
+  const slug = name
+    .split('/')
+    .join('--')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^\.+/, '');
+  return slug || 'model';
 }
 
 async function mtime(path: string): Promise<number> {
@@ -52,6 +62,7 @@ async function upToDate(output: string, inputs: string[]): Promise<boolean> {
  */
 export async function runPipeline(options: RunPipelineOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
+  options = { ...options, model: modelIdentity(options.model) }; // a local directory by its absolute path
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
   const prompt = options.prompt ?? canonicalPrompt(dataset);
   const out = resolve(

@@ -2,6 +2,7 @@
 
 import { basename, dirname } from 'node:path';
 import { ensure } from '../util/errors.js';
+import { modelDisplayName } from '../util/paths.js';
 import { describeExtra, type ExtraSection } from './extras.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
 import { layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
@@ -249,6 +250,6 @@ function disambiguate(runs: ReportRun[]): ReportRun[] {
 }
 
 function defaultTitle(runs: ReportRun[]): string {
-  const models = [...new Set(runs.map((r) => r.results.model))];
+  const models = [...new Set(runs.map((r) => modelDisplayName(r.results.model)))];
   return models.length === 1 ? `Space and time probes: ${models[0]}` : 'Space and time probes';
 }

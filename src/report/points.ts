@@ -2,6 +2,7 @@
  * Per-entity point data of one run, in the compact column form embedded in the page, and the rows the figures
  * plot. The page's script builds the same rows (client.ts `rowsFor`), so the two must stay in step.
  */
+import { modelDisplayName } from '../util/paths.js';
 import { boroughIndex, continentOf, detectMapKind, haversineKm, usStates } from './geo.js';
 import type { MapKind, ReportOptions, ReportRun } from './types.js';
 
@@ -114,7 +115,7 @@ export function defaultYearOffset(run: ReportRun): number {
 
 export function runLabel(run: ReportRun): string {
   const r = run.results;
-  return `${r.model} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
+  return `${modelDisplayName(r.model)} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
 }
 
 /** Compact per-entity data of a run that has predictions. */
