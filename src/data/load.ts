@@ -96,7 +96,7 @@ export function datasetFromPaper(
   return ds;
 }
 
-/** The schema of a paper dataset (METHOD.md §1, §16). */
+/** The schema of a paper dataset (docs/method.md#datasets, #paper-compat). */
 export function paperSchema(spec: PaperDatasetSpec): DatasetSchema {
   return {
     name: spec.name,

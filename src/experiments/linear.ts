@@ -27,7 +27,7 @@ export interface LinearFit extends RidgeModel {
 
 type FitData = Pick<LayerData, 'x' | 'n' | 'd' | 't' | 'targets' | 'targetNames'>;
 
-/** sklearn `Ridge(alpha)` on the given rows, targets standardised with those rows' μ/σ (METHOD.md §7). */
+/** sklearn `Ridge(alpha)` on the given rows, targets standardised with those rows' μ/σ (docs/method.md#block-holdout). */
 export async function fitRidgeFixed(
   data: FitData,
   rows: ArrayLike<number>,
@@ -39,7 +39,7 @@ export async function fitRidgeFixed(
   });
 }
 
-/** sklearn `RidgeCV(alphas)` (exact LOO) on the given rows (METHOD.md §3). */
+/** sklearn `RidgeCV(alphas)` (exact LOO) on the given rows (docs/method.md#probes). */
 export async function fitRidgeLoo(
   data: FitData,
   rows: ArrayLike<number>,
@@ -60,7 +60,7 @@ export async function predictLinear(fit: LinearFit, x: Float32Array, n: number, 
   return ridgePredict(model, { data: x, rows: n, cols: fit.d });
 }
 
-/** The proximity-error distance for a dataset kind (METHOD.md §16: true haversine unless paper-compat). */
+/** The proximity-error distance for a dataset kind (docs/method.md#paper-compat: true haversine unless paper-compat). */
 export function defaultDistance(kind: 'space' | 'time', paperCompat = false): Distance {
   if (kind === 'time') return 'absolute';
   return paperCompat ? 'haversine-swapped' : 'haversine';
@@ -93,7 +93,7 @@ export async function scoreSplit(data: ScoreData, pred: Float64Array, distance: 
   };
 }
 
-/** PE_All(i) for every row: the fraction of all N predictions closer to t_i than p_i (METHOD.md §4). */
+/** PE_All(i) for every row: the fraction of all N predictions closer to t_i than p_i (docs/method.md#metrics). */
 export async function combinedProxError(data: ScoreData, pred: Float64Array, distance: Distance) {
   return (await proximityErrors(data.targets, pred, data.n, data.isTest, distance)).perPointAll;
 }

@@ -1,5 +1,5 @@
 /**
- * The paper's nonlinear probe (METHOD.md §5): Linear(d→256) → ReLU → Linear(256→t), MSE on standardised
+ * The paper's nonlinear probe (docs/method.md#mlp): Linear(d→256) → ReLU → Linear(256→t), MSE on standardised
  * targets, AdamW (PyTorch semantics), weight-decay grid, early stopping on a validation split.
  *
  * Every step (forward, hand-written backward, AdamW update) is one onnxruntime graph run in float32, so the
@@ -247,7 +247,7 @@ export function gatherRows<T extends Float32Array | Float64Array>(
   return into;
 }
 
-/** The paper's weight-decay grid (METHOD.md §5). */
+/** The paper's weight-decay grid (docs/method.md#mlp). */
 export const DEFAULT_WEIGHT_DECAYS = [0.01, 0.03, 0.1, 0.3];
 
 export interface MlpFitOptions {

@@ -1,5 +1,5 @@
 /**
- * Principal components of a layer's activations (METHOD.md §6): all N rows, centred.
+ * Principal components of a layer's activations (docs/method.md#pca): all N rows, centred.
  *
  * Block subspace iteration on the covariance XcᵀXc, applied implicitly: each pass streams X in row chunks
  * through one onnxruntime graph (centre, Y = Xc·V, Z += Xcᵀ·Y), so no d×d or centred n×d copy is ever built.

@@ -1,5 +1,5 @@
 /**
- * Prompt sensitivity and prompt transfer (METHOD.md §8), over stores of one model and dataset under several prompts.
+ * Prompt sensitivity and prompt transfer (docs/method.md#prompt-experiments), over stores of one model and dataset under several prompts.
  *
  * Sensitivity: the LOO ridge probe of §3 per prompt and layer; test R² (and Spearman) against layer.
  * Transfer at one layer: the probe fitted on prompt b's train rows is applied to prompt a's activations,

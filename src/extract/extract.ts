@@ -49,7 +49,7 @@ export interface ExtractOptions {
   model: string;
   /** A dataset name or path (as loadDataset takes it), or a loaded dataset. */
   dataset: string | EntityDataset;
-  /** A prompt variant of the dataset (METHOD §2). */
+  /** A prompt variant of the dataset (docs/method.md#prompts). */
   prompt: string;
   /** The store directory to create (a shard writes `<out>.shard-i-of-N`). */
   out: string;
@@ -72,7 +72,7 @@ export interface ExtractOptions {
   overwrite?: boolean;
   /** Extract only this slice (cluster array jobs). */
   shard?: Shard;
-  /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (METHOD §16). */
+  /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (docs/method.md#paper-compat). */
   paperCompat?: boolean;
   progress?: ProgressSink;
   /** Reuse an already loaded model (several prompts, the `run` pipeline, tests). */
@@ -133,7 +133,7 @@ interface Plan {
   rendered: RenderedPrompt[];
 }
 
-/** Renders rows [0, n) with a prompt variant (METHOD §2). */
+/** Renders rows [0, n) with a prompt variant (docs/method.md#prompts). */
 function renderRows(dataset: EntityDataset, promptName: string, n: number): RenderedPrompt[] {
   const prompt = getPrompt(dataset, promptName);
   const out: RenderedPrompt[] = [];
@@ -175,7 +175,7 @@ function precisionOf(dtype: ExtractDtype): { chunk: ChunkPrecision; store: 'f32'
 
 /**
  * Extracts activations of one (model, dataset, prompt) into a store: every requested layer and hook at the kept
- * token of each entity (METHOD §2), chunk by chunk into a work directory, then one atomic store. Resumable and
+ * token of each entity (docs/method.md#prompts), chunk by chunk into a work directory, then one atomic store. Resumable and
  * shardable; see docs/extract.md.
  */
 export async function extract(options: ExtractOptions): Promise<ExtractResult> {

@@ -36,7 +36,7 @@ export interface PaperOptions {
   model: string;
   /** Dataset names or paths (default: the six paper datasets; ones that cannot be loaded are an error). */
   datasets?: string[];
-  /** 'paper' (the four prompts of each dataset, METHOD.md §2), 'canonical', or explicit prompt names. */
+  /** 'paper' (the four prompts of each dataset, docs/method.md#prompts), 'canonical', or explicit prompt names. */
   prompts?: 'paper' | 'canonical' | string[];
   experiments?: ExperimentName[];
   /** Root directory (default ./spacetime-lens-runs); the model's runs go to <out>/<model slug>/. */
@@ -49,7 +49,7 @@ export interface PaperOptions {
   paperCompat?: boolean;
   seed?: number;
   alphas?: string;
-  /** MLP settings (epochs etc.); defaults as METHOD.md §5. */
+  /** MLP settings (epochs etc.); defaults as docs/method.md#mlp. */
   mlp?: { maxEpochs?: number; batchSize?: number; weightDecays?: number[] };
   log?: (line: string) => void;
 }

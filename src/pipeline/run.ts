@@ -12,7 +12,7 @@ import { pathExists } from '../util/fsx.js';
 import { modelDisplayName } from '../util/paths.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
-  /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
+  /** Prompt variant (default: the dataset's canonical prompt, docs/method.md#prompts). */
   prompt?: string;
   /** Output directory (default ./spacetime-lens-runs/<model>/<dataset>/<prompt>). */
   out?: string;

@@ -1,5 +1,5 @@
 /**
- * Ridge penalty grids (METHOD.md §3, §5, §16). The paper's grids are 12 log-spaced values; the project default
+ * Ridge penalty grids (docs/method.md#probes, #mlp, #paper-compat). The paper's grids are 12 log-spaced values; the project default
  * stretches the 7B grid with the model width so that other models get a comparable range.
  */
 import { UserError } from '../util/errors.js';

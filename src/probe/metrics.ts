@@ -1,5 +1,5 @@
 /**
- * The paper's probe metrics (METHOD.md §4): R² (scikit-learn, uniform average over targets), Spearman (average ranks
+ * The paper's probe metrics (docs/method.md#metrics): R² (scikit-learn, uniform average over targets), Spearman (average ranks
  * for ties, as SciPy), Pearson, pooled MAE/RMSE, haversine MAE in km for space, and the proximity error.
  */
 import { type DistanceMode, proximityErrors } from './proximity.js';

@@ -1,5 +1,5 @@
 /**
- * Probes every layer of an activation store (METHOD.md §3–4): fit on the store's train rows, score train and test,
+ * Probes every layer of an activation store (docs/method.md#probes, #metrics): fit on the store's train rows, score train and test,
  * and write results.json (schema spacetime-lens/probe-results@1), results.csv, predictions.csv and probes.safetensors.
  */
 import { mkdir } from 'node:fs/promises';
@@ -66,7 +66,7 @@ export interface ProbeOptions {
   /** Alpha grid: preset name, `auto`, `logspace:a:b:k`, comma list, or numbers. */
   alphas?: string | number[];
   cv?: 'loo' | 'none';
-  /** The authors' quirks: swapped haversine (METHOD §4 QUIRK). */
+  /** The authors' quirks: swapped haversine (docs/method.md#paper-compat). */
   paperCompat?: boolean;
   /** Which layers' per-entity predictions to keep: the best layer (default) or all. */
   predictions?: 'best' | 'all';

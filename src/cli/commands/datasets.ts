@@ -244,7 +244,7 @@ export function registerDatasets(program: Command): void {
 
   datasets
     .command('prompts')
-    .description('prompt variants of a dataset (METHOD.md §2), with an example rendering')
+    .description('prompt variants of a dataset (docs/method.md#prompts), with an example rendering')
     .argument('<name-or-path>', 'a dataset name or file (for custom files: custom_space / custom_time)')
     .addOption(
       new Option('--example <row>', 'render this row of the dataset as the example').argParser(integer),

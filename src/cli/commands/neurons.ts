@@ -47,7 +47,7 @@ async function finish(result: CausalExperimentResult, out: string, quiet?: boole
   console.error(`wrote ${files.join(', ')}`);
 }
 
-/** Registers `neurons`, `intervene` and `familiarity` (METHOD.md §9 and the paper's proposed follow-ups). */
+/** Registers `neurons`, `intervene` and `familiarity` (docs/method.md#neurons and the paper's proposed follow-ups). */
 export function registerNeurons(program: Command): void {
   registerNeuronsCommand(program);
   registerIntervene(program);
@@ -77,7 +77,7 @@ async function probeLayerCount(dir: string): Promise<number> {
 function registerNeuronsCommand(program: Command): void {
   program
     .command('neurons')
-    .summary('find space and time neurons (both procedures of METHOD §9)')
+    .summary('find space and time neurons (both procedures of docs/method.md#neurons)')
     .description(
       'Two procedures, named as such:\n' +
         '  correlation  (the code procedure, model_composition.py): every neuron of every layer; its input (up, ' +

@@ -50,7 +50,7 @@ export function registerProbe(program: Command): void {
     )
     .option(
       '--paper-compat',
-      "the authors' metric quirk: haversine distances with latitude and longitude swapped (METHOD §4)",
+      "the authors' metric quirk: haversine distances with latitude and longitude swapped (docs/method.md#metrics)",
     )
     .addOption(
       new Option('--predictions <which>', 'per-entity predictions to write')
