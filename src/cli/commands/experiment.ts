@@ -280,6 +280,7 @@ async function report(result: ExperimentResult, _flags: { quiet?: boolean }): Pr
     lines.push('', ...summary.map(([k, v]) => `${k}: ${typeof v === 'number' ? +v.toPrecision(4) : v}`));
   }
   console.log(lines.join('\n'));
+  for (const w of result.warnings ?? []) console.error(`warning: ${w}`);
 }
 
 function single(stores: string[]): string {
