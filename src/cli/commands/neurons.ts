@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { formatTable } from '../../experiments/output.js';
-import { loadModel } from '../../model/index.js';
+import { loadModel, modelIdentity } from '../../model/index.js';
 import {
   type CausalExperimentResult,
   type EditPositions,
@@ -258,7 +258,7 @@ function registerIntervene(program: Command): void {
           schema: 'spacetime-lens/experiment@1',
           experiment: 'intervene',
           title: `Steering along the ${dir.target} probe direction at layer ${layer}`,
-          model: flags.model,
+          model: modelIdentity(flags.model),
           dataset: probes.dataset ?? '',
           prompt: flags.prompt.join(' | '),
           layer,
@@ -367,7 +367,7 @@ function registerFamiliarity(program: Command): void {
             },
           });
           await writeFamiliarity(store.dir, list, {
-            model: flags.model,
+            model: modelIdentity(flags.model),
             template: spec.template,
             answer: spec.answer,
             toolVersion: VERSION,
