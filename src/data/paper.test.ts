@@ -150,7 +150,7 @@ describe('the paper CSVs (docs/method.md#datasets)', { skip }, () => {
 describe('historical_figure and headline (CSVs not published: small hand-made files)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stl-data-'));
 
-  it('derives death_century = floor(death_year / 100) * 100 and keeps the file value (§16 Q1)', async () => {
+  it('derives death_century = floor(death_year / 100) * 100 and keeps the file value (docs/method.md#paper-compat)', async () => {
     const path = join(dir, 'historical_figure.csv');
     writeFileSync(
       path,

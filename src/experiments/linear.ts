@@ -83,7 +83,7 @@ export function toScalarMetrics(m: Omit<Metrics, 'proxError'> & { proxError?: nu
 
 type ScoreData = Pick<LayerData, 'n' | 't' | 'targets' | 'isTest'>;
 
-/** Train and test metrics of predictions for all rows (proximity error train×train and test×test, as §3/§4). */
+/** Train and test metrics of predictions for all rows (proximity error train×train and test×test, docs/method.md#metrics). */
 export async function scoreSplit(data: ScoreData, pred: Float64Array, distance: Distance) {
   const m = await splitMetrics(data.targets, pred, data.t, data.isTest, distance);
   return {
@@ -99,7 +99,7 @@ export async function combinedProxError(data: ScoreData, pred: Float64Array, dis
 }
 
 /**
- * Metrics on a subset of rows. proxError = the mean of `proxAll` (PE_All, §7's "combined" version) over the rows
+ * Metrics on a subset of rows. proxError = the mean of `proxAll` (PE_All, the "combined" version of docs/method.md#metrics) over the rows
  * when given, else the proximity error within the subset (rows × rows).
  */
 export async function scoreRows(

@@ -283,7 +283,7 @@ export interface MlpFit {
 }
 
 /**
- * Trains the §5 MLP probe on the given training rows of x (n×d) with targets y (n×t, raw units).
+ * Trains the docs/method.md#mlp MLP probe on the given training rows of x (n×d) with targets y (n×t, raw units).
  * Targets are standardised with the train rows' mean/std (ddof 0). 10% of the train rows (seeded) are held out
  * for early stopping; each weight decay starts from the same seeded init and batch order (common random numbers,
  * so the grid compares regularisation, not luck); the one with the smallest minimum validation MSE wins and its

@@ -130,7 +130,7 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
   return finishPca(n, d, k, mean, totalSumSquares, VU, q, ritz.values, iterations, converged, residual);
 }
 
-/** Features X·V[:, :k] (n×k, f32), not re-centred (the probe's intercept absorbs the offset), as in §6. */
+/** Features X·V[:, :k] (n×k, f32), not re-centred (the probe's intercept absorbs the offset), as in docs/method.md#pca. */
 export async function projectOntoComponents(x: Float32Array, n: number, result: PcaResult, k: number) {
   const { d } = result;
   if (k > result.k) throw new Error(`projectOntoComponents: only ${result.k} components were computed`);

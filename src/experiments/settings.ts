@@ -10,7 +10,7 @@ import { splitRows } from './prompts.js';
 
 export type ExperimentKind = 'mlp' | 'pca' | 'holdout' | 'transfer';
 
-/** Layers the paper used (docs/method.md#mlp MLP, §6 PCA, §7 hold-outs, §8 transfer). */
+/** Layers the paper used (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments). */
 export const PAPER_LAYERS: Record<ExperimentKind, Record<PaperSize, number>> = {
   mlp: { '7b': 20, '13b': 24, '70b': 48 },
   pca: { '7b': 20, '13b': 24, '70b': 48 },
