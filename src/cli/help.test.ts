@@ -9,9 +9,9 @@ import { buildProgram, main } from './main.js';
 // Help texts and docs may only point at files inside the repository: the method is docs/method.md (with stable
 // anchors), never the spec outside the checkout (METHOD.md, ../shared/...).
 const root = packageRoot();
-const OUTSIDE = /METHOD\.md|METHOD §|\.\.\/shared|shared\/spec|NOTES\.md/;
+const OUTSIDE = /METHOD\.md|§\d|\.\.\/shared|shared\/spec|NOTES\.md/;
 /** In files: the spec outside the checkout (tests may still read the paper CSVs from ../shared/data). */
-const SPEC = /METHOD\.md|METHOD §|shared\/spec|NOTES\.md/;
+const SPEC = /METHOD\.md|§\d|shared\/spec|NOTES\.md/;
 
 /** Every command path: [], ['datasets'], ['datasets', 'fetch'], ... */
 function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
