@@ -12,7 +12,6 @@ import { countFinishedChunks, rememberInvocation, repeatCommand } from './interr
 // The real CLI in a child process on a tiny generated Llama: Ctrl-C (SIGINT) mid-extraction must end with exit code
 // 130 and one line saying what was kept and the exact command that continues.
 let tmp: string;
-let modelDir: string;
 let csv: string;
 
 const launcher = `
@@ -22,7 +21,7 @@ process.exitCode = await main(process.argv.slice(1));
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-sigint-'));
-  modelDir = await writeRandomLlama(join(tmp, 'tiny-llama'));
+  await writeRandomLlama(join(tmp, 'tiny-llama')); // used as ./tiny-llama: the CLI runs in tmp
   csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 3000);
 });
 after(() => rm(tmp, { recursive: true, force: true }));
@@ -108,4 +107,28 @@ test('Ctrl-C during run: exit 130 and the same command to continue, under the mo
     new RegExp(`finished steps and \\d+ finished extraction chunks? are kept under ${root};`),
   );
   assert.ok(line.endsWith(`run the same command again to continue: spacetime-lens ${args.join(' ')}`), line);
+});
+
+test('Ctrl-C during paper: exit 130, what was kept under <out>/<model folder>, the same command to continue', async () => {
+  const args = [
+    'paper',
+    '--model',
+    './tiny-llama',
+    '--datasets',
+    csv,
+    '--prompts',
+    'canonical',
+    '--batch-size',
+    '1',
+  ];
+  const root = join(tmp, 'grid', 'tiny-llama');
+  const r = await interrupt([...args, '--out', 'grid', '--quiet'], () => countFinishedChunks(root) > 0);
+  assert.equal(r.code, 130, r.err);
+  const line = r.err.split('\n').find((l) => l.startsWith('spacetime-lens: interrupted;'));
+  assert.ok(line, r.err);
+  assert.match(line, new RegExp(`\\d+ finished extraction chunks? are kept under ${root};`));
+  assert.ok(
+    line.endsWith(`continue: spacetime-lens ${[...args, '--out', 'grid', '--quiet'].join(' ')}`),
+    line,
+  );
 });

@@ -39,20 +39,25 @@ test('modelIdentity and modelDisplayName: absolute path for a local directory, i
   assert.equal(modelDisplayName('meta-llama/Llama-2-7b-hf'), 'meta-llama/Llama-2-7b-hf');
 });
 
-test('run with a relative --model: the manifest stores the absolute path, the report title the folder name', async () => {
+test('run with a relative --model: absolute path in the manifest, folder name in the title; few test rows warned', async () => {
   const csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 40);
   const out = join(tmp, 'run');
-  await runPipeline({
-    model: relative(process.cwd(), modelDir),
-    dataset: csv,
-    limit: 30,
-    batchSize: 10,
-    out,
-  });
+  const log: string[] = [];
+  const model = relative(process.cwd(), modelDir);
+  await runPipeline({ model, dataset: csv, limit: 30, batchSize: 10, out, log: (l) => log.push(l) });
   const manifest = JSON.parse(await readFile(join(out, 'store', 'manifest.json'), 'utf8'));
   assert.equal(manifest.model.id, modelDir);
+  // 30 rows of world_place hold only a few test rows: run says so and names no best layer.
+  const results = JSON.parse(await readFile(join(out, 'probe', 'results.json'), 'utf8'));
+  assert.ok(results.nTest < 20, `nTest ${results.nTest}`);
+  assert.equal(results.bestLayer, null);
+  assert.ok(
+    log.some((l) => /^warning: (only \d+|no) test rows? \(fewer than 20\)/.test(l)),
+    log.join('\n'),
+  );
   const html = await readFile(join(out, 'report.html'), 'utf8');
   const title = /<h1>([^<]*)<\/h1>/.exec(html)?.[1];
   assert.equal(title, 'Space and time probes: tiny-llama');
   assert.doesNotMatch(html, /\.\.\/[^"<]*tiny-llama/, 'the relative path appears nowhere in the report');
+  assert.match(html, /<div class="warnings">.*fewer than 20/s);
 });
