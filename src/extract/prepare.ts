@@ -18,7 +18,7 @@ export interface PreparedRow {
 export const RANDOM_TOKEN_LOW = 100;
 
 /**
- * docs/method.md#prompts's max_id: the largest token id in the encoded dataset (prefix + entity, without special tokens), over
+ * the max_id of docs/method.md#prompts: the largest token id in the encoded dataset (prefix + entity, without special tokens), over
  * every row of the job's dataset, so every shard computes the same value.
  */
 export function maxTokenId(tokenizer: ModelTokenizer, prompts: RenderedPrompt[]): number {
@@ -29,7 +29,7 @@ export function maxTokenId(tokenizer: ModelTokenizer, prompts: RenderedPrompt[])
 
 export interface PrepareOptions {
   seed: number;
-  /** docs/method.md#prompts's max_id (only needed when the prompt asks for random tokens). */
+  /** the max_id of docs/method.md#prompts (only needed when the prompt asks for random tokens). */
   maxId?: number;
   /** The model's longest supported sequence (a clear error, not garbage, when a row is longer). */
   maxPositions?: number;
