@@ -102,7 +102,8 @@ export async function assembleStore(o: AssembleOptions): Promise<void> {
   const extra = { ...o.manifest.extra };
   if (o.dtype === 'int8') {
     extra['quantization'] = {
-      scheme: 'per-channel affine quint8 over the store rows, after an fp16 cast (docs/method.md#activations)',
+      scheme:
+        'per-channel affine quint8 over the store rows, after an fp16 cast (docs/method.md#activations)',
       stored: 'dequantised float32 values; scale (float32 LE) and zeroPoint (float64 LE) per hook, base64',
       params: quantization,
     };
