@@ -2,7 +2,7 @@
 """Goldens for src/data tests, computed independently with NumPy / the Python standard library.
 
 Run from the repository root:  /usr/bin/python3 reference/data_make_goldens.py
-Writes test/fixtures/data/*. Reads the paper CSVs from ../shared/data/paper (METHOD.md §1, §2).
+Writes test/fixtures/data/*. Reads the paper CSVs from ../shared/data/paper (docs/method.md#datasets, #prompts).
 """
 import csv
 import datetime as dt
@@ -66,7 +66,7 @@ def dates():
     write_json('date_cases.json', cases)
 
 
-# --- entity strings, written from METHOD.md §2 ---
+# --- entity strings, written from docs/method.md#prompts ---
 def world_entity(name):
     m = re.search(r'\((.*?)\)', name)
     if m:

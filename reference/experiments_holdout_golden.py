@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden for the block hold-out (METHOD.md §7) computed independently with scikit-learn and NumPy.
+"""Golden for the block hold-out (docs/method.md#block-holdout) computed independently with scikit-learn and NumPy.
 
 For each held-out group v of a small synthetic space dataset:
   nominal  = Ridge(alpha) fitted on the default train rows (targets standardised with their mean/std, ddof 0),

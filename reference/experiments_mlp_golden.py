@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden for the MLP probe's training step (METHOD.md §5): PyTorch nn.Linear/ReLU/MSELoss/AdamW.
+"""Golden for the MLP probe's training step (docs/method.md#mlp): PyTorch nn.Linear/ReLU/MSELoss/AdamW.
 
 Writes test/fixtures/experiments/mlp_golden.{json,bin}: inputs (x, y, initial weights, batch rows per step) and
 PyTorch's parameters and losses after the steps, for two optimiser settings. The TypeScript test feeds the same

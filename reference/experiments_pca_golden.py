@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden for PCA (METHOD.md §6): scikit-learn PCA (full SVD) and NumPy eigh of the covariance, in float64,
+"""Golden for PCA (docs/method.md#pca): scikit-learn PCA (full SVD) and NumPy eigh of the covariance, in float64,
 on float32 activations-like data (a mean offset, a decaying spectrum). Two shapes: n > d and n < d.
 Writes test/fixtures/experiments/pca_golden.{json,bin}.
 Run: /usr/bin/python3 reference/experiments_pca_golden.py

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden for prompt transfer (METHOD.md §8) with scikit-learn RidgeCV and SciPy, independent of our code.
+"""Golden for prompt transfer (docs/method.md#prompt-experiments) with scikit-learn RidgeCV and SciPy, independent of our code.
 
 Three "prompts" of one synthetic space dataset (shared geometry, prompt-specific offsets and noise). For every
 ordered pair (a = activation prompt, b = probe prompt): RidgeCV(alphas) fitted on b's train rows (targets

@@ -1,4 +1,4 @@
-"""Golden for the paper's 8-bit per-channel activation quantisation (METHOD.md §2; wesg52/world-models utils.py
+"""Golden for the paper's 8-bit per-channel activation quantisation (docs/method.md#activations; wesg52/world-models utils.py
 adjust_precision(per_channel=True) applied after save_activations.py's fp16 cast).
 
 Writes test/fixtures/extract/quantize.json: the fp32 input, torch's quint8 codes, scales, zero points and the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Goldens for src/neurons/neurons*.ts (METHOD.md §9), computed independently with NumPy/SciPy in float64.
+"""Goldens for src/neurons/neurons*.ts (docs/method.md#neurons), computed independently with NumPy/SciPy in float64.
 
 Writes test/fixtures/neurons/:
   tiny-llama/config.json, tiny-llama/model.safetensors   a random 3-layer Llama checkpoint (d 16, d_mlp 24, vocab 64)

@@ -2,9 +2,9 @@
 """Golden values for src/probe, from scikit-learn / SciPy / NumPy (Debian python3-sklearn 1.2).
 
 Writes test/fixtures/probe/ridge_goldens.json and test/fixtures/probe/metrics_goldens.json.
-Ridge: the paper's pipeline (METHOD.md §3): y standardised with train mean/std (ddof 0), then
+Ridge: the paper's pipeline (docs/method.md#probes): y standardised with train mean/std (ddof 0), then
 RidgeCV(alphas, store_cv_values=True) (cv=None: exact LOO) or Ridge(alpha), predictions de-standardised.
-Metrics (METHOD.md §4): sklearn r2_score, scipy spearmanr/pearsonr, pooled MAE/RMSE, haversine MAE (true and the
+Metrics (docs/method.md#metrics): sklearn r2_score, scipy spearmanr/pearsonr, pooled MAE/RMSE, haversine MAE (true and the
 authors' swapped variant) and the proximity error by brute force over the full N x N matrix.
 
 Run: /usr/bin/python3 reference/probe_make_goldens.py

@@ -150,7 +150,7 @@ class _Evil:
 
 
 def golden_torch():
-    """PyTorch .pt files as torch.save writes them, incl. the authors' per-channel quint8 activations (METHOD §2)."""
+    """PyTorch .pt files as torch.save writes them, incl. the authors' per-channel quint8 activations (docs/method.md#activations)."""
     rng = np.random.default_rng(13)
     x = torch.from_numpy(rng.standard_normal((5, 3)).astype(np.float32) * 4)
     x16 = x.half().float()  # the authors cast to fp16, then fp32, then quantise per column

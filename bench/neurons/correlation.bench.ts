@@ -1,5 +1,5 @@
 /**
- * One layer of the `neurons` correlation search (METHOD §9) against NumPy/SciPy on the same arrays, in one run:
+ * One layer of the `neurons` correlation search (docs/method.md#neurons) against NumPy/SciPy on the same arrays, in one run:
  * gain-free RMSNorm, the neuron-proxy GEMM (n × d by d × m), average ranks of every proxy column and Spearman with
  * t targets. Shapes default to SmolLM2-135M's MLP (d 576, d_mlp 1536) on 4000 entities.
  *

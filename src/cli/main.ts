@@ -10,6 +10,7 @@ import { registerModel } from './commands/model.js';
 import { registerNeurons } from './commands/neurons.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReport } from './commands/report.js';
+import { rememberInvocation } from './interrupt.js';
 
 /** Builds the command tree. Each stage registers its own subcommands; this file only assembles them. */
 export function buildProgram(): Command {
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
  */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  rememberInvocation(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -167,7 +167,7 @@ function readTargets(table: RawTable, schema: DatasetSchema, targets: Float64Arr
       if (y === undefined)
         flag(r, 'non-numeric coordinate', `${t.latColumn} is not a number: ${quote(lat[r])}`);
       else if (Math.abs(y) > 90) flag(r, 'latitude out of range', `${t.latColumn} ${y} is outside [-90, 90]`);
-      targets[2 * r] = x ?? Number.NaN; // column 0 = longitude (METHOD.md §1)
+      targets[2 * r] = x ?? Number.NaN; // column 0 = longitude (docs/method.md#datasets)
       targets[2 * r + 1] = y ?? Number.NaN;
     }
   } else if (t.type === 'date') {

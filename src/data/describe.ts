@@ -80,7 +80,7 @@ export interface RegistryEntry {
   name: string;
   kind: 'space' | 'time';
   target: string;
-  /** Published rows (METHOD.md §1). */
+  /** Published rows (docs/method.md#datasets). */
   rows?: number;
   entityTypes: string;
   cached: boolean;

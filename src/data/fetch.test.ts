@@ -13,9 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCliCaptured } from '../cli/testing.js';
 import { sha256File } from '../util/fsx.js';
 import { sharedDir } from '../util/paths.js';
-import { fetchDatasets, sourceLocation } from './fetch.js';
+import { fetchDatasets, planFetchAll, sourceLocation } from './fetch.js';
 import { loadDataset } from './load.js';
 import { DATASETS, PAPER_BASE_URL } from './registry.js';
 
@@ -186,5 +187,65 @@ describe('datasets fetch from a directory', { skip }, () => {
     );
     assert.equal(PAPER_BASE_URL.endsWith('/'), true);
     assert.equal(sourceLocation('art', 'http://mirror.example/x'), 'http://mirror.example/x/art.csv');
+  });
+});
+
+describe('datasets fetch all: what it skips, and the --source hint', { skip }, () => {
+  it('without --source: the four published CSVs; historical_figure and headline listed as skipped, with why', async () => {
+    const plan = planFetchAll();
+    assert.deepEqual(plan.names, ['world_place', 'us_place', 'nyc_place', 'art']);
+    assert.deepEqual(
+      plan.skipped.map((s) => s.name),
+      ['historical_figure', 'headline'],
+    );
+    for (const s of plan.skipped) assert.match(s.reason, /no public source URL.*--source DIR_OR_URL/);
+  });
+
+  it('CLI: `fetch all` prints the skipped datasets and the reason (everything else already cached: no network)', async () => {
+    const cache = tmp('stl-cache-');
+    const saved = process.env['SPACETIME_LENS_CACHE'];
+    process.env['SPACETIME_LENS_CACHE'] = cache;
+    try {
+      const names = ['world_place', 'us_place', 'nyc_place', 'art'];
+      await fetchDatasets(names, { source: PAPER });
+      const r = await runCliCaptured(['datasets', 'fetch', 'all']);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /^historical_figure: skipped: not in the authors' repository .*--source/m);
+      assert.match(r.out, /^headline: skipped: not in the authors' repository .*--source/m);
+      assert.match(r.out, /^0 fetched, 4 already cached, 2 skipped \(historical_figure, headline\)$/m);
+    } finally {
+      if (saved === undefined) delete process.env['SPACETIME_LENS_CACHE'];
+      else process.env['SPACETIME_LENS_CACHE'] = saved;
+    }
+  });
+
+  it('with a --source folder: every dataset whose CSV is there; the others skipped as absent', () => {
+    const dir = tmp('stl-src-');
+    writeFileSync(join(dir, 'headline.csv'), 'headline,pub_date,is_test\n');
+    const plan = planFetchAll(dir);
+    assert.deepEqual(plan.names, ['headline']);
+    assert.equal(plan.skipped.length, 5);
+    assert.match(plan.skipped[0]!.reason, /^no world_place\.csv in /);
+  });
+
+  it('a refused connection and an HTTP error both suggest --source DIR_OR_URL', async () => {
+    const closed = new FileServer();
+    const url = await closed.start();
+    await closed.stop(); // nothing listens on that port any more
+    await assert.rejects(
+      fetchDatasets(['art'], { source: url, dir: tmp('stl-cache-') }),
+      /cannot download http:\/\/127\.0\.0\.1:\d+\/data\/art\.csv: .*ECONNREFUSED.*pass --source DIR_OR_URL \(a folder or mirror holding art\.csv\)/,
+    );
+    const server = new FileServer();
+    server.root = tmp('stl-serve-');
+    const base = await server.start();
+    try {
+      await assert.rejects(
+        fetchDatasets(['art'], { source: base, dir: tmp('stl-cache-') }),
+        /HTTP 404 Not Found; .*pass --source DIR_OR_URL/,
+      );
+    } finally {
+      await server.stop();
+    }
   });
 });

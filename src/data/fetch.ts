@@ -53,6 +53,39 @@ export async function fetchDatasets(names: string[], options: FetchOptions = {})
   return results;
 }
 
+export interface FetchPlan {
+  /** Datasets `fetch all` will fetch. */
+  names: string[];
+  /** Datasets it leaves out, each with the reason. */
+  skipped: { name: string; reason: string }[];
+}
+
+/**
+ * What `datasets fetch all` covers. Without --source: the datasets the authors published (those with a known
+ * SHA-256); historical_figure and headline have no public source and are listed as skipped. With a --source folder:
+ * every paper dataset whose NAME.csv is in it. With a --source URL: all six (a missing one fails with its HTTP error).
+ */
+export function planFetchAll(source?: string): FetchPlan {
+  const plan: FetchPlan = { names: [], skipped: [] };
+  for (const name of PAPER_DATASET_NAMES) {
+    if (source === undefined && !DATASETS[name]!.sha256) {
+      plan.skipped.push({
+        name,
+        reason:
+          "not in the authors' repository (no public source URL); pass --source DIR_OR_URL with your own copy",
+      });
+    } else if (source !== undefined && !isUrl(source) && !existsSync(sourceLocation(name, source))) {
+      plan.skipped.push({ name, reason: `no ${name}.csv in ${resolve(source)}` });
+    } else plan.names.push(name);
+  }
+  return plan;
+}
+
+/** The hint after a failed download: where else the file can come from. */
+function sourceHint(name: string): string {
+  return `; offline or behind a proxy? pass --source DIR_OR_URL (a folder or mirror holding ${name}.csv)`;
+}
+
 function isUrl(source: string): boolean {
   return /^(https?|file):\/\//i.test(source);
 }
@@ -91,7 +124,7 @@ async function fetchOne(name: string, options: FetchOptions): Promise<FetchResul
   const tmp = tempSibling(dest);
   try {
     const { sha256, bytes } = isUrl(from)
-      ? await download(from, tmp, options.timeoutMs)
+      ? await download(from, tmp, options.timeoutMs, name)
       : await copy(from, tmp);
     if (spec.sha256 && sha256 !== spec.sha256) {
       throw new UserError(
@@ -137,21 +170,18 @@ function hasher(): Transform & { digest(): { sha256: string; bytes: number } } {
 async function download(
   url: string,
   tmp: string,
-  timeoutMs = 120_000,
+  timeoutMs: number | undefined,
+  name: string,
 ): Promise<{ sha256: string; bytes: number }> {
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs ?? 120_000), redirect: 'follow' });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new UserError(`cannot download ${url}: ${cause}`);
+    throw new UserError(`cannot download ${url}: ${cause}${sourceHint(name)}`);
   }
   if (!res.ok || !res.body) {
-    const hint =
-      res.status === 404
-        ? ' (the authors did not publish every CSV: get it elsewhere and pass --source DIR_OR_URL)'
-        : '';
-    throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}${hint}`);
+    throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}${sourceHint(name)}`);
   }
   const h = hasher();
   try {
@@ -161,7 +191,7 @@ async function download(
       createWriteStream(tmp),
     );
   } catch (err) {
-    throw new UserError(`download of ${url} failed: ${(err as Error).message}`);
+    throw new UserError(`download of ${url} failed: ${(err as Error).message}${sourceHint(name)}`);
   }
   return h.digest();
 }

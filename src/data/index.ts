@@ -16,7 +16,14 @@ export {
   summarizeDataset,
   type TargetSummary,
 } from './describe.js';
-export { type FetchOptions, type FetchResult, fetchDatasets, sourceLocation } from './fetch.js';
+export {
+  type FetchOptions,
+  type FetchPlan,
+  type FetchResult,
+  fetchDatasets,
+  planFetchAll,
+  sourceLocation,
+} from './fetch.js';
 export {
   cachedDatasetPath,
   customSchema,

@@ -96,7 +96,7 @@ export function datasetFromPaper(
   return ds;
 }
 
-/** The schema of a paper dataset (METHOD.md §1, §16). */
+/** The schema of a paper dataset (docs/method.md#datasets, #paper-compat). */
 export function paperSchema(spec: PaperDatasetSpec): DatasetSchema {
   return {
     name: spec.name,
@@ -118,7 +118,7 @@ export function paperSchema(spec: PaperDatasetSpec): DatasetSchema {
 }
 
 /**
- * §16 Q1: death_century = floor(death_year / 100) * 100 (hold-out groups 0, 100, ..., 1900; BCE floors down).
+ * docs/method.md#paper-compat: death_century = floor(death_year / 100) * 100 (hold-out groups 0, 100, ..., 1900; BCE floors down).
  * The file's own value (the builder's year // 100), if any, is kept as `death_century_file`.
  */
 function deriveDeathCentury(columns: Record<string, string[]>, targets: Float64Array): void {

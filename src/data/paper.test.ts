@@ -35,7 +35,7 @@ function fsum(values: ArrayLike<number>, stride = 1, offset = 0): number {
   return sum + c;
 }
 
-describe('the paper CSVs (METHOD.md §1)', { skip }, () => {
+describe('the paper CSVs (docs/method.md#datasets)', { skip }, () => {
   const loaded: Record<string, EntityDataset> = {};
   before(async () => {
     for (const name of ['world_place', 'us_place', 'nyc_place', 'art']) {
@@ -104,7 +104,7 @@ describe('the paper CSVs (METHOD.md §1)', { skip }, () => {
     assert.deepEqual(loaded['art'].targetNames, ['year']);
   });
 
-  it('sets blocks and entity types (METHOD.md §1, §7)', () => {
+  it('sets blocks and entity types (docs/method.md#datasets, #block-holdout)', () => {
     assert.equal(loaded['world_place'].blockColumn, 'country');
     assert.equal(loaded['us_place'].blockColumn, 'state_id');
     assert.equal(loaded['nyc_place'].blockColumn, 'borough_name');
@@ -150,7 +150,7 @@ describe('the paper CSVs (METHOD.md §1)', { skip }, () => {
 describe('historical_figure and headline (CSVs not published: small hand-made files)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stl-data-'));
 
-  it('derives death_century = floor(death_year / 100) * 100 and keeps the file value (§16 Q1)', async () => {
+  it('derives death_century = floor(death_year / 100) * 100 and keeps the file value (docs/method.md#paper-compat)', async () => {
     const path = join(dir, 'historical_figure.csv');
     writeFileSync(
       path,

@@ -31,7 +31,7 @@ function ds(family: string, names: string[], columns: Record<string, string[]> =
   };
 }
 
-describe('world entity strings (METHOD.md §2)', () => {
+describe('world entity strings (docs/method.md#prompts)', () => {
   it('moves the first parenthetical to the front and keeps the trailing space', () => {
     assert.equal(worldEntityString('Watson Lake (Arizona)'), "Arizona's Watson Lake ");
   });

@@ -31,7 +31,7 @@ const COORDS = v(
 );
 
 /**
- * Every prompt variant per prompt family (METHOD.md §2). Paper families are the dataset names; `world_cities`,
+ * Every prompt variant per prompt family (docs/method.md#prompts). Paper families are the dataset names; `world_cities`,
  * `custom_space` and `custom_time` are this project's defaults for its own datasets.
  */
 export const PROMPTS: Readonly<Record<string, readonly PromptVariant[]>> = {
@@ -92,7 +92,7 @@ export const PROMPTS: Readonly<Record<string, readonly PromptVariant[]>> = {
   ],
 };
 
-/** The prompt used for each family's main figures (METHOD.md §2 "canonical prompt"). */
+/** The prompt used for each family's main figures (docs/method.md#prompts "canonical prompt"). */
 export const CANONICAL_PROMPTS: Readonly<Record<string, string>> = {
   world_place: 'coords',
   us_place: 'coords',
@@ -138,7 +138,7 @@ export function getPrompt(dataset: DatasetRef, promptName: string): PromptVarian
 }
 
 /**
- * world_place rule (METHOD.md §2): the first parenthetical moves to the front as a possessive and every
+ * world_place rule (docs/method.md#prompts): the first parenthetical moves to the front as a possessive and every
  * parenthetical group is removed ("Watson Lake (Arizona)" -> "Arizona's Watson Lake ", trailing space kept);
  * otherwise the text after the last comma moves to the front ("Kaya, Burkina Faso" -> "Burkina Faso's Kaya").
  */
@@ -176,7 +176,7 @@ const NYC_ABBREVIATIONS = new Set([
 ]);
 
 /**
- * nyc_place rule (METHOD.md §2): words split on whitespace and re-joined with single spaces; stop-words
+ * nyc_place rule (docs/method.md#prompts): words split on whitespace and re-joined with single spaces; stop-words
  * lower-cased, listed abbreviations kept, every other word Capitalized ("WHITESTONE" -> "Whitestone").
  */
 export function nycEntityString(name: string): string {

@@ -1,13 +1,13 @@
 import type { DatasetKind } from './types.js';
 import { civilYearFromDays, NS_PER_YEAR } from './values.js';
 
-/** How a paper dataset's target is read from its columns (METHOD.md §1). */
+/** How a paper dataset's target is read from its columns (docs/method.md#datasets). */
 export type TargetSource =
   | { type: 'coords'; latColumn: string; lonColumn: string }
   | { type: 'date'; column: string }
   | { type: 'year'; column: string };
 
-/** A group hold-out of METHOD.md §7: the column and the values held out (undefined = every value). */
+/** A group hold-out of docs/method.md#block-holdout: the column and the values held out (undefined = every value). */
 export interface HoldoutSpec {
   column: string;
   values?: string[];
@@ -26,9 +26,9 @@ export interface PaperDatasetSpec {
   keyColumns: string[];
   blockColumn: string;
   entityTypeColumn: string;
-  /** The entity-type values of the published file (METHOD.md §1), for listings; undefined = many. */
+  /** The entity-type values of the published file (docs/method.md#datasets), for listings; undefined = many. */
   entityTypes?: string[];
-  /** Row and test-row counts of the published file (METHOD.md §1); undefined where it is not published. */
+  /** Row and test-row counts of the published file (docs/method.md#datasets); undefined where it is not published. */
   rows?: number;
   testRows?: number;
   /** SHA-256 of the published CSV; undefined where none is known ("unverified" on fetch). */
@@ -44,7 +44,7 @@ export const PAPER_BASE_URL =
 const COORDS: TargetSource = { type: 'coords', latColumn: 'latitude', lonColumn: 'longitude' };
 const LON_LAT = ['longitude', 'latitude'];
 
-/** The paper's six entity datasets (METHOD.md §1, §2, §7, §16). */
+/** The paper's six entity datasets (docs/method.md#datasets, #prompts, #block-holdout, #paper-compat). */
 export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
   world_place: {
     name: 'world_place',
@@ -241,10 +241,10 @@ export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
   },
 };
 
-/** Names of the paper datasets, in METHOD.md order. */
+/** Names of the paper datasets, in the order of docs/method.md#datasets. */
 export const PAPER_DATASET_NAMES = Object.keys(DATASETS);
 
-/** Published row counts where the CSV is absent from the authors' repository (METHOD.md §1, from notebooks). */
+/** Published row counts where the CSV is absent from the authors' repository (docs/method.md#datasets, from notebooks). */
 export const NOTEBOOK_ROW_COUNTS: Readonly<Record<string, number>> = {
   historical_figure: 37539,
   headline: 28389,
@@ -255,7 +255,7 @@ export function isPaperDataset(name: string): boolean {
 }
 
 /**
- * What a time target counts (METHOD.md §1): a `date` target (art, headline, custom --date-col) is Julian years of
+ * What a time target counts (docs/method.md#datasets): a `date` target (art, headline, custom --date-col) is Julian years of
  * 365.25 days since 1970-01-01; a `year` target (historical_figure, custom --year-col) is the calendar year itself.
  */
 export type TimeTargetUnit = 'years since 1970' | 'year';

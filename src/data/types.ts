@@ -7,12 +7,12 @@ export interface EntityDataset {
   /** 'world_place', 'art', a custom name, 'world_cities'. */
   name: string;
   kind: DatasetKind;
-  /** space: ['longitude', 'latitude'] (METHOD.md column order); time: ['year']. */
+  /** space: ['longitude', 'latitude'] (the authors' column order, docs/method.md#datasets); time: ['year']. */
   targetNames: string[];
   n: number;
   /** The entity name column as in the file (art: title, headline: the headline). */
   names: string[];
-  /** n * targetNames.length, row-major, exactly as METHOD.md §1 defines the target. */
+  /** n * targetNames.length, row-major, exactly as docs/method.md#datasets defines the target. */
   targets: Float64Array;
   /** 1 = test row. */
   isTest: Uint8Array;
@@ -38,7 +38,7 @@ export interface ColumnMapping {
   nameCol?: string;
   latCol?: string;
   lonCol?: string;
-  /** A date column (ISO 8601 date or timestamp) -> years since 1970-01-01 (METHOD.md §1). */
+  /** A date column (ISO 8601 date or timestamp) -> years since 1970-01-01 (docs/method.md#datasets). */
   dateCol?: string;
   /** A numeric year column used as is (like historical_figure's death_year). */
   yearCol?: string;
@@ -64,7 +64,7 @@ export interface LoadOptions {
   as?: string;
 }
 
-/** A prompt variant: prefix text placed directly before the entity string (METHOD.md §2). */
+/** A prompt variant: prefix text placed directly before the entity string (docs/method.md#prompts). */
 export interface PromptVariant {
   name: string;
   prefix: string;

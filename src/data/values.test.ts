@@ -8,7 +8,7 @@ import { daysFromCivil, NS_PER_YEAR, parseDateToYears, parseFlag, parseNumber } 
 
 const FIXTURES = join(packageRoot(), 'test', 'fixtures', 'data');
 
-describe('dates -> years since 1970 (METHOD.md §1)', () => {
+describe('dates -> years since 1970 (docs/method.md#datasets)', () => {
   it('matches NumPy datetime64[ns] -> int64 -> float64 / 1e9*60*60*24*365.25 exactly', () => {
     const cases = JSON.parse(readFileSync(join(FIXTURES, 'date_cases.json'), 'utf8')) as [string, number][];
     assert.ok(cases.length >= 15);

@@ -1,4 +1,4 @@
-/** Parsers for cell values: numbers, dates -> years since 1970 (METHOD.md §1), split flags. */
+/** Parsers for cell values: numbers, dates -> years since 1970 (docs/method.md#datasets), split flags. */
 
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 

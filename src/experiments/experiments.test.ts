@@ -194,7 +194,7 @@ interface HoldoutGoldenMeta {
   }[];
 }
 
-test('block hold-out matches an independent scikit-learn/NumPy computation of §7 (golden)', async () => {
+test('block hold-out matches an independent scikit-learn/NumPy computation of docs/method.md#block-holdout (golden)', async () => {
   const g = loadGolden<HoldoutGoldenMeta>('holdout_golden');
   const { n, d } = g.meta;
   const data: LayerData = {
@@ -245,7 +245,7 @@ interface TransferGoldenMeta {
   different: { r2: number; spearman: number };
 }
 
-test('prompt transfer matches an independent scikit-learn RidgeCV/SciPy computation of §8 (golden)', async () => {
+test('prompt transfer matches an independent scikit-learn RidgeCV/SciPy computation of docs/method.md#prompt-experiments (golden)', async () => {
   const g = loadGolden<TransferGoldenMeta>('transfer_golden');
   const { n, d } = g.meta;
   const targets = Float64Array.from(g.get('lonlat'));

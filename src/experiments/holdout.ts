@@ -1,15 +1,15 @@
 /**
- * Generalization experiments (METHOD.md §7): block hold-out and entity-type hold-out with a fixed-alpha ridge.
+ * Generalization experiments (docs/method.md#block-holdout): block hold-out and entity-type hold-out with a fixed-alpha ridge.
  *
  * For each held-out value v of a group column:
  *  - nominal: the probe fitted on the default train split, scored on the rows of v that are in the default test split;
  *  - held-out: a probe fitted on every row whose column ≠ v (test rows included; target μ/σ from those rows),
  *    scored on all rows of v.
  * prox_error is the mean over the scored rows of the combined proximity error PE_All(i), i.e. against the
- * predictions of all N rows of the same probe (METHOD.md §4). Table values are unweighted means over groups.
+ * predictions of all N rows of the same probe (docs/method.md#metrics). Table values are unweighted means over groups.
  *
- * The centroid angle is from the paper's TEXT, not its code (METHOD.md §7, §14; the authors' code has no such metric,
- * so there is no paper-compat variant). For space datasets it is measured on the sphere: the training centroid c is
+ * The centroid angle is from the paper's TEXT, not its code (docs/method.md#block-holdout; the authors' code has no such
+ * metric, so there is no paper-compat variant). For space datasets it is measured on the sphere: the training centroid c is
  * the spherical mean (mean of unit vectors, back to longitude/latitude) of the true positions of the rows the
  * held-out probe was fitted on (the "×" of the paper's per-block maps); the true and predicted centroids of v are
  * spherical means too. The angle is the difference of the initial great-circle bearings from c to the true and to

@@ -1,4 +1,4 @@
-// Public surface of the experiments stage: the paper's robustness experiments (METHOD.md §5–§8).
+// Public surface of the experiments stage: the paper's robustness experiments (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments).
 export {
   centroidAngle,
   type HoldoutOptions,

@@ -13,7 +13,7 @@ export interface LayerData {
   t: number;
   /** n×d activations, row-major. */
   x: Float32Array;
-  /** n×t targets, row-major, in METHOD.md §1 units. */
+  /** n×t targets, row-major, in docs/method.md#datasets units. */
   targets: Float64Array;
   /** 1 = default test row. */
   isTest: Uint8Array;

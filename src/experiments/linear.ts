@@ -27,7 +27,7 @@ export interface LinearFit extends RidgeModel {
 
 type FitData = Pick<LayerData, 'x' | 'n' | 'd' | 't' | 'targets' | 'targetNames'>;
 
-/** sklearn `Ridge(alpha)` on the given rows, targets standardised with those rows' μ/σ (METHOD.md §7). */
+/** sklearn `Ridge(alpha)` on the given rows, targets standardised with those rows' μ/σ (docs/method.md#block-holdout). */
 export async function fitRidgeFixed(
   data: FitData,
   rows: ArrayLike<number>,
@@ -39,7 +39,7 @@ export async function fitRidgeFixed(
   });
 }
 
-/** sklearn `RidgeCV(alphas)` (exact LOO) on the given rows (METHOD.md §3). */
+/** sklearn `RidgeCV(alphas)` (exact LOO) on the given rows (docs/method.md#probes). */
 export async function fitRidgeLoo(
   data: FitData,
   rows: ArrayLike<number>,
@@ -60,7 +60,7 @@ export async function predictLinear(fit: LinearFit, x: Float32Array, n: number, 
   return ridgePredict(model, { data: x, rows: n, cols: fit.d });
 }
 
-/** The proximity-error distance for a dataset kind (METHOD.md §16: true haversine unless paper-compat). */
+/** The proximity-error distance for a dataset kind (docs/method.md#paper-compat: true haversine unless paper-compat). */
 export function defaultDistance(kind: 'space' | 'time', paperCompat = false): Distance {
   if (kind === 'time') return 'absolute';
   return paperCompat ? 'haversine-swapped' : 'haversine';
@@ -83,7 +83,7 @@ export function toScalarMetrics(m: Omit<Metrics, 'proxError'> & { proxError?: nu
 
 type ScoreData = Pick<LayerData, 'n' | 't' | 'targets' | 'isTest'>;
 
-/** Train and test metrics of predictions for all rows (proximity error train×train and test×test, as §3/§4). */
+/** Train and test metrics of predictions for all rows (proximity error train×train and test×test, docs/method.md#metrics). */
 export async function scoreSplit(data: ScoreData, pred: Float64Array, distance: Distance) {
   const m = await splitMetrics(data.targets, pred, data.t, data.isTest, distance);
   return {
@@ -93,13 +93,13 @@ export async function scoreSplit(data: ScoreData, pred: Float64Array, distance: 
   };
 }
 
-/** PE_All(i) for every row: the fraction of all N predictions closer to t_i than p_i (METHOD.md §4). */
+/** PE_All(i) for every row: the fraction of all N predictions closer to t_i than p_i (docs/method.md#metrics). */
 export async function combinedProxError(data: ScoreData, pred: Float64Array, distance: Distance) {
   return (await proximityErrors(data.targets, pred, data.n, data.isTest, distance)).perPointAll;
 }
 
 /**
- * Metrics on a subset of rows. proxError = the mean of `proxAll` (PE_All, §7's "combined" version) over the rows
+ * Metrics on a subset of rows. proxError = the mean of `proxAll` (PE_All, the "combined" version of docs/method.md#metrics) over the rows
  * when given, else the proximity error within the subset (rows × rows).
  */
 export async function scoreRows(

@@ -1,5 +1,5 @@
 /**
- * Linear vs MLP probe at one layer (METHOD.md §5): the LOO ridge baseline (the MLP script's own α grid by default)
+ * Linear vs MLP probe at one layer (docs/method.md#mlp): the LOO ridge baseline (the MLP script's own α grid by default)
  * and the MLP probe, both fitted on the default train split and scored with the same metric set.
  */
 import type { LayerData } from './layer-data.js';

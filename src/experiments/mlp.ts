@@ -1,5 +1,5 @@
 /**
- * The paper's nonlinear probe (METHOD.md §5): Linear(d→256) → ReLU → Linear(256→t), MSE on standardised
+ * The paper's nonlinear probe (docs/method.md#mlp): Linear(d→256) → ReLU → Linear(256→t), MSE on standardised
  * targets, AdamW (PyTorch semantics), weight-decay grid, early stopping on a validation split.
  *
  * Every step (forward, hand-written backward, AdamW update) is one onnxruntime graph run in float32, so the
@@ -247,7 +247,7 @@ export function gatherRows<T extends Float32Array | Float64Array>(
   return into;
 }
 
-/** The paper's weight-decay grid (METHOD.md §5). */
+/** The paper's weight-decay grid (docs/method.md#mlp). */
 export const DEFAULT_WEIGHT_DECAYS = [0.01, 0.03, 0.1, 0.3];
 
 export interface MlpFitOptions {
@@ -283,7 +283,7 @@ export interface MlpFit {
 }
 
 /**
- * Trains the §5 MLP probe on the given training rows of x (n×d) with targets y (n×t, raw units).
+ * Trains the docs/method.md#mlp MLP probe on the given training rows of x (n×d) with targets y (n×t, raw units).
  * Targets are standardised with the train rows' mean/std (ddof 0). 10% of the train rows (seeded) are held out
  * for early stopping; each weight decay starts from the same seeded init and batch order (common random numbers,
  * so the grid compares regularisation, not luck); the one with the smallest minimum validation MSE wins and its

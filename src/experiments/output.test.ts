@@ -149,3 +149,37 @@ test("paper settings: Llama-2 sizes, the paper's layers, nearest stored layer, f
   assert.equal((await paperFixedAlpha(undefined, 'tiny', data)).value, 1500);
   assert.equal((await paperFixedAlpha(42, 'Llama-2-13b-hf', data)).value, 42);
 });
+
+test('newResult warns about LOO alphas at an edge of the grid, naming the row; fixed alphas and mlp rows get none', () => {
+  const base = {
+    experiment: 'mlp' as const,
+    title: 't',
+    model: 'm',
+    dataset: 'ds',
+    prompt: 'p',
+    layer: null,
+    hook: 'hook_resid_post',
+    kind: 'time' as const,
+    targetNames: ['year'],
+    columns: ['layer', 'probe', 'regularization'],
+  };
+  const grid = [10, 100, 1000];
+  const result = newResult({
+    ...base,
+    settings: { alphas: grid },
+    table: [
+      { layer: 4, probe: 'linear', regularization: 1000 },
+      { layer: 4, probe: 'mlp', regularization: 0.01 },
+      { layer: 8, probe: 'linear', regularization: 100 },
+      { layer: 12, probe: 'linear', regularization: 10 },
+    ],
+  });
+  assert.equal(result.warnings?.length, 2);
+  assert.match(
+    result.warnings![0]!,
+    /^layer 4: alpha 1000 is the largest value of the grid \(high edge\).*logspace:1:5:9$/,
+  );
+  assert.match(result.warnings![1]!, /^layer 12: alpha 10 is the smallest value of the grid \(low edge\)/);
+  const fixed = newResult({ ...base, settings: { alpha: 3000 }, table: [{ layer: 4, alpha: 3000 }] });
+  assert.equal(fixed.warnings, undefined);
+});

@@ -4,6 +4,7 @@
  * renderer can show any experiment without knowing it; `tables` holds secondary tables the same way.
  */
 import { join } from 'node:path';
+import { alphaEdgeWarning } from '../probe/index.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { VERSION } from '../version.js';
 
@@ -41,6 +42,8 @@ export interface ExperimentResult {
   /** Figure data too large for a table (maps), free-form but documented in docs/experiments.md. */
   figures?: Record<string, unknown>;
   notes: string[];
+  /** Why a number may mislead: LOO alphas at an edge of the grid (docs/method.md#probes); absent when none. */
+  warnings?: string[];
   toolVersion: string;
   createdAt: string;
 }
@@ -55,9 +58,32 @@ export function newResult(
     summary: base.summary ?? {},
     tables: base.tables ?? {},
     notes: base.notes ?? [],
+    ...withWarnings(base),
     toolVersion: VERSION,
     createdAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Alpha-edge warnings for the main table's LOO-selected alphas (`alpha`, or `regularization` of the linear probe)
+ * taken from the grid in `settings.alphas`; fixed alphas (hold-outs) are not on the grid and get none.
+ */
+function withWarnings(base: Pick<ExperimentResult, 'settings' | 'table'>): { warnings?: string[] } {
+  const grid = base.settings['alphas'];
+  if (!Array.isArray(grid) || !grid.every((a) => typeof a === 'number')) return {};
+  const warnings: string[] = [];
+  for (const row of base.table) {
+    const alpha = row['probe'] === 'mlp' ? undefined : (row['alpha'] ?? row['regularization']);
+    if (typeof alpha !== 'number') continue;
+    const index = grid.indexOf(alpha);
+    const warning = alphaEdgeWarning(index < 0 ? null : index, grid);
+    const label = ['prompt', 'layer', 'k']
+      .filter((key) => row[key] !== undefined && row[key] !== null)
+      .map((key) => `${key} ${row[key]}`)
+      .join(', ');
+    if (warning) warnings.push(label ? `${label}: ${warning}` : warning);
+  }
+  return warnings.length ? { warnings } : {};
 }
 
 /** Writes `<dir>/<experiment>.json`, `<dir>/<experiment>.csv` and one CSV per secondary table; returns the paths. */

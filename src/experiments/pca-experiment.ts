@@ -1,5 +1,5 @@
 /**
- * PCA probes (METHOD.md §6): project one layer onto its top-k principal components (fitted on all N rows) and fit
+ * PCA probes (docs/method.md#pca): project one layer onto its top-k principal components (fitted on all N rows) and fit
  * the LOO ridge probe on the k features, for each k; k = d means the raw activations.
  */
 import type { LayerData } from './layer-data.js';

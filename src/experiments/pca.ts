@@ -1,5 +1,5 @@
 /**
- * Principal components of a layer's activations (METHOD.md §6): all N rows, centred.
+ * Principal components of a layer's activations (docs/method.md#pca): all N rows, centred.
  *
  * Block subspace iteration on the covariance XcᵀXc, applied implicitly: each pass streams X in row chunks
  * through one onnxruntime graph (centre, Y = Xc·V, Z += Xcᵀ·Y), so no d×d or centred n×d copy is ever built.
@@ -130,7 +130,7 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
   return finishPca(n, d, k, mean, totalSumSquares, VU, q, ritz.values, iterations, converged, residual);
 }
 
-/** Features X·V[:, :k] (n×k, f32), not re-centred (the probe's intercept absorbs the offset), as in §6. */
+/** Features X·V[:, :k] (n×k, f32), not re-centred (the probe's intercept absorbs the offset), as in docs/method.md#pca. */
 export async function projectOntoComponents(x: Float32Array, n: number, result: PcaResult, k: number) {
   const { d } = result;
   if (k > result.k) throw new Error(`projectOntoComponents: only ${result.k} components were computed`);

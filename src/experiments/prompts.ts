@@ -1,7 +1,7 @@
 /**
- * Prompt sensitivity and prompt transfer (METHOD.md §8), over stores of one model and dataset under several prompts.
+ * Prompt sensitivity and prompt transfer (docs/method.md#prompt-experiments), over stores of one model and dataset under several prompts.
  *
- * Sensitivity: the LOO ridge probe of §3 per prompt and layer; test R² (and Spearman) against layer.
+ * Sensitivity: the LOO ridge probe of docs/method.md#probes per prompt and layer; test R² (and Spearman) against layer.
  * Transfer at one layer: the probe fitted on prompt b's train rows is applied to prompt a's activations,
  *   uncentred:  X_a·w_b + b_b
  *   centred:    (X_a − (mean(X_a) − mean(X_b)))·w_b + b_b      (means over all N rows, as the authors' script)

@@ -91,7 +91,7 @@ function compactList(xs: number[]): string {
   return xs.length > 12 ? `${xs.slice(0, 5).join(',')},…,${xs.slice(-3).join(',')}` : xs.join(',');
 }
 
-/** Linear vs MLP probe (METHOD.md §5). */
+/** Linear vs MLP probe (docs/method.md#mlp). */
 export async function mlpExperiment(
   store: string,
   options: CommonOptions & {
@@ -210,7 +210,7 @@ export async function mlpExperiment(
   );
 }
 
-/** PCA probes (METHOD.md §6). */
+/** PCA probes (docs/method.md#pca). */
 export async function pcaExperiment(
   store: string,
   options: CommonOptions & {
@@ -323,7 +323,7 @@ function checkSeveralGroups(
   );
 }
 
-/** Block or entity-type hold-out (METHOD.md §7). */
+/** Block or entity-type hold-out (docs/method.md#block-holdout, #entity-holdout). */
 export async function holdoutExperiment(
   store: string,
   which: 'block' | 'entity',
@@ -405,7 +405,7 @@ export async function holdoutExperiment(
       notes: [
         'nominal: probe fitted on the default train split, scored on the group rows in the default test split.',
         'heldout: probe fitted on every row outside the group (test rows included), scored on all group rows.',
-        'prox_error: mean over scored rows of the combined proximity error against all N predictions (METHOD §4).',
+        'prox_error: mean over scored rows of the combined proximity error against all N predictions (docs/method.md#metrics).',
         'summary values are unweighted means over groups (nominal over groups with default-test rows).',
         'centroid_angle_deg comes from the paper TEXT, not its code: angle between (true centroid − training centroid) and (predicted centroid − training centroid) in the target plane; 1-D targets give 0 or 180.',
       ],
@@ -443,7 +443,7 @@ function centroidRow(
   return row;
 }
 
-/** Prompt sensitivity (every layer of each store) and prompt transfer at one layer (METHOD.md §8). */
+/** Prompt sensitivity (every layer of each store) and prompt transfer at one layer (docs/method.md#prompt-experiments). */
 export async function promptsExperiment(
   stores: string[],
   options: CommonOptions & {

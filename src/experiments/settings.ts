@@ -1,5 +1,5 @@
 /**
- * The paper's per-experiment choices (METHOD.md §5–§8): layers, fixed α, hold-out groups; with the project's
+ * The paper's per-experiment choices (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments): layers, fixed α, hold-out groups; with the project's
  * defaults for models and datasets the paper did not use.
  */
 import { DATASETS } from '../data/index.js';
@@ -10,7 +10,7 @@ import { splitRows } from './prompts.js';
 
 export type ExperimentKind = 'mlp' | 'pca' | 'holdout' | 'transfer';
 
-/** Layers the paper used (METHOD.md §5 MLP, §6 PCA, §7 hold-outs, §8 transfer). */
+/** Layers the paper used (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments). */
 export const PAPER_LAYERS: Record<ExperimentKind, Record<PaperSize, number>> = {
   mlp: { '7b': 20, '13b': 24, '70b': 48 },
   pca: { '7b': 20, '13b': 24, '70b': 48 },
@@ -40,7 +40,7 @@ export function paperExperimentLayer(
   return best;
 }
 
-/** The generalization code's fixed α (METHOD.md §7). */
+/** The generalization code's fixed α (docs/method.md#block-holdout). */
 export const PAPER_FIXED_ALPHA: Record<PaperSize, number> = { '7b': 3000, '13b': 6000, '70b': 18000 };
 
 /**
@@ -70,7 +70,7 @@ export interface GroupSpec {
   values?: string[];
 }
 
-/** The exact hold-out groups of a paper dataset (METHOD.md §7); the block column elsewhere. */
+/** The exact hold-out groups of a paper dataset (docs/method.md#block-holdout); the block column elsewhere. */
 export function holdoutGroupsFor(
   dataset: string,
   which: 'block' | 'entity',

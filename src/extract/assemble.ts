@@ -33,7 +33,7 @@ export interface AssembleOptions {
   d: number;
   rowStart: number;
   rowEnd: number;
-  /** int8 = quantise each hook over these rows (METHOD §2), stored dequantised as f32. */
+  /** int8 = quantise each hook over these rows (docs/method.md#activations), stored dequantised as f32. */
   dtype: ExtractDtype;
   manifest: AssembleManifest;
   overwrite?: boolean;
@@ -102,7 +102,8 @@ export async function assembleStore(o: AssembleOptions): Promise<void> {
   const extra = { ...o.manifest.extra };
   if (o.dtype === 'int8') {
     extra['quantization'] = {
-      scheme: 'per-channel affine quint8 over the store rows, after an fp16 cast (METHOD §2)',
+      scheme:
+        'per-channel affine quint8 over the store rows, after an fp16 cast (docs/method.md#activations)',
       stored: 'dequantised float32 values; scale (float32 LE) and zeroPoint (float64 LE) per hook, base64',
       params: quantization,
     };

@@ -43,7 +43,7 @@ export function hookWidth(model: Pick<ExtractionModel, 'spec'>, hooks: string[])
 
 /**
  * An observer that averages a hook's value over each sequence's entity tokens as the engine computes it, so the
- * `mean` aggregation never holds a [rows, len, d] tensor (METHOD §2's TransformerLens `mean`, without its bug).
+ * `mean` aggregation never holds a [rows, len, d] tensor (the authors' TransformerLens `mean`, docs/method.md#prompts, without its bug).
  */
 function meanObserver(hook: string, rows: PreparedRow[], d: number, out: Float32Array): ObserverEdit {
   return {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset, subsetDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { loadModel } from '../model/index.js';
+import { loadModel, modelIdentity } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -60,7 +60,7 @@ export interface ExtractOptions {
   model: string;
   /** A dataset name or path (as loadDataset takes it), or a loaded dataset. */
   dataset: string | EntityDataset;
-  /** A prompt variant of the dataset (METHOD §2). */
+  /** A prompt variant of the dataset (docs/method.md#prompts). */
   prompt: string;
   /** The store directory to create (a shard writes `<out>.shard-i-of-N`). */
   out: string;
@@ -85,7 +85,7 @@ export interface ExtractOptions {
   overwrite?: boolean;
   /** Extract only this slice (cluster array jobs). */
   shard?: Shard;
-  /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (METHOD §16). */
+  /** The authors' quirks: 8-bit quantisation and the last layer taken after the final norm (docs/method.md#paper-compat). */
   paperCompat?: boolean;
   progress?: ProgressSink;
   /** Where one-line warnings go, e.g. --limit kept one entity type (default: the progress log). */
@@ -156,7 +156,7 @@ interface Plan {
   warnings: string[];
 }
 
-/** Renders rows [0, n) with a prompt variant (METHOD §2). */
+/** Renders rows [0, n) with a prompt variant (docs/method.md#prompts). */
 function renderRows(dataset: EntityDataset, promptName: string, n: number): RenderedPrompt[] {
   const prompt = getPrompt(dataset, promptName);
   const out: RenderedPrompt[] = [];
@@ -179,7 +179,7 @@ function precisionOf(dtype: ExtractDtype): { chunk: ChunkPrecision; store: 'f32'
 
 /**
  * Extracts activations of one (model, dataset, prompt) into a store: every requested layer and hook at the kept
- * token of each entity (METHOD §2), chunk by chunk into a work directory, then one atomic store. Resumable and
+ * token of each entity (docs/method.md#prompts), chunk by chunk into a work directory, then one atomic store. Resumable and
  * shardable; see docs/extract.md.
  */
 export async function extract(options: ExtractOptions): Promise<ExtractResult> {
@@ -320,7 +320,7 @@ async function makePlan(
   // The resume job key: the store key plus how the work is cut into chunks.
   const key: Record<string, unknown> = {
     ...storeKey,
-    model: options.modelId ?? options.model,
+    model: options.modelId ?? modelIdentity(options.model),
     configHash: configHash(model.config),
     seed,
     chunkRows,

@@ -14,11 +14,11 @@ export interface PreparedRow {
   span: [number, number];
 }
 
-/** METHOD §2: random-prompt ids are drawn from [RANDOM_TOKEN_LOW, max_id). */
+/** docs/method.md#prompts: random-prompt ids are drawn from [RANDOM_TOKEN_LOW, max_id). */
 export const RANDOM_TOKEN_LOW = 100;
 
 /**
- * METHOD §2's max_id: the largest token id in the encoded dataset (prefix + entity, without special tokens), over
+ * the max_id of docs/method.md#prompts: the largest token id in the encoded dataset (prefix + entity, without special tokens), over
  * every row of the job's dataset, so every shard computes the same value.
  */
 export function maxTokenId(tokenizer: ModelTokenizer, prompts: RenderedPrompt[]): number {
@@ -29,7 +29,7 @@ export function maxTokenId(tokenizer: ModelTokenizer, prompts: RenderedPrompt[])
 
 export interface PrepareOptions {
   seed: number;
-  /** METHOD §2's max_id (only needed when the prompt asks for random tokens). */
+  /** the max_id of docs/method.md#prompts (only needed when the prompt asks for random tokens). */
   maxId?: number;
   /** The model's longest supported sequence (a clear error, not garbage, when a row is longer). */
   maxPositions?: number;

@@ -1,7 +1,7 @@
 import { f16ToF32, f32ToF16 } from '../formats/float16.js';
 
 /**
- * The paper's 8-bit per-channel affine quantisation of an activation matrix (METHOD §2; the authors' `utils.py
+ * The paper's 8-bit per-channel affine quantisation of an activation matrix (docs/method.md#activations; the authors' `utils.py
  * adjust_precision(per_channel=True)` applied after `save_activations.py` keeps activations in fp16):
  *   x <- fp32(fp16(x));  per column c over the N rows: scale_c = (max_c - min_c) / 255 (float32),
  *   zero_c = round_half_even(-min_c / scale_c) (float32, NOT clamped: all-positive columns get zero < 0),

@@ -1,5 +1,5 @@
 /**
- * Counter-based random token ids for the paper's `random` prompt (METHOD §2: 10 ids drawn uniformly from
+ * Counter-based random token ids for the paper's `random` prompt (docs/method.md#prompts: 10 ids drawn uniformly from
  * [100, max_id) per row). The draw for row r depends only on (seed, r), never on batch size, shard or chunk.
  *
  * Algorithm (reproducible in any language with 64-bit integers):

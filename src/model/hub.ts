@@ -88,6 +88,16 @@ function looksLikePath(spec: string): boolean {
   return /^(\.{1,2}([\\/]|$)|[\\/]|~)/.test(spec) || spec.includes('\\') || spec.split('/').length > 2;
 }
 
+/**
+ * The identity recorded for a model source: the absolute path of a local checkpoint directory (so that manifests do
+ * not depend on the working directory), anything else (a Hub id, `static:...`) unchanged.
+ */
+export function modelIdentity(source: string): string {
+  if (source.startsWith('static:')) return source;
+  const local = source.startsWith('~') ? join(homedir(), source.slice(1)) : source;
+  return existsSync(local) && statSync(local).isDirectory() ? resolve(local) : source;
+}
+
 /** Directory name of a repository in the cache (huggingface_hub's convention). */
 export function repoFolderName(repo: string): string {
   return `models--${repo.replaceAll('/', '--')}`;

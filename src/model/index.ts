@@ -24,7 +24,7 @@ export { HookedModel, layerBytes } from './hooked-model.js';
 export type { HookKind, ParsedHook } from './hooks.js';
 export { hookNames, parseHook } from './hooks.js';
 export type { DownloadProgress, HubRef, ResolveOptions } from './hub.js';
-export { DEFAULT_HUB_URL, parseHubId, resolveModelSource } from './hub.js';
+export { DEFAULT_HUB_URL, modelIdentity, parseHubId, resolveModelSource } from './hub.js';
 export { type CheckpointIdentity, checkpointIdentity } from './identity.js';
 export type { MemoryOptions, ModelInfo } from './info.js';
 export { estimateExtractionMemory, formatModelInfo, modelInfo, usedParameterCount } from './info.js';

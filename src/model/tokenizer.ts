@@ -18,7 +18,7 @@ export interface TokenEncoding {
   approximate?: boolean;
 }
 
-/** Which token, if any, is prepended to every row (METHOD §2 step 3), and where that choice came from. */
+/** Which token, if any, is prepended to every row (docs/method.md#prompts step 3), and where that choice came from. */
 export interface BosRule {
   id: number | null;
   token: string | null;
@@ -528,7 +528,7 @@ export function entityTokenSpan(enc: TokenEncoding, charStart: number, charEnd: 
 }
 
 /**
- * Encodes one row as the paper does (METHOD §2): text tokens without special tokens, `prefixIds` (the `random`
+ * Encodes one row as the paper does (docs/method.md#prompts): text tokens without special tokens, `prefixIds` (the `random`
  * prompt's token ids) in front of them, and the BOS rule's token in front of everything.
  */
 export function encodeForProbe(

@@ -1,5 +1,5 @@
 /**
- * The numerical kernels of the neuron searches (METHOD.md §9): gain-free RMSNorm, neuron-proxy GEMMs through
+ * The numerical kernels of the neuron searches (docs/method.md#neurons): gain-free RMSNorm, neuron-proxy GEMMs through
  * onnxruntime, column-wise Spearman with average ranks, cosines, single-neuron 1-D fits.
  */
 import { cachedSession, GraphBuilder, ort } from '../native/index.js';
@@ -137,7 +137,7 @@ function comparatorRanks(values: ArrayLike<number>, out: Float64Array): Float64A
 
 /**
  * Spearman correlation of every column of P (n × m, row-major f32) with every target: m × T row-major.
- * Every column is ranked (the authors' chunking bug that skipped columns is not reproduced, METHOD §9).
+ * Every column is ranked (the authors' chunking bug that skipped columns is not reproduced, docs/method.md#neurons).
  * A constant column or target gives NaN, as SciPy does.
  */
 export function spearmanColumns(

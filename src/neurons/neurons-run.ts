@@ -1,5 +1,5 @@
 /**
- * `neurons`: runs the two neuron searches of METHOD.md §9 on a model + store and assembles one experiment@1
+ * `neurons`: runs the two neuron searches of docs/method.md#neurons on a model + store and assembles one experiment@1
  * result (tables for both procedures, the single-neuron fits, and the data behind the paper's neuron plots).
  */
 
@@ -90,7 +90,7 @@ async function neuronsWith(
   let main: { columns: string[]; rows: Row[] } | undefined;
 
   if (procedures.includes('correlation')) {
-    options.onProgress?.('correlation search (the code procedure, METHOD §9)');
+    options.onProgress?.('correlation search (the code procedure, docs/method.md#neurons)');
     const res = await correlationSearch(weights, store, features, {
       ...(options.layers ? { layers: options.layers } : {}),
       topK: options.topK ?? 50,

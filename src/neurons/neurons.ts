@@ -1,5 +1,5 @@
 /**
- * Space and time neurons (METHOD.md §9), both procedures, named as such:
+ * Space and time neurons (docs/method.md#neurons), both procedures, named as such:
  *
  * - `correlation` — the code's procedure (model_composition.py `__main__`): for every stored layer l ≤ L−2,
  *   A = gain-free RMSNorm of resid_post(l); neuron proxies A·up(l+1)ᵀ (W_in), A·gate(l+1)ᵀ (W_gate) and A·down(l)
@@ -67,7 +67,7 @@ function transpose(a: Float32Array, d: number, m: number): Float32Array {
   return t;
 }
 
-/** The targets the neuron search correlates with (METHOD §9): lon, lat (+ abs_lat, abs_lon for world), or year. */
+/** The targets the neuron search correlates with (docs/method.md#neurons): lon, lat (+ abs_lat, abs_lon for world), or year. */
 export function neuronFeatures(
   kind: 'space' | 'time',
   targetNames: string[],
@@ -99,7 +99,7 @@ export function neuronFeatures(
 export interface CorrelationHit {
   feature: string;
   weight: WeightType;
-  /** l+1 for W_in/W_gate, l for W_out (METHOD §9). */
+  /** l+1 for W_in/W_gate, l for W_out (docs/method.md#neurons). */
   layer: number;
   neuron: number;
   corr: number;

@@ -26,10 +26,11 @@ import {
   promptsExperiment,
 } from '../experiments/index.js';
 import { EXPERIMENT_MATHS, type ExtractionModel, shortKeyHash } from '../extract/index.js';
-import { loadModel } from '../model/index.js';
+import { loadModel, modelIdentity } from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
+import { modelDisplayName } from '../util/paths.js';
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
@@ -39,7 +40,7 @@ export interface PaperOptions {
   model: string;
   /** Dataset names or paths (default: the six paper datasets; ones that cannot be loaded are an error). */
   datasets?: string[];
-  /** 'paper' (the four prompts of each dataset, METHOD.md §2), 'canonical', or explicit prompt names. */
+  /** 'paper' (the four prompts of each dataset, docs/method.md#prompts), 'canonical', or explicit prompt names. */
   prompts?: 'paper' | 'canonical' | string[];
   experiments?: ExperimentName[];
   /** Root directory (default ./spacetime-lens-runs); the model's runs go to <out>/<model slug>/. */
@@ -55,7 +56,7 @@ export interface PaperOptions {
   paperCompat?: boolean;
   seed?: number;
   alphas?: string;
-  /** MLP settings (epochs etc.); defaults as METHOD.md §5. */
+  /** MLP settings (epochs etc.); defaults as docs/method.md#mlp. */
   mlp?: { maxEpochs?: number; batchSize?: number; weightDecays?: number[] };
   log?: (line: string) => void;
 }
@@ -88,6 +89,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     if (!ALL_EXPERIMENTS.includes(e))
       throw new UserError(`unknown experiment '${e}' (${ALL_EXPERIMENTS.join(', ')})`);
   }
+  options = { ...options, model: modelIdentity(options.model) }; // a local directory by its absolute path
   const runsRoot = resolve(options.out ?? 'spacetime-lens-runs');
   const root = join(runsRoot, modelSlug(options.model));
   await mkdir(root, { recursive: true });
@@ -187,7 +189,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     await model?.dispose();
   }
   const inputs = await loadReportInputs([...probeDirs, ...experimentDirs.filter((d) => existsSync(d))]);
-  await writeReport(result.report, inputs, { title: `spacetime-lens: ${options.model}` });
+  await writeReport(result.report, inputs, { title: `spacetime-lens: ${modelDisplayName(options.model)}` });
   log(`report: ${result.report}`);
   return result;
 }

@@ -12,13 +12,15 @@ import {
   type StoreKey,
   shortKeyHash,
 } from '../extract/index.js';
-import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
+import { modelIdentity } from '../model/index.js';
+import { allWarnings, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { pathExists } from '../util/fsx.js';
+import { modelDisplayName } from '../util/paths.js';
 import { checkStoreKey, clearKey, keyMatches, writeKey } from './keys.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
-  /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
+  /** Prompt variant (default: the dataset's canonical prompt, docs/method.md#prompts). */
   prompt?: string;
   /**
    * Output directory. An existing one is reused only when every setting matches, else refused. Default:
@@ -42,10 +44,18 @@ export interface RunResult {
   ran: { extract: boolean; probe: boolean; report: boolean };
 }
 
-/** A file-system-friendly name for a model id or path (`org--name`). */
+/**
+ * A file-system-friendly name for a model: a local directory's folder name (`../tiny-llama` -> `tiny-llama`), a Hub
+ * id as `org--name`, `static:x` as `static-x`.
+ */
 export function modelSlug(model: string): string {
-  const trimmed = model.replace(/^static:/, 'static-').replace(/[\\/]+$/, '');
-  return (trimmed.split(/[\\/]/).slice(-2).join('--') || 'model').replace(/[^A-Za-z0-9._-]+/g, '_');
+  const name = modelDisplayName(modelIdentity(model)).replace(/^static:/, 'static-');
+  const slug = name
+    .split('/')
+    .join('--')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^\.+/, '');
+  return slug || 'model';
 }
 
 async function mtime(path: string): Promise<number> {
@@ -73,6 +83,7 @@ function probeSettings(paperCompat: boolean) {
  */
 export async function runPipeline(options: RunPipelineOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
+  options = { ...options, model: modelIdentity(options.model) }; // a local directory by its absolute path
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
   const prompt = options.prompt ?? canonicalPrompt(dataset);
   const { key: storeKey, selected } = await expectedStoreKey({ ...options, prompt }, dataset);
@@ -130,6 +141,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     await writeKey(probeDir, probeKey);
     log(formatResultsTable(run.results));
     for (const s of run.results.skippedLayers) log(`probe: layer ${s.layer} skipped: ${s.reason}`);
+    for (const w of allWarnings(run.results)) log(`warning: ${w}`);
     ran.probe = true;
   }
 

@@ -1,5 +1,5 @@
 /**
- * Ridge penalty grids (METHOD.md §3, §5, §16). The paper's grids are 12 log-spaced values; the project default
+ * Ridge penalty grids (docs/method.md#probes, #mlp, #paper-compat). The paper's grids are 12 log-spaced values; the project default
  * stretches the 7B grid with the model width so that other models get a comparable range.
  */
 import { UserError } from '../util/errors.js';
@@ -11,7 +11,7 @@ export function logspace(start: number, stop: number, num: number): number[] {
   return Array.from({ length: num }, (_, i) => 10 ** (i === num - 1 ? stop : start + i * step));
 }
 
-/** The named grids. `default` depends on d_model (the width-scaled 7B grid of §16). */
+/** The named grids. `default` depends on d_model (the width-scaled 7B grid of docs/method.md#paper-compat). */
 export const ALPHA_PRESETS: Readonly<Record<string, { describe: string; grid: (d: number) => number[] }>> = {
   'llama-2-7b': {
     describe: 'logspace(0.8, 4.1, 12), the paper\u2019s 7B grid',

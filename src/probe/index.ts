@@ -6,6 +6,7 @@ export {
   averageRanks,
   EARTH_RADIUS_KM,
   haversineKm,
+  MIN_TEST_ROWS,
   pearson,
   pointMetrics,
   r2Column,
@@ -21,6 +22,7 @@ export type {
   ProbeRun,
 } from './probe-store.js';
 export {
+  fixed,
   formatResultsTable,
   PROBE_RESULTS_SCHEMA,
   probeStore,
@@ -37,3 +39,4 @@ export {
 } from './proximity.js';
 export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
 export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
+export { allWarnings, alphaEdgeWarning, sizeWarnings } from './warnings.js';

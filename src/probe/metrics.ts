@@ -1,5 +1,5 @@
 /**
- * The paper's probe metrics (METHOD.md §4): R² (scikit-learn, uniform average over targets), Spearman (average ranks
+ * The paper's probe metrics (docs/method.md#metrics): R² (scikit-learn, uniform average over targets), Spearman (average ranks
  * for ties, as SciPy), Pearson, pooled MAE/RMSE, haversine MAE in km for space, and the proximity error.
  */
 import { type DistanceMode, proximityErrors } from './proximity.js';
@@ -148,6 +148,26 @@ export function pointMetrics(
   return out;
 }
 
+/**
+ * Below this many test rows R², Spearman, Pearson and the proximity error are too noisy to mean anything (with one
+ * row R² is 0 or undefined and the proximity error is 0 by construction): they are reported as undefined (NaN, null
+ * in JSON) and no best layer is named. MAE, RMSE and haversine km stay: they are plain averages of errors.
+ */
+export const MIN_TEST_ROWS = 20;
+
+/** Test metrics with the rank and variance based scores undefined (see MIN_TEST_ROWS). */
+function withoutRelativeScores(m: Metrics, t: number): Metrics {
+  const undef = () => Array.from({ length: t }, () => Number.NaN);
+  return {
+    ...m,
+    r2: Number.NaN,
+    r2PerTarget: undef(),
+    spearman: undef(),
+    pearson: undef(),
+    proxError: Number.NaN,
+  };
+}
+
 export interface SplitMetrics {
   train: Metrics;
   test: Metrics;
@@ -155,7 +175,10 @@ export interface SplitMetrics {
   proxErrorPerPoint: Float64Array;
 }
 
-/** Train and test metrics of one probe's predictions for all N rows (proximity error test×test and train×train). */
+/**
+ * Train and test metrics of one probe's predictions for all N rows (proximity error test×test and train×train). A test
+ * split under MIN_TEST_ROWS rows gets undefined R², correlations and proximity error.
+ */
 export async function splitMetrics(
   truth: Float64Array,
   pred: Float64Array,
@@ -179,9 +202,10 @@ export async function splitMetrics(
     rmse: Number.NaN,
     proxError: Number.NaN,
   });
-  const test = testRows.length
+  let test = testRows.length
     ? { ...pointMetrics(truth, pred, t, testRows, mode), proxError: prox.test }
     : nanMetrics();
+  if (testRows.length > 0 && testRows.length < MIN_TEST_ROWS) test = withoutRelativeScores(test, t);
   const train = trainRows.length
     ? { ...pointMetrics(truth, pred, t, trainRows, mode), proxError: prox.train }
     : nanMetrics();

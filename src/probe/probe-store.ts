@@ -1,5 +1,5 @@
 /**
- * Probes every layer of an activation store (METHOD.md §3–4): fit on the store's train rows, score train and test,
+ * Probes every layer of an activation store (docs/method.md#probes, #metrics): fit on the store's train rows, score train and test,
  * and write results.json (schema spacetime-lens/probe-results@1), results.csv, predictions.csv and probes.safetensors.
  */
 import { mkdir } from 'node:fs/promises';
@@ -11,9 +11,10 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { hashJson } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { resolveAlphas } from './alphas.js';
-import { type Metrics, splitMetrics } from './metrics.js';
+import { type Metrics, MIN_TEST_ROWS, splitMetrics } from './metrics.js';
 import type { DistanceMode } from './proximity.js';
 import { fitRidge, type RidgeModel, ridgeLoo, ridgePredict } from './ridge.js';
+import { alphaEdgeWarning, sizeWarnings } from './warnings.js';
 
 export const PROBE_RESULTS_SCHEMA = 'spacetime-lens/probe-results@1';
 
@@ -56,8 +57,8 @@ export interface ProbeResults {
   layers: LayerResult[];
   /** Layers that were not probed (non-finite activations), with why; absent from `layers` and the files. */
   skippedLayers: SkippedLayer[];
-  /** The layer with the highest test R² (train R² when there are no test rows). */
-  bestLayer: number;
+  /** The layer with the highest test R²; null with fewer than MIN_TEST_ROWS (20) test rows. */
+  bestLayer: number | null;
   predictions: { file: string; layers: number[] };
   probes: { file: string };
   store: string;
@@ -76,7 +77,7 @@ export interface ProbeOptions {
   /** Alpha grid: preset name, `auto`, `logspace:a:b:k`, comma list, or numbers. */
   alphas?: string | number[];
   cv?: 'loo' | 'none';
-  /** The authors' quirks: swapped haversine (METHOD §4 QUIRK). */
+  /** The authors' quirks: swapped haversine (docs/method.md#paper-compat). */
   paperCompat?: boolean;
   /** Which layers' per-entity predictions to keep: the best layer (default) or all. */
   predictions?: 'best' | 'all';
@@ -217,6 +218,7 @@ export async function probeStore(
         : { ...(await fitRidge(x, targets, t, grid.alphas[0]!, ridgeOptions)), alphaIndex: null, looMse: [] };
     const pred = await ridgePredict(fit, x);
     const metrics = await splitMetrics(targets, pred, t, isTest, distance);
+    const layerWarnings = [...fit.warnings, alphaEdgeWarning(fit.alphaIndex, grid.alphas) ?? []].flat();
     const result: LayerResult = {
       layer,
       alpha: fit.alpha,
@@ -224,7 +226,7 @@ export async function probeStore(
       looMse: fit.looMse,
       train: metrics.train,
       test: metrics.test,
-      ...(fit.warnings.length ? { warnings: fit.warnings } : {}),
+      ...(layerWarnings.length ? { warnings: layerWarnings } : {}),
     };
     const model: RidgeModel = fit;
     layerResults.push(result);
@@ -238,11 +240,12 @@ export async function probeStore(
     );
   }
   const nTest = n - trainRows.length;
-  const score = (r: LayerResult) => (nTest > 0 ? r.test.r2 : r.train.r2);
-  let best = layerResults[0]!;
-  for (const r of layerResults) if (score(r) > score(best)) best = r;
+  warnings.push(...sizeWarnings(m.d, trainRows.length, nTest));
+  const best = nTest >= MIN_TEST_ROWS ? highest(layerResults, (r) => r.test.r2) : undefined;
+  // Without a best layer, predictions.csv keeps the layer with the lowest LOO error (a train-side score, not a claim).
+  const shown = best ?? highest(layerResults, (r) => -Math.min(...r.looMse, Number.POSITIVE_INFINITY));
   const probed = layerResults.map((r) => r.layer);
-  const keep = options.predictions === 'all' ? probed : [best.layer];
+  const keep = options.predictions === 'all' ? probed : [(shown ?? layerResults.at(-1)!).layer];
   for (const l of probed) if (!keep.includes(l)) predictions.delete(l);
   for (const s of skippedLayers) warnings.push(`layer ${s.layer} skipped: ${s.reason}`);
   const results: ProbeResults = {
@@ -259,7 +262,7 @@ export async function probeStore(
     d: m.d,
     layers: layerResults,
     skippedLayers,
-    bestLayer: best.layer,
+    bestLayer: best?.layer ?? null,
     predictions: { file: 'predictions.csv', layers: keep },
     probes: { file: 'probes.safetensors' },
     store: store.dir,
@@ -269,6 +272,16 @@ export async function probeStore(
     warnings,
   };
   return { results, names, targets, isTest, predictions, models };
+}
+
+/** The result with the highest finite score (the first on ties); undefined when no score is finite. */
+function highest(results: LayerResult[], score: (r: LayerResult) => number): LayerResult | undefined {
+  let best: LayerResult | undefined;
+  for (const r of results) {
+    const v = score(r);
+    if (Number.isFinite(v) && (best === undefined || v > score(best))) best = r;
+  }
+  return best;
 }
 
 function csvField(v: string): string {
@@ -376,6 +389,11 @@ export async function writeProbeResults(dir: string, run: ProbeRun): Promise<voi
   await writeFileAtomic(join(dir, 'results.json'), `${json}\n`);
 }
 
+/** A number for a table: `n/a` where it is undefined (NaN, e.g. R² on too few test rows). */
+export function fixed(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : 'n/a';
+}
+
 /** The per-layer table for a terminal, the best layer marked with '*'. */
 export function formatResultsTable(results: ProbeResults): string {
   const space = results.kind === 'space';
@@ -397,11 +415,11 @@ export function formatResultsTable(results: ProbeResults): string {
       r.layer === results.bestLayer ? '*' : '',
       String(r.layer),
       r.alpha.toPrecision(4),
-      r.train.r2.toFixed(4),
-      r.test.r2.toFixed(4),
-      sp.toFixed(4),
-      r.test.proxError.toFixed(4),
-      ...(space ? [(r.test.haversineMaeKm ?? NaN).toFixed(0)] : []),
+      fixed(r.train.r2, 4),
+      fixed(r.test.r2, 4),
+      fixed(sp, 4),
+      fixed(r.test.proxError, 4),
+      ...(space ? [fixed(r.test.haversineMaeKm ?? Number.NaN, 0)] : []),
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));

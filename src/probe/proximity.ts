@@ -1,5 +1,5 @@
 /**
- * The paper's proximity error (METHOD.md §4), streamed: E[i,j] = 1 when d(t_i, p_j) < d(t_i, p_i) (strict), and
+ * The paper's proximity error (docs/method.md#metrics), streamed: E[i,j] = 1 when d(t_i, p_j) < d(t_i, p_i) (strict), and
  * PE_S(i) = mean over j ∈ S of E[i,j]. Never builds the N×N matrix.
  *
  * Space: on the sphere d(t, p) < d(t, p') ⇔ u(t)·u(p) > u(t)·u(p') with u the 3-D unit vector: the closer
@@ -267,7 +267,7 @@ export interface ProximityResult {
   train: number;
 }
 
-/** The proximity errors of METHOD.md §4 in one streamed pass. NaN for an empty split. */
+/** The proximity errors of docs/method.md#metrics in one streamed pass. NaN for an empty split. */
 export async function proximityErrors(
   truth: Float64Array,
   pred: Float64Array,

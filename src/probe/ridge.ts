@@ -1,6 +1,6 @@
 /**
  * Ridge regression probes with exact leave-one-out cross-validation over an alpha grid, as scikit-learn's
- * `RidgeCV(alphas, cv=None)` computes it (METHOD.md §3, NOTES.md §3):
+ * `RidgeCV(alphas, cv=None)` computes it (docs/method.md#probes):
  *   - targets standardised with the train mean and std (ddof 0), predictions de-standardised;
  *   - X and Y centred on the training rows, intercept unpenalised;
  *   - one alpha shared by all targets, chosen by the mean squared LOO error over rows and targets; ties keep the

@@ -12,7 +12,7 @@ import {
   type StaticEmbeddingResult,
 } from '../extract/static-embedding.js';
 import { sliceDataset } from '../extract/static-route.js';
-import { formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
+import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { writeReport } from './html.js';
@@ -36,7 +36,7 @@ export interface DemoResult {
   store: string;
   probeDir: string;
   embedding: StaticEmbeddingResult;
-  bestLayer: number;
+  bestLayer: number | null;
   testR2: number;
   seconds: number;
 }
@@ -95,14 +95,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       `To probe an LLM the same way: ${LLM_COMMAND}`,
     ],
   });
-  const best = run.results.layers.find((l) => l.layer === run.results.bestLayer)!;
+  // One layer (a static embedding); with under 20 test rows no best layer is named and its test R² is undefined.
+  const best = run.results.layers[0]!;
   const seconds = (Date.now() - t0) / 1000;
   await writeFileAtomic(
     join(out, DEMO_MARKER),
     `${JSON.stringify({ report, store, probeDir, model: GLOVE_MODEL, n: dataset.n, testR2: best.test.r2, seconds }, null, 2)}\n`,
   );
   log(`4/4 report    ${report}  (open it in a browser; no network needed)`);
-  log(`\nTest R² ${best.test.r2.toFixed(3)} from word vectors alone, in ${seconds.toFixed(0)} s.`);
+  log(`\nTest R² ${fixed(best.test.r2, 3)} from word vectors alone, in ${seconds.toFixed(0)} s.`);
   log(`Now run the same on a language model:\n  ${LLM_COMMAND}`);
   return {
     out,

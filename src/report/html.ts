@@ -25,12 +25,24 @@ th { background: #f5f7f9; font-weight: 600; } td.num { text-align: right; font-v
 figure { margin: 14px 0 26px; } figcaption { font-weight: 600; margin-bottom: 4px; }
 .caption { color: var(--muted); margin: 2px 0; font-size: 12.5px; min-height: 1em; }
 .error { color: #b00020; }
+.warnings { padding: 2px 12px; background: #fff7e0; border-left: 4px solid #e0a800; } .warnings ul { margin: 4px 0 8px; padding-left: 18px; }
 .more { color: var(--muted); font-size: 12px; }
 #vg-tooltip-element { font-size: 12px; }
 `;
 
 function num(v: number | undefined, digits = 3): string {
   return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '';
+}
+
+/** Runs-table number: `n/a` when undefined (no best layer, or too few test rows for the metric). */
+function na(v: number | undefined): string {
+  return num(v) || 'n/a';
+}
+
+/** The runs' warnings as one list under the runs table; empty when there is none. */
+function warningsHtml(runs: RunSummary[]): string {
+  const items = runs.flatMap((r) => r.warnings.map((w) => `<li>${escapeHtml(`${r.label}: ${w}`)}</li>`));
+  return items.length ? `<div class="warnings"><h3>Warnings</h3><ul>${items.join('')}</ul></div>` : '';
 }
 
 function cell(v: Cell): string {
@@ -63,8 +75,8 @@ function runsTable(runs: RunSummary[]): string {
       `<td>${escapeHtml(r.model)}</td><td>${escapeHtml(r.dataset)}</td><td>${escapeHtml(r.prompt)}</td>`,
       `<td>${escapeHtml(r.hook)}</td><td>${escapeHtml(r.kind)}</td>`,
       `<td class="num">${escapeHtml(`${r.nTrain ?? '?'} / ${r.nTest ?? '?'}`)}</td><td class="num">${escapeHtml(r.d ?? '')}</td>`,
-      `<td class="num">${escapeHtml(r.bestLayer ?? '')}</td><td class="num">${num(r.best?.r2)}</td>`,
-      `<td class="num">${num(r.best?.spearman)}</td><td class="num">${num(r.best?.proxError)}</td>`,
+      `<td class="num">${escapeHtml(r.bestLayer ?? 'n/a')}</td><td class="num">${na(r.best?.r2)}</td>`,
+      `<td class="num">${na(r.best?.spearman)}</td><td class="num">${na(r.best?.proxError)}</td>`,
       `<td>${escapeHtml(r.settings)}</td><td>${escapeHtml(r.source ?? '')}</td>`,
     ].join(''),
   );
@@ -123,7 +135,7 @@ export function renderModel(model: ReportModel): string {
   if (model.notes.length)
     body.push(`<div class="notes">${model.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}</div>`);
   if (model.runs.length) {
-    body.push('<h2>Probe runs</h2>', runsTable(model.runs));
+    body.push('<h2>Probe runs</h2>', runsTable(model.runs), warningsHtml(model.runs));
     body.push('<h2>Accuracy by layer</h2>', bySection('layers'));
   }
   if (model.points.length) body.push(controlsHtml(model));

@@ -204,7 +204,10 @@ async function loadRun(resultsPath: string, results: ProbeResults, options: Load
   const predPath = file ? resolve(dirname(resultsPath), file) : join(dirname(resultsPath), 'predictions.csv');
   if (existsSync(predPath)) {
     const available = results.predictions?.layers ?? results.layers.map((l) => l.layer);
-    const keep = chooseLayers(available, options.maxLayers ?? 16, [results.bestLayer, options.layer]);
+    const keep = chooseLayers(available, options.maxLayers ?? 16, [
+      results.bestLayer ?? undefined,
+      options.layer,
+    ]);
     const { table, extraColumns } = await readPredictions(predPath, results.targetNames, (l) => keep.has(l));
     run.predictions = table;
     if (Object.keys(extraColumns).length) run.columns = extraColumns;

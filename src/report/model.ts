@@ -2,6 +2,7 @@
 
 import { basename, dirname } from 'node:path';
 import { ensure } from '../util/errors.js';
+import { modelDisplayName } from '../util/paths.js';
 import { describeExtra, type ExtraSection } from './extras.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
 import { layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
@@ -40,6 +41,8 @@ export interface RunSummary {
   bestLayer?: number;
   best?: { r2: number; proxError?: number; spearman?: number };
   settings: string;
+  /** The run's warnings, then each layer's (one line per distinct message, with the layers it applies to). */
+  warnings: string[];
   source?: string;
 }
 
@@ -68,7 +71,11 @@ function slugify(text: string): string {
 
 function summarize(run: ReportRun): RunSummary {
   const r = run.results;
-  const bestLayer = r.bestLayer ?? [...r.layers].sort((a, b) => b.test.r2 - a.test.r2)[0]?.layer;
+  // null = the probe declined to name one (too few test rows); older results without the field get the highest R².
+  const bestLayer =
+    r.bestLayer === null
+      ? undefined
+      : (r.bestLayer ?? [...r.layers].sort((a, b) => b.test.r2 - a.test.r2)[0]?.layer);
   const best = r.layers.find((l) => l.layer === bestLayer)?.test;
   const sp = best?.spearman;
   const settings = Object.entries(r.settings ?? {})
@@ -93,6 +100,7 @@ function summarize(run: ReportRun): RunSummary {
     },
     settings,
     source: run.source,
+    warnings: runWarnings(r),
   };
 }
 
@@ -100,6 +108,19 @@ function summarize(run: ReportRun): RunSummary {
 function skippedLayerNotes(run: ReportRun): string[] {
   const skipped = Array.isArray(run.results.skippedLayers) ? run.results.skippedLayers : [];
   return skipped.map((s) => `${runLabel(run)}: layer ${s.layer} was not probed (${s.reason})`);
+}
+
+/** Run-level warnings, then per-layer ones grouped: the same message on many layers is listed once. */
+function runWarnings(r: ReportRun['results']): string[] {
+  const byMessage = new Map<string, number[]>();
+  for (const l of r.layers) {
+    for (const w of Array.isArray(l.warnings) ? l.warnings : [])
+      byMessage.set(w, [...(byMessage.get(w) ?? []), l.layer]);
+  }
+  const layerLines = [...byMessage].map(
+    ([w, ls]) => `layer${ls.length > 1 ? 's' : ''} ${ls.join(', ')}: ${w}`,
+  );
+  return [...(Array.isArray(r.warnings) ? r.warnings.map(String) : []), ...layerLines];
 }
 
 function validateRun(run: ReportRun, index: number): void {
@@ -193,7 +214,8 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
   const firstBest = runs.find((r) => r.predictions)?.results.bestLayer;
   const initialLayer =
-    options.layer ?? (firstBest !== undefined && layers.includes(firstBest) ? firstBest : (layers[0] ?? 0));
+    options.layer ??
+    (typeof firstBest === 'number' && layers.includes(firstBest) ? firstBest : (layers[0] ?? 0));
   if (options.layer !== undefined && points.length) {
     ensure(
       layers.includes(options.layer),
@@ -234,6 +256,6 @@ function disambiguate(runs: ReportRun[]): ReportRun[] {
 }
 
 function defaultTitle(runs: ReportRun[]): string {
-  const models = [...new Set(runs.map((r) => r.results.model))];
+  const models = [...new Set(runs.map((r) => modelDisplayName(r.results.model)))];
   return models.length === 1 ? `Space and time probes: ${models[0]}` : 'Space and time probes';
 }

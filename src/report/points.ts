@@ -3,6 +3,7 @@
  * plot. The page's script builds the same rows (client.ts `rowsFor`), so the two must stay in step.
  */
 import { calendarYearOffset, timeTargetUnit } from '../data/registry.js';
+import { modelDisplayName } from '../util/paths.js';
 import { boroughIndex, continentOf, detectMapKind, haversineKm, usStates } from './geo.js';
 import type { MapKind, ReportOptions, ReportRun } from './types.js';
 
@@ -113,7 +114,7 @@ export function defaultYearOffset(run: ReportRun): number {
 
 export function runLabel(run: ReportRun): string {
   const r = run.results;
-  return `${r.model} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
+  return `${modelDisplayName(r.model)} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
 }
 
 /** Compact per-entity data of a run that has predictions. */

@@ -1,4 +1,5 @@
 /** Vega-Lite specifications of the report's figures. Data for layer-switchable figures come in as `points`. */
+import { modelDisplayName } from '../util/paths.js';
 import { loadTopology, US_TOPOLOGY, WORLD_TOPOLOGY } from './geo.js';
 import type { RunPoints } from './points.js';
 import type { GeoJsonCollection, MapKind, ReportRun } from './types.js';
@@ -44,7 +45,7 @@ export function curvePoints(
       const train = l.train?.[metric];
       points.push({
         dataset: r.dataset,
-        series: `${r.model} · ${r.prompt}${run.labelSuffix ?? ''}`,
+        series: `${modelDisplayName(r.model)} · ${r.prompt}${run.labelSuffix ?? ''}`,
         layer: l.layer,
         x: depth ? l.layer / Math.max(1, maxLayers[i]) : l.layer,
         value,

@@ -18,6 +18,8 @@ export interface ProbeLayerResult {
   looMse?: number[];
   train?: Metrics;
   test: Metrics;
+  /** Why this layer's numbers may mislead (alpha at a grid edge...). */
+  warnings?: string[];
 }
 
 /** `results.json` written by `spacetime-lens probe` (schema `spacetime-lens/probe-results@1`). */
@@ -34,10 +36,13 @@ export interface ProbeResults {
   nTest?: number;
   d?: number;
   layers: ProbeLayerResult[];
-  bestLayer?: number;
+  /** null: the probe named no best layer (too few test rows). */
+  bestLayer?: number | null;
   /** Layers the probe skipped (non-finite activations): absent from `layers`, named in the report's notes. */
   skippedLayers?: { layer: number; reason: string }[];
   predictions?: { file: string; layers: number[] };
+  /** Why the run's numbers may mislead (few test rows, d >= training rows...). */
+  warnings?: string[];
   /** Optional: the dataset's time unit, e.g. 'years since 1970' (then 1970 is added for display). */
   targetUnit?: string;
   [key: string]: unknown;

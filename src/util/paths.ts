@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -12,6 +12,17 @@ export function cacheDir(...parts: string[]): string {
     process.env['SPACETIME_LENS_CACHE'] ??
     join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'spacetime-lens');
   return join(resolve(root), ...parts);
+}
+
+/**
+ * How a model is named in titles, labels and output folders: a local checkpoint directory by its folder name
+ * (manifests keep the absolute path), a Hub id (`org/name[@rev]`) or `static:...` as given.
+ */
+export function modelDisplayName(id: string): string {
+  const trimmed = id.replace(/[\\/]+$/, '');
+  const isPath =
+    isAbsolute(trimmed) || /^(\.{1,2}([\\/]|$)|~)/.test(trimmed) || trimmed.split('/').length > 2;
+  return isPath ? basename(trimmed) || trimmed : trimmed;
 }
 
 /** The package's root directory (where package.json lives), found from this file's location. */

@@ -10,6 +10,7 @@ import {
   listDatasets,
   listPrompts,
   loadDataset,
+  planFetchAll,
   renderPrompt,
   summarizeDataset,
 } from '../../data/index.js';
@@ -201,13 +202,22 @@ export function registerDatasets(program: Command): void {
     .addHelpText(
       'after',
       "\nhistorical_figure and headline are not in the authors' repository and have no known checksum:\n" +
-        'pass --source with your own copy; they are reported "unverified".',
+        'pass --source with your own copy; they are reported "unverified". `all` fetches what has a source\n' +
+        '(without --source: the four published CSVs) and lists what it skipped and why.',
     )
     .action(async (names: string[], o: { source?: string; force?: boolean; dir?: string }) => {
-      const list = names.includes('all') ? ['world_place', 'us_place', 'nyc_place', 'art'] : names;
-      const results: FetchResult[] = await fetchDatasets(list, { ...o, log: (line) => console.log(line) });
+      const plan = names.includes('all')
+        ? planFetchAll(o.source)
+        : { names, skipped: [] as { name: string; reason: string }[] };
+      const results: FetchResult[] = plan.names.length
+        ? await fetchDatasets(plan.names, { ...o, log: (line) => console.log(line) })
+        : [];
+      for (const s of plan.skipped) console.log(`${s.name}: skipped: ${s.reason}`);
       const fresh = results.filter((r) => r.status !== 'cached').length;
-      console.log(`${fresh} fetched, ${results.length - fresh} already cached`);
+      const skipped = plan.skipped.length
+        ? `, ${plan.skipped.length} skipped (${plan.skipped.map((s) => s.name).join(', ')})`
+        : '';
+      console.log(`${fresh} fetched, ${results.length - fresh} already cached${skipped}`);
     });
 
   withDatasetFlags(
@@ -234,7 +244,7 @@ export function registerDatasets(program: Command): void {
 
   datasets
     .command('prompts')
-    .description('prompt variants of a dataset (METHOD.md §2), with an example rendering')
+    .description('prompt variants of a dataset (docs/method.md#prompts), with an example rendering')
     .argument('<name-or-path>', 'a dataset name or file (for custom files: custom_space / custom_time)')
     .addOption(
       new Option('--example <row>', 'render this row of the dataset as the example').argParser(integer),

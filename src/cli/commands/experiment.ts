@@ -1,4 +1,4 @@
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { CommonOptions, ExperimentName } from '../../experiments/index.js';
 import {
@@ -9,8 +9,15 @@ import {
   pcaExperiment,
   promptsExperiment,
 } from '../../experiments/index.js';
-import { ALL_EXPERIMENTS, type PaperOptions, readPaperConfig, runPaper } from '../../pipeline/index.js';
+import {
+  ALL_EXPERIMENTS,
+  modelSlug,
+  type PaperOptions,
+  readPaperConfig,
+  runPaper,
+} from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
+import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
 
 interface CommonFlags {
   store: string[];
@@ -219,7 +226,13 @@ function registerPaper(program: Command): void {
       if (config && str('model')) throw new UserError('give either --model or --config, not both');
       for (const model of models) {
         const { models: _m, ...rest } = config ?? { models: [] };
-        const res = await runPaper({ ...fromFlags, ...rest, model });
+        const root = resolve(rest.out ?? fromFlags.out ?? 'spacetime-lens-runs', modelSlug(model));
+        const res = await withInterruptNotice(
+          () =>
+            `finished stores, probes and experiments and ${keptChunks(root)} are kept under ${root}; ` +
+            `run the same command again to continue: ${repeatCommand()}`,
+          () => runPaper({ ...fromFlags, ...rest, model }),
+        );
         console.log(`${model}: report ${res.report}`);
         console.log(`  ran: ${res.ran.join(', ') || 'nothing (all up to date)'}`);
         if (res.skipped.length) console.log(`  skipped: ${res.skipped.join(', ')}`);
@@ -275,6 +288,7 @@ async function report(result: ExperimentResult, _flags: { quiet?: boolean }): Pr
     lines.push('', ...summary.map(([k, v]) => `${k}: ${typeof v === 'number' ? +v.toPrecision(4) : v}`));
   }
   console.log(lines.join('\n'));
+  for (const w of result.warnings ?? []) console.error(`warning: ${w}`);
 }
 
 function single(stores: string[]): string {

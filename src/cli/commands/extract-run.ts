@@ -17,9 +17,11 @@ import {
   parseSeed,
   resolveShard,
   type Shard,
+  shardOutDir,
 } from '../../extract/index.js';
-import { runPipeline } from '../../pipeline/index.js';
+import { modelSlug, runPipeline } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
+import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
 
 /** Raw commander options of `extract` / `run` (strings as typed). */
 export interface ExtractFlags {
@@ -95,6 +97,24 @@ function report(result: ExtractResult): void {
 /** `spacetime-lens extract`. */
 export async function extractCli(flags: ExtractFlags): Promise<void> {
   if (!flags.out) throw new UserError('--out is required');
+  const out = flags.out;
+  let shard: Shard | undefined;
+  await withInterruptNotice(
+    () =>
+      `kept ${keptChunks(shardOutDir(out, shard))} beside ${shardOutDir(out, shard)}; continue with: ` +
+      repeatCommand(['--resume']),
+    () =>
+      extractCommand({ ...flags, out }, (s) => {
+        shard = s;
+      }),
+  );
+}
+
+/** The extraction itself; `shardSeen` learns which shard it works on (for the interrupt line). */
+async function extractCommand(
+  flags: ExtractFlags & { out: string },
+  shardSeen: (shard: Shard | undefined) => void,
+): Promise<void> {
   const shard = resolveShard({
     ...(flags.shard !== undefined ? { shard: flags.shard } : {}),
     ...(flags.shardCount !== undefined
@@ -102,6 +122,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
       : {}),
     autoShard: flags.autoShard !== false,
   });
+  shardSeen(shard);
   if (shard && shard.source !== '--shard') {
     console.error(`spacetime-lens: shard ${shard.index}/${shard.count} (from ${shard.source})`);
   }
@@ -137,7 +158,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
   }
   // One model load serves every prompt; each prompt gets its own store under --out.
   const dataset = await loadDataset(flags.dataset);
-  const { loadModel } = await import('../../model/index.js');
+  const { loadModel, modelIdentity } = await import('../../model/index.js');
   const model = await loadModel(flags.model, {
     device: base.device ?? 'cpu',
     ...(base.revision ? { revision: base.revision } : {}),
@@ -152,7 +173,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
           prompt: p.name,
           out: join(flags.out, p.name),
           loadedModel: model as unknown as NonNullable<ExtractOptions['loadedModel']>,
-          modelId: flags.model,
+          modelId: modelIdentity(flags.model),
         }),
       );
     }
@@ -178,11 +199,18 @@ export async function mergeCli(
 /** `spacetime-lens run`. */
 export async function runCli(flags: ExtractFlags): Promise<void> {
   const base = optionsFromFlags({ ...flags, resume: true }, undefined);
-  const result = await runPipeline({
-    ...base,
-    ...(flags.prompt ? { prompt: flags.prompt } : {}),
-    ...(flags.out ? { out: resolve(flags.out) } : {}),
-    log: (line) => console.error(line),
-  });
+  const root = resolve(flags.out ?? join('spacetime-lens-runs', modelSlug(flags.model)));
+  const result = await withInterruptNotice(
+    () =>
+      `finished steps and ${keptChunks(root)} are kept under ${root}; ` +
+      `run the same command again to continue: ${repeatCommand()}`,
+    () =>
+      runPipeline({
+        ...base,
+        ...(flags.prompt ? { prompt: flags.prompt } : {}),
+        ...(flags.out ? { out: resolve(flags.out) } : {}),
+        log: (line) => console.error(line),
+      }),
+  );
   console.log(`report: ${result.report}`);
 }

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { formatTable } from '../../experiments/output.js';
-import { loadModel } from '../../model/index.js';
+import { loadModel, modelIdentity } from '../../model/index.js';
 import {
   type CausalExperimentResult,
   type EditPositions,
@@ -47,7 +47,7 @@ async function finish(result: CausalExperimentResult, out: string, quiet?: boole
   console.error(`wrote ${files.join(', ')}`);
 }
 
-/** Registers `neurons`, `intervene` and `familiarity` (METHOD.md §9 and the paper's proposed follow-ups). */
+/** Registers `neurons`, `intervene` and `familiarity` (docs/method.md#neurons and the paper's proposed follow-ups). */
 export function registerNeurons(program: Command): void {
   registerNeuronsCommand(program);
   registerIntervene(program);
@@ -77,7 +77,7 @@ async function probeLayerCount(dir: string): Promise<number> {
 function registerNeuronsCommand(program: Command): void {
   program
     .command('neurons')
-    .summary('find space and time neurons (both procedures of METHOD §9)')
+    .summary('find space and time neurons (both procedures of docs/method.md#neurons)')
     .description(
       'Two procedures, named as such:\n' +
         '  correlation  (the code procedure, model_composition.py): every neuron of every layer; its input (up, ' +
@@ -258,7 +258,7 @@ function registerIntervene(program: Command): void {
           schema: 'spacetime-lens/experiment@1',
           experiment: 'intervene',
           title: `Steering along the ${dir.target} probe direction at layer ${layer}`,
-          model: flags.model,
+          model: modelIdentity(flags.model),
           dataset: probes.dataset ?? '',
           prompt: flags.prompt.join(' | '),
           layer,
@@ -367,7 +367,7 @@ function registerFamiliarity(program: Command): void {
             },
           });
           await writeFamiliarity(store.dir, list, {
-            model: flags.model,
+            model: modelIdentity(flags.model),
             template: spec.template,
             answer: spec.answer,
             toolVersion: VERSION,

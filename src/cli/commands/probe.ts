@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ALPHA_PRESETS } from '../../probe/alphas.js';
-import { formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
+import { MIN_TEST_ROWS } from '../../probe/metrics.js';
+import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
 import { UserError } from '../../util/errors.js';
 
 interface ProbeFlags {
@@ -53,7 +54,7 @@ export function registerProbe(program: Command): void {
     )
     .option(
       '--paper-compat',
-      "the authors' metric quirk: haversine distances with latitude and longitude swapped (METHOD §4)",
+      "the authors' metric quirk: haversine distances with latitude and longitude swapped (docs/method.md#metrics)",
     )
     .addOption(
       new Option('--predictions <which>', 'per-entity predictions to write')
@@ -76,7 +77,7 @@ export function registerProbe(program: Command): void {
         onLayer: (r, done, total) => {
           if (!flags.quiet) {
             console.error(
-              `[${done}/${total}] layer ${r.layer}: alpha ${r.alpha.toPrecision(4)}, test R² ${r.test.r2.toFixed(4)} ` +
+              `[${done}/${total}] layer ${r.layer}: alpha ${r.alpha.toPrecision(4)}, test R² ${fixed(r.test.r2, 4)} ` +
                 `(${((Date.now() - started) / 1000).toFixed(1)} s)`,
             );
           }
@@ -87,7 +88,6 @@ export function registerProbe(program: Command): void {
         },
       });
       await writeProbeResults(out, run);
-      for (const w of run.results.warnings) console.error(`warning: ${w}`);
       const r = run.results;
       console.log(
         `${r.model} · ${r.dataset} · prompt ${r.prompt} · ${r.hook} · ${r.nTrain} train / ${r.nTest} test · ` +
@@ -99,6 +99,12 @@ export function registerProbe(program: Command): void {
           `skipped layers (not probed, see results.json skippedLayers): ${r.skippedLayers.map((s) => s.layer).join(', ')}`,
         );
       }
-      console.log(`best layer ${r.bestLayer} (by test R²); results in ${out}`);
+      // After the table, so that they are the last thing read; per-layer ones were also shown as the layers ran.
+      for (const w of r.warnings) console.error(`warning: ${w}`);
+      console.log(
+        r.bestLayer === null
+          ? `no best layer named (${r.nTest} test rows, fewer than ${MIN_TEST_ROWS}); results in ${out}`
+          : `best layer ${r.bestLayer} (by test R²); results in ${out}`,
+      );
     });
 }
