@@ -67,7 +67,7 @@ describe('run: a cached store is reused only when every setting matches', { skip
     const logs: string[] = [];
     await runPipeline({ ...mixedBase(), out, log: (l) => logs.push(l) });
     assert.deepEqual(
-      logs.filter((l) => l.startsWith('warning')),
+      logs.filter((l) => l.startsWith('warning: --limit')),
       [],
       'the first 60 rows hold two types',
     );
@@ -189,7 +189,7 @@ describe('run: a cached store is reused only when every setting matches', { skip
     logs.length = 0;
     await runPipeline({ ...base(), limit: 20, runsRoot: join(tmp, 'runs'), log: (l) => logs.push(l) });
     assert.deepEqual(
-      logs.filter((l) => l.startsWith('warning')),
+      logs.filter((l) => l.startsWith('warning: --limit')),
       [],
       'no warning when the dataset itself has one type: --limit is not the cause',
     );
