@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { loadModel } from '../model/index.js';
+import { type Device, loadModel } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, parseHooks, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -65,7 +65,10 @@ export interface ExtractOptions {
   limit?: number;
   /** Seed of the random-token prompt (default 0). */
   seed?: number;
-  device?: 'cpu' | 'cuda';
+  /** Where the model runs (already resolved: `auto` is the caller's to resolve, see resolveDevice). */
+  device?: Device;
+  /** Weights held on the GPU as f16 (webgpu only; see docs/models.md#devices). */
+  weightDtype?: 'f32' | 'f16';
   /** Continue an interrupted run from its work directory. */
   resume?: boolean;
   /** Replace an existing store. */
@@ -219,6 +222,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
     options.loadedModel ??
     ((await loadModel(options.model, {
       ...(options.device ? { device: options.device } : {}),
+      ...(options.weightDtype ? { weightDtype: options.weightDtype } : {}),
       ...(options.revision ? { revision: options.revision } : {}),
       ...(options.offline ? { offline: true } : {}),
     })) as unknown as ExtractionModel);

@@ -142,12 +142,15 @@ function attribute(name: string, v: AttrValue): OnnxNs.IAttributeProto {
   return { name, type: T.TENSOR, t: tensorProto(name, v.tensor) };
 }
 
-export type Device = 'cpu' | 'cuda';
+/** onnxruntime execution providers the engine can run on (see webgpu.ts for choosing one). */
+export type Device = 'cpu' | 'cuda' | 'webgpu';
 
 export interface SessionOptions {
   device?: Device;
   /** Intra-op threads; defaults to the machine's available parallelism. */
   threads?: number;
+  /** WebGPU: outputs that stay on the GPU (tensors with location 'gpu-buffer', fed to the next session as is). */
+  gpuOutputs?: string[];
 }
 
 /** Creates an inference session for a built graph. */
@@ -156,12 +159,22 @@ export async function createSession(
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const bytes = graph instanceof GraphBuilder ? graph.toBytes() : graph;
-  return ort.InferenceSession.create(bytes, {
+  const session = await ort.InferenceSession.create(bytes, {
     executionProviders: [options.device ?? 'cpu'],
     intraOpNumThreads: options.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    ...(options.device === 'webgpu' && options.gpuOutputs?.length
+      ? { preferredOutputLocation: outputLocations(bytes, options.gpuOutputs) }
+      : {}),
   });
+  return session;
+}
+
+/** 'gpu-buffer' for the named outputs, 'cpu' for the rest (the binding wants every output named). */
+function outputLocations(bytes: Uint8Array, gpuOutputs: string[]): Record<string, 'gpu-buffer' | 'cpu'> {
+  const names = (onnx.ModelProto.decode(bytes).graph?.output ?? []).map((o) => o.name ?? '');
+  return Object.fromEntries(names.map((n) => [n, gpuOutputs.includes(n) ? 'gpu-buffer' : 'cpu']));
 }
 
 const sessionCache = new Map<string, Promise<ort.InferenceSession>>();

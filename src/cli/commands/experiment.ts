@@ -9,8 +9,10 @@ import {
   pcaExperiment,
   promptsExperiment,
 } from '../../experiments/index.js';
+import type { DeviceRequest } from '../../model/index.js';
 import { ALL_EXPERIMENTS, type PaperOptions, readPaperConfig, runPaper } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
+import { deviceOption, gpuDtypeOption } from '../device.js';
 
 interface CommonFlags {
   store: string[];
@@ -177,7 +179,8 @@ function registerPaper(program: Command): void {
     .option('--layers <spec>', "layers to extract: 'all', '0,8,16' or 'a:b:step' (default all)")
     .option('--limit <n>', 'only the first N rows of each dataset (quick looks)')
     .option('--batch-size <n>', 'sequences per forward call')
-    .addOption(new Option('--device <device>', 'where the model runs').choices(['cpu', 'cuda']))
+    .addOption(deviceOption(undefined))
+    .addOption(gpuDtypeOption())
     .option(
       '--paper-compat',
       "the authors' quirks (8-bit activations, post-norm last layer, swapped haversine)",
@@ -200,7 +203,8 @@ function registerPaper(program: Command): void {
         ...(str('layers') && { layers: str('layers')! }),
         ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),
         ...(str('batchSize') && { batchSize: positiveInt(str('batchSize')!, '--batch-size') }),
-        ...(str('device') && { device: str('device') as 'cpu' | 'cuda' }),
+        ...(str('device') && { device: str('device') as DeviceRequest }),
+        ...(str('gpuDtype') === 'f16' && { weightDtype: 'f16' as const }),
         ...(flags['paperCompat'] === true && { paperCompat: true }),
         seed: nonNegativeInt(str('seed')!, '--seed'),
         ...(!flags['quiet'] && { log: (line: string) => console.error(line) }),

@@ -20,6 +20,7 @@ import {
 } from '../../extract/index.js';
 import { runPipeline } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
+import { engineDevice } from '../device.js';
 
 /** Raw commander options of `extract` / `run` (strings as typed). */
 export interface ExtractFlags {
@@ -35,6 +36,7 @@ export interface ExtractFlags {
   limit?: string;
   seed: string;
   device: string;
+  gpuDtype?: string;
   revision?: string;
   offline?: boolean;
   paperCompat?: boolean;
@@ -51,13 +53,11 @@ export function progressFor(quiet: boolean | undefined): ProgressSink {
 }
 
 /** Turns CLI flags into library options (everything validated here, with the flag's name in the message). */
-export function optionsFromFlags(
+export async function optionsFromFlags(
   flags: ExtractFlags,
   shard: Shard | undefined,
-): Omit<ExtractOptions, 'prompt' | 'out'> {
-  const device = flags.device;
-  if (device !== 'cpu' && device !== 'cuda')
-    throw new UserError(`--device: '${device}' is not one of cpu, cuda`);
+): Promise<Omit<ExtractOptions, 'prompt' | 'out'>> {
+  const { device, weightDtype } = await engineDevice(flags);
   return {
     model: flags.model,
     dataset: flags.dataset,
@@ -71,6 +71,7 @@ export function optionsFromFlags(
     ...(flags.limit !== undefined ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
     seed: parseSeed(flags.seed),
     device,
+    ...(weightDtype ? { weightDtype } : {}),
     ...(flags.revision ? { revision: flags.revision } : {}),
     ...(flags.offline ? { offline: true } : {}),
     ...(flags.paperCompat ? { paperCompat: true } : {}),
@@ -120,7 +121,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
     );
     return;
   }
-  const base = optionsFromFlags(flags, shard);
+  const base = await optionsFromFlags(flags, shard);
   const prompt = flags.prompt;
   if (!prompt)
     throw new UserError(
@@ -135,6 +136,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
   const { loadModel } = await import('../../model/index.js');
   const model = await loadModel(flags.model, {
     device: base.device ?? 'cpu',
+    ...(base.weightDtype ? { weightDtype: base.weightDtype } : {}),
     ...(base.revision ? { revision: base.revision } : {}),
     ...(base.offline ? { offline: true } : {}),
   });
@@ -172,7 +174,7 @@ export async function mergeCli(
 
 /** `spacetime-lens run`. */
 export async function runCli(flags: ExtractFlags): Promise<void> {
-  const base = optionsFromFlags({ ...flags, resume: true }, undefined);
+  const base = await optionsFromFlags({ ...flags, resume: true }, undefined);
   const result = await runPipeline({
     ...base,
     ...(flags.prompt ? { prompt: flags.prompt } : {}),
