@@ -1,5 +1,5 @@
 export { matmul } from './matmul.js';
-export type { Device, ElementType, SessionOptions, TensorLiteral } from './onnx.js';
+export type { Device, Dim, ElementType, SessionOptions, TensorLiteral } from './onnx.js';
 export { cachedSession, createSession, GraphBuilder, ort } from './onnx.js';
 export type { AdapterFacts, DeviceRequest, VulkanDriver, WebGpuProbe } from './webgpu.js';
 export {

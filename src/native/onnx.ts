@@ -52,7 +52,8 @@ export class GraphBuilder {
     return name;
   }
 
-  output(name: string, type: ElementType, dims: Dim[]): string {
+  /** An output; without dims its shape is left to inference (rank-polymorphic outputs). */
+  output(name: string, type: ElementType, dims?: Dim[]): string {
     this.outputs.push(valueInfo(name, type, dims));
     return name;
   }
@@ -102,16 +103,9 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, type: ElementType, dims: Dim[]): OnnxNs.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: ELEMENT_CODE[type],
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
+function valueInfo(name: string, type: ElementType, dims?: Dim[]): OnnxNs.IValueInfoProto {
+  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name, type: { tensorType: { elemType: ELEMENT_CODE[type], ...(shape && { shape }) } } };
 }
 
 function tensorProto(name: string, t: TensorLiteral): OnnxNs.ITensorProto {

@@ -110,17 +110,27 @@ export function vulkanLoaderPresent(): boolean {
 export function vulkanDriverDirs(env: NodeJS.ProcessEnv = process.env): { files: string[]; dirs: string[] } {
   const explicit = env['VK_DRIVER_FILES'] ?? env['VK_ICD_FILENAMES'];
   if (explicit) return { files: explicit.split(':').filter(Boolean), dirs: [] };
-  const config = [env['XDG_CONFIG_HOME'] ?? join(homedir(), '.config'), ...(env['XDG_CONFIG_DIRS'] ?? '/etc/xdg').split(':')];
+  const config = [
+    env['XDG_CONFIG_HOME'] ?? join(homedir(), '.config'),
+    ...(env['XDG_CONFIG_DIRS'] ?? '/etc/xdg').split(':'),
+  ];
   const data = [
     env['XDG_DATA_HOME'] ?? join(homedir(), '.local/share'),
     ...(env['XDG_DATA_DIRS'] ?? '/usr/local/share:/usr/share').split(':'),
   ];
-  const dirs = [...config.map((d) => join(d, 'vulkan/icd.d')), '/etc/vulkan/icd.d', ...data.map((d) => join(d, 'vulkan/icd.d'))];
+  const dirs = [
+    ...config.map((d) => join(d, 'vulkan/icd.d')),
+    '/etc/vulkan/icd.d',
+    ...data.map((d) => join(d, 'vulkan/icd.d')),
+  ];
   return { files: [], dirs: [...new Set(dirs.filter(Boolean))] };
 }
 
 /** The ICD manifests the loader would read, with the driver library each names. */
-export function findVulkanDrivers(env: NodeJS.ProcessEnv = process.env): { drivers: VulkanDriver[]; dirs: string[] } {
+export function findVulkanDrivers(env: NodeJS.ProcessEnv = process.env): {
+  drivers: VulkanDriver[];
+  dirs: string[];
+} {
   const { files, dirs } = vulkanDriverDirs(env);
   const manifests = [...files];
   for (const dir of dirs) {
@@ -172,7 +182,10 @@ function selfTestGraph(): GraphBuilder {
   const probs = g.op('Softmax', [scores], { axis: -1 });
   const ctx = g.op('MatMul', [probs, heads]);
   const act = g.op('Add', [g.op('Erf', [ctx]), g.op('Mul', [ctx, g.op('Sigmoid', [ctx])])]);
-  const flat = g.op('Reshape', [g.op('Transpose', [act], { perm: [1, 0, 2] }), g.constant({ type: 'int64', dims: [2], values: [8, 32] })]);
+  const flat = g.op('Reshape', [
+    g.op('Transpose', [act], { perm: [1, 0, 2] }),
+    g.constant({ type: 'int64', dims: [2], values: [8, 32] }),
+  ]);
   const cut = (a: number, b: number) =>
     g.op('Slice', [
       flat,

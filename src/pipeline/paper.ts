@@ -328,6 +328,9 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
 }
 
 function deviceRequest(value: unknown, path: string): DeviceRequest {
-  if (typeof value === 'string' && (DEVICE_CHOICES as readonly string[]).includes(value)) return value as DeviceRequest;
-  throw new UserError(`${path}: device must be one of ${DEVICE_CHOICES.join(', ')}, got ${JSON.stringify(value)}`);
+  if (typeof value === 'string' && (DEVICE_CHOICES as readonly string[]).includes(value))
+    return value as DeviceRequest;
+  throw new UserError(
+    `${path}: device must be one of ${DEVICE_CHOICES.join(', ')}, got ${JSON.stringify(value)}`,
+  );
 }
