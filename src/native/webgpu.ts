@@ -211,7 +211,8 @@ function selfTestFeeds(): Record<string, ort.Tensor> {
   };
 }
 
-async function runSelfTest(executionProviders: string[]): Promise<Float32Array> {
+/** The self-test graph's output on the given providers (exported for tests). */
+export async function runSelfTest(executionProviders: string[]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(selfTestGraph().toBytes(), {
     executionProviders,
     graphOptimizationLevel: 'all',
