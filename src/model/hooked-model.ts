@@ -79,7 +79,7 @@ export interface EngineOptions {
    * Default: on for webgpu, off elsewhere (on the CPU it is only useful for testing the GPU path).
    */
   resident?: boolean;
-  /** Residual-stream bytes per chunk (default 1 GiB): weights are streamed once per chunk. */
+  /** Residual-stream bytes per chunk (default 1 GiB; 4 GiB on webgpu): weights are streamed once per chunk. */
   chunkBytes?: number;
 }
 
@@ -164,7 +164,12 @@ export class HookedModel {
    * splits them into chunks itself) so that the weights are read as few times as possible.
    */
   get chunkTokens(): number {
-    return Math.max(1, Math.floor((this.options.chunkBytes ?? 2 ** 30) / (this.spec.dModel * 8)));
+    return Math.max(1, Math.floor(this.chunkBytes / (this.spec.dModel * 8)));
+  }
+
+  /** Residual-stream bytes per chunk: 1 GiB of host memory, 4 GiB of GPU memory on webgpu (fewer weight reloads). */
+  private get chunkBytes(): number {
+    return this.options.chunkBytes ?? (this.options.device === 'webgpu' ? 2 ** 32 : 2 ** 30);
   }
 
   /** The checkpoint's raw config.json. */
@@ -191,7 +196,7 @@ export class HookedModel {
     const needFinal = hooks.some((h) => h.kind === 'final_norm' || h.kind === 'logits');
     const lastLayer = needFinal ? spec.nLayers - 1 : Math.max(-1, ...hooks.map((h) => h.layer ?? -1));
     const batches = planBatches(lengths, options.batchTokens ?? this.defaultBatchTokens, spec.nHeads);
-    const chunkBytes = this.options.chunkBytes ?? 2 ** 30;
+    const chunkBytes = this.chunkBytes;
     let done = 0;
     for (let start = 0; start < batches.length; ) {
       let end = start;
