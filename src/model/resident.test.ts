@@ -151,3 +151,20 @@ test('resident helpers: kept rows, host-memory and non-finite guards', async () 
   );
   expectFinite(Float32Array.of(1, -2), 'ok');
 });
+
+test('library use of device webgpu without an adapter fails with the probe reason, before any graph is built', async () => {
+  const { probeWebGpu } = await import('../native/index.js');
+  const probe = await probeWebGpu();
+  if (probe.ok) return; // a GPU machine: nothing to refuse
+  const golden = await openGolden('llama2-f32');
+  const model = await loadModel(golden.dir, { device: 'webgpu' });
+  try {
+    await assert.rejects(
+      model.run([[1, 2, 3]], { hooks: ['blocks.0.hook_resid_post'] }),
+      (e) => e instanceof UserError && e.message === `--device webgpu: ${probe.reason}`,
+    );
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});

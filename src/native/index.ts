@@ -8,6 +8,7 @@ export {
   findVulkanDrivers,
   probeWebGpu,
   relativeError,
+  requireWebGpu,
   resolveDevice,
   vulkanLoaderPresent,
 } from './webgpu.js';

@@ -257,6 +257,12 @@ export function probeWebGpu(): Promise<WebGpuProbe> {
   return probe;
 }
 
+/** Throws the one-line reason when there is no usable WebGPU adapter (for library callers that skip resolveDevice). */
+export async function requireWebGpu(): Promise<void> {
+  const result = await probeWebGpu();
+  if (!result.ok) throw new UserError(`--device webgpu: ${result.reason}`);
+}
+
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   const line = text.split('\n').find((l) => l.trim()) ?? text;
