@@ -139,3 +139,15 @@ test('device flags: choices on every model command, and f16 only for a GPU', asy
     assert.deepEqual(auto, { device: 'webgpu', weightDtype: 'f16' });
   }
 });
+
+test('paper config files take device auto|webgpu|cpu|cuda and weightDtype; anything else is refused', async () => {
+  const { writeFile } = await import('node:fs/promises');
+  const { readPaperConfig } = await import('../pipeline/index.js');
+  const file = join(tmp, 'paper.yml');
+  await writeFile(file, 'model: m\ndevice: auto\nweightDtype: f16\n');
+  const ok = await readPaperConfig(file);
+  assert.equal(ok.device, 'auto');
+  assert.equal(ok.weightDtype, 'f16');
+  await writeFile(file, 'model: m\ndevice: tpu\n');
+  await assert.rejects(readPaperConfig(file), /device must be one of cpu, cuda, webgpu, auto, got "tpu"/);
+});
