@@ -8,7 +8,7 @@
 // Prints one JSON line per result (run.sh appends them to $OUT/results.jsonl). Numbers only: no pass/fail here
 // except the parity goal (1e-4 relative), reported as `withinGoal`.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
@@ -51,10 +51,12 @@ async function parity(fixtures) {
     const { sequences, hooks } = meta;
     const maxLen = Math.max(...sequences.map((s) => s.length));
     const runs = {};
+    // BENCH_DEVICE=cpu: the same comparisons with the resident engine on the CPU (a local smoke test).
+    const gpu = { device: process.env.BENCH_DEVICE ?? 'webgpu', resident: true };
     for (const [label, options] of [
       ['cpu', {}],
-      ['webgpu', { device: 'webgpu' }],
-      ['webgpu-f16', { device: 'webgpu', weightDtype: 'f16' }],
+      ['webgpu', gpu],
+      ['webgpu-f16', { ...gpu, weightDtype: 'f16' }],
     ]) {
       const model = await loadModel(dir, options);
       try {
@@ -136,8 +138,20 @@ async function extract(modelDir, label, work, rows, batch = '2000', gpuDtype = '
     peakGpuBytes: ours.peakGpuMiB * 2 ** 20,
     tail: ours.code === 0 ? undefined : ours.out.slice(-2000),
   });
-  if (ours.code !== 0 || gpuDtype !== 'f32') return;
+  if (ours.code !== 0) return;
   const s = await openStore(store);
+  if (gpuDtype !== 'f32') {
+    // Against the f32 run of the same job, when it is there (run.sh runs f32 first).
+    const f32 = join(work, `store-${label}-f32`);
+    if (!existsSync(join(f32, 'manifest.json'))) return;
+    const ref = await openStore(f32);
+    let worst = 0;
+    for (const l of s.manifest.layers) {
+      worst = Math.max(worst, relError(await s.read(`blocks.${l}.hook_resid_post`), await ref.read(`blocks.${l}.hook_resid_post`)));
+    }
+    emit({ stage: 'extract', label, impl: `ours-${device}-${gpuDtype}-vs-f32`, maxRelError: worst });
+    return;
+  }
   const entities = await s.entities();
   const job = join(work, `job-${label}.json`);
   await writeFile(job, JSON.stringify({ input_ids: entities.map((e) => e.input_ids), positions: entities.map((e) => e.position) }));
