@@ -168,3 +168,43 @@ test('library use of device webgpu without an adapter fails with the probe reaso
     await golden.close();
   }
 });
+
+test('webgpu micro-batches: the widest activation of one call stays under 1 GiB, at most 32768 tokens', async () => {
+  const { modelSpec } = await import('./architectures/index.js');
+  const { HookedModel } = await import('./hooked-model.js');
+  const llama7b = modelSpec(
+    {
+      model_type: 'llama',
+      hidden_size: 4096,
+      num_attention_heads: 32,
+      num_hidden_layers: 32,
+      intermediate_size: 11008,
+      vocab_size: 32000,
+      rms_norm_eps: 1e-5,
+    },
+    () => true,
+  );
+  const source = { config: {}, dir: 'x', has: () => true } as unknown as ConstructorParameters<
+    typeof HookedModel
+  >[1];
+  const gpu = new HookedModel(llama7b, source, undefined, { device: 'webgpu' });
+  // gate+up: 2 · 11008 f32 per token -> 2^30 / (4 · 22016) = 12192 tokens.
+  assert.equal(gpu.defaultBatchTokens, Math.floor(2 ** 30 / (4 * 2 * 11008)));
+  assert.equal(gpu.defaultBatchTokens, 12192);
+  assert.equal(new HookedModel(llama7b, source, undefined, {}).defaultBatchTokens, 4096);
+  // 32 layers of f32 weights (25.9 GB) exceed the 8 GiB GPU cache: weights stream once per chunk.
+  assert.equal(gpu.streamsWeights, true);
+  const small = modelSpec(
+    {
+      model_type: 'llama',
+      hidden_size: 64,
+      num_attention_heads: 4,
+      num_hidden_layers: 2,
+      intermediate_size: 128,
+      vocab_size: 100,
+      rms_norm_eps: 1e-5,
+    },
+    () => true,
+  );
+  assert.equal(new HookedModel(small, source, undefined, { device: 'webgpu' }).defaultBatchTokens, 32768);
+});
