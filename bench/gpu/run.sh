@@ -42,6 +42,8 @@ export SPACETIME_LENS_SHARED=$app/shared
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
   echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+  ldconfig -p | grep -i vulkan
+  ls -l /usr/local/nvidia/share/vulkan/icd.d/ /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>&1
   [ -f "$icd" ] && cat "$icd"
   python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
   uname -a
@@ -77,6 +79,10 @@ run 60 extract "$smol" smollm2-135m "$work" "$rows" 2000 f16
 
 step "Llama-2-7B shape"
 big=$work/llama2-7b-bf16
-timeout "$(left 90)" python3 bench/forward/make_llama7b_bf16.py "$big" && cp "$app"/tokenizer/* "$big/"
-run 400 extract "$big" llama2-7b "$work" "$rows" 2000 f32
+if [ "$(left 90)" -gt 5 ] && timeout "$(left 90)" python3 bench/forward/make_llama7b_bf16.py "$big"; then
+  cp "$app"/tokenizer/* "$big/"
+  run 400 extract "$big" llama2-7b "$work" "$rows" 2000 f32
+else
+  echo '{"stage":"checkpoint","label":"llama2-7b","skipped":"out of time or failed"}' | tee -a "$results"
+fi
 step "done"
