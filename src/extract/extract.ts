@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset, subsetDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { loadModel, modelIdentity } from '../model/index.js';
+import { type Device, loadModel, modelIdentity } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -78,7 +78,10 @@ export interface ExtractOptions {
   sample?: number;
   /** Seed of the sample and of the random-token prompt (default 0). */
   seed?: number;
-  device?: 'cpu' | 'cuda';
+  /** Where the model runs (already resolved: `auto` is the caller's to resolve, see resolveDevice). */
+  device?: Device;
+  /** Weights held on the GPU as f16 (webgpu only; see docs/models.md#devices). */
+  weightDtype?: 'f32' | 'f16';
   /** Continue an interrupted run from its work directory. */
   resume?: boolean;
   /** Replace an existing store. */
@@ -206,6 +209,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
     options.loadedModel ??
     ((await loadModel(options.model, {
       ...(options.device ? { device: options.device } : {}),
+      ...(options.weightDtype ? { weightDtype: options.weightDtype } : {}),
       ...(options.revision ? { revision: options.revision } : {}),
       ...(options.offline ? { offline: true } : {}),
     })) as unknown as ExtractionModel);

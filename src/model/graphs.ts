@@ -10,10 +10,11 @@
  *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
  * finalNorm(x) -> normalized;  unembed(normalized) -> logits [soft-capped].
  *
+ * With flags.f16Weights the weight matrices are f16 inputs, each widened by a Cast before its GEMM.
  * Attention inputs besides the weights: `bt` int64 [B, T]; `mask` f32 [G·T, T] additive causal mask (tiled once per query head of a kv group) (right padding
  * needs nothing else: a real token never attends to a later pad); `cos`/`sin` f32 [T, 1, rotary/2]; `scale` f32 [1].
  */
-import { GraphBuilder } from '../native/index.js';
+import { type Dim, GraphBuilder } from '../native/index.js';
 import type { ModelSpec } from './spec.js';
 
 /** Which optional weights are present (the graph has an input for each). */
@@ -32,7 +33,12 @@ export interface GraphFlags {
   downBias: boolean;
   finalNormBias: boolean;
   unembedBias: boolean;
+  /** The block's weight matrices come as f16 (held so on the device) and are widened to f32 in the graph. */
+  f16Weights?: boolean;
 }
+
+/** onnx.TensorProto.DataType.FLOAT, the `to` of a Cast. */
+const FLOAT = 1;
 
 class Ops {
   constructor(readonly g: GraphBuilder) {}
@@ -44,6 +50,11 @@ class Ops {
   }
   slice(x: string, start: number, end: number, axis: number): string {
     return this.g.op('Slice', [x, this.ints([start]), this.ints([end]), this.ints([axis])]);
+  }
+  /** A weight-matrix input: f32, or f16 widened to f32 right here (the arithmetic stays f32). */
+  weight(name: string, dims: Dim[], f16: boolean | undefined): string {
+    if (!f16) return this.g.input(name, 'float32', dims);
+    return this.g.op('Cast', [this.g.input(name, 'float16', dims)], { to: FLOAT });
   }
   linear(x: string, w: string, b: string | undefined, transB: number): string {
     return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB });
@@ -117,7 +128,7 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   let k: string;
   let v: string;
   if (spec.qkv === 'neox') {
-    const w = g.input('wqkv', 'float32', ['a', 'b']);
+    const w = o.weight('wqkv', ['a', 'b'], flags.f16Weights);
     const b = flags.qkvBias ? g.input('bqkv', 'float32', [3 * H * hd]) : undefined;
     const perHead = g.op('Reshape', [o.linear(h, w, b, tb), shape(H, 3 * hd)]);
     q = o.slice(perHead, 0, hd, 3);
@@ -126,7 +137,7 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   } else {
     // One GEMM for q, k and v: GPT-2's c_attn as stored, Llama-style q/k/v concatenated on the output axis.
     const total = (H + 2 * KV) * hd;
-    const w = g.input('wqkv', 'float32', ['a', 'b']);
+    const w = o.weight('wqkv', ['a', 'b'], flags.f16Weights);
     const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
     const qkv = o.linear(h, w, b, tb);
     let q2 = o.slice(qkv, 0, H * hd, 1);
@@ -164,7 +175,7 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   const probs = g.op('Softmax', [scores], { axis: -1 });
   const ctx = g.op('Reshape', [g.op('MatMul', [probs, vT]), o.ints([0, H, -1, hd])]);
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), o.ints([-1, H * hd])]);
-  const wo = g.input('wo', 'float32', ['oo', 'oi']);
+  const wo = o.weight('wo', ['oo', 'oi'], flags.f16Weights);
   const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;
   const projected = o.linear(merged, wo, bo, tb);
   const attnOut = flags.postAttnNorm
@@ -197,7 +208,7 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
       // gate and up concatenated on the output axis: one GEMM, then act(gate) * up.
       const gu = o.linear(
         h,
-        g.input('w_gu', 'float32', ['u0', 'u1']),
+        o.weight('w_gu', ['u0', 'u1'], flags.f16Weights),
         flags.gateBias || flags.upBias ? g.input('b_gu', 'float32', [2 * m]) : undefined,
         tb,
       );
@@ -205,7 +216,7 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
     } else {
       const up = o.linear(
         h,
-        g.input('w_up', 'float32', ['u0', 'u1']),
+        o.weight('w_up', ['u0', 'u1'], flags.f16Weights),
         flags.upBias ? g.input('b_up', 'float32', [m]) : undefined,
         tb,
       );
@@ -216,7 +227,7 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   }
   const down = o.linear(
     post,
-    g.input('w_down', 'float32', ['d0', 'd1']),
+    o.weight('w_down', ['d0', 'd1'], flags.f16Weights),
     flags.downBias ? g.input('b_down', 'float32', [d]) : undefined,
     tb,
   );

@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../formats/float16.js';
-import { createSession, type Device, type GraphBuilder, ort } from '../native/index.js';
+import { createSession, type Device, type GraphBuilder, ort, requireWebGpu } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import {
   attentionGraph,
@@ -21,6 +21,7 @@ import {
   unembedGraph,
 } from './graphs.js';
 import { hookWidth, type ParsedHook, parseHook } from './hooks.js';
+import { expectFinite, expectOnDevice, gatherGraph, keptRows, rowsTensor, uploadGraph } from './resident.js';
 import { rotaryTables } from './rotary.js';
 import { layerParameterCount, type ModelSpec, type WeightSource } from './spec.js';
 import type { ModelTokenizer } from './tokenizer.js';
@@ -57,16 +58,29 @@ export interface RunOptions {
   positions?: number[];
   edits?: HookEdit[];
   onProgress?(done: number, total: number): void;
-  /** Padded tokens per onnxruntime call (default DEFAULT_BATCH_TOKENS = 4096). */
+  /** Padded tokens per onnxruntime call (default DEFAULT_BATCH_TOKENS = 4096; on webgpu up to 32768, see HookedModel.defaultBatchTokens). */
   batchTokens?: number;
 }
 
 export interface EngineOptions {
   device?: Device;
   threads?: number;
-  /** Keep widened f32 layer weights between runs when the whole model fits in this many bytes (default 2 GiB). */
+  /**
+   * Keep layer weights between runs when the whole model fits in this many bytes (default 2 GiB of host memory;
+   * on webgpu 8 GiB of GPU memory).
+   */
   weightCacheBytes?: number;
-  /** Residual-stream bytes per chunk (default 1 GiB): weights are streamed once per chunk. */
+  /**
+   * Weights held on the device as f16 and widened to f32 inside each GEMM: half the memory and weight traffic, f32
+   * arithmetic (meant for webgpu; measured deviation in docs/models.md#devices). Default f32.
+   */
+  weightDtype?: 'f32' | 'f16';
+  /**
+   * Keep weights and the residual stream in the provider's memory and copy back only the rows hooks keep.
+   * Default: on for webgpu, off elsewhere (on the CPU it is only useful for testing the GPU path).
+   */
+  resident?: boolean;
+  /** Residual-stream bytes per chunk (default 1 GiB; 4 GiB on webgpu): weights are streamed once per chunk. */
   chunkBytes?: number;
 }
 
@@ -76,7 +90,8 @@ interface Batch {
   B: number;
   T: number;
   resid: Float32Array;
-  attnOut?: Float32Array;
+  /** The residual stream in device memory (resident mode); `resid` is then empty. */
+  dev?: ort.Tensor;
 }
 
 type Feeds = Record<string, ort.Tensor>;
@@ -101,6 +116,7 @@ export class HookedModel {
   private embedScale = 1;
   private readonly flags: GraphFlags;
   private readonly cacheLayers: boolean;
+  private readonly resident: boolean;
   private disposed = false;
 
   constructor(
@@ -126,7 +142,24 @@ export class HookedModel {
       finalNormBias: !!spec.names.finalNormBias,
       unembedBias: !!spec.names.unembedBias,
     };
-    this.cacheLayers = layerBytes(spec) * spec.nLayers <= (options.weightCacheBytes ?? 2 ** 31);
+    const webgpu = options.device === 'webgpu';
+    this.resident = options.resident ?? webgpu;
+    if (options.weightDtype === 'f16' && !this.resident)
+      throw new UserError('f16 weights need the device-resident engine (webgpu, or resident: true)');
+    this.flags.f16Weights = options.weightDtype === 'f16';
+    const bytes = (layerBytes(spec) * spec.nLayers) / (this.flags.f16Weights ? 2 : 1);
+    this.cacheLayers = bytes <= (options.weightCacheBytes ?? (webgpu ? 2 ** 33 : 2 ** 31));
+  }
+
+  /**
+   * Padded tokens per onnxruntime call when run() is not told: 4096 on the CPU; on webgpu as many as keep the widest
+   * activation (q/k/v, gate/up or the MLP) of one call under 1 GiB, at most 32768 (a GPU wants big GEMMs).
+   */
+  get defaultBatchTokens(): number {
+    if (this.options.device !== 'webgpu') return 4096;
+    const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = this.spec;
+    const widest = Math.max(d, (H + 2 * KV) * hd, (this.spec.gated ? 2 : 1) * m);
+    return Math.max(256, Math.min(32768, Math.floor(2 ** 30 / (4 * widest))));
   }
 
   /** True when the model is larger than the weight cache: every run() then reads each block once per chunk. */
@@ -139,7 +172,12 @@ export class HookedModel {
    * splits them into chunks itself) so that the weights are read as few times as possible.
    */
   get chunkTokens(): number {
-    return Math.max(1, Math.floor((this.options.chunkBytes ?? 2 ** 30) / (this.spec.dModel * 8)));
+    return Math.max(1, Math.floor(this.chunkBytes / (this.spec.dModel * 8)));
+  }
+
+  /** Residual-stream bytes per chunk: 1 GiB of host memory, 4 GiB of GPU memory on webgpu (fewer weight reloads). */
+  private get chunkBytes(): number {
+    return this.options.chunkBytes ?? (this.options.device === 'webgpu' ? 2 ** 32 : 2 ** 30);
   }
 
   /** The checkpoint's raw config.json. */
@@ -165,8 +203,8 @@ export class HookedModel {
     }
     const needFinal = hooks.some((h) => h.kind === 'final_norm' || h.kind === 'logits');
     const lastLayer = needFinal ? spec.nLayers - 1 : Math.max(-1, ...hooks.map((h) => h.layer ?? -1));
-    const batches = planBatches(lengths, options.batchTokens ?? DEFAULT_BATCH_TOKENS, spec.nHeads);
-    const chunkBytes = this.options.chunkBytes ?? 2 ** 30;
+    const batches = planBatches(lengths, options.batchTokens ?? this.defaultBatchTokens, spec.nHeads);
+    const chunkBytes = this.chunkBytes;
     let done = 0;
     for (let start = 0; start < batches.length; ) {
       let end = start;
@@ -182,11 +220,20 @@ export class HookedModel {
         .slice(start, end)
         .map((b) => this.embed(sequences, b.seqs, b.T, captures, edits, kept));
       const chunkSeqs = chunk.reduce((s, b) => s + b.B, 0);
-      for (let l = 0; l <= lastLayer; l++) {
-        const weights = await this.layerWeights(l);
-        for (const batch of chunk) await this.block(l, batch, weights, captures, edits, kept);
-        if (!this.cacheLayers) this.layerCache.delete(l);
-        options.onProgress?.(done + Math.floor((chunkSeqs * (l + 1)) / (lastLayer + 2)), nSeq);
+      try {
+        if (this.resident) for (const batch of chunk) await this.toDevice(batch);
+        for (let l = 0; l <= lastLayer; l++) {
+          const weights = await this.layerWeights(l);
+          for (const batch of chunk) {
+            if (this.resident) await this.residentBlock(l, batch, weights, captures, edits, kept);
+            else await this.block(l, batch, weights, captures, edits, kept);
+          }
+          if (!this.cacheLayers) this.dropLayer(l);
+          options.onProgress?.(done + Math.floor((chunkSeqs * (l + 1)) / (lastLayer + 2)), nSeq);
+        }
+        for (const batch of chunk) if (this.resident && needFinal) await this.fromDevice(batch);
+      } finally {
+        for (const batch of chunk) batch.dev?.dispose();
       }
       if (needFinal) for (const batch of chunk) await this.final(batch, captures, edits, kept);
       done += chunkSeqs;
@@ -222,7 +269,7 @@ export class HookedModel {
     this.disposed = true;
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
-    this.layerCache.clear();
+    for (const l of [...this.layerCache.keys()]) this.dropLayer(l);
     this.tables.clear();
     for (const s of sessions) await (await s.catch(() => undefined))?.release();
     await this.source.close?.();
@@ -343,6 +390,171 @@ export class HookedModel {
     // resid_post = (mlp_out [+ attn_out]) + x with the edited mlp_out, in the graph's order of additions.
     const attnOut = feeds['attn_out']?.data as Float32Array | undefined;
     return addArrays(attnOut ? addArrays(value, attnOut) : value, feeds['x']!.data as Float32Array);
+  }
+
+  // ------------------------------------------------------------------------------------------------ resident
+
+  /** Moves a batch's embedded residual stream to the device. */
+  private async toDevice(batch: Batch): Promise<void> {
+    batch.dev = await this.upload(batch.resid, [batch.B * batch.T, this.spec.dModel]);
+    batch.resid = new Float32Array(0);
+  }
+
+  /** Brings the whole residual stream back for final() (only when a final hook is asked for). */
+  private async fromDevice(batch: Batch): Promise<void> {
+    const dev = batch.dev!;
+    batch.resid = await this.gatherRows(dev, [...Array(batch.B * batch.T).keys()], 'ln_final input');
+    dev.dispose();
+    batch.dev = undefined;
+  }
+
+  /** block() with every tensor left in device memory; hooks read back only what they keep. */
+  private async residentBlock(
+    l: number,
+    batch: Batch,
+    weights: { attn: Feeds; mlp: Feeds },
+    captures: Map<string, Capture>,
+    edits: Map<string, HookEdit[]>,
+    kept: number[] | undefined,
+  ): Promise<void> {
+    const { dModel: d, dMlp } = this.spec;
+    const made: ort.Tensor[] = [batch.dev!];
+    const hook = async (name: string, value: ort.Tensor, width: number) => {
+      const out = await this.residentHook(name, l, value, batch, captures, edits, kept, width);
+      made.push(value, out);
+      return out;
+    };
+    const attnOutName = `blocks.${l}.hook_attn_out`;
+    const mlpOutName = `blocks.${l}.hook_mlp_out`;
+    for (const name of [attnOutName, mlpOutName]) {
+      if (edits.has(name)) {
+        throw new UserError(
+          `editing ${name} is not available on the GPU path yet; use --device cpu for this edit`,
+        );
+      }
+    }
+    const x = await hook(`blocks.${l}.hook_resid_pre`, batch.dev!, d);
+    const sliding = this.isSliding(l);
+    const parallel = this.spec.parallelResidual;
+    const attnFetch = [
+      ...(parallel ? [] : ['resid_mid']),
+      ...(parallel || captures.has(attnOutName) ? ['attn_out'] : []),
+    ];
+    const attn = await this.exec(
+      'attn',
+      {
+        ...weights.attn,
+        x,
+        bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
+        mask: this.mask(batch.T, sliding),
+        scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
+        ...this.rotary(batch.T, sliding),
+      },
+      attnFetch,
+    );
+    made.push(...Object.values(attn));
+    if (captures.has(attnOutName)) await hook(attnOutName, attn['attn_out']!, d);
+    const attnOut = parallel ? attn['attn_out']! : undefined;
+    const mlpIn = attnOut ? x : await hook(`blocks.${l}.hook_resid_mid`, attn['resid_mid']!, d);
+    const postName = `blocks.${l}.mlp.hook_post`;
+    const feeds: Feeds = { ...weights.mlp, x: mlpIn, ...(attnOut && { attn_out: attnOut }) };
+    const outFetch = ['resid_post', ...(captures.has(mlpOutName) ? ['mlp_out'] : [])];
+    let residPost: ort.Tensor;
+    let mlpOut: ort.Tensor | undefined;
+    if (edits.has(postName)) {
+      const inn = await this.exec('mlp_in', feeds);
+      feeds['mlp_post'] = await hook(postName, inn['mlp_post']!, dMlp);
+      const out = await this.exec('mlp_out', feeds, outFetch);
+      residPost = out['resid_post']!;
+      mlpOut = out['mlp_out'];
+    } else {
+      const fetches = captures.has(postName) ? [...outFetch, 'mlp_post'] : outFetch;
+      const out = await this.exec('mlp_full', feeds, fetches);
+      if (captures.has(postName)) await hook(postName, out['mlp_post']!, dMlp);
+      residPost = out['resid_post']!;
+      mlpOut = out['mlp_out'];
+    }
+    if (mlpOut) await hook(mlpOutName, mlpOut, d);
+    made.push(residPost);
+    const post = `blocks.${l}.hook_resid_post`;
+    batch.dev = await this.residentHook(post, l, residPost, batch, captures, edits, kept, d);
+    for (const t of new Set(made)) if (t !== batch.dev) t.dispose();
+  }
+
+  /**
+   * hookPoint() for a device tensor. Capture-only hooks with a kept position read back B rows (one per sequence);
+   * full captures and edits read back everything, and an edited value goes back up as a new tensor.
+   */
+  private async residentHook(
+    name: string,
+    layer: number | undefined,
+    value: ort.Tensor,
+    batch: Batch,
+    captures: Map<string, Capture>,
+    edits: Map<string, HookEdit[]>,
+    kept: number[] | undefined,
+    width: number,
+  ): Promise<ort.Tensor> {
+    if (!captures.has(name) && !edits.has(name)) return value;
+    if (!edits.has(name) && kept) {
+      const rows = await this.gatherRows(value, keptRows(batch.seqs, batch.T, kept), name);
+      this.hookPoint(name, layer, rows, batch, captures, NO_EDITS, kept, width, true);
+      return value;
+    }
+    const all = await this.gatherRows(value, [...Array(batch.B * batch.T).keys()], name);
+    const edited = this.hookPoint(name, layer, all, batch, captures, edits, kept, width);
+    return edits.has(name) ? this.upload(edited, [batch.B * batch.T, width]) : value;
+  }
+
+  /** A host array as a device tensor (f16 when asked: weight matrices held in half precision). */
+  private async upload(data: Float32Array, dims: number[], f16 = false): Promise<ort.Tensor> {
+    const out = await this.exec(f16 ? 'upload_f16' : 'upload_f32', {
+      x: new ort.Tensor('float32', data, [data.length]),
+      shape: rowsTensor(dims),
+    });
+    return out['y']!;
+  }
+
+  /** Rows of a device tensor [N, w], read back to the host. */
+  private async gatherRows(value: ort.Tensor, rows: number[], where: string): Promise<Float32Array> {
+    const out = await this.exec('gather', { x: value, rows: rowsTensor(rows) });
+    const data = out['y']!.data as Float32Array;
+    if (this.options.device === 'webgpu') expectFinite(data, where);
+    return data;
+  }
+
+  /** Runs one of the engine's sessions on the feeds it takes; WebGPU failures become one-line errors. */
+  private async exec(
+    kind: SessionKind,
+    feeds: Feeds,
+    fetches?: string[],
+  ): Promise<Record<string, ort.Tensor>> {
+    const session = await this.session(kind);
+    const picked = Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!]));
+    let out: Record<string, ort.Tensor>;
+    try {
+      out = (fetches ? await session.run(picked, fetches) : await session.run(picked)) as Record<
+        string,
+        ort.Tensor
+      >;
+    } catch (err) {
+      if (this.options.device !== 'webgpu') throw err;
+      throw new UserError(
+        `WebGPU failed in the ${kind} graph (${(err as Error).message.split('\n')[0]}); try a smaller ` +
+          '--batch-size, --gpu-dtype f16, or --device cpu',
+      );
+    }
+    if (this.options.device === 'webgpu') {
+      for (const name of GPU_OUTPUTS[kind] ?? []) if (out[name]) expectOnDevice(out[name]!, name);
+    }
+    return out;
+  }
+
+  private dropLayer(l: number): void {
+    const weights = this.layerCache.get(l);
+    this.layerCache.delete(l);
+    if (!weights || !this.resident) return;
+    for (const t of [...Object.values(weights.attn), ...Object.values(weights.mlp)]) t.dispose();
   }
 
   private async final(
@@ -537,9 +749,21 @@ export class HookedModel {
     }
     if (spec.qkv === 'separate') fuse(attn, ['wq', 'wk', 'wv'], ['bq', 'bk', 'bv'], 'wqkv', 'bqkv', d);
     if (spec.gated && !n.gateUp) fuse(mlp, ['w_gate', 'w_up'], ['b_gate', 'b_up'], 'w_gu', 'b_gu', d);
-    const weights = { attn, mlp };
+    const weights = this.resident
+      ? { attn: await this.uploadFeeds(attn), mlp: await this.uploadFeeds(mlp) }
+      : { attn, mlp };
     this.layerCache.set(l, weights);
     return weights;
+  }
+
+  /** Host weight tensors -> device tensors; the weight matrices in f16 when the engine holds them so. */
+  private async uploadFeeds(feeds: Feeds): Promise<Feeds> {
+    const out: Feeds = {};
+    for (const [key, t] of Object.entries(feeds)) {
+      const f16 = !!this.flags.f16Weights && WEIGHT_MATRICES.has(key);
+      out[key] = await this.upload(t.data as Float32Array, t.dims as number[], f16);
+    }
+    return out;
   }
 
   /** Whether layer l attends through the sliding window. */
@@ -600,13 +824,26 @@ export class HookedModel {
             return finalNormGraph(this.spec, this.flags);
           case 'unembed':
             return unembedGraph(this.spec, this.flags);
+          case 'upload_f32':
+          case 'upload_f16':
+            return uploadGraph(kind === 'upload_f16');
+          case 'gather':
+            return gatherGraph();
           default:
             return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
         }
       };
       const device = this.options.device ?? 'cpu';
-      s = createSession(build(), { device, threads: this.options.threads ?? availableParallelism() }).catch(
-        (err) => {
+      const ready = device === 'webgpu' ? requireWebGpu() : Promise.resolve();
+      s = ready
+        .then(() =>
+          createSession(build(), {
+            device,
+            threads: this.options.threads ?? availableParallelism(),
+            ...(this.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
+          }),
+        )
+        .catch((err) => {
           if (device === 'cuda') {
             throw new UserError(
               `onnxruntime's CUDA execution provider is not available (${(err as Error).message.split('\n')[0]}). ` +
@@ -614,16 +851,45 @@ export class HookedModel {
                 '--onnxruntime-node-install-cuda=v12`) or use --device cpu',
             );
           }
+          if (device === 'webgpu' && !(err instanceof UserError)) {
+            throw new UserError(
+              `onnxruntime's WebGPU provider could not build the ${kind} graph ` +
+                `(${(err as Error).message.split('\n')[0]}); use --device cpu`,
+            );
+          }
           throw err;
-        },
-      );
+        });
       this.sessions.set(kind, s);
     }
     return s;
   }
 }
 
-type SessionKind = 'attn' | 'mlp_full' | 'mlp_in' | 'mlp_out' | 'final_norm' | 'unembed';
+type SessionKind =
+  | 'attn'
+  | 'mlp_full'
+  | 'mlp_in'
+  | 'mlp_out'
+  | 'final_norm'
+  | 'unembed'
+  | 'upload_f32'
+  | 'upload_f16'
+  | 'gather';
+
+/** Outputs that stay in device memory in resident mode (everything else comes back to the host). */
+const GPU_OUTPUTS: Partial<Record<SessionKind, string[]>> = {
+  attn: ['resid_mid', 'attn_out'],
+  mlp_full: ['resid_post', 'mlp_post', 'mlp_out'],
+  mlp_in: ['mlp_post'],
+  mlp_out: ['resid_post', 'mlp_out'],
+  upload_f32: ['y'],
+  upload_f16: ['y'],
+};
+
+/** Weight inputs held in f16 with weightDtype 'f16' (norms and biases stay f32). */
+const WEIGHT_MATRICES = new Set(['wqkv', 'wo', 'w_gu', 'w_up', 'w_down']);
+
+const NO_EDITS = new Map<string, HookEdit[]>();
 
 /**
  * Concatenates [out, in] weights (and their biases, zeros where one is missing) on the output axis, so that one

@@ -16,6 +16,8 @@
  * [nSeq, longest length, width] with zeros past each sequence's end. Compute is f32 on onnxruntime; every hook
  * matches PyTorch float64 within 1e-5 relative (max-abs error / max-abs value) on the golden models.
  */
+export type { Device, DeviceRequest, WebGpuProbe } from '../native/index.js';
+export { DEVICE_CHOICES, probeWebGpu, resolveDevice } from '../native/index.js';
 export { ARCHITECTURES, modelSpec, supportedModelTypes } from './architectures/index.js';
 export type { Checkpoint, WeightDtype } from './checkpoint.js';
 export { openCheckpoint } from './checkpoint.js';

@@ -42,6 +42,15 @@ export async function inspectCheckpoint(source: string, options: LoadModelOption
 }
 
 async function resolveSource(source: string, options: LoadModelOptions): Promise<string> {
-  const { device: _d, threads: _t, weightCacheBytes: _w, chunkBytes: _c, bos: _b, ...hub } = options;
+  const {
+    device: _d,
+    threads: _t,
+    weightCacheBytes: _w,
+    chunkBytes: _c,
+    bos: _b,
+    weightDtype: _f,
+    resident: _r,
+    ...hub
+  } = options;
   return resolveModelSource(source, hub);
 }

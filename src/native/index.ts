@@ -1,3 +1,14 @@
 export { matmul } from './matmul.js';
-export type { Device, ElementType, SessionOptions, TensorLiteral } from './onnx.js';
+export type { Device, Dim, ElementType, SessionOptions, TensorLiteral } from './onnx.js';
 export { cachedSession, createSession, GraphBuilder, ort } from './onnx.js';
+export type { AdapterFacts, DeviceRequest, VulkanDriver, WebGpuProbe } from './webgpu.js';
+export {
+  DEVICE_CHOICES,
+  explainNoAdapter,
+  findVulkanDrivers,
+  probeWebGpu,
+  relativeError,
+  requireWebGpu,
+  resolveDevice,
+  vulkanLoaderPresent,
+} from './webgpu.js';

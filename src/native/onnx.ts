@@ -52,7 +52,8 @@ export class GraphBuilder {
     return name;
   }
 
-  output(name: string, type: ElementType, dims: Dim[]): string {
+  /** An output; without dims its shape is left to inference (rank-polymorphic outputs). */
+  output(name: string, type: ElementType, dims?: Dim[]): string {
     this.outputs.push(valueInfo(name, type, dims));
     return name;
   }
@@ -102,16 +103,9 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, type: ElementType, dims: Dim[]): OnnxNs.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: ELEMENT_CODE[type],
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
+function valueInfo(name: string, type: ElementType, dims?: Dim[]): OnnxNs.IValueInfoProto {
+  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name, type: { tensorType: { elemType: ELEMENT_CODE[type], ...(shape && { shape }) } } };
 }
 
 function tensorProto(name: string, t: TensorLiteral): OnnxNs.ITensorProto {
@@ -142,12 +136,15 @@ function attribute(name: string, v: AttrValue): OnnxNs.IAttributeProto {
   return { name, type: T.TENSOR, t: tensorProto(name, v.tensor) };
 }
 
-export type Device = 'cpu' | 'cuda';
+/** onnxruntime execution providers the engine can run on (see webgpu.ts for choosing one). */
+export type Device = 'cpu' | 'cuda' | 'webgpu';
 
 export interface SessionOptions {
   device?: Device;
   /** Intra-op threads; defaults to the machine's available parallelism. */
   threads?: number;
+  /** WebGPU: outputs that stay on the GPU (tensors with location 'gpu-buffer', fed to the next session as is). */
+  gpuOutputs?: string[];
 }
 
 /** Creates an inference session for a built graph. */
@@ -156,12 +153,22 @@ export async function createSession(
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const bytes = graph instanceof GraphBuilder ? graph.toBytes() : graph;
-  return ort.InferenceSession.create(bytes, {
+  const session = await ort.InferenceSession.create(bytes, {
     executionProviders: [options.device ?? 'cpu'],
     intraOpNumThreads: options.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    ...(options.device === 'webgpu' && options.gpuOutputs?.length
+      ? { preferredOutputLocation: outputLocations(bytes, options.gpuOutputs) }
+      : {}),
   });
+  return session;
+}
+
+/** 'gpu-buffer' for the named outputs, 'cpu' for the rest (the binding wants every output named). */
+function outputLocations(bytes: Uint8Array, gpuOutputs: string[]): Record<string, 'gpu-buffer' | 'cpu'> {
+  const names = (onnx.ModelProto.decode(bytes).graph?.output ?? []).map((o) => o.name ?? '');
+  return Object.fromEntries(names.map((n) => [n, gpuOutputs.includes(n) ? 'gpu-buffer' : 'cpu']));
 }
 
 const sessionCache = new Map<string, Promise<ort.InferenceSession>>();

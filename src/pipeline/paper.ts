@@ -26,7 +26,13 @@ import {
   promptsExperiment,
 } from '../experiments/index.js';
 import { EXPERIMENT_MATHS, type ExtractionModel, shortKeyHash } from '../extract/index.js';
-import { loadModel, modelIdentity } from '../model/index.js';
+import {
+  DEVICE_CHOICES,
+  type DeviceRequest,
+  loadModel,
+  modelIdentity,
+  resolveDevice,
+} from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
@@ -52,7 +58,10 @@ export interface PaperOptions {
   /** N rows of each dataset, stratified by entity type and split (seeded by `seed`): the quick look to use. */
   sample?: number;
   batchSize?: number;
-  device?: 'cpu' | 'cuda';
+  /** cpu, cuda, webgpu, or auto (resolved once, before the first model load; see resolveDevice). */
+  device?: DeviceRequest;
+  /** Weights held on the GPU as f16 (webgpu only). */
+  weightDtype?: 'f32' | 'f16';
   paperCompat?: boolean;
   seed?: number;
   alphas?: string;
@@ -95,6 +104,11 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   await mkdir(root, { recursive: true });
   const datasets = await loadDatasets(options.datasets, log);
   const static_ = options.model.startsWith('static:');
+  const device = options.device && !static_ ? await resolveDevice(options.device, { log }) : undefined;
+  const engine = {
+    ...(device && { device }),
+    ...(device === 'webgpu' && options.weightDtype === 'f16' && { weightDtype: 'f16' as const }),
+  };
   let model: ExtractionModel | undefined;
   const result: PaperResult = {
     model: options.model,
@@ -115,7 +129,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const probes: string[] = [];
       for (const prompt of prompts) {
         if (!static_ && !model)
-          model = (await loadModel(options.model, deviceOption(options))) as unknown as ExtractionModel;
+          model = (await loadModel(options.model, engine)) as unknown as ExtractionModel;
         log(`== ${dataset.name} / ${prompt}`);
         const run = await runPipeline({
           model: options.model,
@@ -127,7 +141,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           ...(options.limit !== undefined && { limit: options.limit }),
           ...(options.sample !== undefined && { sample: options.sample }),
           ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
-          ...(options.device && { device: options.device }),
+          ...engine,
           ...(options.paperCompat && { paperCompat: true }),
           ...(options.seed !== undefined && { seed: options.seed }),
           log,
@@ -260,10 +274,6 @@ async function loadDatasets(names: string[] | undefined, log: (line: string) => 
   return loaded;
 }
 
-function deviceOption(options: PaperOptions) {
-  return options.device ? { device: options.device } : {};
-}
-
 function promptList(dataset: EntityDataset, spec: PaperOptions['prompts'], canonical: string) {
   const all = listPrompts(dataset);
   if (spec === 'canonical') return [canonical];
@@ -331,6 +341,7 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     'sample',
     'batchSize',
     'device',
+    'weightDtype',
     'paperCompat',
     'seed',
     'alphas',
@@ -351,10 +362,19 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     ...(typeof c['limit'] === 'number' && { limit: c['limit'] }),
     ...(typeof c['sample'] === 'number' && { sample: c['sample'] }),
     ...(typeof c['batchSize'] === 'number' && { batchSize: c['batchSize'] }),
-    ...((c['device'] === 'cpu' || c['device'] === 'cuda') && { device: c['device'] }),
+    ...(c['device'] !== undefined && { device: deviceRequest(c['device'], path) }),
+    ...((c['weightDtype'] === 'f32' || c['weightDtype'] === 'f16') && { weightDtype: c['weightDtype'] }),
     ...(c['paperCompat'] === true && { paperCompat: true }),
     ...(typeof c['seed'] === 'number' && { seed: c['seed'] }),
     ...(c['alphas'] !== undefined && { alphas: String(c['alphas']) }),
     ...(typeof c['mlp'] === 'object' && c['mlp'] !== null && { mlp: c['mlp'] as PaperOptions['mlp'] }),
   };
+}
+
+function deviceRequest(value: unknown, path: string): DeviceRequest {
+  if (typeof value === 'string' && (DEVICE_CHOICES as readonly string[]).includes(value))
+    return value as DeviceRequest;
+  throw new UserError(
+    `${path}: device must be one of ${DEVICE_CHOICES.join(', ')}, got ${JSON.stringify(value)}`,
+  );
 }

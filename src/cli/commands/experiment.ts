@@ -9,6 +9,7 @@ import {
   pcaExperiment,
   promptsExperiment,
 } from '../../experiments/index.js';
+import type { DeviceRequest } from '../../model/index.js';
 import {
   ALL_EXPERIMENTS,
   modelSlug,
@@ -17,6 +18,7 @@ import {
   runPaper,
 } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
+import { deviceOption, gpuDtypeOption } from '../device.js';
 import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
 
 interface CommonFlags {
@@ -191,7 +193,8 @@ function registerPaper(program: Command): void {
       'N rows of each dataset stratified by entity type and train/test split, seeded by --seed (quick looks)',
     )
     .option('--batch-size <n>', 'sequences per forward call')
-    .addOption(new Option('--device <device>', 'where the model runs').choices(['cpu', 'cuda']))
+    .addOption(deviceOption(undefined))
+    .addOption(gpuDtypeOption())
     .option(
       '--paper-compat',
       "the authors' quirks (8-bit activations, post-norm last layer, swapped haversine)",
@@ -215,7 +218,8 @@ function registerPaper(program: Command): void {
         ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),
         ...(str('sample') && { sample: positiveInt(str('sample')!, '--sample') }),
         ...(str('batchSize') && { batchSize: positiveInt(str('batchSize')!, '--batch-size') }),
-        ...(str('device') && { device: str('device') as 'cpu' | 'cuda' }),
+        ...(str('device') && { device: str('device') as DeviceRequest }),
+        ...(str('gpuDtype') === 'f16' && { weightDtype: 'f16' as const }),
         ...(flags['paperCompat'] === true && { paperCompat: true }),
         seed: nonNegativeInt(str('seed')!, '--seed'),
         ...(!flags['quiet'] && { log: (line: string) => console.error(line) }),

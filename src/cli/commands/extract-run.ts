@@ -21,6 +21,7 @@ import {
 } from '../../extract/index.js';
 import { modelSlug, runPipeline } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
+import { engineDevice } from '../device.js';
 import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
 
 /** Raw commander options of `extract` / `run` (strings as typed). */
@@ -38,6 +39,7 @@ export interface ExtractFlags {
   sample?: string;
   seed: string;
   device: string;
+  gpuDtype?: string;
   revision?: string;
   offline?: boolean;
   paperCompat?: boolean;
@@ -54,13 +56,11 @@ export function progressFor(quiet: boolean | undefined): ProgressSink {
 }
 
 /** Turns CLI flags into library options (everything validated here, with the flag's name in the message). */
-export function optionsFromFlags(
+export async function optionsFromFlags(
   flags: ExtractFlags,
   shard: Shard | undefined,
-): Omit<ExtractOptions, 'prompt' | 'out'> {
-  const device = flags.device;
-  if (device !== 'cpu' && device !== 'cuda')
-    throw new UserError(`--device: '${device}' is not one of cpu, cuda`);
+): Promise<Omit<ExtractOptions, 'prompt' | 'out'>> {
+  const { device, weightDtype } = await engineDevice(flags);
   return {
     model: flags.model,
     dataset: flags.dataset,
@@ -75,6 +75,7 @@ export function optionsFromFlags(
     ...(flags.sample !== undefined ? { sample: parsePositiveInt(flags.sample, '--sample') } : {}),
     seed: parseSeed(flags.seed),
     device,
+    ...(weightDtype ? { weightDtype } : {}),
     ...(flags.revision ? { revision: flags.revision } : {}),
     ...(flags.offline ? { offline: true } : {}),
     ...(flags.paperCompat ? { paperCompat: true } : {}),
@@ -146,7 +147,7 @@ async function extractCommand(
     );
     return;
   }
-  const base = optionsFromFlags(flags, shard);
+  const base = await optionsFromFlags(flags, shard);
   const prompt = flags.prompt;
   if (!prompt)
     throw new UserError(
@@ -161,6 +162,7 @@ async function extractCommand(
   const { loadModel, modelIdentity } = await import('../../model/index.js');
   const model = await loadModel(flags.model, {
     device: base.device ?? 'cpu',
+    ...(base.weightDtype ? { weightDtype: base.weightDtype } : {}),
     ...(base.revision ? { revision: base.revision } : {}),
     ...(base.offline ? { offline: true } : {}),
   });
@@ -198,7 +200,7 @@ export async function mergeCli(
 
 /** `spacetime-lens run`. */
 export async function runCli(flags: ExtractFlags): Promise<void> {
-  const base = optionsFromFlags({ ...flags, resume: true }, undefined);
+  const base = await optionsFromFlags({ ...flags, resume: true }, undefined);
   const root = resolve(flags.out ?? join('spacetime-lens-runs', modelSlug(flags.model)));
   const result = await withInterruptNotice(
     () =>

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { deviceOption, gpuDtypeOption } from '../device.js';
 import { extractCli, mergeCli, runCli } from './extract-run.js';
 
 function addExtractionOptions(cmd: Command): Command {
@@ -43,11 +44,8 @@ function addExtractionOptions(cmd: Command): Command {
       'seed of --sample and of the random-token prompt (ids depend only on seed and row)',
       '0',
     )
-    .addOption(
-      new Option('--device <device>', 'onnxruntime execution provider')
-        .choices(['cpu', 'cuda'])
-        .default('cpu'),
-    )
+    .addOption(deviceOption())
+    .addOption(gpuDtypeOption())
     .option('--revision <rev>', 'Hub revision (branch, tag or commit) of a Hub model id')
     .option('--offline', 'never touch the network; use cached Hub downloads only')
     .option(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { formatModelInfo, modelInfo } from '../../model/info.js';
 import { inspectCheckpoint, loadModel } from '../../model/load.js';
 import { UserError } from '../../util/errors.js';
+import { type DeviceFlags, deviceOption, engineDevice, gpuDtypeOption } from '../device.js';
 
 interface SourceFlags {
   revision?: string;
@@ -54,18 +55,17 @@ export function registerModel(program: Command): void {
     .requiredOption('--prompt <text>', 'text to complete')
     .option('--max-new-tokens <n>', 'tokens to generate', '20')
     .option('--no-bos', 'do not prepend the BOS token')
-    .option('--device <device>', 'cpu or cuda (onnxruntime execution provider)', 'cpu')
+    .addOption(deviceOption())
+    .addOption(gpuDtypeOption())
     .option('--revision <rev>', 'Hub branch, tag or commit')
     .option('--offline', 'use only the local cache')
     .option('--cache-dir <dir>', 'model cache directory')
     .action(
       async (
         source: string,
-        flags: SourceFlags & { prompt: string; maxNewTokens: string; bos: boolean; device: string },
+        flags: SourceFlags & { prompt: string; maxNewTokens: string; bos: boolean } & DeviceFlags,
       ) => {
-        if (flags.device !== 'cpu' && flags.device !== 'cuda')
-          throw new UserError(`--device must be cpu or cuda, got ${flags.device}`);
-        const m = await loadModel(source, { ...sourceOptions(flags), device: flags.device });
+        const m = await loadModel(source, { ...sourceOptions(flags), ...(await engineDevice(flags)) });
         try {
           const tok = m.tokenizer;
           if (!tok) throw new UserError(`${source} has no tokenizer.json`);

@@ -22,6 +22,7 @@ import {
 import { openStore, parseLayers } from '../../store/index.js';
 import { UserError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
+import { type DeviceFlags, deviceOption, engineDevice, gpuDtypeOption } from '../device.js';
 
 function numberList(text: string, flag: string): number[] {
   const out = text
@@ -54,7 +55,7 @@ export function registerNeurons(program: Command): void {
   registerFamiliarity(program);
 }
 
-interface NeuronFlags {
+interface NeuronFlags extends DeviceFlags {
   model: string;
   store: string;
   probe?: string;
@@ -106,6 +107,8 @@ function registerNeuronsCommand(program: Command): void {
       'a store extracted with --hooks mlp_post (default: run the model on the store ids)',
     )
     .option('--out <dir>', 'output directory (default: <store>.neurons)')
+    .addOption(deviceOption())
+    .addOption(gpuDtypeOption())
     .option('--quiet', 'no table on stdout')
     .action(async (flags: NeuronFlags) => {
       const procedures: NeuronProcedure[] | undefined =
@@ -116,8 +119,9 @@ function registerNeuronsCommand(program: Command): void {
             : [flags.procedure as NeuronProcedure];
       const store = await openStore(flags.store);
       const top = Math.max(...store.manifest.layers) + 1;
+      const model = await loadModel(flags.model, await engineDevice(flags));
       const result = await runNeurons({
-        model: flags.model,
+        model,
         store,
         ...(flags.probe ? { probe: flags.probe } : {}),
         ...(procedures ? { procedures } : {}),
@@ -130,12 +134,12 @@ function registerNeuronsCommand(program: Command): void {
         onProgress: (m) => {
           if (!flags.quiet) console.error(m);
         },
-      });
+      }).finally(() => model.dispose());
       await finish(result, resolve(flags.out ?? `${flags.store.replace(/\/+$/, '')}.neurons`), flags.quiet);
     });
 }
 
-interface InterveneFlags {
+interface InterveneFlags extends DeviceFlags {
   model: string;
   probe: string;
   layer: string;
@@ -191,6 +195,8 @@ function registerIntervene(program: Command): void {
     .option('--candidates <list>', 'candidate answers to score, comma-separated, e.g. "France,Germany"')
     .option('--max-new-tokens <n>', 'greedy completion length', '8')
     .option('--out <dir>', 'output directory', 'intervene-out')
+    .addOption(deviceOption())
+    .addOption(gpuDtypeOption())
     .option('--quiet', 'no table on stdout')
     .action(async (flags: InterveneFlags) => {
       const layer = intFlag(flags.layer, '--layer');
@@ -206,7 +212,7 @@ function registerIntervene(program: Command): void {
         throw new UserError(`--norm should be a positive number, got '${flags.norm}'`);
       const probes = await readProbeDirections(flags.probe);
       const dir = await probeDirection(probes, layer, flags.target ?? 0).finally(() => probes.close());
-      const model = await loadModel(flags.model);
+      const model = await loadModel(flags.model, await engineDevice(flags));
       try {
         const { rows, typicalNorms } = await interveneSweep(
           model,
@@ -307,7 +313,7 @@ function registerIntervene(program: Command): void {
     });
 }
 
-interface FamiliarityFlags {
+interface FamiliarityFlags extends DeviceFlags {
   model: string;
   store: string;
   template?: string;
@@ -346,6 +352,8 @@ function registerFamiliarity(program: Command): void {
     .option('--buckets <k>', 'familiarity buckets of the test rows', '4')
     .option('--batch-size <n>', 'sequences per model call', '64')
     .option('--out <dir>', 'output directory (default: <store>.familiarity)')
+    .addOption(deviceOption())
+    .addOption(gpuDtypeOption())
     .option('--quiet', 'no table on stdout')
     .action(async (flags: FamiliarityFlags) => {
       const store = await openStore(flags.store);
@@ -358,7 +366,7 @@ function registerFamiliarity(program: Command): void {
       if (flags.scores) {
         scores = await readFamiliarity(flags.scores, man.n);
       } else {
-        const model = await loadModel(flags.model);
+        const model = await loadModel(flags.model, await engineDevice(flags));
         try {
           const list = await scoreFamiliarity(model, await store.entities(), spec, {
             batchSize: intFlag(flags.batchSize, '--batch-size', 1),
