@@ -62,7 +62,28 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     });
     return Promise.all(jobs).then(function () {});
   }
-  function setLayer(layer) { state.layer = Number(layer); return update(); }
+  function syncControls() {
+    var select = document.getElementById('layer-select'), slider = document.getElementById('layer-slider');
+    if (select) select.value = String(state.layer);
+    if (slider && D.layers) slider.value = String(Math.max(0, D.layers.indexOf(state.layer)));
+  }
+  function setLayer(layer) { state.layer = Number(layer); syncControls(); return update(); }
+  // Play: step through every layer with predictions, first to last, each drawn before the next starts.
+  var playing = false;
+  async function play() {
+    var button = document.getElementById('play-button');
+    if (playing) { playing = false; return; }
+    playing = true;
+    if (button) button.textContent = '\u275a\u275a Pause';
+    var start = D.layers.indexOf(state.layer);
+    if (start < 0 || start >= D.layers.length - 1) start = -1;
+    for (var i = start + 1; i < D.layers.length && playing; i++) {
+      await setLayer(D.layers[i]);
+      await new Promise(function (done) { setTimeout(done, 450); });
+    }
+    playing = false;
+    if (button) button.textContent = '\u25b6 Play';
+  }
   function setSplit(split) { state.split = split; return update(); }
 
   // Viewport position of the plotted symbol whose datum has this name (used by the browser tests); asks vega's
@@ -84,6 +105,32 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
   }
 
+  // Elements that stick out of the page (figures, tables, cells), for the layout tests; closed appendix excluded.
+  function tooWide() {
+    var limit = document.documentElement.clientWidth, out = [];
+    document.querySelectorAll('main *').forEach(function (el) {
+      if (out.length >= 10 || el.closest('details:not([open])')) return;
+      var r = el.getBoundingClientRect();
+      if (r.right > limit + 1) {
+        var fig = el.closest('figure');
+        out.push((fig ? fig.getAttribute('data-slug') + ' ' : '') + el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className + ' ' + Math.round(r.right) + 'px');
+      }
+    });
+    return out;
+  }
+  // Scenegraph items of the mark layers named 'main' in a figure (the tests compare them with the data's rows).
+  function countMarks(figId) {
+    var view = views[figId], n = 0;
+    if (!view) return -1;
+    function walk(mark) {
+      if (!mark || !mark.items) return;
+      if (mark.name && /^main(_\d+)?_marks$/.test(mark.name)) { n += mark.items.length; return; }
+      for (var i = 0; i < mark.items.length; i++) if (mark.marktype === 'group') (mark.items[i].items || []).forEach(walk);
+    }
+    walk(view.scenegraph().root);
+    return n;
+  }
+
   function showError(fig, err) {
     var el = document.getElementById(fig.id), msg = document.createElement('p');
     msg.className = 'error';
@@ -96,6 +143,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     for (var i = 0; i < D.figures.length; i++) {
       var fig = D.figures[i];
       var t0 = performance.now();
+      var ds = fig.spec.datasets;
+      if (ds) for (var key in ds) if (ds[key] === null && D.shared[key]) ds[key] = D.shared[key];
       try {
         var res = await vegaEmbed('#' + fig.id, fig.spec, {
           renderer: fig.renderer, mode: 'vega-lite',
@@ -109,12 +158,15 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       timings[fig.id] = Math.round(performance.now() - t0);
     }
     if (layerSelect) layerSelect.addEventListener('change', function () { setLayer(layerSelect.value); });
+    var slider = document.getElementById('layer-slider'), button = document.getElementById('play-button');
+    if (slider) slider.addEventListener('input', function () { setLayer(D.layers[Number(slider.value)]); });
+    if (button) button.addEventListener('click', function () { play(); });
     if (splitSelect) splitSelect.addEventListener('change', function () { setSplit(splitSelect.value); });
     var t1 = performance.now();
     await update();
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
+  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
   main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
 })();`;

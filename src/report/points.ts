@@ -16,6 +16,8 @@ export interface RunPoints {
   kind: 'space' | 'time';
   mapKind?: MapKind;
   label: string;
+  /** The run's dataset name (results.json `dataset`). */
+  datasetName: string;
   groupTitle: string;
   groupNames: string[];
   names: string[];
@@ -150,6 +152,7 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
     kind,
     mapKind,
     label: runLabel(run),
+    datasetName: run.results.dataset,
     groupTitle: title,
     groupNames,
     names: table.names,

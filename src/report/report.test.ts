@@ -48,12 +48,11 @@ test('the page is self-contained and no data string can break out of its script 
   assert.match(html, /model &lt;img src=x onerror=alert\(1\)&gt;/);
 });
 
-test('layer curves mark the best layer and switch to normalized depth for models of different depth', () => {
+test('layer curves mark the best layer and plot layer / last layer', () => {
   const a = syntheticSpaceRun({ n: 50, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'a' });
   const b = syntheticSpaceRun({ n: 50, layers: [0, 1, 2, 3], model: 'b' });
   a.results.bestLayer = 5;
-  const { points, depth } = curvePoints([a, b], 'r2');
-  assert.equal(depth, true);
+  const points = curvePoints([a, b], 'r2');
   assert.equal(points.length, 12);
   const best = points.filter((p) => p.best);
   assert.deepEqual(
@@ -67,7 +66,9 @@ test('layer curves mark the best layer and switch to normalized depth for models
   assert.equal(aLast.x, 1);
   assert.equal(points.find((p) => p.series.startsWith('b') && p.layer === 2)!.x, 2 / 3);
   assert.equal(aLast.value, a.results.layers[7].test.r2);
-  assert.equal(curvePoints([a], 'r2').depth, false);
+  // a skipped last layer still counts as the model's last layer
+  b.results['skippedLayers'] = [4, 5];
+  assert.equal(curvePoints([b], 'r2').find((p) => p.layer === 2)!.x, 2 / 5);
 });
 
 test('map rows carry truth, prediction and the great-circle error, filtered by split', () => {
@@ -142,8 +143,10 @@ test('runs sharing model, dataset and prompt are told apart by their folder', ()
       'synthetic-7b · world_place · empty',
     ],
   );
-  const series = new Set(curvePoints([a, b, c], 'r2').points.map((p) => p.series));
+  const series = new Set(curvePoints([a, b, c], 'r2').map((p) => p.series));
   assert.equal(series.size, 2, 'curvePoints alone does not disambiguate; the model passes labelled runs');
-  const labelled = (model.figures[0].spec.data.values as { series: string }[]).map((p) => p.series);
+  const labelled = (model.figures[0].spec.data.values as { series?: string }[]).flatMap(
+    (p) => p.series ?? [],
+  );
   assert.equal(new Set(labelled).size, 3);
 });
