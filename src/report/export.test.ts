@@ -21,10 +21,12 @@ test('every figure is exported as SVG (headless vega) and PNG (resvg)', async ()
   assert.deepEqual(
     out.map((f) => f.svg.slice(dir.length + 1)),
     [
-      'r2-by-layer.svg',
-      'prox-error-by-layer.svg',
+      'main-r2-by-depth.svg',
+      'main-prox-error-by-depth.svg',
       'map-synthetic-7b-world-place-coords.svg',
       'time-synthetic-7b-art-release.svg',
+      'overview-world_place.svg',
+      'overview-years.svg',
     ],
   );
   const map = readFileSync(out[2].svg, 'utf8');
