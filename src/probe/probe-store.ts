@@ -49,13 +49,22 @@ export interface ProbeResults {
   layers: LayerResult[];
   /** The layer with the highest test R² (train R² when there are no test rows). */
   bestLayer: number;
-  predictions: { file: string; layers: number[] };
+  /** `testRowsOnly`: layers other than the best hold test rows only (compact predictions of a large run). */
+  predictions: { file: string; layers: number[]; mode: PredictionsMode; testRowsOnly: boolean };
   probes: { file: string };
   store: string;
   toolVersion: string;
   createdAt: string;
   warnings: string[];
 }
+
+/**
+ * best: the best layer only; all: every layer, every row, full precision; compact (default): every layer, the best
+ * one in full, the others to 6 significant digits and, above COMPACT_PREDICTION_ROWS entity-layer rows, test rows
+ * only (docs/report.md#layers).
+ */
+export type PredictionsMode = 'best' | 'all' | 'compact';
+export const COMPACT_PREDICTION_ROWS = 1_000_000;
 
 export interface ProbeOptions {
   /** Layer spec (`all`, `0,8,16`, `0:32:4`, negatives from the end) or a list; default every stored layer. */
@@ -67,8 +76,10 @@ export interface ProbeOptions {
   cv?: 'loo' | 'none';
   /** The authors' quirks: swapped haversine (METHOD §4 QUIRK). */
   paperCompat?: boolean;
-  /** Which layers' per-entity predictions to keep: the best layer (default) or all. */
-  predictions?: 'best' | 'all';
+  /** Which layers' per-entity predictions to keep (default compact, so the report can show every layer). */
+  predictions?: PredictionsMode;
+  /** Entity-layer rows above which compact predictions keep only test rows (default COMPACT_PREDICTION_ROWS). */
+  compactRowLimit?: number;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
 }
@@ -211,8 +222,13 @@ export async function probeStore(
   const score = (r: LayerResult) => (nTest > 0 ? r.test.r2 : r.train.r2);
   let best = layerResults[0]!;
   for (const r of layerResults) if (score(r) > score(best)) best = r;
-  const keep = options.predictions === 'all' ? layers : [best.layer];
+  const predictionsMode = options.predictions ?? 'compact';
+  const keep = predictionsMode === 'best' ? [best.layer] : layers;
   for (const l of layers) if (!keep.includes(l)) predictions.delete(l);
+  const testRowsOnly =
+    predictionsMode === 'compact' &&
+    n * keep.length > (options.compactRowLimit ?? COMPACT_PREDICTION_ROWS) &&
+    nTest > 0;
   const results: ProbeResults = {
     schema: PROBE_RESULTS_SCHEMA,
     model: m.model.id,
@@ -227,7 +243,7 @@ export async function probeStore(
     d: m.d,
     layers: layerResults,
     bestLayer: best.layer,
-    predictions: { file: 'predictions.csv', layers: keep },
+    predictions: { file: 'predictions.csv', layers: keep, mode: predictionsMode, testRowsOnly },
     probes: { file: 'probes.safetensors' },
     store: store.dir,
     toolVersion: VERSION,
@@ -287,13 +303,17 @@ function predictionsCsv(run: ProbeRun): Uint8Array[] {
   ].join(',');
   const chunks: Uint8Array[] = [Buffer.from(`${header}\n`)];
   const quoted = names.map(csvField);
+  const { mode, testRowsOnly } = results.predictions;
   for (const layer of results.predictions.layers) {
     const p = run.predictions.get(layer)!;
+    const compact = mode === 'compact' && layer !== results.bestLayer;
+    const value = compact ? (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(6))) : '') : num;
     let buf: string[] = [];
     for (let i = 0; i < names.length; i++) {
+      if (compact && testRowsOnly && !isTest[i]) continue;
       const cells = [String(i), quoted[i]!, isTest[i] ? 'true' : 'false', String(layer)];
       for (let j = 0; j < t; j++) cells.push(num(targets[i * t + j]!));
-      for (let j = 0; j < t; j++) cells.push(num(p.pred[i * t + j]!));
+      for (let j = 0; j < t; j++) cells.push(value(p.pred[i * t + j]!));
       cells.push(num(p.proxErrorPerPoint[i]!));
       buf.push(cells.join(','));
       if (buf.length === 4096) {

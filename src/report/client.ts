@@ -57,6 +57,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       if (fig.run === undefined || fig.run === null || !views[fig.id]) return;
       var p = D.points[fig.run], rows = rowsFor(p, state.layer, state.split);
       jobs.push(views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows)).runAsync());
+      var wrap = document.getElementById('wrap-' + fig.id);
+      if (wrap) wrap.setAttribute('data-marks', String(rows.length));
       var cap = document.getElementById('cap-' + fig.id);
       if (cap) cap.textContent = captionText(p, state.layer, rows.length);
     });
@@ -110,22 +112,36 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     var limit = document.documentElement.clientWidth, out = [];
     document.querySelectorAll('main *').forEach(function (el) {
       if (out.length >= 10 || el.closest('details:not([open])')) return;
-      var r = el.getBoundingClientRect();
+      var r = el.getBoundingClientRect(), parent = el.parentElement;
+      if (parent && parent.getBoundingClientRect().right > limit + 1) return; // report the outermost only
       if (r.right > limit + 1) {
         var fig = el.closest('figure');
-        out.push((fig ? fig.getAttribute('data-slug') + ' ' : '') + el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className + ' ' + Math.round(r.right) + 'px');
+        out.push((fig ? fig.getAttribute('data-slug') + ' ' : '') + el.tagName + (el.id ? '#' + el.id : '') + '.' + (el.getAttribute('class') || '') + ' ' + Math.round(r.right) + 'px');
       }
     });
     return out;
   }
   // Scenegraph items of the mark layers named 'main' in a figure (the tests compare them with the data's rows).
-  function countMarks(figId) {
+  function countMarks(figId, layerName) {
+    var view = views[figId], n = 0, pattern = new RegExp('(^|_)' + (layerName || 'main') + '(_\\d+)?_marks$');
+    if (!view) return -1;
+    function walk(mark) {
+      if (!mark || !mark.items) return;
+      if (mark.name && pattern.test(mark.name)) { n += mark.items.length; return; }
+      for (var i = 0; i < mark.items.length; i++) if (mark.marktype === 'group') (mark.items[i].items || []).forEach(walk);
+    }
+    walk(view.scenegraph().root);
+    return n;
+  }
+
+  // Geoshapes (outlines) drawn in a figure: countries, states or boroughs.
+  function countShapes(figId) {
     var view = views[figId], n = 0;
     if (!view) return -1;
     function walk(mark) {
       if (!mark || !mark.items) return;
-      if (mark.name && /^main(_\d+)?_marks$/.test(mark.name)) { n += mark.items.length; return; }
-      for (var i = 0; i < mark.items.length; i++) if (mark.marktype === 'group') (mark.items[i].items || []).forEach(walk);
+      if (mark.marktype === 'shape') { n += mark.items.length; return; }
+      if (mark.marktype === 'group') mark.items.forEach(function (it) { (it.items || []).forEach(walk); });
     }
     walk(view.scenegraph().root);
     return n;
@@ -167,6 +183,6 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
+  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
   main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
 })();`;

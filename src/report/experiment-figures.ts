@@ -13,6 +13,7 @@ import {
   PAPER_TRANSFER,
   paperPromptMatches,
 } from './paper-reference.js';
+import { modelLabel } from './points.js';
 import { BASE_CONFIG, OUTLINE_MARK, outlineData, type VlSpec } from './specs.js';
 import type { GeoJsonCollection } from './types.js';
 
@@ -130,8 +131,11 @@ function facetSpec(values: unknown[], datasets: string[], layers: VlSpec[], extr
     },
     columns: p.columns,
     spec: { width: p.width, height: p.height, layer: layers },
-    resolve: { scale: { x: 'independent' } },
-    config: BASE_CONFIG,
+    resolve: { axis: { x: 'independent' } },
+    config: {
+      ...BASE_CONFIG,
+      legend: { ...BASE_CONFIG.legend, orient: 'bottom', columns: 3, labelLimit: 320 },
+    },
     ...extra,
   };
 }
@@ -170,7 +174,7 @@ function mlpSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | undef
           : undefined;
         return finite(r?.['test_r2']) ? (r!['test_r2'] as number) : null;
       });
-      rows.push({ cells: [`${model} · ${probe === 'mlp' ? 'MLP' : 'Linear'}`, ...cells] });
+      rows.push({ cells: [`${modelLabel(model)} · ${probe === 'mlp' ? 'MLP' : 'Linear'}`, ...cells] });
     }
   }
   if (datasets.some((d) => PAPER_DATASETS.includes(d))) {
@@ -196,7 +200,7 @@ function mlpSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | undef
       .filter((r) => finite(r['test_r2']) && finite(r['layer']))
       .map((r) => ({
         dataset: doc.dataset,
-        series: `${doc.model} · ${r['probe'] === 'mlp' ? 'MLP' : 'linear'}`,
+        series: `${modelLabel(doc.model)} · ${r['probe'] === 'mlp' ? 'MLP' : 'linear'}`,
         layer: r['layer'],
         depth: (r['layer'] as number) / depthOf(doc.model, maxLayer(doc.table)),
         r2: r['test_r2'],
@@ -254,7 +258,7 @@ function promptsSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | u
       .filter((r) => finite(r['test_r2']))
       .map((r) => ({
         dataset: doc.dataset,
-        series: multiModel ? `${doc.model} · ${r['prompt']}` : String(r['prompt']),
+        series: multiModel ? `${modelLabel(doc.model)} · ${r['prompt']}` : String(r['prompt']),
         layer: r['layer'],
         depth: (r['layer'] as number) / depthOf(doc.model, maxLayer(doc.table)),
         r2: r['test_r2'],
@@ -281,7 +285,7 @@ function promptsSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | u
     for (const model of new Set(list.map((d) => d.model))) {
       rows.push({
         cells: [
-          model,
+          modelLabel(model),
           ...datasets.flatMap((ds) => {
             const s = list.find((d) => d.model === model && d.dataset === ds)?.summary ?? {};
             const same = s[`same_test_${metric}`];
@@ -336,7 +340,7 @@ function holdoutTable(list: ExperimentDoc[], which: 'block' | 'entity'): string 
   for (const model of new Set(list.map((d) => d.model))) {
     rows.push({
       cells: [
-        model,
+        modelLabel(model),
         ...datasets.flatMap((ds) => {
           const s = list.find((d) => d.model === model && d.dataset === ds)?.summary ?? {};
           return [s['nominal_prox_error'], s['heldout_prox_error']].map((v) => (finite(v) ? v : null));
@@ -371,7 +375,7 @@ function nominalVsHeldout(list: ExperimentDoc[], what: string, slug: string): Ex
           dataset: doc.dataset,
           group: `${r['group']}`,
           split: s === 'heldout' ? 'held out' : 'nominal',
-          model: doc.model,
+          model: modelLabel(doc.model),
           value: r[`${s}_prox_error`],
         })),
     ),
@@ -400,8 +404,9 @@ function nominalVsHeldout(list: ExperimentDoc[], what: string, slug: string): Ex
     },
     pointLayer(enc, { size: 55 }),
   ]);
-  spec['resolve'] = { scale: { y: 'independent' } };
+  spec['resolve'] = { scale: { y: 'independent' }, axis: { x: 'independent' } };
   spec['spec'].height = { step: 14 };
+  spec['spec'].width = Math.min(spec['spec'].width, 250);
   return {
     slug,
     title: `${what}: nominal vs held-out proximity error per group`,
@@ -515,7 +520,7 @@ function blockMaps(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigu
   });
   return {
     slug: `block-holdout-maps-${doc.dataset}`,
-    title: `Held-out blocks: ${datasetTitle(doc.dataset)} (${doc.model})`,
+    title: `Held-out blocks: ${datasetTitle(doc.dataset)} (${modelLabel(doc.model)})`,
     caption:
       'Each panel: predictions for one block by a probe that never saw it (red), its true centroid (○), predicted centroid (◇) and the training centroid (×); the title gives the angle between true and predicted direction from ×.',
     spec: {
@@ -552,7 +557,7 @@ function blockTimeline(doc: ExperimentDoc): ExpFigure | undefined {
   const kinds = ['true mean year', 'predicted mean year (held out)', 'training mean year'];
   return {
     slug: `block-holdout-timeline-${doc.dataset}`,
-    title: `Held-out periods: ${datasetTitle(doc.dataset)} (${doc.model})`,
+    title: `Held-out periods: ${datasetTitle(doc.dataset)} (${modelLabel(doc.model)})`,
     caption:
       'Look for the predicted mean year (◇) of each held-out period to fall on the true side of the training mean (×).',
     spec: {
@@ -648,7 +653,7 @@ function pcaSection(docs: ExperimentDoc[]): ExpSection | undefined {
           .filter((m) => finite(r[`test_${m}`]))
           .map((m) => ({
             dataset: doc.dataset,
-            series: `${multiModel ? `${doc.model} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`,
+            series: `${multiModel ? `${modelLabel(doc.model)} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`,
             k: r['k'],
             value: r[`test_${m}`],
           })),
@@ -662,7 +667,7 @@ function pcaSection(docs: ExperimentDoc[]): ExpSection | undefined {
           .filter((m) => finite(r[`test_${m}`]))
           .map((m) => ({
             dataset: doc.dataset,
-            series: `${multiModel ? `${doc.model} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`,
+            series: `${multiModel ? `${modelLabel(doc.model)} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`,
             value: r[`test_${m}`],
           })),
       ),
@@ -748,7 +753,7 @@ function neuronsSection(docs: ExperimentDoc[]): ExpSection | undefined {
       const panels = [...new Set(values.map((v) => (v as { panel: string }).panel))];
       figures.push({
         slug: `neurons-${doc.dataset}`,
-        title: `Top single neurons: ${datasetTitle(doc.dataset)} (${doc.model})`,
+        title: `Top single neurons: ${datasetTitle(doc.dataset)} (${modelLabel(doc.model)})`,
         caption:
           'Each panel: one MLP neuron’s activation against the true coordinate or year, coloured by entity type; a monotone cloud means the neuron alone tracks the variable.',
         spec: {
@@ -898,7 +903,7 @@ function interveneSection(docs: ExperimentDoc[]): ExpSection | undefined {
     if (values.length) {
       figures.push({
         slug: `intervene-dose-response-${doc.dataset}`,
-        title: `Steering along the ${target} probe: answer log-probability against strength (${doc.model})`,
+        title: `Steering along the ${target} probe: answer log-probability against strength (${modelLabel(doc.model)})`,
         caption:
           'Look for the candidate answers’ log-probabilities to rise and fall monotonically as the edit pushes the probe’s reading.',
         spec: {
@@ -943,7 +948,7 @@ function interveneSection(docs: ExperimentDoc[]): ExpSection | undefined {
     if (shift.length) {
       figures.push({
         slug: `intervene-probe-shift-${doc.dataset}`,
-        title: `Decoded ${target} after the edit against strength (${doc.model})`,
+        title: `Decoded ${target} after the edit against strength (${modelLabel(doc.model)})`,
         caption: `The probe’s reading moves by this much ${target} at each α (the edit’s size in target units); hover for the greedy completion.`,
         spec: {
           $schema: SCHEMA,
@@ -1002,7 +1007,7 @@ function familiaritySection(docs: ExperimentDoc[]): ExpSection | undefined {
         bucket: `${Math.round((r['quantile_low'] as number) * 100)}–${Math.round((r['quantile_high'] as number) * 100)}%`,
         r2: r['test_r2'],
         n: r['n_test'],
-        model: doc.model,
+        model: modelLabel(doc.model),
       })),
   );
   const enc = {

@@ -5,8 +5,8 @@ import { CLIENT_SCRIPT } from './client.js';
 import { escapeHtml, jsonForScript, scriptSafe } from './escape.js';
 import type { Cell, ExtraSection } from './extras.js';
 import { buildReportModel, type FigureModel, type ReportModel, type RunSummary } from './model.js';
-import type { ReportInputs, ReportOptions } from './types.js';
 import { OUTLINE_PREFIX } from './specs.js';
+import type { ReportInputs, ReportOptions } from './types.js';
 import { vendorScripts } from './vendor.js';
 
 const CSS = `

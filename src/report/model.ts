@@ -13,7 +13,7 @@ import {
 import { describeExtra, type ExtraSection } from './extras.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
-import { lastLayer, layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
+import { curvePoints, lastLayer, layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
 const MAP_NAMES = { world: 'world map', us: 'US map', nyc: 'NYC map' } as const;
@@ -146,6 +146,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   );
   inputs.runs.forEach(validateRun);
   inputs = { ...inputs, runs: disambiguate(inputs.runs) };
+  if (!options.nycOutlines && inputs.nycOutlines) options = { ...options, nycOutlines: inputs.nycOutlines };
   const figures: FigureModel[] = [];
   const add = (f: Omit<FigureModel, 'id'>) => {
     const id = `fig-${figures.length + 1}`;
@@ -155,7 +156,8 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   const runs = inputs.runs;
   if (runs.length) addLayerCurves(runs, add);
   const points: RunPoints[] = [];
-  for (const run of mapRuns(runs)) {
+  const pointRuns = mapRuns(runs);
+  for (const run of pointRuns) {
     const p = buildRunPoints(run, options);
     const index = points.push(p) - 1;
     const space = p.kind === 'space';
@@ -172,7 +174,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   }
   for (const fig of overviewSpecs(points, options.nycOutlines))
     add({ ...fig, section: 'overview', renderer: fig.canvas ? 'canvas' : 'svg' });
-  const box = entityBoxSpec(points, runs);
+  const box = entityBoxSpec(points, pointRuns);
   if (box) add({ ...box, section: 'overview', renderer: 'svg' });
   const depthOf = depthLookup(runs);
   const docs = (inputs.extras ?? [])
@@ -237,6 +239,7 @@ function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => 
     section: 'layers',
     spec: layerCurveSpec(runs, 'r2'),
     renderer: 'svg',
+    marks: curvePoints(runs, 'r2').length,
   });
   if (runs.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
     add({
@@ -247,6 +250,7 @@ function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => 
       section: 'layers',
       spec: layerCurveSpec(runs, 'proxError'),
       renderer: 'svg',
+      marks: curvePoints(runs, 'proxError').length,
     });
   }
 }

@@ -3,6 +3,7 @@
  * test proximity error by entity subtype (whiskers at the 1st and 99th percentiles), from the probe runs.
  */
 import { DATASETS } from '../data/registry.js';
+import { PAPER_DATASETS } from './paper-reference.js';
 import { nearestLayer, type RunPoints } from './points.js';
 import { BASE_CONFIG, mapFrame, mapLegend, PALETTE, type VlSpec } from './specs.js';
 import type { GeoJsonCollection, ReportRun } from './types.js';
@@ -90,9 +91,7 @@ export function overviewSpecs(points: RunPoints[], nycOutlines?: GeoJsonCollecti
   const time = points.filter((p) => p.kind === 'time');
   const histograms = [...new Map(time.map((p) => [p.datasetName, p])).values()];
   if (histograms.length) {
-    const values = histograms.flatMap((p) =>
-      p.truth[0]!.filter(Number.isFinite).map((year) => ({ dataset: p.datasetName, year })),
-    );
+    const values = histograms.flatMap((p) => yearBins(p.datasetName, p.truth[0]!, 50));
     const columns = Math.min(3, histograms.length);
     figures.push({
       slug: 'overview-years',
@@ -110,16 +109,22 @@ export function overviewSpecs(points: RunPoints[], nycOutlines?: GeoJsonCollecti
           layer: [
             {
               name: 'main',
-              mark: { type: 'bar', color: '#4c78a8' },
+              mark: { type: 'rect', color: '#4c78a8', stroke: 'white', strokeWidth: 0.3 },
               encoding: {
                 x: {
-                  field: 'year',
+                  field: 'from',
                   type: 'quantitative',
-                  bin: { maxbins: 50 },
                   title: 'true year',
                   axis: { format: 'd' },
+                  scale: { zero: false },
                 },
-                y: { aggregate: 'count', type: 'quantitative', title: 'entities' },
+                x2: { field: 'to' },
+                y: { field: 'count', type: 'quantitative', title: 'entities' },
+                tooltip: [
+                  { field: 'from', format: '.0f' },
+                  { field: 'to', format: '.0f' },
+                  { field: 'count', title: 'entities' },
+                ],
               },
             },
           ],
@@ -127,10 +132,31 @@ export function overviewSpecs(points: RunPoints[], nycOutlines?: GeoJsonCollecti
         resolve: { scale: { x: 'independent', y: 'independent' } },
         config: BASE_CONFIG,
       },
-      marks: values.length, // one row per entity; bars are bins of them
+      marks: values.length,
     });
   }
   return figures;
+}
+
+function paperRank(label: string): number {
+  const i = PAPER_DATASETS.indexOf(label.split(' ')[0]!);
+  return i < 0 ? 99 : i;
+}
+
+/** Equal-width bins over the range of the finite values (empty bins included). */
+export function yearBins(
+  dataset: string,
+  years: number[],
+  bins: number,
+): { dataset: string; from: number; to: number; count: number }[] {
+  const finite = years.filter(Number.isFinite);
+  if (!finite.length) return [];
+  const lo = finite.reduce((a, b) => Math.min(a, b));
+  const hi = finite.reduce((a, b) => Math.max(a, b));
+  const width = (hi - lo) / bins || 1;
+  const counts = new Array<number>(bins).fill(0);
+  for (const y of finite) counts[Math.min(bins - 1, Math.floor((y - lo) / width))]!++;
+  return counts.map((count, i) => ({ dataset, from: lo + i * width, to: lo + (i + 1) * width, count }));
 }
 
 /** q-quantile of sorted values by linear interpolation (NumPy's default). */
@@ -145,11 +171,11 @@ export function quantileSorted(sorted: number[], q: number): number {
 const TYPE_COLUMNS = ['entity_type', 'facility_t_name', 'occupation', 'news_desk', 'type'];
 const TOP_TYPES = 5;
 
-/** Box statistics of test proximity error per entity subtype, for each (model, dataset) map run. */
+/** Box statistics of test proximity error per entity subtype, for each map run (`runs[i]` made `points[i]`). */
 export function entityBoxes(points: RunPoints[], runs: ReportRun[]): Record<string, string | number>[] {
   const boxes: Record<string, string | number>[] = [];
-  for (const p of points) {
-    const run = runs.find((r) => r.results.dataset === p.datasetName && p.label.startsWith(r.results.model));
+  for (const [i, p] of points.entries()) {
+    const run = runs[i];
     const table = run?.predictions;
     if (!run || !table) continue;
     const known = DATASETS[p.datasetName]?.entityTypeColumn;
@@ -189,7 +215,9 @@ export function entityBoxes(points: RunPoints[], runs: ReportRun[]): Record<stri
 export function entityBoxSpec(points: RunPoints[], runs: ReportRun[]): OverviewFigure | undefined {
   const boxes = entityBoxes(points, runs);
   if (!boxes.length) return undefined;
-  const datasets = [...new Set(boxes.map((b) => b.dataset))];
+  const datasets = [...new Set(boxes.map((b) => b.dataset as string))].sort(
+    (a, b) => paperRank(a) - paperRank(b) || a.localeCompare(b),
+  );
   const columns = Math.min(3, datasets.length);
   const y = { field: 'type', type: 'nominal', title: null, sort: null, axis: { labelLimit: 110 } };
   const tooltip = ['type', 'n', 'p1', 'q1', 'median', 'q3', 'p99'].map((f) => ({
@@ -204,7 +232,13 @@ export function entityBoxSpec(points: RunPoints[], runs: ReportRun[]): OverviewF
     spec: {
       $schema: SCHEMA,
       data: { values: boxes },
-      facet: { field: 'dataset', type: 'nominal', title: null, header: { labelFontWeight: 'bold' } },
+      facet: {
+        field: 'dataset',
+        type: 'nominal',
+        title: null,
+        sort: datasets,
+        header: { labelFontWeight: 'bold' },
+      },
       columns,
       spec: {
         width: columns === 1 ? 480 : 260,
@@ -235,7 +269,7 @@ export function entityBoxSpec(points: RunPoints[], runs: ReportRun[]): OverviewF
           },
         ],
       },
-      resolve: { scale: { y: 'independent' } },
+      resolve: { scale: { y: 'independent' }, axis: { x: 'independent' } },
       config: BASE_CONFIG,
     },
     marks: boxes.length,

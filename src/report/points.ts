@@ -114,9 +114,16 @@ export function defaultYearOffset(run: ReportRun): number {
   return /^(art|headline)s?$/.test(run.results.dataset) ? 1970 : 0;
 }
 
+/** A model id as shown in legends: local checkpoint paths by their last folder, Hub ids as they are. */
+export function modelLabel(model: string): string {
+  return /^(\/|\.{1,2}\/|[A-Za-z]:\\)/.test(model)
+    ? (model.split(/[\\/]/).filter(Boolean).pop() ?? model)
+    : model;
+}
+
 export function runLabel(run: ReportRun): string {
   const r = run.results;
-  return `${r.model} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
+  return `${modelLabel(r.model)} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
 }
 
 /** Compact per-entity data of a run that has predictions. */
@@ -130,7 +137,8 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
   const { title, labels } = kind === 'space' ? spaceGroups(run, mapKind!, options) : timeGroups(run);
   const { groupNames, group } = compactGroups(labels);
   const yearOffset = kind === 'time' ? (options.yearOffset ?? defaultYearOffset(run)) : 0;
-  const digits = kind === 'space' ? 4 : 2; // ~11 m / ~4 days: below what any probe resolves
+  // ~110 m on world / US maps, ~11 m in NYC, ~1 month for dates: below what any probe resolves, and compact.
+  const digits = kind === 'time' ? 1 : mapKind === 'nyc' ? 4 : 3;
   const shift = (values: Float64Array) =>
     round(
       Float64Array.from(values, (v) => v + yearOffset),

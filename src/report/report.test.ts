@@ -86,7 +86,7 @@ test('map rows carry truth, prediction and the great-circle error, filtered by s
   const [lon, lat] = [run.predictions!.truth[0][i], run.predictions!.truth[1][i]];
   const [plon, plat] = [run.predictions!.pred.get(10)![0][i], run.predictions!.pred.get(10)![1][i]];
   assert.equal(rows[i].name, run.predictions!.names[i]);
-  assert.ok(Math.abs((rows[i].plon as number) - plon) <= 5e-5);
+  assert.ok(Math.abs((rows[i].plon as number) - plon) <= 5e-4, 'rounded to 3 decimals (~110 m)');
   assert.ok(Math.abs((rows[i].errKm as number) - haversineKm(lon, lat, plon, plat)) < 0.02);
   // Layer 7 is not present: the nearest one (5, ties go low) is used.
   assert.deepEqual(pointRows(p, 7, 'all')[i], pointRows(p, 5, 'all')[i]);
@@ -110,7 +110,7 @@ test('time targets stored as years since 1970 are shown as calendar years, colou
   const run = syntheticTimeRun({ n: 60, layers: [0, 1, 2] });
   const p = buildReportModel({ runs: [run] }).points[0];
   assert.equal(p.yearOffset, 1970);
-  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.006);
+  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.051, 'rounded to 0.1 year');
   assert.deepEqual(p.groupNames, ['book', 'movie', 'song']);
   const hist = syntheticTimeRun({ n: 20, layers: [0, 1], dataset: 'historical_figure' });
   assert.equal(buildReportModel({ runs: [hist] }).points[0].yearOffset, 0);

@@ -1,7 +1,7 @@
 /** Vega-Lite specifications of the report's figures. Data for layer-switchable figures come in as `points`. */
 import { loadTopology, US_TOPOLOGY, WORLD_TOPOLOGY } from './geo.js';
 import { paperPromptMatches, paperR2Marks } from './paper-reference.js';
-import type { RunPoints } from './points.js';
+import { modelLabel, type RunPoints } from './points.js';
 import type { GeoJsonCollection, MapKind, ReportRun } from './types.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: Vega-Lite specs are plain JSON.
@@ -50,7 +50,7 @@ export function curvePoints(runs: ReportRun[], metric: 'r2' | 'proxError'): Curv
       const train = l.train?.[metric];
       points.push({
         dataset: r.dataset,
-        series: `${r.model} · ${r.prompt}${run.labelSuffix ?? ''}`,
+        series: `${modelLabel(r.model)} · ${r.prompt}${run.labelSuffix ?? ''}`,
         layer: l.layer,
         x: l.layer / last,
         value,
@@ -285,6 +285,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
   const layers: VlSpec[] = [];
   if (frame.outline) layers.push(frame.outline);
   layers.push({
+    name: 'main',
     data: { name: 'points' },
     mark: { type: 'circle', size: 10, fillOpacity: 0.75, strokeWidth: 0, clip: true, aria: false },
     encoding: {
@@ -334,6 +335,7 @@ export function timeSpec(points: RunPoints): VlSpec {
     height: 440,
     layer: [
       {
+        name: 'main',
         data: { name: 'points' },
         mark: { type: 'circle', size: 12, fillOpacity: 0.6, strokeWidth: 0, clip: true, aria: false },
         encoding: {

@@ -13,7 +13,7 @@ interface ReportFlags {
   map?: MapKind;
   yearOffset?: string;
   title?: string;
-  maxLayers: string;
+  maxLayers?: string;
   figures?: string;
   png: boolean;
 }
@@ -66,7 +66,10 @@ export function registerReport(program: Command): void {
       'added to time targets for display (default 1970 for art/headline, stored as years since 1970; else 0)',
     )
     .option('--title <text>', 'report title')
-    .option('--max-layers <n>', 'keep predictions of at most N layers per run (best layer always kept)', '16')
+    .option(
+      '--max-layers <n>',
+      'keep predictions of at most N layers per run (default all; best layer always kept)',
+    )
     .option('--figures <dir>', 'also write every figure as SVG and PNG into this folder')
     .option('--no-png', 'with --figures: SVG only')
     .action(async (paths: string[], flags: ReportFlags) => {
@@ -77,7 +80,7 @@ export function registerReport(program: Command): void {
       }
       const inputs = await loadReportInputs(paths, {
         stores: flags.store,
-        maxLayers: integer('--max-layers', flags.maxLayers, 1),
+        maxLayers: flags.maxLayers === undefined ? undefined : integer('--max-layers', flags.maxLayers, 1),
         layer,
       });
       const options = {
