@@ -85,6 +85,7 @@ before(async () => {
     existsSync(CHROMIUM),
     `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH. The report's browser tests need a real browser.`,
   );
+  rmSync(join(SHOTS, 'figures'), { recursive: true, force: true });
   mkdirSync(join(SHOTS, 'figures'), { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'report-browser-'));
   const file = join(SHOTS, 'browser-test-report.html');

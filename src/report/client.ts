@@ -24,17 +24,20 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   }
   function rowsFor(p, layer, split) {
     var pred = p.pred[String(nearestLayer(p.layers, layer))], rows = [];
+    var full = pred[0].length === p.names.length, k = -1; // compact layers hold test rows only
     for (var i = 0; i < p.names.length; i++) {
       var test = p.isTest[i] === 1;
-      if ((split === 'test' && !test) || (split === 'train' && test)) continue;
+      if (test) k++;
+      if ((split === 'test' && !test) || (split === 'train' && test) || (!full && !test)) continue;
+      var at = full ? i : k;
       var group = p.groupNames[p.group[i]];
       if (p.kind === 'space') {
-        var lon = p.truth[0][i], lat = p.truth[1][i], plon = pred[0][i], plat = pred[1][i];
+        var lon = p.truth[0][i], lat = p.truth[1][i], plon = pred[0][at], plat = pred[1][at];
         if (!finite(plon) || !finite(plat)) continue;
         rows.push({ name: p.names[i], group: group, lon: lon, lat: lat, plon: plon, plat: plat,
                     errKm: haversineKm(lon, lat, plon, plat), test: test });
       } else {
-        var year = p.truth[0][i], py = pred[0][i];
+        var year = p.truth[0][i], py = pred[0][at];
         if (!finite(py)) continue;
         rows.push({ name: p.names[i], group: group, year: year, pred: py, err: Math.abs(py - year), test: test });
       }

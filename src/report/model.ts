@@ -156,7 +156,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   const runs = inputs.runs;
   if (runs.length) addLayerCurves(runs, add);
   const points: RunPoints[] = [];
-  const pointRuns = mapRuns(runs);
+  const pointRuns = representativeRuns(runs, true);
   for (const run of pointRuns) {
     const p = buildRunPoints(run, options);
     const index = points.push(p) - 1;
@@ -230,47 +230,59 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
 }
 
 function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => string): void {
-  const description =
-    "One panel per dataset, one line per model · prompt; ◆ each run's best layer (test R²); grey ✕: the paper's Llama-2 numbers where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.";
+  const main = representativeRuns(runs, false);
   add({
     slug: 'main-r2-by-depth',
     title: 'Test R² against normalized depth',
-    description,
+    description:
+      "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
     section: 'layers',
-    spec: layerCurveSpec(runs, 'r2'),
+    spec: layerCurveSpec(main, 'r2'),
     renderer: 'svg',
-    marks: curvePoints(runs, 'r2').length,
+    marks: curvePoints(main, 'r2').length,
   });
-  if (runs.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
+  if (main.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
     add({
       slug: 'main-prox-error-by-depth',
       title: 'Test proximity error against normalized depth (lower is better)',
       description:
-        'Proximity error: the fraction of entities whose true position is closer to an entity’s true position than its prediction is.',
+        'The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance. Look for the fall mirroring the R² rise.',
       section: 'layers',
-      spec: layerCurveSpec(runs, 'proxError'),
+      spec: layerCurveSpec(main, 'proxError'),
       renderer: 'svg',
-      marks: curvePoints(runs, 'proxError').length,
+      marks: curvePoints(main, 'proxError').length,
+    });
+  }
+  if (main.length < runs.length) {
+    add({
+      slug: 'r2-by-depth-every-run',
+      title: 'Test R² against normalized depth, every probe run (all prompts)',
+      description: 'Every run of the table above, one line per model · prompt.',
+      section: 'layers',
+      spec: layerCurveSpec(runs, 'r2'),
+      renderer: 'svg',
+      marks: curvePoints(runs, 'r2').length,
     });
   }
 }
 
 /**
- * One map / time scatter per (model, dataset, hook): the run with the dataset's canonical prompt, else the best one
- * by test R². The other prompts are in the curves; near-identical maps would only repeat it.
+ * One run per (model, dataset, hook): the one with the dataset's canonical prompt, else the best by test R². The
+ * main figure and the maps show these; the other prompts get their own curves (near-identical maps would repeat).
  */
-function mapRuns(runs: ReportRun[]): ReportRun[] {
+function representativeRuns(runs: ReportRun[], withPredictions: boolean): ReportRun[] {
   const chosen = new Map<string, ReportRun>();
   const score = (r: ReportRun) =>
     (CANONICAL_PROMPTS[r.results.dataset] === r.results.prompt ? 10 : 0) +
     Math.max(-1, ...r.results.layers.map((l) => (Number.isFinite(l.test.r2) ? l.test.r2 : -1)));
   for (const run of runs) {
-    if (!run.predictions) continue;
+    if (withPredictions && !run.predictions) continue;
     const key = `${run.results.model}\u0000${run.results.dataset}\u0000${run.results.hook ?? ''}${run.labelSuffix ?? ''}`;
     const current = chosen.get(key);
     if (!current || score(run) > score(current)) chosen.set(key, run);
   }
-  return runs.filter((r) => [...chosen.values()].includes(r));
+  const kept = new Set(chosen.values());
+  return runs.filter((r) => kept.has(r));
 }
 
 /** layer / last layer: a model's last layer is the deepest layer any of its runs probed or skipped. */

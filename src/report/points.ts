@@ -27,6 +27,7 @@ export interface RunPoints {
   truth: number[][];
   yearOffset: number;
   layers: number[];
+  /** layer -> pred[t][i]; a layer whose train rows have no prediction (compact probe output) holds test rows only. */
   pred: Record<string, number[][]>;
   metrics: Record<string, LayerMetricsSummary>;
 }
@@ -146,7 +147,15 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
     );
   const layers = [...table.pred.keys()].sort((a, b) => a - b);
   const pred: Record<string, number[][]> = {};
-  for (const layer of layers) pred[layer] = table.pred.get(layer)!.map(shift);
+  const testRows = table.rows.map((_, i) => i).filter((i) => table.isTest[i]);
+  for (const layer of layers) {
+    const cols = table.pred.get(layer)!;
+    const trainEmpty =
+      testRows.length > 0 && cols.every((c) => c.every((v, i) => table.isTest[i] || Number.isNaN(v)));
+    pred[layer] = trainEmpty
+      ? cols.map((c) => shift(Float64Array.from(testRows, (i) => c[i]!)))
+      : cols.map(shift);
+  }
   const metrics: Record<string, LayerMetricsSummary> = {};
   for (const l of run.results.layers) {
     const sp = l.test.spearman;
@@ -183,14 +192,18 @@ export function nearestLayer(available: number[], wanted: number): number {
 
 /** Rows plotted for one layer and split (the page's `rowsFor` does the same in the browser). */
 export function pointRows(points: RunPoints, layer: number, split: 'test' | 'train' | 'all'): PointRow[] {
-  const pred = points.pred[nearestLayer(points.layers, layer)];
+  const stored = points.pred[nearestLayer(points.layers, layer)];
+  const full = stored[0].length === points.names.length;
   const rows: PointRow[] = [];
+  let k = -1; // index among test rows
   for (let i = 0; i < points.names.length; i++) {
     const test = points.isTest[i] === 1;
-    if ((split === 'test' && !test) || (split === 'train' && test)) continue;
+    if (test) k++;
+    if ((split === 'test' && !test) || (split === 'train' && test) || (!full && !test)) continue;
+    const at = full ? i : k;
     const group = points.groupNames[points.group[i]];
     if (points.kind === 'space') {
-      const [lon, lat, plon, plat] = [points.truth[0][i], points.truth[1][i], pred[0][i], pred[1][i]];
+      const [lon, lat, plon, plat] = [points.truth[0][i], points.truth[1][i], stored[0][at], stored[1][at]];
       if (!Number.isFinite(plon) || !Number.isFinite(plat)) continue;
       rows.push({
         name: points.names[i],
@@ -203,7 +216,7 @@ export function pointRows(points: RunPoints, layer: number, split: 'test' | 'tra
         test,
       });
     } else {
-      const [year, predYear] = [points.truth[0][i], pred[0][i]];
+      const [year, predYear] = [points.truth[0][i], stored[0][at]];
       if (!Number.isFinite(predYear)) continue;
       rows.push({ name: points.names[i], group, year, pred: predYear, err: Math.abs(predYear - year), test });
     }

@@ -150,3 +150,21 @@ test('runs sharing model, dataset and prompt are told apart by their folder', ()
   );
   assert.equal(new Set(labelled).size, 3);
 });
+
+test('a compact layer (test rows only, as probe writes them for large runs) is embedded and drawn as test rows', () => {
+  const run = syntheticSpaceRun({ n: 300, layers: [0, 1, 2], predictionLayers: [1, 2] });
+  const p = run.predictions!;
+  for (const col of p.pred.get(1)!) for (let i = 0; i < col.length; i++) if (!p.isTest[i]) col[i] = Number.NaN;
+  const model = buildReportModel({ runs: [run] }, { layer: 1 });
+  const points = model.points[0];
+  const nTest = p.isTest.reduce((a, b) => a + b, 0);
+  assert.equal(points.pred[1][0].length, nTest, 'only test rows stored');
+  assert.equal(points.pred[2][0].length, 300, 'a full layer keeps every row');
+  const rows = pointRows(points, 1, 'all');
+  assert.equal(rows.length, nTest);
+  const last = p.isTest.lastIndexOf(1);
+  const row = rows[rows.length - 1];
+  assert.equal(row.name, p.names[last]);
+  assert.ok(Math.abs((row.plon as number) - p.pred.get(1)![0][last]) <= 5e-4);
+  assert.equal(pointRows(points, 1, 'train').length, 0);
+});

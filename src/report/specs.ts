@@ -1,6 +1,6 @@
 /** Vega-Lite specifications of the report's figures. Data for layer-switchable figures come in as `points`. */
 import { loadTopology, US_TOPOLOGY, WORLD_TOPOLOGY } from './geo.js';
-import { paperPromptMatches, paperR2Marks } from './paper-reference.js';
+import { PAPER_DATASETS, paperPromptMatches, paperR2Marks } from './paper-reference.js';
 import { modelLabel, type RunPoints } from './points.js';
 import type { GeoJsonCollection, MapKind, ReportRun } from './types.js';
 
@@ -70,13 +70,24 @@ function bestByR2(run: ReportRun): number | undefined {
   return best?.layer;
 }
 
+function paperRank(dataset: string): number {
+  const i = PAPER_DATASETS.indexOf(dataset);
+  return i < 0 ? 99 : i;
+}
+
 /** The paper's test R² markers for the panels whose dataset has a run with the paper's prompt. */
 function paperMarks(runs: ReportRun[]): object[] {
   const datasets = new Set(
     runs.filter((r) => paperPromptMatches(r.results.dataset, r.results.prompt)).map((r) => r.results.dataset),
   );
   return [...datasets].flatMap((d) =>
-    paperR2Marks(d).map((m) => ({ dataset: d, x: m.depth, value: m.value, label: m.label })),
+    paperR2Marks(d).map((m) => ({
+      dataset: d,
+      x: m.depth,
+      value: m.value,
+      label: m.label,
+      size: m.model.replace('Llama-2-', ''),
+    })),
   );
 }
 
@@ -108,7 +119,7 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
   ];
   const datasets = [
     ...new Set([...points.map((p) => p.dataset), ...marks.map((m) => (m as { dataset: string }).dataset)]),
-  ];
+  ].sort((a, b) => paperRank(a) - paperRank(b) || a.localeCompare(b));
   const columns = Math.min(3, datasets.length);
   const layers: VlSpec[] = [
     { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color, tooltip } },
@@ -129,10 +140,17 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
     layers.push({
       name: 'paper',
       transform: [{ filter: 'datum.paper === true' }],
-      mark: { type: 'point', shape: 'cross', size: 90, color: '#777', filled: true, opacity: 0.9 },
+      mark: { type: 'point', size: 70, color: '#666', filled: true, opacity: 0.85 },
       encoding: {
         x: { field: 'x', type: 'quantitative' },
         y: { field: 'value', type: 'quantitative' },
+        shape: {
+          field: 'size',
+          type: 'nominal',
+          title: 'paper, Llama-2',
+          scale: { domain: ['7B', '13B', '70B'], range: ['triangle-up', 'square', 'cross'] },
+          legend: { orient: 'right', symbolFillColor: '#666', symbolStrokeColor: '#666' },
+        },
         tooltip: [
           { field: 'label', title: 'reference' },
           { field: 'value', title: 'test R²', format: '.3f' },
