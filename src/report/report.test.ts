@@ -154,7 +154,8 @@ test('runs sharing model, dataset and prompt are told apart by their folder', ()
 test('a compact layer (test rows only, as probe writes them for large runs) is embedded and drawn as test rows', () => {
   const run = syntheticSpaceRun({ n: 300, layers: [0, 1, 2], predictionLayers: [1, 2] });
   const p = run.predictions!;
-  for (const col of p.pred.get(1)!) for (let i = 0; i < col.length; i++) if (!p.isTest[i]) col[i] = Number.NaN;
+  for (const col of p.pred.get(1)!)
+    for (let i = 0; i < col.length; i++) if (!p.isTest[i]) col[i] = Number.NaN;
   const model = buildReportModel({ runs: [run] }, { layer: 1 });
   const points = model.points[0];
   const nTest = p.isTest.reduce((a, b) => a + b, 0);
