@@ -20,6 +20,8 @@ export const BASE_CONFIG = {
 /** One point of a by-layer curve. */
 export interface CurvePoint {
   dataset: string;
+  /** The model's label (with the run's suffix when runs share model, dataset and prompt). */
+  model: string;
   series: string;
   layer: number;
   x: number;
@@ -50,6 +52,7 @@ export function curvePoints(runs: ReportRun[], metric: 'r2' | 'proxError'): Curv
       const train = l.train?.[metric];
       points.push({
         dataset: r.dataset,
+        model: `${modelLabel(r.model)}${run.labelSuffix ?? ''}`,
         series: `${modelLabel(r.model)} · ${r.prompt}${run.labelSuffix ?? ''}`,
         layer: l.layer,
         x: l.layer / last,
@@ -104,10 +107,14 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
     axis: { format: '.1f' },
   };
   const y = { field: 'value', type: 'quantitative', title };
+  // One line per model and dataset (the main figure): colour by model, the same colour in every panel.
+  const lines = (key: (p: CurvePoint) => string) =>
+    new Set(points.map((p) => `${key(p)}\u0000${p.dataset}`)).size;
+  const perModel = lines((p) => p.model) === lines((p) => p.series);
   const color = {
-    field: 'series',
+    field: perModel ? 'model' : 'series',
     type: 'nominal',
-    title: 'model · prompt',
+    title: perModel ? 'model' : 'model · prompt',
     legend: { labelLimit: 300, orient: 'bottom', columns: 3 },
   };
   const tooltip = [
