@@ -14,7 +14,7 @@ import {
   paperPromptMatches,
 } from './paper-reference.js';
 import { modelLabel } from './points.js';
-import { BASE_CONFIG, OUTLINE_MARK, outlineData, type VlSpec } from './specs.js';
+import { BASE_CONFIG, mapFrame, OUTLINE_MARK, outlineData, type VlSpec } from './specs.js';
 import type { GeoJsonCollection } from './types.js';
 
 type Cell = number | string | boolean | null;
@@ -433,8 +433,10 @@ function blockMaps(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigu
   const angles = new Map(doc.table.map((r) => [String(r['group']), r['centroid_angle_deg']]));
   const points: object[] = [];
   const centroids: object[] = [];
-  const mean = (xs: [number, number][], k: 0 | 1) =>
-    xs.reduce((a, p) => a + p[k], 0) / Math.max(1, xs.length);
+  const mean = (xs: [number, number][], k: 0 | 1) => {
+    const ok = xs.filter((p) => finite(p[0]) && finite(p[1]));
+    return ok.reduce((a, p) => a + p[k], 0) / Math.max(1, ok.length);
+  };
   for (const m of maps) {
     m.heldOutPrediction.forEach((p, i) => {
       if (finite(p[0]) && finite(p[1]))
@@ -454,12 +456,9 @@ function blockMaps(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigu
       { group: m.group, label, kind: 'training centroid', lon: m.trainCentroid[0], lat: m.trainCentroid[1] },
     );
   }
-  const frame = us
-    ? { type: 'albersUsa' }
-    : nyc
-      ? { type: 'mercator', center: [-73.95, 40.7], scale: 9000 }
-      : { type: 'equalEarth', scale: 41, translate: [115, 66] };
-  const outline = outlineData(us ? 'us' : nyc ? 'nyc' : 'world', nycOutlines);
+  const kind = us ? 'us' : nyc ? 'nyc' : 'world';
+  const frame = mapFrame(kind).projection; // fitted to the region, whatever the panel size
+  const outline = outlineData(kind, nycOutlines);
   const groups = maps.map((m) => m.group);
   const cell = (g: string, index: number) => ({
     title: {
@@ -469,7 +468,7 @@ function blockMaps(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigu
       fontSize: 11,
     },
     width: 230,
-    height: 125,
+    height: nyc ? 200 : 125,
     projection: frame,
     layer: [
       ...(outline ? [{ data: outline.data, mark: { ...OUTLINE_MARK, strokeWidth: 0.4 } }] : []),
