@@ -18,7 +18,7 @@ import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
 const MAP_NAMES = { world: 'world map', us: 'US map', nyc: 'NYC map' } as const;
 
-export type Section = 'layers' | 'maps' | 'time' | 'overview' | 'experiments' | 'extras';
+export type Section = 'layers' | 'maps' | 'time' | 'overview' | 'experiments';
 
 export interface FigureModel {
   id: string;
@@ -32,8 +32,6 @@ export interface FigureModel {
   renderer: 'canvas' | 'svg';
   /** Index into `points` for figures whose data follow the layer / split selectors. */
   run?: number;
-  /** For extras: index into `extras` and table. */
-  extra?: { section: number; table: number };
   /** For experiment figures: the id of their experiment section. */
   experiment?: string;
   /** Rows of the figure's counted layer (named "main"); layer-switchable figures count their points instead. */
