@@ -42,3 +42,30 @@ test('every figure is exported as SVG (headless vega) and PNG (resvg)', async ()
     assert.ok(png.readUInt32BE(16) > 400, 'PNG is wide enough to be a figure');
   }
 });
+
+test('experiment figures export under their names, with the same specification as the page', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'report-figs-exp-'));
+  const doc = {
+    schema: 'spacetime-lens/experiment@1',
+    experiment: 'block-holdout',
+    model: 'm',
+    dataset: 'world_place',
+    prompt: 'coords',
+    kind: 'space',
+    layer: 22,
+    table: [{ group: 'France', nominal_prox_error: 0.1, heldout_prox_error: 0.3, centroid_angle_deg: 12 }],
+    summary: { nominal_prox_error: 0.1, heldout_prox_error: 0.3 },
+    figures: {
+      maps: [{ group: 'France', truth: [[2, 48]], heldOutPrediction: [[5, 47]], trainCentroid: [20, 30] }],
+    },
+  };
+  const out = await exportFigures({ runs: [], extras: [{ title: 'blocks', data: doc }] }, dir, {});
+  assert.deepEqual(
+    out.map((f) => f.svg.slice(dir.length + 1)),
+    ['block-holdout-groups.svg', 'block-holdout-maps-world_place.svg'],
+  );
+  const map = readFileSync(out[1].svg, 'utf8');
+  assert.match(map, /France · 12°/);
+  assert.match(map, /training centroid/);
+  for (const f of out) assert.equal(f.pngError, undefined);
+});
