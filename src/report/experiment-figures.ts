@@ -467,11 +467,11 @@ function blockMaps(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigu
         : g,
       fontSize: 11,
     },
-    width: 230,
+    width: 240,
     height: nyc ? 200 : 125,
     projection: frame,
     layer: [
-      ...(outline ? [{ data: outline.data, mark: { ...OUTLINE_MARK, strokeWidth: 0.4 } }] : []),
+      ...(outline ? [{ data: outline.data, mark: { ...OUTLINE_MARK, strokeWidth: 0.4, clip: true } }] : []),
       {
         name: `${MAIN}_${index}`,
         data: { name: 'points' },
@@ -528,7 +528,11 @@ function blockMaps(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigu
       concat: groups.map(cell),
       columns: 4,
       spacing: 8,
-      config: { ...BASE_CONFIG, view: { stroke: '#dde1e6' } },
+      config: {
+        ...BASE_CONFIG,
+        view: { stroke: '#dde1e6' },
+        legend: { ...BASE_CONFIG.legend, orient: 'top', direction: 'horizontal' },
+      },
     },
     marks: points.length,
   };
