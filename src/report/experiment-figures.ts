@@ -1008,23 +1008,26 @@ function familiaritySection(docs: ExperimentDoc[]): ExpSection | undefined {
             ? 'one probe, test R² per familiarity bucket'
             : 'probe refitted on rows above the quantile',
         bucket: `${Math.round((r['quantile_low'] as number) * 100)}–${Math.round((r['quantile_high'] as number) * 100)}%`,
+        from: r['quantile_low'],
         r2: r['test_r2'],
         n: r['n_test'],
         model: modelLabel(doc.model),
       })),
   );
   const enc = {
+    // Both analyses start at the same quantile: a bucket [q, next q) and a filter (rows at or above q).
     x: {
-      field: 'bucket',
-      type: 'ordinal',
-      title: 'familiarity quantile (log P of the true answer)',
-      sort: null,
+      field: 'from',
+      type: 'quantitative',
+      title: 'familiarity quantile q (log P of the true answer): bucket from q, or rows ≥ q',
+      axis: { format: '.0%', values: [0, 0.25, 0.5, 0.75] },
+      scale: { domain: [0, 0.75], nice: false },
     },
     y: { field: 'r2', type: 'quantitative', title: 'test R²' },
     color: { field: 'analysis', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
     tooltip: [
       { field: 'analysis' },
-      { field: 'bucket' },
+      { field: 'bucket', title: 'quantiles' },
       { field: 'r2', format: '.3f' },
       { field: 'n', title: 'test rows' },
     ],
