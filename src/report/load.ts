@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { cachedNycOutlinesPath } from '../data/fetch.js';
 import { NYC_BOROUGH_OUTLINES } from '../data/registry.js';
+import { COMPACT_PREDICTION_ROWS } from '../probe/probe-store.js';
 import { UserError } from '../util/errors.js';
 import { sha256File } from '../util/fsx.js';
 import type {
@@ -201,6 +202,20 @@ export async function readStoreColumns(
   return { dataset, columns };
 }
 
+/**
+ * Full predictions of many layers (e.g. `probe --predictions all` on a large dataset) are thinned as `probe` does by
+ * default: above COMPACT_PREDICTION_ROWS entity-layer rows, layers other than the best keep their test rows only.
+ */
+export function compactLarge(table: PredictionTable, bestLayer: number | undefined): PredictionTable {
+  const n = table.rows.length;
+  if (n * table.pred.size <= COMPACT_PREDICTION_ROWS || !table.isTest.some((t) => t === 1)) return table;
+  for (const [layer, cols] of table.pred) {
+    if (layer === bestLayer) continue;
+    for (const col of cols) for (let i = 0; i < n; i++) if (!table.isTest[i]) col[i] = Number.NaN;
+  }
+  return table;
+}
+
 async function loadRun(resultsPath: string, results: ProbeResults, options: LoadOptions): Promise<ReportRun> {
   const run: ReportRun = { results, source: resultsPath };
   const file = results.predictions?.file;
@@ -212,7 +227,7 @@ async function loadRun(resultsPath: string, results: ProbeResults, options: Load
       options.layer,
     ]);
     const { table, extraColumns } = await readPredictions(predPath, results.targetNames, (l) => keep.has(l));
-    run.predictions = table;
+    run.predictions = compactLarge(table, results.bestLayer);
     if (Object.keys(extraColumns).length) run.columns = extraColumns;
   } else if (file) {
     throw new UserError(`${resultsPath} names predictions file ${file}, but ${predPath} does not exist`);
