@@ -10,11 +10,12 @@ const base = {
   kind: 'space' as const,
 } as const;
 
-function mlpDoc(dataset: string, linear: number, mlp: number): ExperimentDoc {
+function mlpDoc(dataset: string, linear: number, mlp: number, prompt = 'coords'): ExperimentDoc {
   return {
     ...base,
     experiment: 'mlp',
     dataset,
+    prompt,
     layer: 20,
     table: [
       { layer: 10, probe: 'linear', test_r2: 0.1 },
@@ -28,7 +29,10 @@ function mlpDoc(dataset: string, linear: number, mlp: number): ExperimentDoc {
 const depth = (_model: string, last: number) => last;
 
 test("linear vs MLP: the paper's table shape at the experiment's layer, the paper's rows beneath", () => {
-  const [section] = experimentSections([mlpDoc('art', 0.7, 0.65), mlpDoc('world_place', 0.8, 0.85)], depth);
+  const [section] = experimentSections(
+    [mlpDoc('art', 0.7, 0.65, 'release'), mlpDoc('world_place', 0.8, 0.85)],
+    depth,
+  );
   assert.equal(section!.id, 'mlp');
   const html = section!.tables[0]!;
   // Dataset columns in the paper's order, whatever the input order.
@@ -39,6 +43,15 @@ test("linear vs MLP: the paper's table shape at the experiment's layer, the pape
   assert.match(
     html,
     /<tr class="paper"><td>paper, Llama-2-70B, layer 48 · Linear<\/td><td class="num">0\.911<\/td><td class="num">0\.885<\/td>/,
+  );
+  // The paper's rows only where the prompt is the paper's (art's is `release`, not `empty`).
+  const [other] = experimentSections(
+    [mlpDoc('art', 0.7, 0.65, 'empty'), mlpDoc('world_place', 0.8, 0.85)],
+    depth,
+  );
+  assert.match(
+    other!.tables[0]!,
+    /layer 48 · Linear<\/td><td class="num">0\.911<\/td><td class="num">–<\/td>/,
   );
   // Curves: one point per (doc, layer, probe), x = layer / last layer.
   const fig = section!.figures[0]!;

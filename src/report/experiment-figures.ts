@@ -177,13 +177,15 @@ function mlpSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | undef
       rows.push({ cells: [`${modelLabel(model)} · ${probe === 'mlp' ? 'MLP' : 'Linear'}`, ...cells] });
     }
   }
-  if (datasets.some((d) => PAPER_DATASETS.includes(d))) {
+  // The paper ran these on its canonical prompts: its rows only where a run used the same prompt.
+  const matched = new Set(mlp.filter((d) => paperPromptMatches(d.dataset, d.prompt)).map((d) => d.dataset));
+  if (matched.size) {
     for (const ref of PAPER_LINEAR_MLP) {
       for (const probe of ['linear', 'mlp'] as const) {
         rows.push({
           cells: [
             `paper, ${ref.model}, layer ${ref.layer} · ${probe === 'mlp' ? 'MLP' : 'Linear'}`,
-            ...datasets.map((d) => ref[probe][d] ?? null),
+            ...datasets.map((d) => (matched.has(d) ? (ref[probe][d] ?? null) : null)),
           ],
           reference: true,
         });
@@ -348,12 +350,14 @@ function holdoutTable(list: ExperimentDoc[], which: 'block' | 'entity'): string 
       ],
     });
   }
-  if (datasets.some((d) => PAPER_DATASETS.includes(d))) {
+  // The paper ran these on its canonical prompts: its rows only where a run used the same prompt.
+  const matched = new Set(list.filter((d) => paperPromptMatches(d.dataset, d.prompt)).map((d) => d.dataset));
+  if (matched.size) {
     for (const ref of PAPER_HOLDOUT)
       rows.push({
         cells: [
           `paper, ${ref.model}, layer ${ref.layer}`,
-          ...datasets.flatMap((d) => ref[which][d] ?? [null, null]),
+          ...datasets.flatMap((d) => (matched.has(d) ? (ref[which][d] ?? [null, null]) : [null, null])),
         ],
         reference: true,
       });
