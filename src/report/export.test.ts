@@ -31,7 +31,13 @@ test('every figure is exported as SVG (headless vega) and PNG (resvg)', async ()
   );
   const map = readFileSync(out[2].svg, 'utf8');
   assert.match(map, /^<svg/);
-  assert.match(map, /layer 2 · 200 all points/);
+  assert.match(
+    map,
+    /layer 2 · test R² 0\.\d{3} · Spearman ρ 0\.\d{3} · proximity error 0\.\d{3} · 200 all points/,
+  );
+  // The country outlines are drawn too (they come from a dataset shared with the other maps).
+  const outlines = map.match(/<g class="mark-shape role-mark layer_0_marks"[^>]*>([\s\S]*?)<\/g>/)![1]!;
+  assert.ok((outlines.match(/<path/g) ?? []).length > 100, 'country outlines drawn');
   // 200 point symbols (circles of area 10: radius sqrt(10)/2 = 1.581 in vega's symbol path), legend apart.
   assert.equal((map.match(/d="M1\.581,0A1\.581,1\.581,0,1,1,-1\.581,0/g) ?? []).length, 200);
   assert.doesNotMatch(map, /<img/);
