@@ -39,7 +39,7 @@ test("linear vs MLP: the paper's table shape at the experiment's layer, the pape
   assert.match(html, /<th>model · probe<\/th><th class="num">World<\/th><th class="num">Entertainment<\/th>/);
   assert.match(html, /<td>tiny · Linear<\/td><td class="num">0\.800<\/td><td class="num">0\.700<\/td>/);
   assert.match(html, /<td>tiny · MLP<\/td><td class="num">0\.850<\/td><td class="num">0\.650<\/td>/);
-  // METHOD §11 A: 70B linear World 0.911, Entertainment 0.885.
+  // The paper (docs/method.md#paper-compat): 70B linear World 0.911, Entertainment 0.885.
   assert.match(
     html,
     /<tr class="paper"><td>paper, Llama-2-70B, layer 48 · Linear<\/td><td class="num">0\.911<\/td><td class="num">0\.885<\/td>/,
@@ -91,7 +91,7 @@ test('hold-out tables average as the summary says; block maps count every finite
   };
   const [section] = experimentSections([doc], depth);
   assert.match(section!.tables[0]!, /<td>tiny<\/td><td class="num">0\.100<\/td><td class="num">0\.250<\/td>/);
-  // METHOD §11 C: 7B block World .071 / .170.
+  // The paper (docs/method.md#paper-compat): 7B block World .071 / .170.
   assert.match(
     section!.tables[0]!,
     /paper, Llama-2-7B, layer 22<\/td><td class="num">0\.071<\/td><td class="num">0\.170<\/td>/,

@@ -220,7 +220,7 @@ export function paperDepth(model: PaperModel, layer: number): number {
   return layer / (PAPER_DEPTH[model] - 1);
 }
 
-/** True when the paper measured this dataset with this prompt (its canonical prompt, METHOD §2). */
+/** True when the paper measured this dataset with this prompt (its canonical prompt, docs/method.md#prompts). */
 export function paperPromptMatches(dataset: string, prompt: string): boolean {
   return PAPER_DATASETS.includes(dataset) && CANONICAL_PROMPTS[dataset] === prompt;
 }

@@ -107,7 +107,7 @@ function timeGroups(run: ReportRun): { title: string; labels: string[] } {
   };
 }
 
-/** 1970 for targets stored as years since 1970 (art, headline: METHOD.md §1), else 0. */
+/** 1970 for targets stored as years since 1970 (art, headline: docs/method.md#datasets), else 0. */
 export function defaultYearOffset(run: ReportRun): number {
   const unit = String(run.results.targetUnit ?? '').toLowerCase();
   if (unit.includes('since 1970')) return 1970;
