@@ -16,9 +16,9 @@ import { after, before, describe, it } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
 import { sha256File } from '../util/fsx.js';
 import { sharedDir } from '../util/paths.js';
-import { fetchDatasets, planFetchAll, sourceLocation } from './fetch.js';
+import { cachedNycOutlinesPath, fetchDatasets, planFetchAll, sourceLocation } from './fetch.js';
 import { loadDataset } from './load.js';
-import { DATASETS, PAPER_BASE_URL } from './registry.js';
+import { DATASETS, NYC_BOROUGH_OUTLINES, PAPER_BASE_URL } from './registry.js';
 
 const shared = sharedDir();
 const PAPER = shared ? join(shared, 'data', 'paper') : '';
@@ -65,6 +65,7 @@ describe('datasets fetch over HTTP', { skip }, () => {
     mkdirSync(dataDir);
     for (const n of ['world_place', 'us_place', 'nyc_place', 'art'])
       copyFileSync(join(PAPER, `${n}.csv`), join(dataDir, `${n}.csv`));
+    copyFileSync(join(PAPER, NYC_BOROUGH_OUTLINES.file), join(dataDir, NYC_BOROUGH_OUTLINES.file));
     const cache = tmp('stl-cache-');
     const saved = process.env['SPACETIME_LENS_CACHE'];
     process.env['SPACETIME_LENS_CACHE'] = cache;
@@ -89,10 +90,17 @@ describe('datasets fetch over HTTP', { skip }, () => {
       }
       assert.deepEqual(readdirSync(join(cache, 'datasets')).sort(), [
         'art.csv',
+        'nyc_borough_boundaries.geojson',
         'nyc_place.csv',
         'us_place.csv',
         'world_place.csv',
       ]);
+      // The borough outlines came with nyc_place, verified against the digest of the shared copy.
+      assert.equal(
+        await sha256File(cachedNycOutlinesPath()),
+        await sha256File(join(PAPER, NYC_BOROUGH_OUTLINES.file)),
+      );
+      assert.ok(lines.some((l) => /nyc_borough_boundaries\.geojson: sha256 verified/.test(l)));
       assert.match(lines[0], /world_place: 39585 rows, 3894740 bytes, sha256 verified/);
       // Now loadable by name; a second fetch is served from the cache without a request.
       const art = await loadDataset('art');
@@ -126,6 +134,22 @@ describe('datasets fetch over HTTP', { skip }, () => {
       return true;
     });
     assert.deepEqual(readdirSync(cache), []);
+  });
+
+  it('tampered NYC borough outlines fail their checksum and leave no file', async () => {
+    server.root = tmp('stl-serve-');
+    const dataDir = join(server.root, 'data');
+    mkdirSync(dataDir);
+    copyFileSync(join(PAPER, 'nyc_place.csv'), join(dataDir, 'nyc_place.csv'));
+    const outlines = Buffer.from(readFileSync(join(PAPER, NYC_BOROUGH_OUTLINES.file)));
+    outlines[500] ^= 1;
+    writeFileSync(join(dataDir, NYC_BOROUGH_OUTLINES.file), outlines);
+    const cache = tmp('stl-cache-');
+    await assert.rejects(
+      fetchDatasets(['nyc_place'], { source: base, dir: cache }),
+      /^UserError: checksum mismatch for nyc_borough_boundaries\.geojson/,
+    );
+    assert.ok(!existsSync(cachedNycOutlinesPath(cache)));
   });
 
   it('a missing file is a clear HTTP error pointing to --source', async () => {

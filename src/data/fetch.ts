@@ -7,7 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { UserError } from '../util/errors.js';
 import { sha256File, tempSibling } from '../util/fsx.js';
 import { cachedDatasetPath, datasetFromPaper } from './load.js';
-import { DATASETS, PAPER_BASE_URL, PAPER_DATASET_NAMES, type PaperDatasetSpec } from './registry.js';
+import {
+  DATASETS,
+  NYC_BOROUGH_OUTLINES,
+  PAPER_BASE_URL,
+  PAPER_DATASET_NAMES,
+  type PaperDatasetSpec,
+} from './registry.js';
 import { readTable } from './table.js';
 import { WORLD_CITIES } from './world-cities.js';
 
@@ -49,7 +55,10 @@ export async function fetchDatasets(names: string[], options: FetchOptions = {})
     }
   }
   const results: FetchResult[] = [];
-  for (const name of [...new Set(names)]) results.push(await fetchOne(name, options));
+  for (const name of [...new Set(names)]) {
+    results.push(await fetchOne(name, options));
+    if (name === NYC_BOROUGH_OUTLINES.dataset) await fetchNycOutlines(options);
+  }
   return results;
 }
 
@@ -84,6 +93,46 @@ export function planFetchAll(source?: string): FetchPlan {
 /** The hint after a failed download: where else the file can come from. */
 function sourceHint(name: string): string {
   return `; offline or behind a proxy? pass --source DIR_OR_URL (a folder or mirror holding ${name}.csv)`;
+}
+
+/** Where the verified NYC borough outlines live in the dataset cache. */
+export function cachedNycOutlinesPath(dir?: string): string {
+  return join(dirname(cachedDatasetPath(NYC_BOROUGH_OUTLINES.dataset, dir)), NYC_BOROUGH_OUTLINES.file);
+}
+
+/** Fetches the borough outlines beside nyc_place (same source), verified against their SHA-256. */
+async function fetchNycOutlines(options: FetchOptions): Promise<string | undefined> {
+  const { file, sha256: expected } = NYC_BOROUGH_OUTLINES;
+  const dest = cachedNycOutlinesPath(options.dir);
+  const log = options.log ?? (() => {});
+  if (!options.force && existsSync(dest) && (await sha256File(dest)) === expected) return dest;
+  const source = options.source ?? PAPER_BASE_URL;
+  const from = isUrl(source)
+    ? new URL(file, source.endsWith('/') ? source : `${source}/`).href
+    : join(resolve(source), file);
+  const tmp = tempSibling(dest);
+  try {
+    let sha256: string;
+    try {
+      ({ sha256 } = isUrl(from)
+        ? await download(from, tmp, options.timeoutMs, NYC_BOROUGH_OUTLINES.dataset)
+        : await copy(from, tmp));
+    } catch (err) {
+      // Missing outlines only cost the NYC maps their borough lines; a wrong file below is an error.
+      if (!(err instanceof UserError) || !/HTTP 404|no such file/.test(err.message)) throw err;
+      log(`${file}: not found at ${from}; NYC maps will have no borough outlines`);
+      return undefined;
+    }
+    if (sha256 !== expected)
+      throw new UserError(
+        `checksum mismatch for ${file} from ${from}: expected sha256 ${expected}, got ${sha256}`,
+      );
+    await rename(tmp, dest);
+    log(`${file}: sha256 verified -> ${dest}`);
+    return dest;
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
 
 function isUrl(source: string): boolean {

@@ -45,6 +45,16 @@ const COORDS: TargetSource = { type: 'coords', latColumn: 'latitude', lonColumn:
 const LON_LAT = ['longitude', 'latitude'];
 
 /** The paper's six entity datasets (docs/method.md#datasets, #prompts, #block-holdout, #paper-compat). */
+/**
+ * NYC borough outlines, published beside nyc_place in the authors' repository; fetched and verified with it, drawn
+ * on the report's NYC maps.
+ */
+export const NYC_BOROUGH_OUTLINES = {
+  dataset: 'nyc_place',
+  file: 'nyc_borough_boundaries.geojson',
+  sha256: '4f0c971134337e080d1c9e8b87f6cfdb892d396fa6b76ffa706b0f9f541597f3',
+} as const;
+
 export const DATASETS: Readonly<Record<string, PaperDatasetSpec>> = {
   world_place: {
     name: 'world_place',

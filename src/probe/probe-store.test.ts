@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { main } from '../cli/main.js';
 import { runCliCaptured } from '../cli/testing.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
@@ -107,7 +108,12 @@ test('probeStore on a 3-layer store: sklearn-equal probe on the real layer, all-
   await writeProbeResults(out, run);
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(json.layers.length, 3);
-  assert.deepEqual(json.predictions, { file: 'predictions.csv', layers: [0, 1, 2] });
+  assert.deepEqual(json.predictions, {
+    file: 'predictions.csv',
+    layers: [0, 1, 2],
+    mode: 'all',
+    testRowsOnly: false,
+  });
   const csv = readFileSync(join(out, 'predictions.csv'), 'utf8').trimEnd().split('\n');
   assert.equal(
     csv[0],
@@ -125,9 +131,14 @@ test('probeStore on a 3-layer store: sklearn-equal probe on the real layer, all-
     assert.ok(Math.abs(coef[i]! - v) <= 1e-6 * Math.abs(v) + 1e-9);
 });
 
-test('R² in results is recomputable from predictions.csv (best layer only by default)', async () => {
+test('R² in results is recomputable from predictions.csv (best layer only)', async () => {
   const dir = await makeStore('s2');
-  const run = await probeStore(dir, { alphas: golden.alphas, layers: '1:3', paperCompat: true });
+  const run = await probeStore(dir, {
+    alphas: golden.alphas,
+    layers: '1:3',
+    paperCompat: true,
+    predictions: 'best',
+  });
   assert.deepEqual(
     run.results.layers.map((l) => l.layer),
     [1, 2],
@@ -146,6 +157,38 @@ test('R² in results is recomputable from predictions.csv (best layer only by de
   const ssTot = truth.reduce((a, v) => a + (v - mean) ** 2, 0);
   const lon = 1 - ssRes / ssTot;
   assert.ok(Math.abs(lon - run.results.layers[0]!.test.r2PerTarget[0]!) < 1e-12);
+});
+
+test('compact predictions (the default): every layer, the best in full, the others to 6 digits and test rows only when large', async () => {
+  const dir = await makeStore('s5');
+  const small = await probeStore(dir, { alphas: golden.alphas });
+  assert.equal(small.results.predictions.mode, 'compact');
+  assert.deepEqual(small.results.predictions.layers, [0, 1, 2]);
+  assert.equal(small.results.predictions.testRowsOnly, false);
+  const large = await probeStore(dir, { alphas: golden.alphas, compactRowLimit: 1 });
+  assert.equal(large.results.predictions.testRowsOnly, true);
+  const out = join(root, 'out5');
+  await writeProbeResults(out, large);
+  const rows = (
+    parse(readFileSync(join(out, 'predictions.csv'), 'utf8'), { skip_empty_lines: true }) as string[][]
+  ).slice(1);
+  const best = large.results.bestLayer;
+  const nTest = large.results.nTest;
+  for (const layer of [0, 1, 2]) {
+    const at = rows.filter((c) => Number(c[3]) === layer);
+    assert.equal(at.length, layer === best ? n : nTest, `rows of layer ${layer}`);
+    const p = large.predictions.get(layer)!.pred;
+    for (const c of at) {
+      const i = Number(c[0]);
+      const written = Number(c[6]);
+      if (layer === best) assert.equal(written, p[i * 2]);
+      else
+        assert.ok(
+          Math.abs(written - p[i * 2]!) <= 5e-6 * Math.abs(p[i * 2]!),
+          `6 significant digits: ${c[6]}`,
+        );
+    }
+  }
 });
 
 test('a layer with a NaN is skipped and named (CLI output, results.json); the other layers are probed', async () => {

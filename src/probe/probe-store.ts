@@ -59,7 +59,8 @@ export interface ProbeResults {
   skippedLayers: SkippedLayer[];
   /** The layer with the highest test R²; null with fewer than MIN_TEST_ROWS (20) test rows. */
   bestLayer: number | null;
-  predictions: { file: string; layers: number[] };
+  /** `testRowsOnly`: layers other than the best hold test rows only (compact predictions of a large run). */
+  predictions: { file: string; layers: number[]; mode: PredictionsMode; testRowsOnly: boolean };
   probes: { file: string };
   store: string;
   /** SHA-256 of the store's cache key (manifest extra.cacheKey): which settings made the activations probed. */
@@ -68,6 +69,14 @@ export interface ProbeResults {
   createdAt: string;
   warnings: string[];
 }
+
+/**
+ * best: the best layer only; all: every layer, every row, full precision; compact (default): every layer, the best
+ * one in full, the others to 6 significant digits and, above COMPACT_PREDICTION_ROWS entity-layer rows, test rows
+ * only (docs/report.md#layers).
+ */
+export type PredictionsMode = 'best' | 'all' | 'compact';
+export const COMPACT_PREDICTION_ROWS = 1_000_000;
 
 export interface ProbeOptions {
   /** Layer spec (`all`, `0,8,16`, `0:32:4`, negatives from the end) or a list; default every stored layer. */
@@ -79,8 +88,10 @@ export interface ProbeOptions {
   cv?: 'loo' | 'none';
   /** The authors' quirks: swapped haversine (docs/method.md#paper-compat). */
   paperCompat?: boolean;
-  /** Which layers' per-entity predictions to keep: the best layer (default) or all. */
-  predictions?: 'best' | 'all';
+  /** Which layers' per-entity predictions to keep (default compact, so the report can show every layer). */
+  predictions?: PredictionsMode;
+  /** Entity-layer rows above which compact predictions keep only test rows (default COMPACT_PREDICTION_ROWS). */
+  compactRowLimit?: number;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
   /** Called for each layer that is skipped (non-finite activations). */
@@ -242,12 +253,18 @@ export async function probeStore(
   const nTest = n - trainRows.length;
   warnings.push(...sizeWarnings(m.d, trainRows.length, nTest));
   const best = nTest >= MIN_TEST_ROWS ? highest(layerResults, (r) => r.test.r2) : undefined;
-  // Without a best layer, predictions.csv keeps the layer with the lowest LOO error (a train-side score, not a claim).
+  // Without a best layer, --predictions best keeps the layer with the lowest LOO error (a train-side score, not a
+  // claim).
   const shown = best ?? highest(layerResults, (r) => -Math.min(...r.looMse, Number.POSITIVE_INFINITY));
   const probed = layerResults.map((r) => r.layer);
-  const keep = options.predictions === 'all' ? probed : [(shown ?? layerResults.at(-1)!).layer];
+  const predictionsMode = options.predictions ?? 'compact';
+  const keep = predictionsMode === 'best' ? [(shown ?? layerResults.at(-1)!).layer] : probed;
   for (const l of probed) if (!keep.includes(l)) predictions.delete(l);
   for (const s of skippedLayers) warnings.push(`layer ${s.layer} skipped: ${s.reason}`);
+  const testRowsOnly =
+    predictionsMode === 'compact' &&
+    n * keep.length > (options.compactRowLimit ?? COMPACT_PREDICTION_ROWS) &&
+    nTest > 0;
   const results: ProbeResults = {
     schema: PROBE_RESULTS_SCHEMA,
     model: m.model.id,
@@ -263,7 +280,7 @@ export async function probeStore(
     layers: layerResults,
     skippedLayers,
     bestLayer: best?.layer ?? null,
-    predictions: { file: 'predictions.csv', layers: keep },
+    predictions: { file: 'predictions.csv', layers: keep, mode: predictionsMode, testRowsOnly },
     probes: { file: 'probes.safetensors' },
     store: store.dir,
     ...(m.extra?.['cacheKey'] !== undefined && { storeKeySha256: hashJson(m.extra['cacheKey']) }),
@@ -334,13 +351,17 @@ function predictionsCsv(run: ProbeRun): Uint8Array[] {
   ].join(',');
   const chunks: Uint8Array[] = [Buffer.from(`${header}\n`)];
   const quoted = names.map(csvField);
+  const { mode, testRowsOnly } = results.predictions;
   for (const layer of results.predictions.layers) {
     const p = run.predictions.get(layer)!;
+    const compact = mode === 'compact' && layer !== results.bestLayer;
+    const value = compact ? (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(6))) : '') : num;
     let buf: string[] = [];
     for (let i = 0; i < names.length; i++) {
+      if (compact && testRowsOnly && !isTest[i]) continue;
       const cells = [String(i), quoted[i]!, isTest[i] ? 'true' : 'false', String(layer)];
       for (let j = 0; j < t; j++) cells.push(num(targets[i * t + j]!));
-      for (let j = 0; j < t; j++) cells.push(num(p.pred[i * t + j]!));
+      for (let j = 0; j < t; j++) cells.push(value(p.pred[i * t + j]!));
       cells.push(num(p.proxErrorPerPoint[i]!));
       buf.push(cells.join(','));
       if (buf.length === 4096) {

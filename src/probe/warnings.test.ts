@@ -107,7 +107,9 @@ test('19 test rows: R², correlations and proximity error undefined, no best lay
 test('one test row and d >= training rows: warnings in the CLI, results.json and the report; R² null', async () => {
   const store = await makeStore('t1', 30, 1, 40);
   const out = join(root, 't1.probe');
-  const probe = await runCliCaptured(['probe', '--store', store, '--out', out, '--alphas', GRID.join(',')]);
+  const probe = await runCliCaptured([
+    ...['probe', '--store', store, '--out', out, '--alphas', GRID.join(','), '--predictions', 'best'],
+  ]);
   assert.equal(probe.code, 0, probe.err);
 
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));

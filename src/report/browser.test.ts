@@ -1,8 +1,11 @@
 /**
- * The report in a real browser: Debian's Chromium driven by playwright-core. Checks that the figures render,
- * that hovering a point shows that entity, that a hostile entity name is shown as text and runs nothing, that the
- * layer selector moves the points, and that 40,000 points per map open in a few seconds. Screenshots go to
- * test-output/report/ for a reviewer to look at.
+ * The report in a real browser: Debian's Chromium driven by playwright-core, at 1,280 px. The report holds every
+ * result type: probe runs, mlp, pca, block and entity hold-outs, prompts, neurons, intervene and familiarity, made
+ * by the real commands with a tiny random Llama on rows of the paper's CSVs (sample-runs.ts), plus a 40,000-point
+ * synthetic world map with hostile entity names. Checks: every figure draws as many marks as its data has rows;
+ * nothing is wider than the page; the paper's reference rows and markers are there; hovering shows the entity and a
+ * hostile name runs nothing; the layer selector and the play button move the points. A screenshot of every figure
+ * goes to test-output/report/figures/.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,27 +13,32 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { sharedDir } from '../util/paths.js';
 import { renderReport } from './html.js';
+import { loadReportInputs, readGeoJson } from './load.js';
 import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
+import { buildSampleRuns } from './testing.js';
+import type { ExtraResult, ReportRun } from './types.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SHOTS = resolve('test-output/report');
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const BREAKOUT = '</script><img src=x onerror=alert(2)>';
-const MAP = 'fig-3'; // r2, prox error, then the 40k world map
+const WORLD_SLUG = 'map-synthetic-7b-world-place-coords';
+const haveShared = !!sharedDir();
 
 let context: BrowserContext;
 let page: Page;
-let userDir: string;
+let work: string;
 const problems: string[] = [];
 const dialogs: string[] = [];
 let openMs = 0;
 
-function buildPage(): string {
+function syntheticRuns(): ReportRun[] {
   const world = syntheticSpaceRun({
     n: 40000,
     layers: [0, 4, 8, 12, 16, 20, 24, 28, 31],
-    predictionLayers: [8, 24],
+    predictionLayers: [8, 24, 31],
     names: { 0: HOSTILE, 1: BREAKOUT },
   });
   // The hostile entity is a test row predicted alone in the South Pacific, at a different place per layer.
@@ -40,37 +48,36 @@ function buildPage(): string {
   p.pred.get(8)![1][0] = -40;
   p.pred.get(24)![0][0] = -120;
   p.pred.get(24)![1][0] = -50;
-  const us = syntheticSpaceRun({
-    n: 3000,
-    layers: [0, 8, 16, 24, 31],
-    predictionLayers: [8, 24],
-    country: 'US',
-    dataset: 'us_place',
-    prompt: 'where_us',
-  });
   const time = syntheticTimeRun({
     n: 4000,
     layers: [0, 4, 8, 12, 16, 20, 24, 28, 31],
-    predictionLayers: [8, 24],
+    predictionLayers: [8, 24, 31],
     names: { 2: HOSTILE },
   });
-  return renderReport(
-    {
-      runs: [world, us, time],
-      extras: [
-        {
-          title: `neurons ${HOSTILE}`,
-          data: {
-            top: [
-              { layer: 3, neuron: 7, name: BREAKOUT, corr: 0.8 },
-              { layer: 5, neuron: 9, name: 'x', corr: 0.7 },
-            ],
-          },
-        },
-      ],
-    },
-    { layer: 24, notes: [`note ${BREAKOUT}`] },
-  );
+  return [world, time];
+}
+
+async function buildPage(): Promise<string> {
+  const runs = syntheticRuns();
+  const extras: ExtraResult[] = [
+    { title: `neurons ${HOSTILE}`, data: { top: [{ layer: 3, neuron: 7, name: BREAKOUT, corr: 0.8 }] } },
+  ];
+  if (haveShared) {
+    const sample = await buildSampleRuns(join(work, 'sample'), {
+      world_place: 600,
+      us_place: 400,
+      nyc_place: 400,
+      art: 400,
+    });
+    const inputs = await loadReportInputs(sample.paths);
+    runs.push(...inputs.runs);
+    extras.push(...inputs.extras);
+  }
+  // The outlines the fetch verifies, from the shared copy (a user's come from `datasets fetch nyc_place`).
+  const nycOutlines = haveShared
+    ? await readGeoJson(join(sharedDir()!, 'data', 'paper', 'nyc_borough_boundaries.geojson'))
+    : undefined;
+  return renderReport({ runs, extras }, { layer: 24, notes: [`note ${BREAKOUT}`], nycOutlines });
 }
 
 before(async () => {
@@ -78,14 +85,15 @@ before(async () => {
     existsSync(CHROMIUM),
     `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH. The report's browser tests need a real browser.`,
   );
-  mkdirSync(SHOTS, { recursive: true });
+  rmSync(join(SHOTS, 'figures'), { recursive: true, force: true });
+  mkdirSync(join(SHOTS, 'figures'), { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'report-browser-'));
   const file = join(SHOTS, 'browser-test-report.html');
-  writeFileSync(file, buildPage());
-  userDir = mkdtempSync(join(tmpdir(), 'report-chromium-'));
-  context = await chromium.launchPersistentContext(userDir, {
+  writeFileSync(file, await buildPage());
+  context = await chromium.launchPersistentContext(join(work, 'chromium'), {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1300, height: 950 },
+    viewport: { width: 1280, height: 900 },
     args: [
       '--headless',
       '--no-sandbox',
@@ -113,92 +121,181 @@ before(async () => {
   });
   const t0 = Date.now();
   await page.goto(`file://${file}`);
-  await page.waitForSelector('body[data-ready]', { timeout: 60000 });
+  await page.waitForSelector('body[data-ready]', { timeout: 120000 });
   openMs = Date.now() - t0;
 });
 
 after(async () => {
   await context?.close();
-  if (userDir) rmSync(userDir, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('every figure renders, without console errors, network requests or dialogs, in a few seconds', async () => {
+async function figureId(slug: string): Promise<string> {
+  const id = await page.getAttribute(`figure[data-slug="${slug}"] div.vega`, 'id');
+  assert.ok(id, `figure ${slug} exists`);
+  return id;
+}
+
+test('every figure draws as many marks as its data has rows; one screenshot per figure', async () => {
   assert.equal(await page.getAttribute('body', 'data-ready'), '1');
-  const figures = await page.$$eval('div.vega', (els) =>
-    els.map((el) => ({ id: el.id, drawn: !!el.querySelector('canvas, svg') })),
+  assert.equal(await page.locator('p.error').count(), 0, 'no figure failed to draw');
+  const figures = await page.$$eval('figure', (els) =>
+    els.map((el) => ({
+      slug: el.getAttribute('data-slug')!,
+      id: el.querySelector('div.vega')!.id,
+      marks: Number(el.getAttribute('data-marks') ?? Number.NaN),
+    })),
   );
-  assert.equal(figures.length, 6);
-  for (const f of figures) assert.ok(f.drawn, `${f.id} has a canvas or svg`);
-  assert.equal(await page.locator('p.error').count(), 0);
+  const slugs = figures.map((f) => f.slug);
+  const expected = [
+    'main-r2-by-depth',
+    'main-prox-error-by-depth',
+    WORLD_SLUG,
+    'time-synthetic-7b-art-release',
+  ];
+  if (haveShared) {
+    expected.push(
+      ...['linear-vs-mlp-by-layer', 'prompts-r2-by-layer', 'block-holdout-groups', 'entity-holdout-groups'],
+      ...['block-holdout-maps-world_place', 'block-holdout-maps-us_place', 'block-holdout-timeline-art'],
+      ...['pca-k', 'neurons-world_place', 'neurons-art', 'intervene-dose-response-world_place'],
+      ...['intervene-probe-shift-world_place', 'familiarity-buckets', 'entity-type-error-boxes'],
+      ...['overview-world_place', 'overview-us_place', 'overview-nyc_place', 'overview-years'],
+    );
+  }
+  for (const slug of expected) assert.ok(slugs.includes(slug), `figure ${slug} is in the report`);
+  // Element screenshots of a page with a sticky bar would show the bar over the figure.
+  await page.addStyleTag({ content: '.controls { position: static !important; }' });
+  for (const f of figures) {
+    const drawn = await page.evaluate(([id]) => (globalThis as any).spacetimeReport.countMarks(id), [f.id]);
+    if (Number.isFinite(f.marks)) assert.equal(drawn, f.marks, `${f.slug}: marks drawn = rows of its data`);
+    else assert.ok(drawn > 0 || f.slug.startsWith('main-'), `${f.slug} draws marks`);
+    await page.locator(`#wrap-${f.id}`).screenshot({ path: join(SHOTS, 'figures', `${f.slug}.png`) });
+  }
   await page.screenshot({ path: join(SHOTS, 'report-full.png'), fullPage: true });
   assert.deepEqual(problems, []);
   assert.deepEqual(dialogs, []);
-  console.log(`# report with a 40,000-point world map ready in ${openMs} ms`);
-  assert.ok(openMs < 20000, `opened in ${openMs} ms`);
+  console.log(`# report with every result type and a 40,000-point world map ready in ${openMs} ms`);
+});
+
+test('main figure: one point per run and layer against normalized depth, and the paper markers', async () => {
+  const id = await figureId('main-r2-by-depth');
+  const data = await page.evaluate(
+    ([fig]) => {
+      const doc = (globalThis as any).document;
+      const data = JSON.parse(doc.getElementById('report-data').textContent);
+      // biome-ignore lint/suspicious/noExplicitAny: the page's JSON
+      const values = data.figures.find((f: any) => f.id === fig).spec.data.values as any[];
+      return {
+        xs: values.filter((v) => !v.paper).map((v) => v.x),
+        paper: values.filter((v) => v.paper).map((v) => v.label),
+      };
+    },
+    [id],
+  );
+  assert.ok(
+    data.xs.every((x: number) => x >= 0 && x <= 1),
+    'x is layer / last layer',
+  );
+  assert.ok(data.xs.includes(1) && data.xs.includes(0));
+  assert.ok(data.paper.includes('paper, Llama-2-70B, layer 48'), 'labelled paper marker');
+  assert.equal(
+    await page.evaluate(([fig]) => (globalThis as any).spacetimeReport.countMarks(fig, 'paper'), [id]),
+    data.paper.length,
+  );
+  if (haveShared)
+    assert.ok((await page.locator('tr.paper').count()) >= 6, 'paper reference rows in the tables');
+});
+
+test('NYC maps draw the five borough outlines; US maps the contiguous states', {
+  skip: !haveShared,
+}, async () => {
+  const count = async (slug: string) => {
+    const id = await figureId(slug);
+    return page.evaluate(([fig]) => (globalThis as any).spacetimeReport.countShapes(fig), [id]);
+  };
+  assert.equal(await count('overview-nyc_place'), 5);
+  assert.equal(await count('overview-us_place'), 49, '48 contiguous states and DC');
+});
+
+test('nothing is wider than the page at 1,280 px; the raw results are a closed appendix', async () => {
+  assert.deepEqual(await page.evaluate(() => (globalThis as any).spacetimeReport.tooWide()), []);
+  const raw = page.locator('details#raw-results');
+  assert.equal(await raw.count(), 1);
+  assert.equal(await raw.getAttribute('open'), null, 'closed by default');
+  assert.ok((await raw.locator('table').count()) > 0);
+  // No blank cells in the runs table: a missing value shows as a dash.
+  const blank = await page.$$eval(
+    'table.runs td',
+    (tds) => tds.filter((td) => !td.textContent?.trim()).length,
+  );
+  assert.equal(blank, 0);
 });
 
 test('hovering a point shows that entity; a hostile name is text and runs nothing', async () => {
+  const map = await figureId(WORLD_SLUG);
+  await page.locator(`#${map}`).scrollIntoViewIfNeeded();
   const at = await page.evaluate(
     ([fig, name]) => (globalThis as any).spacetimeReport.locate(fig, name),
-    [MAP, HOSTILE],
+    [map, HOSTILE],
   );
   assert.ok(at, 'the hostile entity is plotted');
-  await page.locator(`#${MAP}`).scrollIntoViewIfNeeded();
-  const at2 = await page.evaluate(
-    ([fig, name]) => (globalThis as any).spacetimeReport.locate(fig, name),
-    [MAP, HOSTILE],
-  );
-  await page.mouse.move(at2.x, at2.y);
+  await page.mouse.move(at.x, at.y);
   const tooltip = page.locator('#vg-tooltip-element.visible');
   await tooltip.waitFor({ timeout: 5000 });
   const text = await tooltip.innerText();
   assert.match(text, /entity\s*<img src=x onerror=alert\(1\)>/);
   assert.match(text, /predicted longitude\s*[-−]120\.000/);
   assert.match(text, /predicted latitude\s*[-−]50\.000/);
-  await page.screenshot({
-    path: join(SHOTS, 'report-hover.png'),
-    clip: { x: 0, y: Math.max(0, at2.y - 300), width: 1300, height: 600 },
-  });
   assert.equal(await page.locator('img').count(), 0, 'no <img> element was created from data');
   assert.deepEqual(dialogs, []);
-  // Everywhere the hostile strings appear in the page, they appear as text.
   const body = await page.innerText('body');
-  assert.ok(body.includes(`neurons ${HOSTILE}`));
   assert.ok(body.includes(`note ${BREAKOUT}`));
 });
 
-test('the layer selector moves the points and updates the captions', async () => {
+test('the layer selector moves the points; the play button steps through every layer', async () => {
+  const map = await figureId(WORLD_SLUG);
   const before = await page.evaluate(
     ([fig, name]) => (globalThis as any).spacetimeReport.locate(fig, name),
-    [MAP, HOSTILE],
+    [map, HOSTILE],
   );
-  assert.match(await page.innerText(`#cap-${MAP}`), /^layer 24 ·/);
+  assert.match(await page.innerText(`#cap-${map}`), /^layer 24 ·/);
   await page.selectOption('#layer-select', '8');
   await page.waitForFunction(
     (id) => (globalThis as any).document.getElementById(`cap-${id}`)?.textContent?.startsWith('layer 8 '),
-    MAP,
+    map,
   );
-  const afterMove = await page.evaluate(
+  const moved = await page.evaluate(
     ([fig, name]) => (globalThis as any).spacetimeReport.locate(fig, name),
-    [MAP, HOSTILE],
+    [map, HOSTILE],
   );
-  assert.ok(afterMove.x < before.x - 20, `moved west: ${before.x} -> ${afterMove.x}`);
-  assert.ok(afterMove.y < before.y, `moved north: ${before.y} -> ${afterMove.y}`);
-  await page.mouse.move(afterMove.x, afterMove.y);
-  await page.waitForFunction(() =>
-    /predicted longitude\s*[-−]150\.000/.test(
-      (globalThis as any).document.getElementById('vg-tooltip-element')?.innerText ?? '',
-    ),
-  );
+  assert.ok(moved.x < before.x - 20, `moved west: ${before.x} -> ${moved.x}`);
+  assert.ok(moved.y < before.y, `moved north: ${before.y} -> ${moved.y}`);
   await page.selectOption('#split-select', 'all');
   await page.waitForFunction(
     (id) =>
       /40,000 all points/.test((globalThis as any).document.getElementById(`cap-${id}`)?.textContent ?? ''),
-    MAP,
+    map,
   );
-  await page.locator(`#${MAP}`).screenshot({ path: join(SHOTS, 'report-world-map-all-layer8.png') });
-  await page.locator('#fig-5').screenshot({ path: join(SHOTS, 'report-time.png') });
-  await page.locator('#fig-4').screenshot({ path: join(SHOTS, 'report-us-map.png') });
+  const layers: number[] = await page.$$eval('#layer-select option', (os) => os.map((o) => Number(o.value)));
+  const seen = new Set<string>();
+  const watch = setInterval(() => {
+    void page
+      .innerText(`#cap-${map}`)
+      .then((t) => seen.add(t.split(' ·')[0]!))
+      .catch(() => {});
+  }, 100);
+  await page.selectOption('#layer-select', String(layers[0]));
+  await page.click('#play-button');
+  await page.waitForFunction(
+    ([id, last]) =>
+      (globalThis as any).document.getElementById(`cap-${id}`)?.textContent?.startsWith(`layer ${last} `) &&
+      /Play/.test((globalThis as any).document.getElementById('play-button').textContent),
+    [map, layers[layers.length - 1]] as const,
+    { timeout: 60000 },
+  );
+  clearInterval(watch);
+  assert.equal(await page.inputValue('#layer-select'), String(layers[layers.length - 1]));
+  assert.ok(seen.size >= 2, `the caption showed several layers while playing: ${[...seen].join(', ')}`);
+  await page.locator(`#wrap-${map}`).screenshot({ path: join(SHOTS, 'report-world-map-all-last-layer.png') });
   assert.deepEqual(problems, []);
-  assert.deepEqual(dialogs, []);
 });

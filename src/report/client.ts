@@ -24,17 +24,20 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   }
   function rowsFor(p, layer, split) {
     var pred = p.pred[String(nearestLayer(p.layers, layer))], rows = [];
+    var full = pred[0].length === p.names.length, k = -1; // compact layers hold test rows only
     for (var i = 0; i < p.names.length; i++) {
       var test = p.isTest[i] === 1;
-      if ((split === 'test' && !test) || (split === 'train' && test)) continue;
+      if (test) k++;
+      if ((split === 'test' && !test) || (split === 'train' && test) || (!full && !test)) continue;
+      var at = full ? i : k;
       var group = p.groupNames[p.group[i]];
       if (p.kind === 'space') {
-        var lon = p.truth[0][i], lat = p.truth[1][i], plon = pred[0][i], plat = pred[1][i];
+        var lon = p.truth[0][i], lat = p.truth[1][i], plon = pred[0][at], plat = pred[1][at];
         if (!finite(plon) || !finite(plat)) continue;
         rows.push({ name: p.names[i], group: group, lon: lon, lat: lat, plon: plon, plat: plat,
                     errKm: haversineKm(lon, lat, plon, plat), test: test });
       } else {
-        var year = p.truth[0][i], py = pred[0][i];
+        var year = p.truth[0][i], py = pred[0][at];
         if (!finite(py)) continue;
         rows.push({ name: p.names[i], group: group, year: year, pred: py, err: Math.abs(py - year), test: test });
       }
@@ -57,12 +60,35 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       if (fig.run === undefined || fig.run === null || !views[fig.id]) return;
       var p = D.points[fig.run], rows = rowsFor(p, state.layer, state.split);
       jobs.push(views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows)).runAsync());
+      var wrap = document.getElementById('wrap-' + fig.id);
+      if (wrap) wrap.setAttribute('data-marks', String(rows.length));
       var cap = document.getElementById('cap-' + fig.id);
       if (cap) cap.textContent = captionText(p, state.layer, rows.length);
     });
     return Promise.all(jobs).then(function () {});
   }
-  function setLayer(layer) { state.layer = Number(layer); return update(); }
+  function syncControls() {
+    var select = document.getElementById('layer-select'), slider = document.getElementById('layer-slider');
+    if (select) select.value = String(state.layer);
+    if (slider && D.layers) slider.value = String(Math.max(0, D.layers.indexOf(state.layer)));
+  }
+  function setLayer(layer) { state.layer = Number(layer); syncControls(); return update(); }
+  // Play: step through every layer with predictions, first to last, each drawn before the next starts.
+  var playing = false;
+  async function play() {
+    var button = document.getElementById('play-button');
+    if (playing) { playing = false; return; }
+    playing = true;
+    if (button) button.textContent = '\u275a\u275a Pause';
+    var start = D.layers.indexOf(state.layer);
+    if (start < 0 || start >= D.layers.length - 1) start = -1;
+    for (var i = start + 1; i < D.layers.length && playing; i++) {
+      await setLayer(D.layers[i]);
+      await new Promise(function (done) { setTimeout(done, 450); });
+    }
+    playing = false;
+    if (button) button.textContent = '\u25b6 Play';
+  }
   function setSplit(split) { state.split = split; return update(); }
 
   // Viewport position of the plotted symbol whose datum has this name (used by the browser tests); asks vega's
@@ -84,6 +110,46 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
   }
 
+  // Elements that stick out of the page (figures, tables, cells), for the layout tests; closed appendix excluded.
+  function tooWide() {
+    var limit = document.documentElement.clientWidth, out = [];
+    document.querySelectorAll('main *').forEach(function (el) {
+      if (out.length >= 10 || el.closest('details:not([open])')) return;
+      var r = el.getBoundingClientRect(), parent = el.parentElement;
+      if (parent && parent.getBoundingClientRect().right > limit + 1) return; // report the outermost only
+      if (r.right > limit + 1) {
+        var fig = el.closest('figure');
+        out.push((fig ? fig.getAttribute('data-slug') + ' ' : '') + el.tagName + (el.id ? '#' + el.id : '') + '.' + (el.getAttribute('class') || '') + ' ' + Math.round(r.right) + 'px');
+      }
+    });
+    return out;
+  }
+  // Scenegraph items of the mark layers named 'main' in a figure (the tests compare them with the data's rows).
+  function countMarks(figId, layerName) {
+    var view = views[figId], n = 0, pattern = new RegExp('(^|_)' + (layerName || 'main') + '(_\\d+)?_marks$');
+    if (!view) return -1;
+    function walk(mark) {
+      if (!mark || !mark.items) return;
+      if (mark.name && pattern.test(mark.name)) { n += mark.items.length; return; }
+      for (var i = 0; i < mark.items.length; i++) if (mark.marktype === 'group') (mark.items[i].items || []).forEach(walk);
+    }
+    walk(view.scenegraph().root);
+    return n;
+  }
+
+  // Geoshapes (outlines) drawn in a figure: countries, states or boroughs.
+  function countShapes(figId) {
+    var view = views[figId], n = 0;
+    if (!view) return -1;
+    function walk(mark) {
+      if (!mark || !mark.items) return;
+      if (mark.marktype === 'shape') { n += mark.items.length; return; }
+      if (mark.marktype === 'group') mark.items.forEach(function (it) { (it.items || []).forEach(walk); });
+    }
+    walk(view.scenegraph().root);
+    return n;
+  }
+
   function showError(fig, err) {
     var el = document.getElementById(fig.id), msg = document.createElement('p');
     msg.className = 'error';
@@ -96,6 +162,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     for (var i = 0; i < D.figures.length; i++) {
       var fig = D.figures[i];
       var t0 = performance.now();
+      var ds = fig.spec.datasets;
+      if (ds) for (var key in ds) if (ds[key] === null && D.shared[key]) ds[key] = D.shared[key];
       try {
         var res = await vegaEmbed('#' + fig.id, fig.spec, {
           renderer: fig.renderer, mode: 'vega-lite',
@@ -109,12 +177,15 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       timings[fig.id] = Math.round(performance.now() - t0);
     }
     if (layerSelect) layerSelect.addEventListener('change', function () { setLayer(layerSelect.value); });
+    var slider = document.getElementById('layer-slider'), button = document.getElementById('play-button');
+    if (slider) slider.addEventListener('input', function () { setLayer(D.layers[Number(slider.value)]); });
+    if (button) button.addEventListener('click', function () { play(); });
     if (splitSelect) splitSelect.addEventListener('change', function () { setSplit(splitSelect.value); });
     var t1 = performance.now();
     await update();
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
+  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
   main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
 })();`;

@@ -8,7 +8,7 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { tempSibling, writeFileAtomic } from '../util/fsx.js';
 import { buildReportModel, type ReportModel } from './model.js';
-import { pointRows } from './points.js';
+import { nearestLayer, pointRows } from './points.js';
 import type { VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions } from './types.js';
 
@@ -44,8 +44,14 @@ export function staticSpec(
   if (fig.run !== undefined) {
     const points = model.points[fig.run];
     const rows = pointRows(points, layer, split);
-    spec['datasets'] = { points: rows };
-    spec['title'] = { text: fig.title, subtitle: `layer ${layer} · ${rows.length} ${split} points` };
+    spec['datasets'] = { ...fig.spec['datasets'], points: rows };
+    // The page's caption: the layer's test R², Spearman ρ and proximity error (the paper prints ρ in the corner).
+    const used = nearestLayer(points.layers, layer);
+    const m = points.metrics[used];
+    const metric = (name: string, v: number | undefined) =>
+      typeof v === 'number' && Number.isFinite(v) ? ` · ${name} ${v.toFixed(3)}` : '';
+    const stats = `${metric('test R²', m?.r2)}${metric('Spearman ρ', m?.spearman)}${metric('proximity error', m?.proxError)}`;
+    spec['title'] = { text: fig.title, subtitle: `layer ${used}${stats} · ${rows.length} ${split} points` };
   }
   return spec;
 }

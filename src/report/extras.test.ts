@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeExtra } from './extras.js';
 
-test('a PCA-like result becomes a table and a log-x line chart per metric', () => {
+test('a PCA-like result becomes a table with flattened columns', () => {
   const data = {
     experiment: 'pca',
     model: 'm',
@@ -27,15 +27,9 @@ test('a PCA-like result becomes a table and a log-x line chart per metric', () =
   assert.equal(t.path, 'results');
   assert.deepEqual(t.columns, ['dataset', 'k', 'test.r2', 'test.spearman', 'r2PerTarget']);
   assert.deepEqual(t.rows[0], ['world_place', 2, 0.5, 0.5, '0.1, 0.2']);
-  const chart = t.chart!;
-  assert.equal(chart.spec.encoding.x.title, 'k');
-  assert.deepEqual(chart.spec.encoding.x.scale, { type: 'log' });
-  const values = chart.data.values as { x: number; metric: string; value: number; series: string }[];
-  assert.equal(values.length, 12); // 6 rows x 2 metrics
-  assert.deepEqual(values[0], { x: 2, metric: 'test.r2', value: 0.5, series: 'world_place' });
 });
 
-test('an object keyed by group becomes a table with a bar chart', () => {
+test('an object keyed by group becomes a table', () => {
   const data = {
     groups: {
       structure: { nominal: 0.124, heldOut: 0.175 },
@@ -45,15 +39,16 @@ test('an object keyed by group becomes a table with a bar chart', () => {
   const s = describeExtra({ title: 'hold-out', data });
   assert.equal(s.tables.length, 1);
   assert.deepEqual(s.tables[0].columns, ['key', 'nominal', 'heldOut']);
-  assert.equal(s.tables[0].chart!.spec.mark.type, 'bar');
-  assert.equal((s.tables[0].chart!.data.values as unknown[]).length, 4);
+  assert.deepEqual(s.tables[0].rows, [
+    ['structure', 0.124, 0.175],
+    ['natural_place', 0.111, 0.125],
+  ]);
 });
 
 test('odd shapes are tolerated: scalars only, empty arrays, deep nesting', () => {
   assert.deepEqual(describeExtra({ title: 'x', data: 3 }).tables, []);
   const s = describeExtra({ title: 'x', data: { a: [], b: { c: { d: [{ v: 'text only' }] } }, e: null } });
   assert.equal(s.tables.length, 1);
-  assert.equal(s.tables[0].chart, undefined);
   assert.deepEqual(s.scalars, [
     ['a', ''],
     ['e', null],
@@ -94,27 +89,11 @@ test('an experiment result (schema spacetime-lens/experiment@1) shows its summar
   assert.deepEqual(paths, ['table', 'tables.perLayer.rows', 'figures.maps']);
   const main = s.tables[0];
   assert.deepEqual(main.columns, ['group', 'split', 'r2', 'proxError']);
-  // No numeric x: bars per group, one colour per split.
-  assert.equal(main.chart!.spec.mark.type, 'bar');
-  assert.equal(main.chart!.spec.encoding.y.title, 'group');
-  assert.equal(main.chart!.spec.encoding.color.title, 'split');
-  assert.equal(s.tables[1].chart!.spec.encoding.x.title, 'layer');
+  assert.deepEqual(main.rows[1], ['Japan', 'held-out', 0.5, 0.17]);
+  assert.deepEqual(s.tables[1].rows, [
+    [1, 0.2],
+    [2, 0.4],
+  ]);
   // Free-form figure data stay a table of their scalar fields; nested point lists are left out.
   assert.deepEqual(s.tables[2].columns, ['group']);
-});
-
-test('a ranked list with repeated x values is drawn as points, not a curve', () => {
-  const data = {
-    top: [
-      { layer: 3, neuron: 7, corr: 0.8 },
-      { layer: 3, neuron: 9, corr: 0.7 },
-      { layer: 5, neuron: 1, corr: 0.6 },
-    ],
-  };
-  const chart = describeExtra({ title: 'neurons', data }).tables[0].chart!;
-  assert.equal(chart.spec.mark.type, 'point');
-  assert.deepEqual(
-    (chart.data.values as { metric: string }[]).map((v) => v.metric),
-    ['corr', 'corr', 'corr'],
-  );
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../util/errors.js';
-import { chooseLayers, loadReportInputs } from './load.js';
+import { chooseLayers, compactLarge, loadReportInputs } from './load.js';
 
 const metrics = (r2: number) => ({
   r2,
@@ -124,4 +124,36 @@ test('chooseLayers keeps all layers when few, else the best and requested ones p
   const kept = chooseLayers(many, 5, [52, undefined]);
   assert.equal(kept.size, 5);
   assert.ok(kept.has(52) && kept.has(0) && kept.has(79));
+});
+
+test('full predictions of many layers are thinned like probe output: test rows only for layers but the best', () => {
+  const make = (n: number, layers: number) => {
+    const isTest = Uint8Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 1 : 0));
+    const pred = new Map<number, Float64Array[]>();
+    for (let l = 0; l < layers; l++) pred.set(l, [new Float64Array(n).fill(l), new Float64Array(n).fill(-l)]);
+    return {
+      rows: [...isTest.keys()],
+      names: [...isTest.keys()].map(String),
+      isTest,
+      truth: [],
+      pred,
+      proxError: new Map(),
+    };
+  };
+  const small = compactLarge(make(1000, 30), 7);
+  assert.ok(
+    [...small.pred.values()].every((cols) => cols.every((c) => c.every(Number.isFinite))),
+    'small: untouched',
+  );
+  const large = compactLarge(make(40000, 30), 7); // 1.2 million entity-layer rows
+  assert.deepEqual(
+    [large.pred.get(7)![0][1], large.pred.get(7)![1][1]],
+    [7, -7],
+    'the best layer keeps train rows',
+  );
+  assert.ok(
+    Number.isNaN(large.pred.get(3)![0][1]) && Number.isNaN(large.pred.get(3)![1][1]),
+    'train row dropped',
+  );
+  assert.deepEqual([large.pred.get(3)![0][5], large.pred.get(3)![1][5]], [3, -3], 'test row kept');
 });

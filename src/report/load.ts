@@ -7,7 +7,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
+import { cachedNycOutlinesPath } from '../data/fetch.js';
+import { NYC_BOROUGH_OUTLINES } from '../data/registry.js';
+import { COMPACT_PREDICTION_ROWS } from '../probe/probe-store.js';
 import { UserError } from '../util/errors.js';
+import { sha256File } from '../util/fsx.js';
 import type {
   ExtraResult,
   GeoJsonCollection,
@@ -22,7 +26,7 @@ export const PROBE_SCHEMA_PREFIX = 'spacetime-lens/probe-results@';
 export interface LoadOptions {
   /** Activation stores whose entities.jsonl give extra columns (continent, state, entity type...) for colouring. */
   stores?: string[];
-  /** Keep predictions of at most this many layers per run (evenly spaced, always with the best layer). Default 16. */
+  /** Keep predictions of at most this many layers per run (evenly spaced, always with the best layer). Default: all. */
   maxLayers?: number;
   /** Always keep this layer's predictions. */
   layer?: number;
@@ -198,18 +202,32 @@ export async function readStoreColumns(
   return { dataset, columns };
 }
 
+/**
+ * Full predictions of many layers (e.g. `probe --predictions all` on a large dataset) are thinned as `probe` does by
+ * default: above COMPACT_PREDICTION_ROWS entity-layer rows, layers other than the best keep their test rows only.
+ */
+export function compactLarge(table: PredictionTable, bestLayer: number | undefined): PredictionTable {
+  const n = table.rows.length;
+  if (n * table.pred.size <= COMPACT_PREDICTION_ROWS || !table.isTest.some((t) => t === 1)) return table;
+  for (const [layer, cols] of table.pred) {
+    if (layer === bestLayer) continue;
+    for (const col of cols) for (let i = 0; i < n; i++) if (!table.isTest[i]) col[i] = Number.NaN;
+  }
+  return table;
+}
+
 async function loadRun(resultsPath: string, results: ProbeResults, options: LoadOptions): Promise<ReportRun> {
   const run: ReportRun = { results, source: resultsPath };
   const file = results.predictions?.file;
   const predPath = file ? resolve(dirname(resultsPath), file) : join(dirname(resultsPath), 'predictions.csv');
   if (existsSync(predPath)) {
     const available = results.predictions?.layers ?? results.layers.map((l) => l.layer);
-    const keep = chooseLayers(available, options.maxLayers ?? 16, [
+    const keep = chooseLayers(available, options.maxLayers ?? Number.POSITIVE_INFINITY, [
       results.bestLayer ?? undefined,
       options.layer,
     ]);
     const { table, extraColumns } = await readPredictions(predPath, results.targetNames, (l) => keep.has(l));
-    run.predictions = table;
+    run.predictions = compactLarge(table, results.bestLayer ?? undefined);
     if (Object.keys(extraColumns).length) run.columns = extraColumns;
   } else if (file) {
     throw new UserError(`${resultsPath} names predictions file ${file}, but ${predPath} does not exist`);
@@ -270,20 +288,64 @@ export async function loadReportInputs(
       else extras.push({ title: extraTitle(file, data), data, source: file });
     }
   }
+  const nyc = [
+    ...runs.map((r) => r.results.dataset),
+    ...extras.map((e) => (e.data as { dataset?: unknown })?.dataset),
+  ].some((d) => typeof d === 'string' && d.startsWith('nyc'));
+  const nycOutlines = nyc ? await cachedNycOutlines() : undefined;
   for (const storeDir of options.stores ?? []) {
     const { dataset, columns } = await readStoreColumns(storeDir);
     for (const run of runs) {
       if (!dataset || run.results.dataset === dataset) run.columns = { ...columns, ...run.columns };
     }
   }
-  return { runs, extras };
+  return { runs, extras, ...(nycOutlines && { nycOutlines }) };
 }
 
-/** Reads user-given NYC borough outlines (GeoJSON FeatureCollection). */
+/** The borough outlines fetched with nyc_place (`datasets fetch nyc_place`), if present and verified. */
+export async function cachedNycOutlines(): Promise<GeoJsonCollection | undefined> {
+  const path = cachedNycOutlinesPath();
+  if (!existsSync(path) || (await sha256File(path)) !== NYC_BOROUGH_OUTLINES.sha256) return undefined;
+  return readGeoJson(path);
+}
+
+/** Reads NYC borough outlines (GeoJSON FeatureCollection), simplified for the page (see simplifyOutlines). */
 export async function readGeoJson(path: string): Promise<GeoJsonCollection> {
   const data = (await readJson(path)) as GeoJsonCollection;
   if (data?.type !== 'FeatureCollection' || !Array.isArray(data.features)) {
     throw new UserError(`${path} is not a GeoJSON FeatureCollection`);
   }
-  return data;
+  return simplifyOutlines(data);
+}
+
+type Position = [number, number];
+
+/**
+ * Polygon coordinates rounded to 3 decimals (~100 m, a pixel or less on a city map) with repeated points dropped:
+ * the boroughs file shrinks from 3.2 MB to 0.15 MB. Rings left with fewer than 4 points are dropped.
+ */
+export function simplifyOutlines(geo: GeoJsonCollection, digits = 3): GeoJsonCollection {
+  const f = 10 ** digits;
+  const ring = (points: Position[]): Position[] => {
+    const out: Position[] = [];
+    for (const [x, y] of points) {
+      const p: Position = [Math.round(x * f) / f, Math.round(y * f) / f];
+      const last = out[out.length - 1];
+      if (!last || last[0] !== p[0] || last[1] !== p[1]) out.push(p);
+    }
+    return out;
+  };
+  const polygon = (rings: Position[][]) => rings.map(ring).filter((r) => r.length >= 4);
+  return {
+    ...geo,
+    features: geo.features.map((feature) => {
+      const g = feature.geometry;
+      if (!g || (g.type !== 'Polygon' && g.type !== 'MultiPolygon')) return feature;
+      const coordinates =
+        g.type === 'Polygon'
+          ? polygon(g.coordinates as Position[][])
+          : (g.coordinates as Position[][][]).map(polygon).filter((p) => p.length);
+      return { ...feature, geometry: { type: g.type, coordinates } };
+    }),
+  };
 }

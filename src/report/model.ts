@@ -1,16 +1,25 @@
 /** Turns report inputs into the figures, tables and point data that the HTML page and the figure export share. */
 
 import { basename, dirname } from 'node:path';
+import { CANONICAL_PROMPTS } from '../data/prompts.js';
 import { ensure } from '../util/errors.js';
 import { modelDisplayName } from '../util/paths.js';
+import {
+  type DepthOf,
+  type ExpSection,
+  experimentSections,
+  isExperimentDoc,
+  KNOWN_EXPERIMENTS,
+} from './experiment-figures.js';
 import { describeExtra, type ExtraSection } from './extras.js';
+import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
-import { layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
+import { curvePoints, lastLayer, layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
 const MAP_NAMES = { world: 'world map', us: 'US map', nyc: 'NYC map' } as const;
 
-export type Section = 'layers' | 'maps' | 'time' | 'extras';
+export type Section = 'layers' | 'maps' | 'time' | 'overview' | 'experiments';
 
 export interface FigureModel {
   id: string;
@@ -24,8 +33,10 @@ export interface FigureModel {
   renderer: 'canvas' | 'svg';
   /** Index into `points` for figures whose data follow the layer / split selectors. */
   run?: number;
-  /** For extras: index into `extras` and table. */
-  extra?: { section: number; table: number };
+  /** For experiment figures: the id of their experiment section. */
+  experiment?: string;
+  /** Rows of the figure's counted layer (named "main"); layer-switchable figures count their points instead. */
+  marks?: number;
 }
 
 export interface RunSummary {
@@ -40,7 +51,7 @@ export interface RunSummary {
   d?: number;
   bestLayer?: number;
   best?: { r2: number; proxError?: number; spearman?: number };
-  settings: string;
+  settings: [string, string][];
   /** The run's warnings, then each layer's (one line per distinct message, with the layers it applies to). */
   warnings: string[];
   source?: string;
@@ -54,6 +65,8 @@ export interface ReportModel {
   points: RunPoints[];
   figures: FigureModel[];
   extras: ExtraSection[];
+  /** Dedicated experiment sections (tables + ids of their figures), in the paper's order. */
+  experiments: (Omit<ExpSection, 'figures'> & { figureIds: string[] })[];
   layers: number[];
   initialLayer: number;
   split: 'test' | 'train' | 'all';
@@ -75,13 +88,16 @@ function summarize(run: ReportRun): RunSummary {
   const bestLayer =
     r.bestLayer === null
       ? undefined
-      : (r.bestLayer ?? [...r.layers].sort((a, b) => b.test.r2 - a.test.r2)[0]?.layer);
+      : (r.bestLayer ??
+        [...r.layers].sort((a, b) => (b.test.r2 || -Infinity) - (a.test.r2 || -Infinity))[0]?.layer);
   const best = r.layers.find((l) => l.layer === bestLayer)?.test;
   const sp = best?.spearman;
   const settings = Object.entries(r.settings ?? {})
-    .filter(([k, v]) => k !== 'alphas' && (typeof v === 'string' || typeof v === 'number'))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ');
+    .filter(
+      ([k, v]) =>
+        k !== 'alphas' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'),
+    )
+    .map(([k, v]): [string, string] => [k, String(v)]);
   return {
     label: runLabel(run),
     model: r.model,
@@ -132,10 +148,8 @@ function validateRun(run: ReportRun, index: number): void {
     `${where}: "kind" must be "space" or "time", got ${JSON.stringify(r.kind)}`,
   );
   for (const l of r.layers) {
-    ensure(
-      Number.isInteger(l.layer) && typeof l.test === 'object' && l.test !== null,
-      `${where}: layer entries need "layer" and "test" metrics`,
-    );
+    ensure(Number.isInteger(l.layer), `${where}: layer entries need an integer "layer"`);
+    if (typeof l.test !== 'object' || l.test === null) l.test = { r2: Number.NaN }; // tolerated: no test rows
     if (typeof l.test.r2 !== 'number') l.test.r2 = Number.NaN; // the probe writes NaN as null
   }
   const p = run.predictions;
@@ -154,34 +168,18 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   );
   inputs.runs.forEach(validateRun);
   inputs = { ...inputs, runs: disambiguate(inputs.runs) };
+  if (!options.nycOutlines && inputs.nycOutlines) options = { ...options, nycOutlines: inputs.nycOutlines };
   const figures: FigureModel[] = [];
-  const add = (f: Omit<FigureModel, 'id'>) => figures.push({ id: `fig-${figures.length + 1}`, ...f });
+  const add = (f: Omit<FigureModel, 'id'>) => {
+    const id = `fig-${figures.length + 1}`;
+    figures.push({ id, ...f });
+    return id;
+  };
   const runs = inputs.runs;
-  if (runs.length) {
-    const description =
-      "One line per model · prompt, one panel per dataset; ◆ marks each run's best layer (by test R²).";
-    add({
-      slug: 'r2-by-layer',
-      title: 'Test R² by layer',
-      description,
-      section: 'layers',
-      spec: layerCurveSpec(runs, 'r2'),
-      renderer: 'svg',
-    });
-    if (runs.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
-      add({
-        slug: 'prox-error-by-layer',
-        title: 'Test proximity error by layer (lower is better)',
-        description,
-        section: 'layers',
-        spec: layerCurveSpec(runs, 'proxError'),
-        renderer: 'svg',
-      });
-    }
-  }
+  if (runs.length) addLayerCurves(runs, add);
   const points: RunPoints[] = [];
-  for (const run of runs) {
-    if (!run.predictions) continue;
+  const pointRuns = representativeRuns(runs, true);
+  for (const run of pointRuns) {
     const p = buildRunPoints(run, options);
     const index = points.push(p) - 1;
     const space = p.kind === 'space';
@@ -196,21 +194,37 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
       run: index,
     });
   }
+  for (const fig of overviewSpecs(points, options.nycOutlines))
+    add({ ...fig, section: 'overview', renderer: fig.canvas ? 'canvas' : 'svg' });
+  const box = entityBoxSpec(points, pointRuns);
+  if (box) add({ ...box, section: 'overview', renderer: 'svg' });
+  const depthOf = depthLookup(runs);
+  const docs = (inputs.extras ?? [])
+    .map((e) => (isExperimentDoc(e.data) ? { ...e.data, source: e.source } : undefined))
+    .filter((d) => d !== undefined && KNOWN_EXPERIMENTS.has(d.experiment));
+  const experiments = experimentSections(
+    docs as NonNullable<(typeof docs)[number]>[],
+    depthOf,
+    options.nycOutlines,
+  ).map((section) => ({
+    id: section.id,
+    title: section.title,
+    intro: section.intro,
+    tables: section.tables,
+    figureIds: section.figures.map((f) =>
+      add({
+        slug: f.slug,
+        title: f.title,
+        description: f.caption,
+        section: 'experiments',
+        spec: f.spec,
+        renderer: f.marks > 3000 ? 'canvas' : 'svg',
+        experiment: section.id,
+        marks: f.marks,
+      }),
+    ),
+  }));
   const extras = (inputs.extras ?? []).map(describeExtra);
-  extras.forEach((section, s) => {
-    section.tables.forEach((table, t) => {
-      if (table.chart) {
-        add({
-          slug: slugify(`${section.title}-${table.path || 'chart'}`),
-          title: `${section.title}${table.path ? `: ${table.path}` : ''}`,
-          section: 'extras',
-          spec: table.chart,
-          renderer: 'svg',
-          extra: { section: s, table: t },
-        });
-      }
-    });
-  });
   const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
   const firstBest = runs.find((r) => r.predictions)?.results.bestLayer;
   const initialLayer =
@@ -230,10 +244,74 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     points,
     figures,
     extras,
+    experiments,
     layers,
     initialLayer,
     split: options.split ?? 'test',
   };
+}
+
+function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => string): void {
+  const main = representativeRuns(runs, false);
+  add({
+    slug: 'main-r2-by-depth',
+    title: 'Test R² against normalized depth',
+    description:
+      "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
+    section: 'layers',
+    spec: layerCurveSpec(main, 'r2'),
+    renderer: 'svg',
+    marks: curvePoints(main, 'r2').length,
+  });
+  if (main.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
+    add({
+      slug: 'main-prox-error-by-depth',
+      title: 'Test proximity error against normalized depth (lower is better)',
+      description:
+        'The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance. Look for the fall mirroring the R² rise.',
+      section: 'layers',
+      spec: layerCurveSpec(main, 'proxError'),
+      renderer: 'svg',
+      marks: curvePoints(main, 'proxError').length,
+    });
+  }
+  if (main.length < runs.length) {
+    add({
+      slug: 'r2-by-depth-every-run',
+      title: 'Test R² against normalized depth, every probe run (all prompts)',
+      description: 'Every run of the table above, one line per model · prompt.',
+      section: 'layers',
+      spec: layerCurveSpec(runs, 'r2'),
+      renderer: 'svg',
+      marks: curvePoints(runs, 'r2').length,
+    });
+  }
+}
+
+/**
+ * One run per (model, dataset, hook): the one with the dataset's canonical prompt, else the best by test R². The
+ * main figure and the maps show these; the other prompts get their own curves (near-identical maps would repeat).
+ */
+function representativeRuns(runs: ReportRun[], withPredictions: boolean): ReportRun[] {
+  const chosen = new Map<string, ReportRun>();
+  const score = (r: ReportRun) =>
+    (CANONICAL_PROMPTS[r.results.dataset] === r.results.prompt ? 10 : 0) +
+    Math.max(-1, ...r.results.layers.map((l) => (Number.isFinite(l.test.r2) ? l.test.r2 : -1)));
+  for (const run of runs) {
+    if (withPredictions && !run.predictions) continue;
+    const key = `${run.results.model}\u0000${run.results.dataset}\u0000${run.results.hook ?? ''}${run.labelSuffix ?? ''}`;
+    const current = chosen.get(key);
+    if (!current || score(run) > score(current)) chosen.set(key, run);
+  }
+  const kept = new Set(chosen.values());
+  return runs.filter((r) => kept.has(r));
+}
+
+/** layer / last layer: a model's last layer is the deepest layer any of its runs probed or skipped. */
+function depthLookup(runs: ReportRun[]): DepthOf {
+  const last = new Map<string, number>();
+  for (const r of runs) last.set(r.results.model, Math.max(last.get(r.results.model) ?? 1, lastLayer(r)));
+  return (model, fallback) => last.get(model) ?? Math.max(1, fallback);
 }
 
 /** Runs that share model, dataset and prompt get a suffix: their folder name, else their position. */

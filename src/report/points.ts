@@ -18,6 +18,8 @@ export interface RunPoints {
   kind: 'space' | 'time';
   mapKind?: MapKind;
   label: string;
+  /** The run's dataset name (results.json `dataset`). */
+  datasetName: string;
   groupTitle: string;
   groupNames: string[];
   names: string[];
@@ -27,6 +29,7 @@ export interface RunPoints {
   truth: number[][];
   yearOffset: number;
   layers: number[];
+  /** layer -> pred[t][i]; a layer whose train rows have no prediction (compact probe output) holds test rows only. */
   pred: Record<string, number[][]>;
   metrics: Record<string, LayerMetricsSummary>;
 }
@@ -112,6 +115,7 @@ export function defaultYearOffset(run: ReportRun): number {
   return calendarYearOffset(timeTargetUnit(run.results.dataset, declared));
 }
 
+/** A model id as shown in legends: local checkpoint paths by their last folder, Hub ids as they are. */
 export function runLabel(run: ReportRun): string {
   const r = run.results;
   return `${modelDisplayName(r.model)} · ${r.dataset} · ${r.prompt}${run.labelSuffix ?? ''}`;
@@ -128,7 +132,8 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
   const { title, labels } = kind === 'space' ? spaceGroups(run, mapKind!, options) : timeGroups(run);
   const { groupNames, group } = compactGroups(labels);
   const yearOffset = kind === 'time' ? (options.yearOffset ?? defaultYearOffset(run)) : 0;
-  const digits = kind === 'space' ? 4 : 2; // ~11 m / ~4 days: below what any probe resolves
+  // ~110 m on world / US maps, ~11 m in NYC, ~1 month for dates: below what any probe resolves, and compact.
+  const digits = kind === 'time' ? 1 : mapKind === 'nyc' ? 4 : 3;
   const shift = (values: Float64Array) =>
     round(
       Float64Array.from(values, (v) => v + yearOffset),
@@ -136,7 +141,15 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
     );
   const layers = [...table.pred.keys()].sort((a, b) => a - b);
   const pred: Record<string, number[][]> = {};
-  for (const layer of layers) pred[layer] = table.pred.get(layer)!.map(shift);
+  const testRows = table.rows.map((_, i) => i).filter((i) => table.isTest[i]);
+  for (const layer of layers) {
+    const cols = table.pred.get(layer)!;
+    const trainEmpty =
+      testRows.length > 0 && cols.every((c) => c.every((v, i) => table.isTest[i] || Number.isNaN(v)));
+    pred[layer] = trainEmpty
+      ? cols.map((c) => shift(Float64Array.from(testRows, (i) => c[i]!)))
+      : cols.map(shift);
+  }
   const metrics: Record<string, LayerMetricsSummary> = {};
   for (const l of run.results.layers) {
     const sp = l.test.spearman;
@@ -150,6 +163,7 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
     kind,
     mapKind,
     label: runLabel(run),
+    datasetName: run.results.dataset,
     groupTitle: title,
     groupNames,
     names: table.names,
@@ -172,14 +186,18 @@ export function nearestLayer(available: number[], wanted: number): number {
 
 /** Rows plotted for one layer and split (the page's `rowsFor` does the same in the browser). */
 export function pointRows(points: RunPoints, layer: number, split: 'test' | 'train' | 'all'): PointRow[] {
-  const pred = points.pred[nearestLayer(points.layers, layer)];
+  const stored = points.pred[nearestLayer(points.layers, layer)];
+  const full = stored[0].length === points.names.length;
   const rows: PointRow[] = [];
+  let k = -1; // index among test rows
   for (let i = 0; i < points.names.length; i++) {
     const test = points.isTest[i] === 1;
-    if ((split === 'test' && !test) || (split === 'train' && test)) continue;
+    if (test) k++;
+    if ((split === 'test' && !test) || (split === 'train' && test) || (!full && !test)) continue;
+    const at = full ? i : k;
     const group = points.groupNames[points.group[i]];
     if (points.kind === 'space') {
-      const [lon, lat, plon, plat] = [points.truth[0][i], points.truth[1][i], pred[0][i], pred[1][i]];
+      const [lon, lat, plon, plat] = [points.truth[0][i], points.truth[1][i], stored[0][at], stored[1][at]];
       if (!Number.isFinite(plon) || !Number.isFinite(plat)) continue;
       rows.push({
         name: points.names[i],
@@ -192,7 +210,7 @@ export function pointRows(points: RunPoints, layer: number, split: 'test' | 'tra
         test,
       });
     } else {
-      const [year, predYear] = [points.truth[0][i], pred[0][i]];
+      const [year, predYear] = [points.truth[0][i], stored[0][at]];
       if (!Number.isFinite(predYear)) continue;
       rows.push({ name: points.names[i], group, year, pred: predYear, err: Math.abs(predYear - year), test });
     }

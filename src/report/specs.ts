@@ -1,6 +1,7 @@
 /** Vega-Lite specifications of the report's figures. Data for layer-switchable figures come in as `points`. */
 import { modelDisplayName } from '../util/paths.js';
 import { loadTopology, US_TOPOLOGY, WORLD_TOPOLOGY } from './geo.js';
+import { PAPER_DATASETS, paperPromptMatches, paperR2Marks } from './paper-reference.js';
 import type { RunPoints } from './points.js';
 import type { GeoJsonCollection, MapKind, ReportRun } from './types.js';
 
@@ -20,6 +21,8 @@ export const BASE_CONFIG = {
 /** One point of a by-layer curve. */
 export interface CurvePoint {
   dataset: string;
+  /** The model's label (with the run's suffix when runs share model, dataset and prompt). */
+  model: string;
   series: string;
   layer: number;
   x: number;
@@ -28,55 +31,95 @@ export interface CurvePoint {
   best: boolean;
 }
 
-/** Test metric by layer for every run; x is normalized depth when runs have different numbers of layers. */
-export function curvePoints(
-  runs: ReportRun[],
-  metric: 'r2' | 'proxError',
-): { points: CurvePoint[]; depth: boolean } {
-  const maxLayers = runs.map((r) => Math.max(...r.results.layers.map((l) => l.layer)));
-  const depth = new Set(maxLayers).size > 1;
+/** The model's last layer as far as a run knows it: the deepest probed or skipped layer. */
+export function lastLayer(run: ReportRun): number {
+  const skipped = run.results['skippedLayers'];
+  const extra = Array.isArray(skipped)
+    ? skipped.map((s) => (s as { layer?: unknown }).layer).filter((l): l is number => typeof l === 'number')
+    : [];
+  const n = run.results['nLayers'];
+  if (typeof n === 'number' && n > 1) return n - 1;
+  return Math.max(1, ...run.results.layers.map((l) => l.layer), ...extra);
+}
+
+/** Test metric against normalized depth (layer / last layer), as the paper's main figure. */
+export function curvePoints(runs: ReportRun[], metric: 'r2' | 'proxError'): CurvePoint[] {
   const points: CurvePoint[] = [];
-  runs.forEach((run, i) => {
+  for (const run of runs) {
     const r = run.results;
     const best = r.bestLayer ?? bestByR2(run);
+    const last = lastLayer(run);
     for (const l of [...r.layers].sort((a, b) => a.layer - b.layer)) {
       const value = l.test[metric];
       if (typeof value !== 'number' || !Number.isFinite(value)) continue;
       const train = l.train?.[metric];
       points.push({
         dataset: r.dataset,
+        model: `${modelDisplayName(r.model)}${run.labelSuffix ?? ''}`,
         series: `${modelDisplayName(r.model)} · ${r.prompt}${run.labelSuffix ?? ''}`,
         layer: l.layer,
-        x: depth ? l.layer / Math.max(1, maxLayers[i]) : l.layer,
+        x: l.layer / last,
         value,
         train: typeof train === 'number' && Number.isFinite(train) ? train : null,
         best: l.layer === best,
       });
     }
-  });
-  return { points, depth };
+  }
+  return points;
 }
 
 function bestByR2(run: ReportRun): number | undefined {
   let best: { layer: number; r2: number } | undefined;
   for (const l of run.results.layers)
-    if (!best || l.test.r2 > best.r2) best = { layer: l.layer, r2: l.test.r2 };
+    if (Number.isFinite(l.test.r2) && (!best || l.test.r2 > best.r2))
+      best = { layer: l.layer, r2: l.test.r2 };
   return best?.layer;
 }
 
-/** The paper's main figure: test R² (or proximity error) against layer, one panel per dataset. */
+function paperRank(dataset: string): number {
+  const i = PAPER_DATASETS.indexOf(dataset);
+  return i < 0 ? 99 : i;
+}
+
+/** The paper's test R² markers for the panels whose dataset has a run with the paper's prompt. */
+function paperMarks(runs: ReportRun[]): object[] {
+  const datasets = new Set(
+    runs.filter((r) => paperPromptMatches(r.results.dataset, r.results.prompt)).map((r) => r.results.dataset),
+  );
+  return [...datasets].flatMap((d) =>
+    paperR2Marks(d).map((m) => ({
+      dataset: d,
+      x: m.depth,
+      value: m.value,
+      label: m.label,
+      size: m.model.replace('Llama-2-', ''),
+    })),
+  );
+}
+
+/** The paper's main figure: test R² (or proximity error) against normalized depth, one panel per dataset. */
 export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): VlSpec {
-  const { points, depth } = curvePoints(runs, metric);
+  const points = curvePoints(runs, metric);
+  const marks = metric === 'r2' ? paperMarks(runs) : [];
   const title = metric === 'r2' ? 'test R²' : 'test proximity error';
   const x = {
     field: 'x',
     type: 'quantitative',
-    title: depth ? 'normalized depth (layer / last layer)' : 'layer',
-    scale: { nice: false, padding: 8 },
-    axis: depth ? { format: '.1f' } : { format: 'd', tickMinStep: 1 },
+    title: 'normalized depth (layer / last layer)',
+    scale: { domain: [0, 1] },
+    axis: { format: '.1f' },
   };
   const y = { field: 'value', type: 'quantitative', title };
-  const color = { field: 'series', type: 'nominal', title: 'model · prompt', legend: { labelLimit: 420 } };
+  // One line per model and dataset (the main figure): colour by model, the same colour in every panel.
+  const lines = (key: (p: CurvePoint) => string) =>
+    new Set(points.map((p) => `${key(p)}\u0000${p.dataset}`)).size;
+  const perModel = lines((p) => p.model) === lines((p) => p.series);
+  const color = {
+    field: perModel ? 'model' : 'series',
+    type: 'nominal',
+    title: perModel ? 'model' : 'model · prompt',
+    legend: { labelLimit: 300, orient: 'bottom', columns: 3 },
+  };
   const tooltip = [
     { field: 'dataset' },
     { field: 'series', title: 'model · prompt' },
@@ -84,28 +127,64 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
     { field: 'value', title, format: '.4f' },
     { field: 'train', title: title.replace('test', 'train'), format: '.4f' },
   ];
-  const datasets = new Set(points.map((p) => p.dataset)).size;
+  const datasets = [
+    ...new Set([...points.map((p) => p.dataset), ...marks.map((m) => (m as { dataset: string }).dataset)]),
+  ].sort((a, b) => paperRank(a) - paperRank(b) || a.localeCompare(b));
+  const columns = Math.min(3, datasets.length);
+  const layers: VlSpec[] = [
+    { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color, tooltip } },
+    {
+      name: 'main',
+      mark: { type: 'point', filled: true, size: 18, opacity: 0.9 },
+      encoding: { x, y, color, tooltip },
+    },
+    {
+      mark: { type: 'point', filled: true, size: 110, shape: 'diamond', opacity: 1 },
+      transform: [{ filter: 'datum.best' }],
+      encoding: { x, y, color, tooltip },
+    },
+  ];
+  const values: object[] = [...points];
+  if (marks.length) {
+    values.push(...marks.map((m) => ({ ...m, paper: true })));
+    layers.push({
+      name: 'paper',
+      transform: [{ filter: 'datum.paper === true' }],
+      mark: { type: 'point', size: 70, color: '#666', filled: true, opacity: 0.85 },
+      encoding: {
+        x: { field: 'x', type: 'quantitative' },
+        y: { field: 'value', type: 'quantitative' },
+        shape: {
+          field: 'size',
+          type: 'nominal',
+          title: 'paper, Llama-2',
+          scale: { domain: ['7B', '13B', '70B'], range: ['triangle-up', 'square', 'cross'] },
+          legend: { orient: 'right', symbolFillColor: '#666', symbolStrokeColor: '#666' },
+        },
+        tooltip: [
+          { field: 'label', title: 'reference' },
+          { field: 'value', title: 'test R²', format: '.3f' },
+        ],
+      },
+    });
+    for (const l of layers.slice(0, 3))
+      l['transform'] = [{ filter: 'datum.paper !== true' }, ...(l['transform'] ?? [])];
+  }
   return {
     $schema: SCHEMA,
-    data: { values: points },
+    data: { values },
     facet: {
       field: 'dataset',
       type: 'nominal',
       title: null,
+      sort: datasets,
       header: { labelFontSize: 13, labelFontWeight: 'bold' },
     },
-    columns: Math.min(3, datasets),
+    columns,
     spec: {
-      width: datasets > 1 ? 280 : 560,
-      height: datasets > 1 ? 190 : 260,
-      layer: [
-        { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color, tooltip } },
-        {
-          mark: { type: 'point', filled: true, size: 110, shape: 'diamond', opacity: 1 },
-          transform: [{ filter: 'datum.best' }],
-          encoding: { x, y, color, tooltip },
-        },
-      ],
+      width: columns === 1 ? 560 : columns === 2 ? 420 : 300,
+      height: columns === 1 ? 260 : 190,
+      layer: layers,
     },
     config: BASE_CONFIG,
   };
@@ -130,29 +209,24 @@ function bboxFeature(x0: number, y0: number, x1: number, y1: number) {
   };
 }
 
-interface MapFrame {
+export interface MapFrame {
   projection: VlSpec;
   width: number;
   height: number;
   outline?: VlSpec;
+  /** Named datasets the outline reads (the page stores each outline once and shares it between figures). */
+  datasets: Record<string, unknown>;
 }
 
-function mapFrame(kind: MapKind, nycOutlines?: GeoJsonCollection): MapFrame {
-  const outlineMark = { type: 'geoshape', fill: '#eef0f2', stroke: '#9aa3ad', strokeWidth: 0.6 };
-  if (kind === 'world') {
-    return {
-      projection: { type: 'equalEarth', fit: bboxFeature(-179.9, -58, 179.9, 84) },
-      width: 880,
-      height: 440,
-      outline: {
-        data: { values: loadTopology(WORLD_TOPOLOGY), format: { type: 'topojson', feature: 'countries' } },
-        mark: outlineMark,
-      },
-    };
-  }
-  if (kind === 'us') {
+/** Prefix of the named datasets that hold map outlines (shared between figures in the page). */
+export const OUTLINE_PREFIX = 'outline-';
+
+let usStates: unknown;
+/** The contiguous US states of us-atlas (Alaska, Hawaii and the territories would squash the map). */
+function contiguousStates(): unknown {
+  if (!usStates) {
     const topo = loadTopology(US_TOPOLOGY);
-    const states = {
+    usStates = {
       ...topo,
       objects: {
         states: {
@@ -163,27 +237,75 @@ function mapFrame(kind: MapKind, nycOutlines?: GeoJsonCollection): MapFrame {
         },
       },
     };
+  }
+  return usStates;
+}
+
+/** The outline layer of a map kind (countries, states, NYC boroughs) as a named dataset. */
+export function outlineData(
+  kind: MapKind,
+  nycOutlines?: GeoJsonCollection,
+): { data: VlSpec; datasets: Record<string, unknown> } | undefined {
+  if (kind === 'world') {
+    const name = `${OUTLINE_PREFIX}world`;
     return {
-      projection: { type: 'albers', fit: bboxFeature(-124.8, 24.4, -66.9, 49.4) },
-      width: 880,
-      height: 520,
-      outline: {
-        data: { values: states, format: { type: 'topojson', feature: 'states' } },
-        mark: outlineMark,
-      },
+      data: { name, format: { type: 'topojson', feature: 'countries' } },
+      datasets: { [name]: loadTopology(WORLD_TOPOLOGY) },
     };
   }
+  if (kind === 'us') {
+    const name = `${OUTLINE_PREFIX}us`;
+    return {
+      data: { name, format: { type: 'topojson', feature: 'states' } },
+      datasets: { [name]: contiguousStates() },
+    };
+  }
+  if (!nycOutlines) return undefined;
+  const name = `${OUTLINE_PREFIX}nyc`;
   return {
-    projection: { type: 'mercator', fit: bboxFeature(-74.26, 40.49, -73.7, 40.92) },
-    width: 620,
-    height: 620,
-    outline: nycOutlines
-      ? { data: { values: nycOutlines, format: { type: 'json', property: 'features' } }, mark: outlineMark }
-      : undefined,
+    data: { name, format: { type: 'json', property: 'features' } },
+    datasets: { [name]: nycOutlines },
   };
 }
 
-const PALETTE = (n: number) => (n <= 10 ? 'tableau10' : 'tableau20');
+export const OUTLINE_MARK = { type: 'geoshape', fill: '#eef0f2', stroke: '#9aa3ad', strokeWidth: 0.6 };
+
+export function mapFrame(kind: MapKind, nycOutlines?: GeoJsonCollection): MapFrame {
+  const outline = outlineData(kind, nycOutlines);
+  const frame = {
+    outline: outline && { data: outline.data, mark: OUTLINE_MARK },
+    datasets: outline?.datasets ?? {},
+  };
+  if (kind === 'world')
+    return {
+      ...frame,
+      projection: { type: 'equalEarth', fit: bboxFeature(-179.9, -58, 179.9, 84) },
+      width: 880,
+      height: 440,
+    };
+  if (kind === 'us')
+    return {
+      ...frame,
+      projection: { type: 'albers', fit: bboxFeature(-124.8, 24.4, -66.9, 49.4) },
+      width: 880,
+      height: 520,
+    };
+  return {
+    ...frame,
+    projection: { type: 'mercator', fit: bboxFeature(-74.26, 40.49, -73.7, 40.92) },
+    width: 620,
+    height: 620,
+  };
+}
+
+/** Few groups: a legend on the right; many (US states): rows under the map, so the map keeps the page width. */
+export function mapLegend(groups: number): VlSpec {
+  return groups > 10
+    ? { symbolOpacity: 1, orient: 'bottom', direction: 'horizontal', columns: 7, labelLimit: 130 }
+    : { symbolOpacity: 1, labelLimit: 150 };
+}
+
+export const PALETTE = (n: number) => (n <= 10 ? 'tableau10' : 'tableau20');
 
 /** Map of predicted positions, coloured by the true region; tooltip: name, truth, prediction, error. */
 export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlSpec {
@@ -191,6 +313,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
   const layers: VlSpec[] = [];
   if (frame.outline) layers.push(frame.outline);
   layers.push({
+    name: 'main',
     data: { name: 'points' },
     mark: { type: 'circle', size: 10, fillOpacity: 0.75, strokeWidth: 0, clip: true, aria: false },
     encoding: {
@@ -201,7 +324,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
         type: 'nominal',
         title: points.groupTitle,
         scale: { domain: points.groupNames, scheme: PALETTE(points.groupNames.length) },
-        legend: { symbolOpacity: 1, columns: points.groupNames.length > 12 ? 2 : 1 },
+        legend: mapLegend(points.groupNames.length),
       },
       tooltip: [
         { field: 'name', title: 'entity' },
@@ -216,6 +339,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
   });
   return {
     $schema: SCHEMA,
+    datasets: frame.datasets,
     width: frame.width,
     height: frame.height,
     projection: frame.projection,
@@ -239,6 +363,7 @@ export function timeSpec(points: RunPoints): VlSpec {
     height: 440,
     layer: [
       {
+        name: 'main',
         data: { name: 'points' },
         mark: { type: 'circle', size: 12, fillOpacity: 0.6, strokeWidth: 0, clip: true, aria: false },
         encoding: {

@@ -84,6 +84,8 @@ export interface ExtraResult {
 export interface ReportInputs {
   runs: ReportRun[];
   extras?: ExtraResult[];
+  /** NYC borough outlines found by the loader (the verified copy fetched with nyc_place); options.nycOutlines wins. */
+  nycOutlines?: GeoJsonCollection;
 }
 
 /** A GeoJSON FeatureCollection of polygons (used for user-given NYC borough outlines). */

@@ -12,7 +12,7 @@ interface ProbeFlags {
   alphas: string;
   cv: 'loo' | 'none';
   paperCompat?: boolean;
-  predictions: 'best' | 'all';
+  predictions: 'compact' | 'best' | 'all';
   out?: string;
   quiet?: boolean;
 }
@@ -31,7 +31,8 @@ export function registerProbe(program: Command): void {
         'exact leave-one-out cross-validation (as scikit-learn RidgeCV: one alpha for all targets). Scores train ' +
         'and test: R², Spearman, Pearson, MAE, RMSE, proximity error, and haversine km for places.\n\n' +
         'Writes to --out: results.json (schema spacetime-lens/probe-results@1), results.csv (the same table), ' +
-        'predictions.csv (per-entity predictions of the best layer, or of all with --predictions all) and ' +
+        'predictions.csv (per-entity predictions of every layer, the best one in full and the others compact: 6 ' +
+        'significant digits, test rows only above 1,000,000 entity-layer rows; --predictions best|all) and ' +
         `probes.safetensors (coefficients and intercepts per layer).\n\nAlpha presets:\n${presets}\n` +
         '  auto: the paper grid for Llama-2 7b/13b/70b stores, otherwise default',
     )
@@ -58,8 +59,8 @@ export function registerProbe(program: Command): void {
     )
     .addOption(
       new Option('--predictions <which>', 'per-entity predictions to write')
-        .choices(['best', 'all'])
-        .default('best'),
+        .choices(['compact', 'best', 'all'])
+        .default('compact'),
     )
     .option('--out <dir>', 'output directory (default: <store>.probe)')
     .option('--quiet', 'no per-layer progress lines')

@@ -13,7 +13,7 @@ interface ReportFlags {
   map?: MapKind;
   yearOffset?: string;
   title?: string;
-  maxLayers: string;
+  maxLayers?: string;
   figures?: string;
   png: boolean;
 }
@@ -32,13 +32,14 @@ export function registerReport(program: Command): void {
     .summary('render probe results as one self-contained HTML report (and static figures)')
     .description(
       'Reads probe output folders (results.json + predictions.csv from `spacetime-lens probe`), folders of them, ' +
-        'or result JSON files (experiments, neurons, interventions...) and writes ONE HTML file that opens without ' +
-        'a network: test R² and proximity error by layer (one line per model · prompt, one panel per dataset, best ' +
-        'layer marked), maps of the predicted positions (world with country outlines, US with state outlines, NYC) ' +
-        'coloured by true continent / state / borough, predicted vs true year coloured by entity type, and tables ' +
-        'and charts for any other results. Hover a point for its name, true and predicted value; a layer selector ' +
-        'switches the maps.\n\nExample:\n  spacetime-lens report runs/llama-7b/world_place runs/llama-7b/art ' +
-        '--out report.html --figures figures/',
+        'or result JSON files (experiment, neurons, intervene, familiarity) and writes ONE HTML file that opens ' +
+        'without a network, figure for figure as the paper: test R² and proximity error against normalized depth ' +
+        "(one panel per dataset, one line per model, the paper's Llama-2 numbers as markers), maps of the " +
+        'predicted positions (world, US states, NYC boroughs) with a layer slider and a play button, predicted vs ' +
+        'true year, the dataset overview and errors by entity type, then linear vs MLP, prompts, block and ' +
+        'entity hold-outs, PCA-k, neurons, interventions and familiarity, each beside the paper where it matches, ' +
+        'and every raw value in a closed appendix. See docs/report.md.\n\nExample:\n  spacetime-lens report ' +
+        'runs/llama-7b/world_place runs/llama-7b/experiments --out report.html --figures figures/',
     )
     .argument('<results...>', 'probe output folders, folders of them, or result JSON files')
     .option('-o, --out <file>', 'HTML file to write', 'report.html')
@@ -52,7 +53,7 @@ export function registerReport(program: Command): void {
     )
     .option(
       '--nyc-outlines <geojson>',
-      'borough outlines (GeoJSON FeatureCollection) for NYC maps; without it NYC maps have no outlines',
+      'borough outlines (GeoJSON) for NYC maps (default: the verified copy `datasets fetch nyc_place` stored)',
     )
     .addOption(
       new Option('--map <kind>', 'map for every space run (default: from the dataset)').choices([
@@ -66,7 +67,10 @@ export function registerReport(program: Command): void {
       'added to time targets for display (default 1970 for art/headline, stored as years since 1970; else 0)',
     )
     .option('--title <text>', 'report title')
-    .option('--max-layers <n>', 'keep predictions of at most N layers per run (best layer always kept)', '16')
+    .option(
+      '--max-layers <n>',
+      'keep predictions of at most N layers per run (default all; best layer always kept)',
+    )
     .option('--figures <dir>', 'also write every figure as SVG and PNG into this folder')
     .option('--no-png', 'with --figures: SVG only')
     .action(async (paths: string[], flags: ReportFlags) => {
@@ -77,7 +81,7 @@ export function registerReport(program: Command): void {
       }
       const inputs = await loadReportInputs(paths, {
         stores: flags.store,
-        maxLayers: integer('--max-layers', flags.maxLayers, 1),
+        maxLayers: flags.maxLayers === undefined ? undefined : integer('--max-layers', flags.maxLayers, 1),
         layer,
       });
       const options = {
