@@ -775,12 +775,15 @@ export const DEFAULT_BATCH_TOKENS = 4096;
 
 /**
  * Sorts by length (longest first) and packs right-padded micro-batches of at most ~batchTokens padded tokens.
- * Exported for bench/extract, which gives the PyTorch reference the same batches.
+ * A micro-batch takes only rows of its own length once it holds `minTokens` padded tokens (default
+ * batchTokens / 8): length buckets, so that padding is spent only where a bucket would be too small for an
+ * efficient GEMM. Exported for bench/extract, which gives the PyTorch reference the same batches.
  */
 export function planBatches(
   lengths: number[],
   batchTokens: number,
   heads: number,
+  minTokens = Math.floor(batchTokens / 8),
 ): { seqs: number[]; T: number; tokens: number }[] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
   const out: { seqs: number[]; T: number; tokens: number }[] = [];
@@ -789,6 +792,7 @@ export function planBatches(
     const last = out[out.length - 1];
     if (
       last &&
+      (lengths[i] === last.T || last.tokens < minTokens) &&
       (last.seqs.length + 1) * last.T <= batchTokens &&
       (last.seqs.length + 1) * heads * last.T * last.T <= maxScoreFloats
     ) {
