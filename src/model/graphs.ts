@@ -4,7 +4,8 @@
  *
  * attention(x) -> attn_out = [postnorm](o(attn(norm1(x))))   (norm1 absent in OLMo-2, postnorm only in
  *              -> resid_mid = x + attn_out                   Gemma 2/3 and OLMo-2; resid_mid only for sequential blocks)
- * (q/k/v and gate/up are fused into one GEMM each: the runner concatenates the weights on the output axis.)
+ * (q/k/v and gate/up are separate GEMMs unless the checkpoint stores them fused: slicing a fused GEMM's output
+ * apart costs more than the extra calls.)
  * mlp(x[, attn_out]) -> mlp_post = act(gate)·up | act(up),  mlp_out = [postnorm](down(mlp_post)),
  *                       resid_post = x + mlp_out [+ attn_out]
  *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
@@ -30,6 +31,8 @@ export interface GraphFlags {
   upBias: boolean;
   gateBias: boolean;
   downBias: boolean;
+  /** The checkpoint stores gate and up as one tensor (gate_up_proj). */
+  fusedGateUp: boolean;
   finalNormBias: boolean;
   unembedBias: boolean;
 }
@@ -56,10 +59,11 @@ class Ops {
         epsilon: { float: spec.normEps },
       });
     }
-    // RMSNorm as in transformers: w · (x · rsqrt(mean(x²) + eps)).
-    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
-    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, this.scalar(spec.normEps)])])]);
-    return g.op('Mul', [g.op('Mul', [x, inv]), w]);
+    // RMSNorm as in transformers: w · x / sqrt(mean(x²) + eps), written in the Pow/Div form that onnxruntime's
+    // optimizer fuses into one SimplifiedLayerNormalization kernel (one pass instead of six elementwise ops).
+    const ms = g.op('ReduceMean', [g.op('Pow', [x, this.scalar(2)])], { axes: [-1], keepdims: 1 });
+    const rms = g.op('Sqrt', [g.op('Add', [ms, this.scalar(spec.normEps)])]);
+    return g.op('Mul', [g.op('Div', [x, rms]), w]);
   }
   act(spec: ModelSpec, x: string): string {
     const g = this.g;
@@ -124,20 +128,38 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
     k = o.slice(perHead, hd, 2 * hd, 3);
     v = o.slice(perHead, 2 * hd, 3 * hd, 3);
   } else {
-    // One GEMM for q, k and v: GPT-2's c_attn as stored, Llama-style q/k/v concatenated on the output axis.
-    const total = (H + 2 * KV) * hd;
-    const w = g.input('wqkv', 'float32', ['a', 'b']);
-    const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
-    const qkv = o.linear(h, w, b, tb);
-    let q2 = o.slice(qkv, 0, H * hd, 1);
-    let k2 = o.slice(qkv, H * hd, (H + KV) * hd, 1);
+    let q2: string;
+    let k2: string;
+    let v2: string;
+    if (spec.qkv === 'separate') {
+      // Three GEMMs (the same flops as one on concatenated weights, without slicing its output apart).
+      const proj = (w: string, b: string, width: number) =>
+        o.linear(
+          h,
+          g.input(w, 'float32', [`${w}0`, `${w}1`]),
+          flags.qkvBias ? g.input(b, 'float32', [width]) : undefined,
+          tb,
+        );
+      q2 = proj('wq', 'bq', H * hd);
+      k2 = proj('wk', 'bk', KV * hd);
+      v2 = proj('wv', 'bv', KV * hd);
+    } else {
+      // GPT-2's c_attn / a stored fused qkv: one GEMM, sliced.
+      const total = (H + 2 * KV) * hd;
+      const w = g.input('wqkv', 'float32', ['a', 'b']);
+      const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
+      const qkv = o.linear(h, w, b, tb);
+      q2 = o.slice(qkv, 0, H * hd, 1);
+      k2 = o.slice(qkv, H * hd, (H + KV) * hd, 1);
+      v2 = o.slice(qkv, (H + KV) * hd, total, 1);
+    }
     if (flags.qkNorm && spec.qkNorm === 'full') {
       q2 = o.norm(spec, q2, g.input('q_norm', 'float32', [H * hd]));
       k2 = o.norm(spec, k2, g.input('k_norm', 'float32', [KV * hd]));
     }
     q = g.op('Reshape', [q2, shape(H, hd)]);
     k = g.op('Reshape', [k2, shape(KV, hd)]);
-    v = g.op('Reshape', [o.slice(qkv, (H + KV) * hd, total, 1), shape(KV, hd)]);
+    v = g.op('Reshape', [v2, shape(KV, hd)]);
     if (flags.qkNorm && spec.qkNorm === 'head') {
       q = o.norm(spec, q, g.input('q_norm', 'float32', [hd]));
       k = o.norm(spec, k, g.input('k_norm', 'float32', [hd]));
@@ -193,8 +215,8 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   } else {
     const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [d]) : undefined;
     const h = flags.ln2 ? o.norm(spec, x, g.input('ln2_w', 'float32', [d]), ln2b) : x;
-    if (spec.gated) {
-      // gate and up concatenated on the output axis: one GEMM, then act(gate) * up.
+    if (spec.gated && flags.fusedGateUp) {
+      // gate and up stored concatenated on the output axis (Phi-3): one GEMM, then act(gate) * up.
       const gu = o.linear(
         h,
         g.input('w_gu', 'float32', ['u0', 'u1']),
@@ -202,6 +224,21 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
         tb,
       );
       post = g.op('Mul', [o.act(spec, o.slice(gu, 0, m, 1)), o.slice(gu, m, 2 * m, 1)], {}, 'mlp_post');
+    } else if (spec.gated) {
+      // Separate gate and up GEMMs: the same flops as one fused GEMM without slicing its output apart.
+      const gate = o.linear(
+        h,
+        g.input('w_gate', 'float32', ['g0', 'g1']),
+        flags.gateBias ? g.input('b_gate', 'float32', [m]) : undefined,
+        tb,
+      );
+      const up = o.linear(
+        h,
+        g.input('w_up', 'float32', ['u0', 'u1']),
+        flags.upBias ? g.input('b_up', 'float32', [m]) : undefined,
+        tb,
+      );
+      post = g.op('Mul', [o.act(spec, gate), up], {}, 'mlp_post');
     } else {
       const up = o.linear(
         h,

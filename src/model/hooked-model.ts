@@ -123,6 +123,7 @@ export class HookedModel {
       upBias: !!l0.upBias,
       gateBias: !!l0.gateBias,
       downBias: !!l0.downBias,
+      fusedGateUp: !!l0.gateUp,
       finalNormBias: !!spec.names.finalNormBias,
       unembedBias: !!spec.names.unembedBias,
     };
@@ -535,8 +536,7 @@ export class HookedModel {
         if (feeds[key]) this.normWeight(feeds[key].data as Float32Array);
       }
     }
-    if (spec.qkv === 'separate') fuse(attn, ['wq', 'wk', 'wv'], ['bq', 'bk', 'bv'], 'wqkv', 'bqkv', d);
-    if (spec.gated && !n.gateUp) fuse(mlp, ['w_gate', 'w_up'], ['b_gate', 'b_up'], 'w_gu', 'b_gu', d);
+    if (spec.qkv === 'separate') zeroMissingBiases(attn, { bq: H * hd, bk: KV * hd, bv: KV * hd });
     const weights = { attn, mlp };
     this.layerCache.set(l, weights);
     return weights;
@@ -625,31 +625,12 @@ export class HookedModel {
 
 type SessionKind = 'attn' | 'mlp_full' | 'mlp_in' | 'mlp_out' | 'final_norm' | 'unembed';
 
-/**
- * Concatenates [out, in] weights (and their biases, zeros where one is missing) on the output axis, so that one
- * GEMM computes them all; replaces the parts in `feeds`.
- */
-function fuse(feeds: Feeds, weights: string[], biases: string[], w: string, b: string, width: number): void {
-  const parts = weights.map((k) => feeds[k]!);
-  const rows = parts.map((t) => t.dims[0]!);
-  const total = rows.reduce((x, y) => x + y, 0);
-  const data = new Float32Array(total * width);
-  let at = 0;
-  for (const t of parts) {
-    data.set(t.data as Float32Array, at);
-    at += (t.data as Float32Array).length;
+/** The graph takes q, k and v biases together: a checkpoint with only some of them gets zeros for the others. */
+function zeroMissingBiases(feeds: Feeds, widths: Record<string, number>): void {
+  if (!Object.keys(widths).some((k) => feeds[k])) return;
+  for (const [k, width] of Object.entries(widths)) {
+    feeds[k] ??= new ort.Tensor('float32', new Float32Array(width), [width]);
   }
-  feeds[w] = new ort.Tensor('float32', data, [total, width]);
-  if (biases.some((k) => feeds[k])) {
-    const bias = new Float32Array(total);
-    let off = 0;
-    biases.forEach((k, i) => {
-      if (feeds[k]) bias.set(feeds[k]!.data as Float32Array, off);
-      off += rows[i]!;
-    });
-    feeds[b] = new ort.Tensor('float32', bias, [total]);
-  }
-  for (const k of [...weights, ...biases]) delete feeds[k];
 }
 
 /** a + b elementwise (only on the edit paths: an edited attn_out or mlp_out re-joins the residual stream). */
