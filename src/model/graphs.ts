@@ -48,8 +48,8 @@ class Ops {
   slice(x: string, start: number, end: number, axis: number): string {
     return this.g.op('Slice', [x, this.ints([start]), this.ints([end]), this.ints([axis])]);
   }
-  linear(x: string, w: string, b: string | undefined, transB: number): string {
-    return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB });
+  linear(x: string, w: string, b: string | undefined, transB: number, output?: string): string {
+    return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB }, output);
   }
   norm(spec: ModelSpec, x: string, w: string, b?: string): string {
     const g = this.g;
@@ -188,11 +188,17 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), o.ints([-1, H * hd])]);
   const wo = g.input('wo', 'float32', ['oo', 'oi']);
   const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;
-  const projected = o.linear(merged, wo, bo, tb);
-  const attnOut = flags.postAttnNorm
-    ? o.norm(spec, projected, g.input('post_attn_w', 'float32', [d]))
-    : projected;
-  g.op('Identity', [attnOut], {}, 'attn_out');
+  // The last op writes attn_out itself (an Identity would copy [N, d] on every call).
+  if (flags.postAttnNorm) {
+    g.op(
+      'Identity',
+      [o.norm(spec, o.linear(merged, wo, bo, tb), g.input('post_attn_w', 'float32', [d]))],
+      {},
+      'attn_out',
+    );
+  } else {
+    o.linear(merged, wo, bo, tb, 'attn_out');
+  }
   g.output('attn_out', 'float32', ['N', d]);
   if (!spec.parallelResidual) {
     g.op('Add', [x, 'attn_out'], {}, 'resid_mid');
@@ -251,14 +257,14 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
     g.output('mlp_post', 'float32', ['N', m]);
     if (part === 'in') return g;
   }
-  const down = o.linear(
-    post,
-    g.input('w_down', 'float32', ['d0', 'd1']),
-    flags.downBias ? g.input('b_down', 'float32', [d]) : undefined,
-    tb,
-  );
-  const mlpOut = flags.postMlpNorm ? o.norm(spec, down, g.input('post_mlp_w', 'float32', [d])) : down;
-  g.op('Identity', [mlpOut], {}, 'mlp_out');
+  const wDown = g.input('w_down', 'float32', ['d0', 'd1']);
+  const bDown = flags.downBias ? g.input('b_down', 'float32', [d]) : undefined;
+  if (flags.postMlpNorm) {
+    const down = o.linear(post, wDown, bDown, tb);
+    g.op('Identity', [o.norm(spec, down, g.input('post_mlp_w', 'float32', [d]))], {}, 'mlp_out');
+  } else {
+    o.linear(post, wDown, bDown, tb, 'mlp_out');
+  }
   g.output('mlp_out', 'float32', ['N', d]);
   const update = spec.parallelResidual
     ? g.op('Add', ['mlp_out', g.input('attn_out', 'float32', ['N', d])])
