@@ -2,8 +2,8 @@
  * HookedModel: runs token sequences through a checkpoint layer by layer on onnxruntime, capturing and editing
  * TransformerLens-style hook points.
  *
- * Sequences are sorted by length and packed into right-padded micro-batches; a chunk of micro-batches goes
- * through one layer at a time, so each layer's weights are read (and widened from f16/bf16) once per chunk and
+ * Sequences are sorted by length into right-padded micro-batches, one length each where the bucket is big enough
+ * (planBatches); a chunk of micro-batches goes through one layer at a time, so each layer's weights are read (and widened from f16/bf16) once per chunk and
  * peak memory is about one layer of f32 weights plus the chunk's residual stream. Causal attention means a real
  * token never sees the pads after it, so padding does not change any result. Only requested hooks are kept,
  * reduced to the requested position during the run, and blocks after the last needed one are skipped.
