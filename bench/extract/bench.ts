@@ -1,7 +1,7 @@
 /**
  * bench/extract: end-to-end extraction throughput, ours vs PyTorch, same job, same batches, same machine, same run.
  *
- *   node --import tsx bench/extract/bench.ts [--rows 2000] [--batch 64] [--dir /tmp/stl-bench-extract]
+ *   node --import tsx bench/extract/bench.ts [--rows 2000 | --rows 500,2000,8000] [--batch N] [--dir /tmp/stl-bench-extract]
  *
  * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords`, a random SmolLM2-135M-shaped
  * Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32) with Llama-2-7b-hf's tokenizer (rebuilt from
@@ -9,16 +9,19 @@
  * - ours: the `spacetime-lens extract` CLI in a child process under /usr/bin/time -v (wall time and peak RSS include
  *   Node start-up, TypeScript loading via tsx, CSV parsing, tokenization, model load and writing the store);
  * - PyTorch: bench/extract/torch_extract.py under /usr/bin/time -v, given our token ids (no HF tokenizers library
- *   in this Python) and our batches: chunks of BATCH rows in dataset order, each sorted by length and packed into
- *   right-padded micro-batches exactly as the engine does (planBatches), so both sides pad to the same tokens.
+ *   in this Python) and our batches: chunks of BATCH rows (default: extract's default) in dataset order, each
+ *   sorted into length buckets exactly as the engine does (planBatches), so both sides pad to the same tokens.
  * Equal work: the headline is the ratio of real (unpadded) tokens per second, which with the same batches is the
  * ratio of wall times. Also printed: how much padding the authors' dataset-order batches would have added. Timings
- * are noisy on a shared machine: the load average is printed; rerun when it is quiet (check `uptime`).
+ * are noisy on a shared machine: the CPU model and the load average before and after every size are printed; a
+ * figure counts only when the 1-minute load stayed under 3. With a list of sizes, a table of cost per entity follows.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_BATCH_SIZE } from '../../src/extract/extract.js';
 import { SMOLLM2_135M, writeRandomLlama } from '../../src/extract/testing.js';
 import { readNpy } from '../../src/formats/npy.js';
 import { DEFAULT_BATCH_TOKENS, planBatches } from '../../src/model/hooked-model.js';
@@ -31,8 +34,10 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-const rows = Number(arg('rows', '2000'));
-const batch = arg('batch', '64');
+const sizes = arg('rows', '2000').split(',').map(Number);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error('--rows takes positive integers: 500,2000');
+const batch = arg('batch', String(DEFAULT_BATCH_SIZE));
 const dir = arg('dir', '/tmp/stl-bench-extract');
 const root = packageRoot();
 
@@ -63,6 +68,19 @@ async function timed(cmd: string, args: string[]): Promise<Timed> {
 const launcher = `const { main } = await import(${JSON.stringify(join(root, 'src/cli/main.ts'))});
 process.exitCode = await main(process.argv.slice(1));`;
 
+interface SizeResult {
+  rows: number;
+  realTokens: number;
+  paddedTokens: number;
+  ours: Timed;
+  torch: Timed;
+  oursCompute: number;
+  torchCompute: number;
+  relErr: number;
+  loadBefore: string;
+  loadAfter: string;
+}
+
 async function main(): Promise<void> {
   const shared = sharedDir();
   if (!shared) throw new Error('needs shared/data/paper/world_place.csv');
@@ -74,12 +92,20 @@ async function main(): Promise<void> {
   }
   // A directory from an older bench may hold another tokenizer: always (re)write Llama-2's (cheap).
   await writeTestTokenizer(modelDir, 'llama2');
+  console.log(`CPU: ${await cpuModel()}, ${availableParallelism()} cores`);
+  const results: SizeResult[] = [];
+  for (const rows of sizes)
+    results.push(await runSize(modelDir, join(shared, 'data/paper/world_place.csv'), rows));
+  if (results.length > 1) printTable(results);
+}
+
+async function runSize(modelDir: string, csv: string, rows: number): Promise<SizeResult> {
+  const loadBefore = await loadavg();
   const store = join(dir, 'store');
   await rm(store, { recursive: true, force: true });
   await rm(`${store}.work`, { recursive: true, force: true });
-  const csv = join(shared, 'data/paper/world_place.csv');
 
-  console.log(`ours: extract ${rows} world_place entities, all 30 layers, batch ${batch} ...`);
+  console.log(`\nours: extract ${rows} world_place entities, all 30 layers, batch ${batch} ...`);
   const ours = await timed(process.execPath, [
     '--import',
     'tsx',
@@ -107,7 +133,7 @@ async function main(): Promise<void> {
   const realTokens = lengths.reduce((a, b) => a + b, 0);
   const batches = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads);
   const paddedTokens = batches.reduce((t, b) => t + b.length * lengths[b[0]!]!, 0);
-  const datasetOrderPadded = datasetOrderPadding(lengths, Number(batch));
+  const datasetOrderPadded = datasetOrderPadding(lengths, 64);
   const job = join(dir, 'job.json');
   await writeFile(
     job,
@@ -118,7 +144,7 @@ async function main(): Promise<void> {
     }),
   );
 
-  console.log(`PyTorch: same job, the same ${batches.length} length-sorted batches ...`);
+  console.log(`PyTorch: same job, the same ${batches.length} length-bucketed batches ...`);
   const npy = join(dir, 'torch.npy');
   const torch = await timed('/usr/bin/python3', [
     join(root, 'bench/extract/torch_extract.py'),
@@ -150,16 +176,17 @@ async function main(): Promise<void> {
   }
   const oursComputeLine = /\((\d+) computed in ([\d.]+) s/.exec(ours.stdout);
   const oursCompute = oursComputeLine ? Number(oursComputeLine[2]) : Number.NaN;
+  const loadAfter = await loadavg();
   const line = (name: string, wall: number, compute: number, rss: number) =>
     `${name.padEnd(8)} wall ${wall.toFixed(1).padStart(7)} s ${(realTokens / wall).toFixed(0).padStart(7)} real tok/s ` +
     `${(rows / wall).toFixed(1).padStart(7)} ent/s | compute ${compute.toFixed(1).padStart(6)} s ` +
     `${(realTokens / compute).toFixed(0).padStart(7)} real tok/s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
   console.log(
     `\n${rows} entities, ${realTokens} real tokens, 30 layers x d ${d}; both sides: ${batches.length} ` +
-      `length-sorted batches, ${paddedTokens} padded tokens (${(paddedTokens / realTokens).toFixed(2)}x real; ` +
-      `dataset-order batches of ${batch} would pad to ${(datasetOrderPadded / realTokens).toFixed(2)}x)`,
+      `length-bucketed batches, ${paddedTokens} padded tokens (${(paddedTokens / realTokens).toFixed(3)}x real; ` +
+      `the authors' dataset-order batches of 64 would pad to ${(datasetOrderPadded / realTokens).toFixed(2)}x)`,
   );
-  console.log(`load average ${(await loadavg()).trim()} (figures are only comparable on a quiet machine)`);
+  console.log(`load average before ${loadBefore}, after ${loadAfter}${quiet(loadBefore, loadAfter)}`);
   console.log(line('ours', ours.wallSeconds, oursCompute, ours.peakRssMb));
   console.log(line('PyTorch', torch.wallSeconds, torchInfo['forward_s']!, torch.peakRssMb));
   console.log(
@@ -167,11 +194,40 @@ async function main(): Promise<void> {
       `compute ${(torchInfo['forward_s']! / oursCompute).toFixed(2)}x; peak RSS ${(ours.peakRssMb / torch.peakRssMb).toFixed(2)}x`,
   );
   console.log(`max |ours - PyTorch| / max |PyTorch| over all layers: ${(err / scale).toExponential(2)}`);
+  return {
+    rows,
+    realTokens,
+    paddedTokens,
+    ours,
+    torch,
+    oursCompute,
+    torchCompute: torchInfo['forward_s']!,
+    relErr: err / scale,
+    loadBefore,
+    loadAfter,
+  };
+}
+
+/** Cost per entity at each size: linear growth shows as a flat ms/entity column. */
+function printTable(results: SizeResult[]): void {
+  console.log(
+    '\n| entities | real tokens | padded/real | ours wall s | ours ms/entity | PyTorch wall s | PyTorch ms/entity | ratio | ours peak RSS MB | PyTorch peak RSS MB | max rel diff | load before / after |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const ms = (t: Timed) => ((1000 * t.wallSeconds) / r.rows).toFixed(2);
+    console.log(
+      `| ${r.rows} | ${r.realTokens} | ${(r.paddedTokens / r.realTokens).toFixed(3)} | ${r.ours.wallSeconds.toFixed(1)} | ` +
+        `${ms(r.ours)} | ${r.torch.wallSeconds.toFixed(1)} | ${ms(r.torch)} | ` +
+        `${(r.torch.wallSeconds / r.ours.wallSeconds).toFixed(2)}x | ${r.ours.peakRssMb.toFixed(0)} | ` +
+        `${r.torch.peakRssMb.toFixed(0)} | ${r.relErr.toExponential(1)} | ${r.loadBefore} / ${r.loadAfter} |`,
+    );
+  }
 }
 
 /**
  * The engine's micro-batches of an extraction, as global row indices: extract hands the engine chunks of `batch`
- * rows in dataset order, and the engine sorts each chunk by length and packs it (planBatches, default token budget).
+ * rows in dataset order, and the engine sorts each chunk into length buckets (planBatches, default token budget).
  */
 function sameBatchesAsOurs(lengths: number[], batch: number, heads: number): number[][] {
   const out: number[][] = [];
@@ -194,6 +250,17 @@ function datasetOrderPadding(lengths: number[], batch: number): number {
 
 async function loadavg(): Promise<string> {
   return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+}
+
+/** A warning unless the 1-minute load average was under 3 before and after (README figures need a quiet machine). */
+function quiet(before: string, after: string): string {
+  const loaded = [before, after].some((l) => Number(l.split(' ')[0]) >= 3);
+  return loaded ? ' -- LOADED (1-min load >= 3): not a figure for a README' : ' (quiet)';
+}
+
+async function cpuModel(): Promise<string> {
+  const info = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  return /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
 }
 
 await main();

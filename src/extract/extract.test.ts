@@ -256,8 +256,8 @@ test("Llama-2 ids: us_place row 0 with the empty prompt is [1, 1570, 3088], as i
   assert.equal(first!.position, 2);
 });
 
-test('default batch size: 64, or 256 once the f32 weights exceed the engine cache (Llama-2-7B shape)', () => {
-  assert.equal(defaultBatchSize({ nLayers: 30, dModel: 576, dMlp: 1536 }), 64);
+test('default batch size: 1024, or 256 once the f32 weights exceed the engine cache (Llama-2-7B shape)', () => {
+  assert.equal(defaultBatchSize({ nLayers: 30, dModel: 576, dMlp: 1536 }), 1024);
   assert.equal(defaultBatchSize({ nLayers: 32, dModel: 4096, dMlp: 11008 }), 256);
 });
 

@@ -4,7 +4,8 @@
  *
  * attention(x) -> attn_out = [postnorm](o(attn(norm1(x))))   (norm1 absent in OLMo-2, postnorm only in
  *              -> resid_mid = x + attn_out                   Gemma 2/3 and OLMo-2; resid_mid only for sequential blocks)
- * (q/k/v and gate/up are fused into one GEMM each: the runner concatenates the weights on the output axis.)
+ * (q/k/v and gate/up are separate GEMMs unless the checkpoint stores them fused: slicing a fused GEMM's output
+ * apart costs more than the extra calls.)
  * mlp(x[, attn_out]) -> mlp_post = act(gate)·up | act(up),  mlp_out = [postnorm](down(mlp_post)),
  *                       resid_post = x + mlp_out [+ attn_out]
  *   part 'in' stops at mlp_post and part 'out' starts from it (so a caller can edit the neuron activations).
@@ -31,6 +32,8 @@ export interface GraphFlags {
   upBias: boolean;
   gateBias: boolean;
   downBias: boolean;
+  /** The checkpoint stores gate and up as one tensor (gate_up_proj). */
+  fusedGateUp: boolean;
   finalNormBias: boolean;
   unembedBias: boolean;
   /** The block's weight matrices come as f16 (held so on the device) and are widened to f32 in the graph. */
@@ -56,8 +59,8 @@ class Ops {
     if (!f16) return this.g.input(name, 'float32', dims);
     return this.g.op('Cast', [this.g.input(name, 'float16', dims)], { to: FLOAT });
   }
-  linear(x: string, w: string, b: string | undefined, transB: number): string {
-    return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB });
+  linear(x: string, w: string, b: string | undefined, transB: number, output?: string): string {
+    return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB }, output);
   }
   norm(spec: ModelSpec, x: string, w: string, b?: string): string {
     const g = this.g;
@@ -67,10 +70,11 @@ class Ops {
         epsilon: { float: spec.normEps },
       });
     }
-    // RMSNorm as in transformers: w · (x · rsqrt(mean(x²) + eps)).
-    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
-    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, this.scalar(spec.normEps)])])]);
-    return g.op('Mul', [g.op('Mul', [x, inv]), w]);
+    // RMSNorm as in transformers: w · x / sqrt(mean(x²) + eps), written in the Pow/Div form that onnxruntime's
+    // optimizer fuses into one SimplifiedLayerNormalization kernel (one pass instead of six elementwise ops).
+    const ms = g.op('ReduceMean', [g.op('Pow', [x, this.scalar(2)])], { axes: [-1], keepdims: 1 });
+    const rms = g.op('Sqrt', [g.op('Add', [ms, this.scalar(spec.normEps)])]);
+    return g.op('Mul', [g.op('Div', [x, rms]), w]);
   }
   act(spec: ModelSpec, x: string): string {
     const g = this.g;
@@ -135,20 +139,38 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
     k = o.slice(perHead, hd, 2 * hd, 3);
     v = o.slice(perHead, 2 * hd, 3 * hd, 3);
   } else {
-    // One GEMM for q, k and v: GPT-2's c_attn as stored, Llama-style q/k/v concatenated on the output axis.
-    const total = (H + 2 * KV) * hd;
-    const w = o.weight('wqkv', ['a', 'b'], flags.f16Weights);
-    const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
-    const qkv = o.linear(h, w, b, tb);
-    let q2 = o.slice(qkv, 0, H * hd, 1);
-    let k2 = o.slice(qkv, H * hd, (H + KV) * hd, 1);
+    let q2: string;
+    let k2: string;
+    let v2: string;
+    if (spec.qkv === 'separate') {
+      // Three GEMMs (the same flops as one on concatenated weights, without slicing its output apart).
+      const proj = (w: string, b: string, width: number) =>
+        o.linear(
+          h,
+          o.weight(w, [`${w}0`, `${w}1`], flags.f16Weights),
+          flags.qkvBias ? g.input(b, 'float32', [width]) : undefined,
+          tb,
+        );
+      q2 = proj('wq', 'bq', H * hd);
+      k2 = proj('wk', 'bk', KV * hd);
+      v2 = proj('wv', 'bv', KV * hd);
+    } else {
+      // GPT-2's c_attn / a stored fused qkv: one GEMM, sliced.
+      const total = (H + 2 * KV) * hd;
+      const w = o.weight('wqkv', ['a', 'b'], flags.f16Weights);
+      const b = flags.qkvBias ? g.input('bqkv', 'float32', [total]) : undefined;
+      const qkv = o.linear(h, w, b, tb);
+      q2 = o.slice(qkv, 0, H * hd, 1);
+      k2 = o.slice(qkv, H * hd, (H + KV) * hd, 1);
+      v2 = o.slice(qkv, (H + KV) * hd, total, 1);
+    }
     if (flags.qkNorm && spec.qkNorm === 'full') {
       q2 = o.norm(spec, q2, g.input('q_norm', 'float32', [H * hd]));
       k2 = o.norm(spec, k2, g.input('k_norm', 'float32', [KV * hd]));
     }
     q = g.op('Reshape', [q2, shape(H, hd)]);
     k = g.op('Reshape', [k2, shape(KV, hd)]);
-    v = g.op('Reshape', [o.slice(qkv, (H + KV) * hd, total, 1), shape(KV, hd)]);
+    v = g.op('Reshape', [v2, shape(KV, hd)]);
     if (flags.qkNorm && spec.qkNorm === 'head') {
       q = o.norm(spec, q, g.input('q_norm', 'float32', [hd]));
       k = o.norm(spec, k, g.input('k_norm', 'float32', [hd]));
@@ -177,11 +199,17 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), o.ints([-1, H * hd])]);
   const wo = o.weight('wo', ['oo', 'oi'], flags.f16Weights);
   const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;
-  const projected = o.linear(merged, wo, bo, tb);
-  const attnOut = flags.postAttnNorm
-    ? o.norm(spec, projected, g.input('post_attn_w', 'float32', [d]))
-    : projected;
-  g.op('Identity', [attnOut], {}, 'attn_out');
+  // The last op writes attn_out itself (an Identity would copy [N, d] on every call).
+  if (flags.postAttnNorm) {
+    g.op(
+      'Identity',
+      [o.norm(spec, o.linear(merged, wo, bo, tb), g.input('post_attn_w', 'float32', [d]))],
+      {},
+      'attn_out',
+    );
+  } else {
+    o.linear(merged, wo, bo, tb, 'attn_out');
+  }
   g.output('attn_out', 'float32', ['N', d]);
   if (!spec.parallelResidual) {
     g.op('Add', [x, 'attn_out'], {}, 'resid_mid');
@@ -204,8 +232,8 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   } else {
     const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [d]) : undefined;
     const h = flags.ln2 ? o.norm(spec, x, g.input('ln2_w', 'float32', [d]), ln2b) : x;
-    if (spec.gated) {
-      // gate and up concatenated on the output axis: one GEMM, then act(gate) * up.
+    if (spec.gated && flags.fusedGateUp) {
+      // gate and up stored concatenated on the output axis (Phi-3): one GEMM, then act(gate) * up.
       const gu = o.linear(
         h,
         o.weight('w_gu', ['u0', 'u1'], flags.f16Weights),
@@ -213,6 +241,21 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
         tb,
       );
       post = g.op('Mul', [o.act(spec, o.slice(gu, 0, m, 1)), o.slice(gu, m, 2 * m, 1)], {}, 'mlp_post');
+    } else if (spec.gated) {
+      // Separate gate and up GEMMs: the same flops as one fused GEMM without slicing its output apart.
+      const gate = o.linear(
+        h,
+        o.weight('w_gate', ['g0', 'g1'], flags.f16Weights),
+        flags.gateBias ? g.input('b_gate', 'float32', [m]) : undefined,
+        tb,
+      );
+      const up = o.linear(
+        h,
+        o.weight('w_up', ['u0', 'u1'], flags.f16Weights),
+        flags.upBias ? g.input('b_up', 'float32', [m]) : undefined,
+        tb,
+      );
+      post = g.op('Mul', [o.act(spec, gate), up], {}, 'mlp_post');
     } else {
       const up = o.linear(
         h,
@@ -225,14 +268,14 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
     g.output('mlp_post', 'float32', ['N', m]);
     if (part === 'in') return g;
   }
-  const down = o.linear(
-    post,
-    o.weight('w_down', ['d0', 'd1'], flags.f16Weights),
-    flags.downBias ? g.input('b_down', 'float32', [d]) : undefined,
-    tb,
-  );
-  const mlpOut = flags.postMlpNorm ? o.norm(spec, down, g.input('post_mlp_w', 'float32', [d])) : down;
-  g.op('Identity', [mlpOut], {}, 'mlp_out');
+  const wDown = o.weight('w_down', ['d0', 'd1'], flags.f16Weights);
+  const bDown = flags.downBias ? g.input('b_down', 'float32', [d]) : undefined;
+  if (flags.postMlpNorm) {
+    const down = o.linear(post, wDown, bDown, tb);
+    g.op('Identity', [o.norm(spec, down, g.input('post_mlp_w', 'float32', [d]))], {}, 'mlp_out');
+  } else {
+    o.linear(post, wDown, bDown, tb, 'mlp_out');
+  }
   g.output('mlp_out', 'float32', ['N', d]);
   const update = spec.parallelResidual
     ? g.op('Add', ['mlp_out', g.input('attn_out', 'float32', ['N', d])])

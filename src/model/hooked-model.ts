@@ -2,8 +2,8 @@
  * HookedModel: runs token sequences through a checkpoint layer by layer on onnxruntime, capturing and editing
  * TransformerLens-style hook points.
  *
- * Sequences are sorted by length and packed into right-padded micro-batches; a chunk of micro-batches goes
- * through one layer at a time, so each layer's weights are read (and widened from f16/bf16) once per chunk and
+ * Sequences are sorted by length into right-padded micro-batches, one length each where the bucket is big enough
+ * (planBatches); a chunk of micro-batches goes through one layer at a time, so each layer's weights are read (and widened from f16/bf16) once per chunk and
  * peak memory is about one layer of f32 weights plus the chunk's residual stream. Causal attention means a real
  * token never sees the pads after it, so padding does not change any result. Only requested hooks are kept,
  * reduced to the requested position during the run, and blocks after the last needed one are skipped.
@@ -139,6 +139,7 @@ export class HookedModel {
       upBias: !!l0.upBias,
       gateBias: !!l0.gateBias,
       downBias: !!l0.downBias,
+      fusedGateUp: !!l0.gateUp,
       finalNormBias: !!spec.names.finalNormBias,
       unembedBias: !!spec.names.unembedBias,
     };
@@ -747,8 +748,7 @@ export class HookedModel {
         if (feeds[key]) this.normWeight(feeds[key].data as Float32Array);
       }
     }
-    if (spec.qkv === 'separate') fuse(attn, ['wq', 'wk', 'wv'], ['bq', 'bk', 'bv'], 'wqkv', 'bqkv', d);
-    if (spec.gated && !n.gateUp) fuse(mlp, ['w_gate', 'w_up'], ['b_gate', 'b_up'], 'w_gu', 'b_gu', d);
+    if (spec.qkv === 'separate') zeroMissingBiases(attn, { bq: H * hd, bk: KV * hd, bv: KV * hd });
     const weights = this.resident
       ? { attn: await this.uploadFeeds(attn), mlp: await this.uploadFeeds(mlp) }
       : { attn, mlp };
@@ -887,35 +887,16 @@ const GPU_OUTPUTS: Partial<Record<SessionKind, string[]>> = {
 };
 
 /** Weight inputs held in f16 with weightDtype 'f16' (norms and biases stay f32). */
-const WEIGHT_MATRICES = new Set(['wqkv', 'wo', 'w_gu', 'w_up', 'w_down']);
+const WEIGHT_MATRICES = new Set(['wq', 'wk', 'wv', 'wqkv', 'wo', 'w_gate', 'w_up', 'w_gu', 'w_down']);
 
 const NO_EDITS = new Map<string, HookEdit[]>();
 
-/**
- * Concatenates [out, in] weights (and their biases, zeros where one is missing) on the output axis, so that one
- * GEMM computes them all; replaces the parts in `feeds`.
- */
-function fuse(feeds: Feeds, weights: string[], biases: string[], w: string, b: string, width: number): void {
-  const parts = weights.map((k) => feeds[k]!);
-  const rows = parts.map((t) => t.dims[0]!);
-  const total = rows.reduce((x, y) => x + y, 0);
-  const data = new Float32Array(total * width);
-  let at = 0;
-  for (const t of parts) {
-    data.set(t.data as Float32Array, at);
-    at += (t.data as Float32Array).length;
+/** The graph takes q, k and v biases together: a checkpoint with only some of them gets zeros for the others. */
+function zeroMissingBiases(feeds: Feeds, widths: Record<string, number>): void {
+  if (!Object.keys(widths).some((k) => feeds[k])) return;
+  for (const [k, width] of Object.entries(widths)) {
+    feeds[k] ??= new ort.Tensor('float32', new Float32Array(width), [width]);
   }
-  feeds[w] = new ort.Tensor('float32', data, [total, width]);
-  if (biases.some((k) => feeds[k])) {
-    const bias = new Float32Array(total);
-    let off = 0;
-    biases.forEach((k, i) => {
-      if (feeds[k]) bias.set(feeds[k]!.data as Float32Array, off);
-      off += rows[i]!;
-    });
-    feeds[b] = new ort.Tensor('float32', bias, [total]);
-  }
-  for (const k of [...weights, ...biases]) delete feeds[k];
 }
 
 /** a + b elementwise (only on the edit paths: an edited attn_out or mlp_out re-joins the residual stream). */
@@ -1041,12 +1022,15 @@ export const DEFAULT_BATCH_TOKENS = 4096;
 
 /**
  * Sorts by length (longest first) and packs right-padded micro-batches of at most ~batchTokens padded tokens.
- * Exported for bench/extract, which gives the PyTorch reference the same batches.
+ * A micro-batch takes only rows of its own length once it holds `minTokens` padded tokens (default
+ * batchTokens / 8): length buckets, so that padding is spent only where a bucket would be too small for an
+ * efficient GEMM. Exported for bench/extract, which gives the PyTorch reference the same batches.
  */
 export function planBatches(
   lengths: number[],
   batchTokens: number,
   heads: number,
+  minTokens = Math.floor(batchTokens / 8),
 ): { seqs: number[]; T: number; tokens: number }[] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
   const out: { seqs: number[]; T: number; tokens: number }[] = [];
@@ -1055,6 +1039,7 @@ export function planBatches(
     const last = out[out.length - 1];
     if (
       last &&
+      (lengths[i] === last.T || last.tokens < minTokens) &&
       (last.seqs.length + 1) * last.T <= batchTokens &&
       (last.seqs.length + 1) * heads * last.T * last.T <= maxScoreFloats
     ) {

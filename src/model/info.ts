@@ -53,17 +53,10 @@ export function estimateExtractionMemory(
   const layer = layerBytes(spec);
   const cached = layer * spec.nLayers <= (o.weightCacheBytes ?? 2 ** 31);
   const largestTensor = Math.max(m * d, V * d);
-  const l0 = spec.names.layer(0);
-  const separateQkv = spec.qkv === 'separate';
-  const qkvRows = (spec.nHeads + 2 * spec.nKvHeads) * spec.headDim;
-  const separateGateUp = spec.gated && !l0.gateUp;
   const breakdown = {
     embedding: V * d * 4,
     blockWeights: cached ? layer * spec.nLayers : layer,
     widening: largestTensor * storedBytesPerWeight,
-    // Separate q/k/v and gate/up are concatenated into one matrix each: their parts exist twice for a moment
-    // (Phi-3 stores them fused already).
-    fusion: cached ? 0 : 4 * (separateQkv ? qkvRows * d : 0) + 4 * (separateGateUp ? 2 * m * d : 0),
     residualChunk: 2 * chunkTokens * d * 4,
     callIntermediates: callTokens * (3 * m + 8 * d) * 4 + H * callTokens * 32 * 4,
     runtime: 300 * 2 ** 20,

@@ -70,8 +70,9 @@ test('memory estimate for a Llama-2-7B shape streams one block', () => {
     total,
     Object.values(breakdown).reduce((a, b) => a + b, 0),
   );
-  // The measured peak for 32 prompts x 16 tokens was 2.39 GiB (bench/README.md); the goal is <= 6 GB.
+  // The measured peak for 32 prompts x 16 tokens was 2.39 GiB (bench/README.md) with an engine that also held a
+  // 0.52 GiB concatenated copy of q/k/v and gate/up (gone since); the goal is <= 6 GB.
   const small = estimateExtractionMemory(spec, 2, { chunkTokens: 32 * 16 });
-  assert.ok(small.total > 2 * 2 ** 30 && small.total < 3 * 2 ** 30, `${small.total}`);
+  assert.ok(small.total > 1.5 * 2 ** 30 && small.total < 2.5 * 2 ** 30, `${small.total}`);
   assert.ok(total < 6 * 2 ** 30, `${total}`);
 });

@@ -29,7 +29,7 @@ function addExtractionOptions(cmd: Command): Command {
     )
     .option(
       '--batch-size <n>',
-      'sequences per engine call and per resumable chunk (default 64; 256 for models over 2 GiB of f32 weights)',
+      'sequences per engine call and per resumable chunk, sorted there into length buckets (default 1024; 256 for models over 2 GiB of f32 weights)',
     )
     .option(
       '--limit <n>',
