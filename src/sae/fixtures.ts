@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../util/paths.js';
+import { Rng } from '../util/rng.js';
 
 /** Test fixtures of the SAE stage (made by reference/sae_golden.py). */
 export const SAE_FIXTURES = join(packageRoot(), 'test', 'fixtures', 'sae');
@@ -20,4 +21,26 @@ export function loadSaeGolden<M>(name: string): { meta: M; get: (key: string) =>
       return all.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
     },
   };
+}
+
+/** n rows, each a sum of `active` of the `planted` unit directions with coefficients in [1, 2], plus small noise. */
+export function plantedData(n: number, d: number, planted: number, active: number, seed: number) {
+  const rng = new Rng(seed, 'planted');
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+  const dirs = new Float64Array(planted * d);
+  for (let p = 0; p < planted; p++) {
+    let norm = 0;
+    for (let j = 0; j < d; j++) norm += (dirs[p * d + j] = normal()) ** 2;
+    for (let j = 0; j < d; j++) dirs[p * d + j]! /= Math.sqrt(norm);
+  }
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const chosen = rng.permutation(planted).subarray(0, active);
+    for (let j = 0; j < d; j++) x[i * d + j] = 0.01 * normal() + 0.3;
+    for (const p of chosen) {
+      const c = 1 + rng.uniform();
+      for (let j = 0; j < d; j++) x[i * d + j]! += c * dirs[p * d + j]!;
+    }
+  }
+  return { x, dirs };
 }
