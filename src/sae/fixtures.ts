@@ -30,7 +30,10 @@ export function plantedData(n: number, d: number, planted: number, active: numbe
   const dirs = new Float64Array(planted * d);
   for (let p = 0; p < planted; p++) {
     let norm = 0;
-    for (let j = 0; j < d; j++) norm += (dirs[p * d + j] = normal()) ** 2;
+    for (let j = 0; j < d; j++) {
+      dirs[p * d + j] = normal();
+      norm += dirs[p * d + j]! ** 2;
+    }
     for (let j = 0; j < d; j++) dirs[p * d + j]! /= Math.sqrt(norm);
   }
   const x = new Float32Array(n * d);

@@ -48,7 +48,7 @@ test('SAELens-layout folders written by NumPy load and encode/decode as NumPy co
       params,
       x,
       12,
-      (start, rows, a, r) => {
+      (start, _rows, a, r) => {
         acts.set(a, start * 48);
         recon.set(r!, start * 16);
       },

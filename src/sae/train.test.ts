@@ -46,7 +46,7 @@ test('SaeTrainer steps match PyTorch autograd + Adam (TopK tied with AuxK, TopK 
     const dead = Float32Array.from(g.get(`case${c}.dead`));
     for (const [s, rows] of spec.batches.entries()) {
       const batch = new Float32Array(rows.length * d);
-      rows.forEach((r, i) => batch.set(x.subarray(r * d, (r + 1) * d), i * d));
+      for (const [i, r] of rows.entries()) batch.set(x.subarray(r * d, (r + 1) * d), i * d);
       const stats = await trainer.step(batch, rows.length, dead);
       assert.ok(
         Math.abs(stats.mse - spec.mse[s]!) < 1e-5 * Math.max(1, spec.mse[s]!),
