@@ -4,6 +4,8 @@
  * every epoch, so an interrupted run resumes where it stopped and ends bit-identical to an uninterrupted one.
  */
 
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../formats/index.js';
 import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
@@ -137,6 +139,7 @@ const STATE_NAMES = ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const;
 const FIELD = { W_enc: 'wEnc', b_enc: 'bEnc', W_dec: 'wDec', b_dec: 'bDec' } as const;
 
 async function save(path: string, t: SaeTrainer, print: string, history: EpochStats[]): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tensors: TensorToWrite[] = [];
   for (const name of STATE_NAMES) {
     const data = t.params[FIELD[name]];
