@@ -97,8 +97,15 @@ export interface FeatureReport {
     rows: number;
     top: Record<string, { feature: number; spearman: number | null; r2: number | null; frequency: number }[]>;
   }[];
-  /** Activation of each entity (store row order) for the best feature per target on all rows: maps and timelines. */
-  activations: { feature: number; target: string; values: number[] }[];
+  /**
+   * Per entity (store row order): names, targets, and the activation of the best feature per target on all rows,
+   * for maps and timelines coloured by a feature.
+   */
+  activations: {
+    names: string[];
+    targets: Record<string, number[]>;
+    features: { feature: number; target: string; values: number[] }[];
+  };
 }
 
 /** Groups of rows: all, then each value of the entity-type column (when the store has one). */
@@ -108,7 +115,9 @@ function rowGroups(entities: StoreEntity[], column: string | undefined): { name:
   const byType = new Map<string, number[]>();
   entities.forEach((e, i) => {
     const key = `${column}=${String(e[column] ?? '')}`;
-    byType.set(key, [...(byType.get(key) ?? []), i]);
+    const rows = byType.get(key) ?? [];
+    rows.push(i);
+    byType.set(key, rows);
   });
   return [
     all,
@@ -212,13 +221,19 @@ export async function analyseFeatures(o: AnalyseOptions): Promise<FeatureReport>
         ]),
       ),
     })),
-    activations: m.dataset.targetNames.map((target, c) => {
-      const feature = topFeatures(stats[0]!.spearman[c]!, 1)[0]!;
-      const values = new Array<number>(m.n).fill(0);
-      for (let e = acts.start[feature]!; e < acts.start[feature + 1]!; e++)
-        values[acts.rows[e]!] = acts.values[e]!;
-      return { feature, target, values };
-    }),
+    activations: {
+      names: entities.map((e) => String(e.name)),
+      targets: Object.fromEntries(
+        m.dataset.targetNames.map((target, c) => [target, entities.map((e) => e.target[c]!)]),
+      ),
+      features: m.dataset.targetNames.map((target, c) => {
+        const feature = topFeatures(stats[0]!.spearman[c]!, 1)[0]!;
+        const values = new Array<number>(m.n).fill(0);
+        for (let e = acts.start[feature]!; e < acts.start[feature + 1]!; e++)
+          values[acts.rows[e]!] = acts.values[e]!;
+        return { feature, target, values };
+      }),
+    },
   };
   await writeFileAtomic(join(o.out, FEATURES_JSON), `${JSON.stringify(report)}\n`);
   await writeFileAtomic(join(o.out, FEATURES_CSV), featuresCsv(stats, m.dataset.targetNames));

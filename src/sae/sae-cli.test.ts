@@ -120,10 +120,24 @@ test('sae train + features + info on a planted store: a feature tracks the year,
       JSON.stringify(report.probe.onReconstruction),
     );
     assert.ok(report.probe.topFeatures.keptFraction > 0.7, JSON.stringify(report.probe.topFeatures));
-    assert.equal(report.activations[0]!.values.length, 1500);
+    assert.equal(report.activations.features[0]!.values.length, 1500);
+    assert.equal(report.activations.features[0]!.feature, best.feature);
+    assert.equal(report.activations.names[7], 'e7');
+    assert.equal(report.activations.targets['year']!.length, 1500);
     const csv = (await readFile(join(out, 'sae-features.csv'), 'utf8')).split('\n');
     assert.equal(csv[0], 'group,target,feature,spearman,r2,frequency');
     assert.ok(csv.some((l) => l.startsWith(`all,year,${best.feature},`)));
+    // The report takes the file as a further result (tables of its scalars and top features).
+    const html = await runCliCaptured([
+      'report',
+      join(out, 'sae-features.json'),
+      '--out',
+      join(dir, 'r.html'),
+    ]);
+    assert.equal(html.code, 0, html.err);
+    const page = await readFile(join(dir, 'r.html'), 'utf8');
+    assert.ok(page.includes('explainedVariance'), 'the metrics appear in the report');
+    assert.ok(page.length < 3_000_000, `report size ${page.length}`);
     const info = await runCliCaptured(['sae', 'info', out]);
     assert.match(info.out, /architecture topk \(k=3\)/);
     assert.match(info.out, /decoder row norms 1\.0000 \.\. 1\.0000/);
