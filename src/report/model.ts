@@ -5,6 +5,7 @@ import { ensure } from '../util/errors.js';
 import { modelDisplayName } from '../util/paths.js';
 import { describeExtra, type ExtraSection } from './extras.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
+import { saeFeatureFigures } from './sae.js';
 import { layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
@@ -211,6 +212,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
       }
     });
   });
+  for (const figure of saeFeatureFigures(inputs.extras ?? [])) add(figure);
   const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
   const firstBest = runs.find((r) => r.predictions)?.results.bestLayer;
   const initialLayer =

@@ -137,6 +137,7 @@ test('sae train + features + info on a planted store: a feature tracks the year,
     assert.equal(html.code, 0, html.err);
     const page = await readFile(join(dir, 'r.html'), 'utf8');
     assert.ok(page.includes('explainedVariance'), 'the metrics appear in the report');
+    assert.match(page, /SAE feature \d+, best for year/, 'a timeline coloured by the best feature');
     assert.ok(page.length < 3_000_000, `report size ${page.length}`);
     const info = await runCliCaptured(['sae', 'info', out]);
     assert.match(info.out, /architecture topk \(k=3\)/);
