@@ -10,7 +10,7 @@ export { compareProbes, featureTable, runSae, SAE_FEATURES_FORMAT, topFeatures }
 export type { EpochStats, SaeTrainOptions, SaeTrainResult } from './fit.js';
 export { trainSae } from './fit.js';
 export type { SaeArchitecture, SaeParams } from './model.js';
-export { encode, forEachChunk } from './model.js';
+export { encodeSae, forEachChunk } from './model.js';
 export type { AnalyseOptions, FeatureReport, TrainOnStoreOptions } from './run.js';
 export {
   analyseFeatures,

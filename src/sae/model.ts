@@ -146,7 +146,7 @@ export async function forEachChunk(
 }
 
 /** Feature activations of every row (n × d_sae): fine for small SAEs and tests; stream with forEachChunk otherwise. */
-export async function encode(p: SaeParams, x: Float32Array, n: number): Promise<Float32Array> {
+export async function encodeSae(p: SaeParams, x: Float32Array, n: number): Promise<Float32Array> {
   const out = new Float32Array(n * p.dSae);
   await forEachChunk(p, x, n, (start, _rows, acts) => out.set(acts, start * p.dSae));
   return out;
