@@ -14,7 +14,7 @@
 import { cachedSession, GraphBuilder, ort } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { paramFeeds, type SaeParams, topkMask } from './model.js';
+import { kthLargest, paramFeeds, type SaeParams, topkMask } from './model.js';
 
 export type TrainArchitecture = 'topk' | 'standard';
 
@@ -63,23 +63,32 @@ export function trainStepGraph(arch: TrainArchitecture, withAux: boolean, adam: 
 
   const saeIn = g.op('Sub', ['X', g.op('Mul', ['b_dec', 'tie'])]);
   const pre = g.op('Add', [g.op('MatMul', [saeIn, 'W_enc']), 'b_enc']);
-  const positive = g.op('Cast', [g.op('Greater', [pre, f(0)])], { to: 1 });
-  const mask = arch === 'topk' ? g.op('Mul', [topkMask(g, pre, 'k'), positive]) : positive;
-  const acts = g.op('Mul', [pre, mask]);
+  // keep: the features that fire. TopK keeps pre ≥ the row's k-th largest value and > 0 (one threshold per row, so
+  // no [B, d_sae] scatter; an exact tie at the k-th value would keep both). The 0/1 mask multiplies (ORT's Mul is faster than Where here).
+  const keep =
+    arch === 'topk'
+      ? g.op('GreaterOrEqual', [pre, g.op('Max', [kthLargest(g, pre, 'k'), f(1.2e-38)])])
+      : g.op('Greater', [pre, f(0)]);
+  const keepF = g.op('Cast', [keep], { to: 1 });
+  const acts = g.op('Mul', [pre, keepF]);
   const recon = g.op('Add', [g.op('MatMul', [acts, 'W_dec']), 'b_dec']);
   const R = g.op('Sub', [recon, 'X']);
   const rowSum = (t: string) => g.op('ReduceSum', [t, axes(1)], { keepdims: 0 });
   const batchMean = (t: string, name: string) => g.op('ReduceMean', [rowSum(t)], { keepdims: 0 }, name);
   batchMean(g.op('Mul', [R, R]), 'mse');
-  batchMean(acts, 'l1');
-  batchMean(mask, 'l0');
-  g.op('ReduceSum', [mask, axes(0)], { keepdims: 0 }, 'fired');
-  for (const out of ['mse', 'l1', 'l0']) g.output(out, 'float32', []);
+  const fired = g.op('ReduceSum', [keepF, axes(0)], { keepdims: 0 }, 'fired');
+  g.op('Mul', [g.op('ReduceSum', [fired], { keepdims: 0 }), g.op('Mul', ['gscale', f(0.5)])], {}, 'l0'); // Σ / B
+  if (arch === 'standard') {
+    batchMean(acts, 'l1');
+    g.output('l1', 'float32', []);
+  }
+  for (const out of ['mse', 'l0']) g.output(out, 'float32', []);
   g.output('fired', 'float32', ['m']);
 
   const dR = g.op('Mul', [R, 'gscale']);
-  const dActs = g.op('Add', [g.op('Gemm', [dR, 'W_dec'], { transB: 1 }), 'l1_grad']);
-  let dPre = g.op('Mul', [dActs, mask]);
+  let dActs = g.op('Gemm', [dR, 'W_dec'], { transB: 1 });
+  if (arch === 'standard') dActs = g.op('Add', [dActs, 'l1_grad']);
+  let dPre = g.op('Mul', [dActs, keepF]);
   let gWdec = g.op('Gemm', [acts, dR], { transA: 1 });
   let gBdecOut = g.op('ReduceSum', [dR, axes(0)], { keepdims: 0 });
   if (withAux) {
