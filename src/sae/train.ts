@@ -64,7 +64,7 @@ export function trainStepGraph(arch: TrainArchitecture, withAux: boolean, adam: 
   const saeIn = g.op('Sub', ['X', g.op('Mul', ['b_dec', 'tie'])]);
   const pre = g.op('Add', [g.op('MatMul', [saeIn, 'W_enc']), 'b_enc']);
   // keep: the features that fire. TopK keeps pre ≥ the row's k-th largest value and > 0 (one threshold per row, so
-  // no [B, d_sae] scatter; an exact tie at the k-th value would keep both). The 0/1 mask multiplies (ORT's Mul is faster than Where here).
+  // no [B, d_sae] scatter; an exact tie at the k-th value would keep both). The 0/1 mask multiplies the tensors.
   const keep =
     arch === 'topk'
       ? g.op('GreaterOrEqual', [pre, g.op('Max', [kthLargest(g, pre, 'k'), f(1.2e-38)])])
