@@ -14,6 +14,7 @@ export * from './neurons/index.js';
 export * from './pipeline/index.js';
 export * from './probe/index.js';
 export * from './report/index.js';
+export * from './sae/index.js';
 export * from './store/index.js';
 export { UserError } from './util/errors.js';
 export { cacheDir } from './util/paths.js';

@@ -7,7 +7,7 @@ import { packageRoot } from './util/paths.js';
 /**
  * The stage rule (README, "Layout"): a file may import from its own stage, from a stage below it, or from the shared
  * base (util, native, version.ts), never from a stage above. Stages, lowest first:
- *   data / formats / store -> model -> probe -> extract -> experiments / neurons -> report -> pipeline -> cli
+ *   data / formats / store -> model -> probe -> extract -> experiments / neurons / sae -> report -> pipeline -> cli
  * and src/index.ts (the public API) sits above all of them. Tests and test helpers (*.test.ts, testing.ts,
  * test-data.ts, *.test-util.ts, fixtures.ts) may reach anywhere: they are not part of the library.
  */
@@ -23,6 +23,7 @@ const RANK: Record<string, number> = {
   extract: 4,
   experiments: 5,
   neurons: 5,
+  sae: 5,
   report: 6,
   pipeline: 7,
   cli: 8,

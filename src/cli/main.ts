@@ -10,6 +10,7 @@ import { registerModel } from './commands/model.js';
 import { registerNeurons } from './commands/neurons.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReport } from './commands/report.js';
+import { registerSae } from './commands/sae.js';
 import { rememberInvocation } from './interrupt.js';
 
 /** Builds the command tree. Each stage registers its own subcommands; this file only assembles them. */
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     registerProbe,
     registerExperiment,
     registerNeurons,
+    registerSae,
     registerReport,
   ]) {
     register(program);

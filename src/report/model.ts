@@ -14,6 +14,7 @@ import {
 import { describeExtra, type ExtraSection } from './extras.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
+import { saeFeatureFigures } from './sae.js';
 import { curvePoints, lastLayer, layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
@@ -225,6 +226,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     ),
   }));
   const extras = (inputs.extras ?? []).map(describeExtra);
+  for (const figure of saeFeatureFigures(inputs.extras ?? [])) add(figure);
   const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
   const firstBest = runs.find((r) => r.predictions)?.results.bestLayer;
   const initialLayer =
