@@ -1,10 +1,14 @@
 import { loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { buildStaticEmbeddingStore, type StaticEmbeddingResult } from './static-embedding.js';
+import { buildSurfaceStore, isSurfaceModel } from './surface.js';
 
-/** `--model static:glove-100d` or `static:/path/vectors.txt`: a static word-embedding baseline, not an LLM. */
+/**
+ * `--model static:glove-100d` or `static:/path/vectors.txt` (a static word-embedding baseline), or
+ * `surface:tfidf|bag-of-tokens|char-ngrams[@TOKENIZER]` (surface-form baselines, docs/controls.md): not an LLM.
+ */
 export function isStaticModel(model: string): boolean {
-  return model.startsWith('static:');
+  return model.startsWith('static:') || isSurfaceModel(model);
 }
 
 /**
@@ -21,6 +25,15 @@ export async function extractStatic(o: {
 }): Promise<StaticEmbeddingResult> {
   let dataset = typeof o.dataset === 'string' ? await loadDataset(o.dataset) : o.dataset;
   if (o.limit !== undefined && o.limit < dataset.n) dataset = sliceDataset(dataset, o.limit);
+  if (isSurfaceModel(o.model)) {
+    const r = await buildSurfaceStore(dataset, {
+      model: o.model,
+      out: o.out,
+      ...(o.prompt ? { prompt: o.prompt } : {}),
+      ...(o.overwrite ? { overwrite: true } : {}),
+    });
+    return { ...r, covered: r.n - r.uncovered, tokenCoverage: r.n ? 1 - r.uncovered / r.n : 0 };
+  }
   return buildStaticEmbeddingStore(dataset, {
     model: o.model,
     out: o.out,
