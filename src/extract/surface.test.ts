@@ -58,7 +58,9 @@ describe('surface baselines match TfidfVectorizer + RidgeCV (reference/controls_
       bos: 'none',
     });
     for (const input of Object.values(inputs)) {
-      input.texts.forEach((t, i) => assert.deepEqual(tok.encode(t).ids, input.tokens[i], t));
+      input.texts.forEach((t, i) => {
+        assert.deepEqual(tok.encode(t).ids, input.tokens[i], t);
+      });
     }
   });
 
