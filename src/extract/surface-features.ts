@@ -170,10 +170,10 @@ function jitteredInverseCholeskyT(g: Float64Array, l: number): Float64Array {
   return out;
 }
 
-/** Orthonormal columns (m × l) spanning A's columns: CholeskyQR2 with a round-off-sized jitter. */
-async function orthonormalize(a: Float64Array, m: number, l: number): Promise<Float64Array> {
+/** Orthonormal columns (m × l) spanning A's columns: CholeskyQR (`passes` = 2: CholeskyQR2), jittered. */
+async function orthonormalize(a: Float64Array, m: number, l: number, passes = 2): Promise<Float64Array> {
   let q: Float64Array = a;
-  for (let pass = 0; pass < 2; pass++) {
+  for (let pass = 0; pass < passes; pass++) {
     const g = await gemm64(q, q, l, m, l, { transA: true });
     q = await gemm64(q, jitteredInverseCholeskyT(g, l), m, l, l);
   }
@@ -182,24 +182,37 @@ async function orthonormalize(a: Float64Array, m: number, l: number): Promise<Fl
 
 export interface ProjectionOptions {
   rank: number;
-  /** Applications of XᵀX after the first (subspace iteration); default 3. */
+  /** Subspace-iteration steps after the first product (default 2). */
   iterations?: number;
   seed?: number;
 }
 
 /**
- * Features F = X·W (rows × rank) with W (cols × rank) orthonormal, spanning the top right singular subspace of X
- * as found by subspace iteration from a Gaussian start (Halko, Martinsson & Tropp 2011, alg. 4.4): W = orth(XᵀX·Ω),
- * then `iterations` times W = orth(XᵀX·W). A ridge probe on F is a ridge probe on X·W·Wᵀ (X projected onto that
- * subspace); when X's rows span at most `rank` dimensions the projection keeps them all and the fit is exact.
+ * Features F = X·W (rows × rank) with W (cols × rank) orthonormal, spanning the top right singular subspace of X as
+ * found by subspace iteration from a Gaussian start (Halko, Martinsson & Tropp 2011, alg. 4.4), run in the smaller
+ * of the row and column spaces: W = orth(XᵀX·Ω) then W = orth(XᵀX·W) (cols ≤ rows), or Y = orth(X·Ω) then
+ * Y = orth(XXᵀ·Y) and W = orth(XᵀY) (rows < cols). A ridge probe on F is a ridge probe on X·W·Wᵀ, X projected onto
+ * that subspace (each entity's features are its own sparse row times W); when X's rows span at most `rank`
+ * dimensions the projection keeps them all and the fit is exact.
  */
 export async function projectSparse(x: Csr, options: ProjectionOptions): Promise<Float32Array> {
   const l = options.rank;
+  const steps = options.iterations ?? 2;
   const rng = new Gaussian(options.seed ?? 0, 'surface-projection');
-  let w: Float64Array = rng.fill(new Float64Array(x.cols * l));
-  for (let it = 0; it <= (options.iterations ?? 3); it++) {
-    const xw = sparseTimesDense(x, w, l);
-    w = await orthonormalize(sparseTransposeTimesDense(x, xw, l), x.cols, l);
+  let w: Float64Array;
+  if (x.cols <= x.rows) {
+    w = rng.fill(new Float64Array(x.cols * l));
+    for (let it = 0; it <= steps; it++) {
+      const xw = sparseTimesDense(x, w, l);
+      w = await orthonormalize(sparseTransposeTimesDense(x, xw, l), x.cols, l, it === steps ? 2 : 1);
+    }
+  } else {
+    let y = await orthonormalize(sparseTimesDense(x, rng.fill(new Float64Array(x.cols * l)), l), x.rows, l, 1);
+    for (let it = 0; it < steps; it++) {
+      const xty = sparseTransposeTimesDense(x, y, l);
+      y = await orthonormalize(sparseTimesDense(x, xty, l), x.rows, l, 1);
+    }
+    w = await orthonormalize(sparseTransposeTimesDense(x, y, l), x.cols, l, 2);
   }
   return Float32Array.from(sparseTimesDense(x, w, l));
 }

@@ -69,6 +69,8 @@ export interface ProbeOptions {
   paperCompat?: boolean;
   /** Which layers' per-entity predictions to keep: the best layer (default) or all. */
   predictions?: 'best' | 'all';
+  /** Targets to fit and score instead of the store's (n × t; control tasks, docs/controls.md). */
+  targets?: Float64Array;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
 }
@@ -159,7 +161,9 @@ export async function probeStore(
   }
   const entities = await store.entities();
   const names = entities.map((e) => String(e.name));
-  const targets = store.targets();
+  const targets = options.targets ?? store.targets();
+  if (targets.length !== m.n * t)
+    throw new Error(`probeStore: targets hold ${targets.length} values, expected ${m.n * t}`);
   const isTest = store.isTest();
   const n = m.n;
   const trainRows: number[] = [];
