@@ -15,6 +15,7 @@ import { assembleStore, type SegmentSource } from './assemble.js';
 import { type ExtractionModel, extractBatch, hookWidth } from './batch.js';
 import { maxTokenId, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
 import { type ProgressSink, silentProgress } from './progress.js';
+import { controlModelId, loadControlModel } from './random-init-route.js';
 import { type Aggregation, type ExtractDtype, type Shard, shardOutDir, shardRows } from './spec.js';
 import { extractStatic, isStaticModel } from './static-route.js';
 import {
@@ -77,6 +78,8 @@ export interface ExtractOptions {
   progress?: ProgressSink;
   /** Reuse an already loaded model (several prompts, the `run` pipeline, tests). */
   loadedModel?: ExtractionModel;
+  /** `random-init`: the model's architecture and tokenizer with fresh weights, seeded by `seed` (docs/controls.md). */
+  control?: 'random-init';
   /** Model id recorded in the manifest when `loadedModel` is given (default: `model`). */
   modelId?: string;
   revision?: string;
@@ -217,6 +220,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
   const ownModel = !options.loadedModel;
   const model: ExtractionModel =
     options.loadedModel ??
+    (options.control ? await loadControlModel(options) : undefined) ??
     ((await loadModel(options.model, {
       ...(options.device ? { device: options.device } : {}),
       ...(options.revision ? { revision: options.revision } : {}),
@@ -310,7 +314,7 @@ async function makePlan(
 
   const config = model.config;
   const key: Record<string, unknown> = {
-    model: options.modelId ?? options.model,
+    model: options.modelId ?? controlModelId(options),
     configHash: configHash(config),
     dataset: dataset.name,
     datasetSha256: dataset.source.sha256,

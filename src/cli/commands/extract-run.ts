@@ -18,6 +18,7 @@ import {
   resolveShard,
   type Shard,
 } from '../../extract/index.js';
+import { controlModelId, loadControlModel } from '../../extract/random-init-route.js';
 import { runPipeline } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
 
@@ -44,6 +45,7 @@ export interface ExtractFlags {
   shard?: string;
   shardCount?: string;
   autoShard?: boolean;
+  control?: 'random-init';
 }
 
 export function progressFor(quiet: boolean | undefined): ProgressSink {
@@ -77,6 +79,7 @@ export function optionsFromFlags(
     ...(flags.resume ? { resume: true } : {}),
     ...(flags.overwrite ? { overwrite: true } : {}),
     ...(shard ? { shard } : {}),
+    ...(flags.control ? { control: flags.control } : {}),
     progress: progressFor(flags.quiet),
   };
 }
@@ -133,11 +136,13 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
   // One model load serves every prompt; each prompt gets its own store under --out.
   const dataset = await loadDataset(flags.dataset);
   const { loadModel } = await import('../../model/index.js');
-  const model = await loadModel(flags.model, {
-    device: base.device ?? 'cpu',
-    ...(base.revision ? { revision: base.revision } : {}),
-    ...(base.offline ? { offline: true } : {}),
-  });
+  const model = base.control
+    ? ((await loadControlModel(base)) as unknown as Awaited<ReturnType<typeof loadModel>>)
+    : await loadModel(flags.model, {
+        device: base.device ?? 'cpu',
+        ...(base.revision ? { revision: base.revision } : {}),
+        ...(base.offline ? { offline: true } : {}),
+      });
   try {
     for (const p of listPrompts(dataset)) {
       report(
@@ -147,7 +152,7 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
           prompt: p.name,
           out: join(flags.out, p.name),
           loadedModel: model as unknown as NonNullable<ExtractOptions['loadedModel']>,
-          modelId: flags.model,
+          modelId: controlModelId(base),
         }),
       );
     }
