@@ -51,6 +51,10 @@ export interface PaperOptions {
   /** MLP settings (epochs etc.); defaults as METHOD.md §5. */
   mlp?: { maxEpochs?: number; batchSize?: number; weightDecays?: number[] };
   log?: (line: string) => void;
+  /** Surface baselines + control task on each dataset's canonical prompt (default true; docs/controls.md). */
+  controls?: boolean;
+  /** Also the random-init twin on each dataset's canonical prompt (one more extraction each). */
+  randomInitControl?: boolean;
 }
 
 export interface PaperResult {
@@ -118,10 +122,12 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           ...(options.device && { device: options.device }),
           ...(options.paperCompat && { paperCompat: true }),
           ...(options.seed !== undefined && { seed: options.seed }),
+          controls: prompt === canonical && options.controls !== false,
+          ...(options.randomInitControl && { randomInitControl: true }),
           log,
         });
         stores[prompt] = run.store;
-        probeDirs.push(run.probe);
+        probeDirs.push(run.probe, ...run.controls);
         probes.push(run.probe);
       }
       const expDir = join(root, dataset.name, 'experiments');

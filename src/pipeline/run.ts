@@ -8,6 +8,7 @@ import { loadReportInputs, writeReport } from '../report/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
+import { runControlsFor } from './controls.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
   /** Prompt variant (default: the dataset's canonical prompt, METHOD §2). */
@@ -16,6 +17,10 @@ export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out
   out?: string;
   /** Lines for the user (skipped steps, the probe table). */
   log?: (line: string) => void;
+  /** Surface baselines and the control task beside the probe (default true; docs/controls.md). */
+  controls?: boolean;
+  /** Also the random-init twin (one more extraction). */
+  randomInitControl?: boolean;
 }
 
 export interface RunResult {
@@ -25,6 +30,8 @@ export interface RunResult {
   report: string;
   /** Which steps ran (the others were up to date). */
   ran: { extract: boolean; probe: boolean; report: boolean };
+  /** Probe directories of the controls (surface baselines, random-init twin). */
+  controls: string[];
 }
 
 /** A file-system-friendly name for a model id or path (`org--name`). */
@@ -93,14 +100,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     ran.probe = true;
   }
 
-  if (await upToDate(report, [results])) {
+  const controls = await runControlsFor(options, { dataset, prompt, out, store, probeDir, log });
+  if (!controls.ran && (await upToDate(report, [results]))) {
     log(`report: ${report} is up to date, skipping`);
   } else {
-    const inputs = await loadReportInputs([probeDir], { stores: [store] });
+    const inputs = await loadReportInputs([probeDir, ...controls.probeDirs], { stores: [store] });
     await writeReport(report, inputs, {});
     ran.report = true;
   }
-  return { out, store, probe: probeDir, report, ran };
+  return { out, store, probe: probeDir, report, ran, controls: controls.probeDirs };
 }
 
 /** A reused store must be the one this command would have made. */

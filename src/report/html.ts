@@ -55,6 +55,7 @@ function runsTable(runs: RunSummary[]): string {
     'test R²',
     'Spearman',
     'prox. error',
+    'controls',
     'settings',
     'source',
   ];
@@ -65,6 +66,7 @@ function runsTable(runs: RunSummary[]): string {
       `<td class="num">${escapeHtml(`${r.nTrain ?? '?'} / ${r.nTest ?? '?'}`)}</td><td class="num">${escapeHtml(r.d ?? '')}</td>`,
       `<td class="num">${escapeHtml(r.bestLayer ?? '')}</td><td class="num">${num(r.best?.r2)}</td>`,
       `<td class="num">${num(r.best?.spearman)}</td><td class="num">${num(r.best?.proxError)}</td>`,
+      `<td>${escapeHtml(r.controls ?? '')}</td>`,
       `<td>${escapeHtml(r.settings)}</td><td>${escapeHtml(r.source ?? '')}</td>`,
     ].join(''),
   );

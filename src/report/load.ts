@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { UserError } from '../util/errors.js';
+import { readControlTask } from './controls.js';
 import type {
   ExtraResult,
   GeoJsonCollection,
@@ -200,6 +201,8 @@ export async function readStoreColumns(
 
 async function loadRun(resultsPath: string, results: ProbeResults, options: LoadOptions): Promise<ReportRun> {
   const run: ReportRun = { results, source: resultsPath };
+  const controlTask = await readControlTask(dirname(resultsPath));
+  if (controlTask) run.controlTask = controlTask;
   const file = results.predictions?.file;
   const predPath = file ? resolve(dirname(resultsPath), file) : join(dirname(resultsPath), 'predictions.csv');
   if (existsSync(predPath)) {

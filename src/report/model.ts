@@ -2,9 +2,10 @@
 
 import { basename, dirname } from 'node:path';
 import { ensure } from '../util/errors.js';
+import { curveWithControls, runControlsCell } from './controls.js';
 import { describeExtra, type ExtraSection } from './extras.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
-import { layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
+import { mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
 
 const MAP_NAMES = { world: 'world map', us: 'US map', nyc: 'NYC map' } as const;
@@ -41,6 +42,8 @@ export interface RunSummary {
   best?: { r2: number; proxError?: number; spearman?: number };
   settings: string;
   source?: string;
+  /** Its controls' best test R² and its selectivity (docs/controls.md); empty for control runs. */
+  controls?: string;
 }
 
 export interface ReportModel {
@@ -138,7 +141,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
       title: 'Test R² by layer',
       description,
       section: 'layers',
-      spec: layerCurveSpec(runs, 'r2'),
+      spec: curveWithControls(runs, 'r2'),
       renderer: 'svg',
     });
     if (runs.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
@@ -147,7 +150,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
         title: 'Test proximity error by layer (lower is better)',
         description,
         section: 'layers',
-        spec: layerCurveSpec(runs, 'proxError'),
+        spec: curveWithControls(runs, 'proxError'),
         renderer: 'svg',
       });
     }
@@ -198,7 +201,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     title: options.title ?? defaultTitle(runs),
     notes: options.notes ?? [],
     generatedAt: options.generatedAt ?? new Date().toISOString(),
-    runs: runs.map(summarize),
+    runs: runs.map((r) => ({ ...summarize(r), controls: runControlsCell(r, runs) })),
     points,
     figures,
     extras,

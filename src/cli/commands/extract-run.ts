@@ -46,6 +46,8 @@ export interface ExtractFlags {
   shardCount?: string;
   autoShard?: boolean;
   control?: 'random-init';
+  controls?: boolean;
+  randomInitControl?: boolean;
 }
 
 export function progressFor(quiet: boolean | undefined): ProgressSink {
@@ -182,6 +184,8 @@ export async function runCli(flags: ExtractFlags): Promise<void> {
     ...base,
     ...(flags.prompt ? { prompt: flags.prompt } : {}),
     ...(flags.out ? { out: resolve(flags.out) } : {}),
+    ...(flags.controls === false ? { controls: false } : {}),
+    ...(flags.randomInitControl ? { randomInitControl: true } : {}),
     log: (line) => console.error(line),
   });
   console.log(`report: ${result.report}`);

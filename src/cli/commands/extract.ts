@@ -127,6 +127,8 @@ export function registerExtract(program: Command): void {
       .option('--out <dir>', 'output directory (default: ./spacetime-lens-runs/<model>/<dataset>/<prompt>)'),
   )
     .option('--resume', 'accepted for symmetry with extract; run always resumes')
+    .option('--no-controls', 'skip the surface baselines and the control task (docs/controls.md)')
+    .option('--random-init-control', 'also extract and probe the random-init twin (one more extraction)')
     .action(async (opts) => {
       await runCli(opts);
     });
