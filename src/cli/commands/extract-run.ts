@@ -118,6 +118,10 @@ export async function extractCli(flags: ExtractFlags): Promise<void> {
       ...(flags.limit ? { limit: parsePositiveInt(flags.limit, '--limit') } : {}),
       ...(flags.overwrite ? { overwrite: true } : {}),
     });
+    if (flags.model.startsWith('surface:')) {
+      console.log(`wrote ${r.out}: ${r.n} entities x d=${r.d} (${r.model}); ${r.uncovered} without any term`);
+      return;
+    }
     console.log(
       `wrote ${r.out}: ${r.n} entities x d=${r.d} (${r.model}); ${r.uncovered} entities had no known word ` +
         `(zero vectors)${r.uncoveredExamples.length ? `, e.g. ${r.uncoveredExamples.join(', ')}` : ''}; ` +
