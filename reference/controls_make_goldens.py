@@ -11,6 +11,8 @@ RidgeCV(alphas=logspace(-2, 3.5, 12)) (exact LOO) on the train rows, predictions
 (uniform mean over targets) on train and test rows.
 `small_*` cases use only the first 40 rows, for the projected representation (rank 60 < vocabulary, 40 rows:
 the projection spans every row, so the fit must still equal the full sparse one).
+`truncation`: the squared singular values of world_place's token TF-IDF matrix (numpy SVD of the dense matrix), so
+that a rank-k projection's captured energy ||X W||_F^2 can be checked against the optimum, the top-k sum.
 
 Run: /usr/bin/python3 reference/controls_make_goldens.py
 """
@@ -66,6 +68,10 @@ def main():
             out['cases'][f'{name}/{kind}'] = case(data, kind)
         for kind in ['tfidf', 'char-ngrams']:
             out['cases'][f'small_{name}/{kind}'] = case(data, kind, rows=40)
+    world = inputs['world_place']
+    X = vectorizer('tfidf').fit_transform(world['tokens']).toarray()
+    out['truncation'] = {'kind': 'tfidf', 'dataset': 'world_place',
+                         'singular_values_squared': [float(v) for v in np.linalg.svd(X, compute_uv=False) ** 2]}
     with open(os.path.join(FIX, 'surface_goldens.json'), 'w') as f:
         json.dump(out, f, indent=1)
         f.write('\n')

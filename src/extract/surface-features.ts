@@ -182,7 +182,7 @@ async function orthonormalize(a: Float64Array, m: number, l: number, passes = 2)
 
 export interface ProjectionOptions {
   rank: number;
-  /** Subspace-iteration steps after the first product (default 2). */
+  /** Subspace-iteration steps after the first product (default 4). */
   iterations?: number;
   seed?: number;
 }
@@ -197,7 +197,7 @@ export interface ProjectionOptions {
  */
 export async function projectSparse(x: Csr, options: ProjectionOptions): Promise<Float32Array> {
   const l = options.rank;
-  const steps = options.iterations ?? 2;
+  const steps = options.iterations ?? 4;
   const rng = new Gaussian(options.seed ?? 0, 'surface-projection');
   let w: Float64Array;
   if (x.cols <= x.rows) {

@@ -7,8 +7,8 @@ import type { EntityDataset } from '../data/types.js';
 import { loadTokenizer } from '../model/index.js';
 import { probeStore } from '../probe/index.js';
 import { packageRoot } from '../util/paths.js';
-import { buildSurfaceStore, parseSurfaceModel } from './surface.js';
-import { applyTfidf, charWbNgrams, countMatrix } from './surface-features.js';
+import { buildSurfaceStore, parseSurfaceModel, surfaceMatrix } from './surface.js';
+import { applyTfidf, charWbNgrams, countMatrix, projectSparse } from './surface-features.js';
 
 const fixtures = join(packageRoot(), 'test/fixtures/controls');
 interface Input {
@@ -24,6 +24,7 @@ const inputs = JSON.parse(readFileSync(join(fixtures, 'surface_input.json'), 'ut
   Input
 >;
 const goldens = JSON.parse(readFileSync(join(fixtures, 'surface_goldens.json'), 'utf8')) as {
+  truncation: { singular_values_squared: number[] };
   cases: Record<
     string,
     { kind: string; rows: number; vocabulary: number; alpha: number; train_r2: number; test_r2: number }
@@ -103,6 +104,23 @@ describe('surface baselines match TfidfVectorizer + RidgeCV (reference/controls_
 });
 
 describe('surface features', () => {
+  test('a truncating projection captures nearly the optimal energy (top-k singular values, numpy)', async () => {
+    const input = inputs['world_place']!;
+    const { csr } = await surfaceMatrix(input.texts, { kind: 'tfidf', tokenizer: 'mistral-7b' });
+    const optimum = goldens.truncation.singular_values_squared;
+    for (const [k, share] of [
+      [16, 0.95],
+      [64, 0.97],
+    ] as const) {
+      const f = await projectSparse(csr, { rank: k });
+      let energy = 0;
+      for (const v of f) energy += v * v;
+      const best = optimum.slice(0, k).reduce((a, b) => a + b, 0);
+      assert.ok(energy <= best * (1 + 1e-6), `rank ${k}: ${energy} above the optimum ${best}`);
+      assert.ok(energy >= share * best, `rank ${k}: ${energy} vs the optimum ${best}`);
+    }
+  });
+
   test("char_wb n-grams as sklearn's analyzer gives them (hand-checked)", () => {
     // sklearn: TfidfVectorizer(analyzer='char_wb', ngram_range=(2, 4)).build_analyzer()('Ab  c')
     assert.deepEqual(charWbNgrams('Ab  c'), [' a', 'ab', 'b ', ' ab', 'ab ', ' ab ', ' c', 'c ', ' c ']);
