@@ -111,7 +111,6 @@ export interface SurfaceResult {
   /** Entities without a single term (zero rows). */
   uncovered: number;
   uncoveredExamples: string[];
-  tokenCoverage: number;
 }
 
 /** The sparse term matrix of a dataset's entity strings, weighted as the kind says. */
@@ -145,7 +144,6 @@ export async function buildSurfaceStore(
     exact: features.exact,
     uncovered: empty.length,
     uncoveredExamples: empty.slice(0, 5).map((i) => dataset.names[i]!),
-    tokenCoverage: 1,
   };
   const writer = createStore(
     options.out,

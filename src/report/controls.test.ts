@@ -134,3 +134,17 @@ test('loadReportInputs reads control-task.json beside results.json; hostile name
   const html = renderReport({ runs: [loaded.runs[0]!, surface] });
   assert.doesNotMatch(html.replace(/<script[\s\S]*?<\/script>/g, ''), /<i>x<\/i>|<b>m<\/b>/);
 });
+
+test('two models on one dataset: each run lists only its own twin and tokenizer baselines', () => {
+  const a = syntheticSpaceRun({ n: 40, layers: [0, 1, 2], model: '/m/a' });
+  const b = syntheticSpaceRun({ n: 40, layers: [0, 1, 2], model: '/m/b' });
+  const twinA = syntheticSpaceRun({ n: 40, layers: [0, 1, 2], model: 'random-init:/m/a' });
+  const runs = [a, b, twinA, baseline('surface:tfidf@/m/b', 0.3), baseline('surface:char-ngrams', 0.2)];
+  const model = buildReportModel({ runs });
+  const cell = (m: string) => model.runs.find((r) => r.model === m)!.controls!;
+  assert.match(cell('/m/a'), /^random-init 0\.\d+ · surface:char-ngrams 0\.200$/);
+  assert.equal(cell('/m/b'), 'surface:tfidf 0.300 · surface:char-ngrams 0.200');
+  const values = model.figures[0]!.spec['data']['values'] as { series: string; control?: boolean }[];
+  const labels = new Set(values.filter((v) => v.control).map((v) => v.series));
+  assert.deepEqual([...labels].sort(), ['random-init (a)', 'surface:char-ngrams', 'surface:tfidf (b)']);
+});

@@ -29,6 +29,22 @@ export function controlLabel(model: string): string {
   return model.replace(/@.*$/, '');
 }
 
+/** The real model a control was made for (the twin's model, a surface baseline's tokenizer), if any. */
+function controlOwner(model: string): string | undefined {
+  if (model.startsWith('random-init:')) return model.slice('random-init:'.length);
+  const at = model.startsWith('surface:') ? model.indexOf('@') : -1;
+  return at >= 0 ? model.slice(at + 1) : undefined;
+}
+
+/** A control belongs to a real run unless it was made for another real model of the report. */
+export function controlBelongsTo(control: ReportRun, run: ReportRun, mainModels: Set<string>): boolean {
+  const owner = controlOwner(control.results.model);
+  return (
+    control.results.dataset === run.results.dataset &&
+    (owner === undefined || owner === run.results.model || !mainModels.has(owner))
+  );
+}
+
 /** control-task.json beside a probe's results.json, when there is one. */
 export async function readControlTask(probeDir: string): Promise<ReportControlTask | undefined> {
   const file = join(probeDir, 'control-task.json');
@@ -55,12 +71,17 @@ function bestTest(run: ReportRun): number {
 /** Grey points: per control, a flat line over the dataset panel's x range, or its own curve when it has layers. */
 function controlPoints(main: ReportRun[], controls: ReportRun[], metric: 'r2' | 'proxError'): CurvePoint[] {
   const { points } = curvePoints(main, metric);
+  const owners = new Set(main.map((m) => m.results.model));
   const out: CurvePoint[] = [];
   for (const c of controls) {
     const dataset = c.results.dataset;
     const xs = points.filter((p) => p.dataset === dataset).map((p) => p.x);
     if (!xs.length) continue;
-    const series = controlLabel(c.results.model);
+    const owner = controlOwner(c.results.model);
+    const series =
+      owners.size > 1 && owner && owners.has(owner)
+        ? `${controlLabel(c.results.model)} (${owner.split(/[\\/]/).pop()})`
+        : controlLabel(c.results.model);
     if (c.results.layers.length > 1) {
       const own = curvePoints([...main.filter((m) => m.results.dataset === dataset), c], metric).points;
       out.push(...own.filter((p) => p.series.startsWith(c.results.model)).map((p) => ({ ...p, series })));
@@ -142,10 +163,15 @@ export function withControlReferences(
 }
 
 /** The "controls" cell of a real run: its controls' best test R² and the selectivity at its best layer. */
-export function controlsSummary(run: ReportRun, controls: ReportRun[], bestLayer?: number): string {
+export function controlsSummary(
+  run: ReportRun,
+  controls: ReportRun[],
+  mainModels: Set<string>,
+  bestLayer?: number,
+): string {
   if (isControlRun(run)) return '';
   const parts = controls
-    .filter((c) => c.results.dataset === run.results.dataset)
+    .filter((c) => controlBelongsTo(c, run, mainModels))
     .map((c) => `${controlLabel(c.results.model)} ${bestTest(c).toFixed(3)}`);
   const task = run.controlTask?.layers.find((l) => l.layer === bestLayer);
   if (task)
@@ -163,5 +189,6 @@ export function curveWithControls(runs: ReportRun[], metric: 'r2' | 'proxError')
 export function runControlsCell(run: ReportRun, runs: ReportRun[]): string {
   const results = run.results;
   const bestLayer = results.bestLayer ?? [...results.layers].sort((a, b) => b.test.r2 - a.test.r2)[0]?.layer;
-  return controlsSummary(run, runs.filter(isControlRun), bestLayer);
+  const mainModels = new Set(runs.filter((r) => !isControlRun(r)).map((r) => r.results.model));
+  return controlsSummary(run, runs.filter(isControlRun), mainModels, bestLayer);
 }
