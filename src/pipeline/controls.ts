@@ -5,7 +5,7 @@
  * is a store + probe under <out>/controls/<name>/, skipped when up to date like the main steps.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntityDataset } from '../data/types.js';
 import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
@@ -14,6 +14,7 @@ import { SURFACE_KINDS } from '../extract/surface.js';
 import {
   CONTROL_TASK_FILE,
   controlTask,
+  type ProbeResults,
   probeStore,
   writeControlTask,
   writeProbeResults,
@@ -103,9 +104,11 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
   const taskFile = join(o.probeDir, CONTROL_TASK_FILE);
   if (!(await newer(taskFile, join(o.probeDir, 'results.json')))) {
     log('controls: control task (targets shuffled within entity type / block)');
+    const real = JSON.parse(await readFile(join(o.probeDir, 'results.json'), 'utf8')) as ProbeResults;
     const task = await controlTask(o.store, {
       ...(o.paperCompat ? { paperCompat: true } : {}),
       seed: o.extractOptions?.seed ?? 0,
+      real,
     });
     await writeControlTask(o.probeDir, task);
     result.ran = true;

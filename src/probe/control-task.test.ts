@@ -125,6 +125,8 @@ describe('control tasks: targets shuffled within groups, selectivity = real R² 
     const direct = await probeStore(store, { targets: control });
     assert.equal(l.control, direct.results.layers[0]!.test.r2);
     assert.equal(l.selectivity, l.real - l.control);
+    const reused = await controlTask(store, { seed: 0, real: (await probeStore(store)).results });
+    assert.deepEqual(reused.layers, r.layers, 'given real results are reused, not refitted differently');
   });
 
   test('activations that know only the country: the control keeps that, selectivity ≈ 0', async () => {

@@ -11,7 +11,7 @@ import { type ActivationStore, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { Gaussian } from '../util/gaussian.js';
-import { type ProbeOptions, type ProbeRun, probeStore } from './probe-store.js';
+import { type ProbeOptions, type ProbeResults, probeStore } from './probe-store.js';
 
 export const CONTROL_TASK_SCHEMA = 'spacetime-lens/control-task@1';
 
@@ -90,8 +90,8 @@ export interface ControlTaskOptions extends Omit<ProbeOptions, 'targets'> {
   /** Group columns (default: defaultGroupColumns). */
   groupColumns?: string[];
   seed?: number;
-  /** The real probe's run, when already computed (saves one probe). */
-  real?: ProbeRun;
+  /** The real probe's results, when already computed (saves one probe; its layers, hook and grid are reused). */
+  real?: ProbeResults;
 }
 
 /** Probes a store on its real targets and on the control targets and returns the selectivity per layer. */
@@ -114,10 +114,17 @@ export async function controlTask(
   const keys = await groupKeys(store, columns);
   const t = m.dataset.targetNames.length;
   const control = shuffleWithinGroups(store.targets(), t, keys, seed);
-  const real = given ?? (await probeStore(store, probeOptions));
-  const shuffled = await probeStore(store, { ...probeOptions, targets: control });
-  const split = real.results.nTest > 0 ? 'test' : 'train';
-  const layers = real.results.layers.map((r, i) => {
+  const real = given ?? (await probeStore(store, probeOptions)).results;
+  const same = {
+    ...probeOptions,
+    layers: real.layers.map((l) => l.layer),
+    hook: real.hook,
+    alphas: real.settings.alphas,
+    cv: real.settings.cv,
+  };
+  const shuffled = await probeStore(store, { ...same, targets: control });
+  const split = real.nTest > 0 ? 'test' : 'train';
+  const layers = real.layers.map((r, i) => {
     const c = shuffled.results.layers[i]!;
     return {
       layer: r.layer,

@@ -108,7 +108,7 @@ export function registerProbe(program: Command): void {
           cv: flags.cv,
           paperCompat: !!flags.paperCompat,
           seed,
-          real: run,
+          real: run.results,
         });
         await writeControlTask(out, control);
         console.log(formatControlTask(control));
