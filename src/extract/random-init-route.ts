@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolveModelSource } from '../model/index.js';
 import { loadRandomInitModel, RANDOM_INIT } from '../model/random-init.js';
 import { UserError } from '../util/errors.js';
 import type { ExtractionModel } from './batch.js';
@@ -16,7 +18,9 @@ export async function loadControlModel(o: {
 }): Promise<ExtractionModel> {
   if (o.control !== RANDOM_INIT)
     throw new UserError(`--control: '${o.control}' is not one of ${RANDOM_INIT}`);
-  const model = await loadRandomInitModel(o.model, {
+  // A Hub id is used from the local cache only (after a real run, or a download of config + tokenizer files).
+  const dir = existsSync(o.model) ? o.model : await resolveModelSource(o.model, { offline: true });
+  const model = await loadRandomInitModel(dir, {
     seed: o.seed ?? 0,
     ...(o.device ? { device: o.device } : {}),
   });
