@@ -207,7 +207,12 @@ export async function projectSparse(x: Csr, options: ProjectionOptions): Promise
       w = await orthonormalize(sparseTransposeTimesDense(x, xw, l), x.cols, l, it === steps ? 2 : 1);
     }
   } else {
-    let y = await orthonormalize(sparseTimesDense(x, rng.fill(new Float64Array(x.cols * l)), l), x.rows, l, 1);
+    let y = await orthonormalize(
+      sparseTimesDense(x, rng.fill(new Float64Array(x.cols * l)), l),
+      x.rows,
+      l,
+      1,
+    );
     for (let it = 0; it < steps; it++) {
       const xty = sparseTransposeTimesDense(x, y, l);
       y = await orthonormalize(sparseTimesDense(x, xty, l), x.rows, l, 1);
