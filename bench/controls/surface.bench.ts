@@ -4,10 +4,11 @@
  *   node --import tsx bench/controls/surface.bench.ts [--datasets world_place,us_place,nyc_place,art]
  *     [--kinds tfidf,bag-of-tokens,char-ngrams] [--limit N] [--skip-sklearn] [--skip-full] [--max-full-gb 2]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { entityString, loadDataset } from '../../src/data/index.js';
 import { sliceDataset } from '../../src/extract/static-route.js';
 import { buildSurfaceStore, SURFACE_RANK } from '../../src/extract/surface.js';
@@ -77,8 +78,8 @@ for (const name of datasets) {
 if (!has('skip-sklearn')) {
   const input = join(tmp, 'input.json');
   writeFileSync(input, JSON.stringify({ datasets: forPython, kinds, full: !has('skip-full') }));
-  console.log('\nscikit-learn (same strings and token ids):');
-  const py = spawnSync(
+  console.log('\nscikit-learn (same strings and token ids), each line as it finishes:');
+  const py = spawn(
     '/usr/bin/python3',
     [
       join(packageRoot(), 'bench/controls/sklearn_surface.py'),
@@ -86,25 +87,37 @@ if (!has('skip-sklearn')) {
       String(SURFACE_RANK),
       flag('max-full-gb', '2')!,
     ],
-    { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  if (py.status !== 0) throw new Error(`sklearn_surface.py failed (exit ${py.status})`);
-  for (const line of py.stdout.trim().split('\n')) {
-    const r = JSON.parse(line);
-    const mine = ours.find((o) => o.dataset === r.dataset && o.kind === r.kind)!;
-    if (r.skipped) {
-      console.log(`sklearn  ${r.dataset.padEnd(12)} ${r.kind.padEnd(14)} ${r.mode}: skipped, ${r.skipped}`);
-      continue;
-    }
-    const total = r.seconds_features + r.seconds_probe;
-    const oursTotal = mine.features + mine.probe;
-    console.log(
-      `sklearn  ${r.dataset.padEnd(12)} ${r.kind.padEnd(14)} ${r.mode.padEnd(4)}: features ` +
-        `${r.seconds_features.toFixed(1)} s, probe ${r.seconds_probe.toFixed(1)} s, test R² ${r.test_r2.toFixed(4)}; ` +
-        `sklearn / ours total ${(total / oursTotal).toFixed(2)}x, probe ${(r.seconds_probe / mine.probe).toFixed(2)}x, ` +
-        `R² ours − sklearn ${(mine.r2 - r.test_r2).toFixed(4)}`,
-    );
+  const closed = new Promise<number>((done) => py.on('close', done));
+  for await (const line of createInterface({ input: py.stdout })) {
+    if (line.trim()) console.log(compare(JSON.parse(line)));
   }
+  const code = await closed;
+  if (code !== 0) throw new Error(`sklearn_surface.py failed (exit ${code})`);
+}
+
+interface SklearnLine {
+  dataset: string;
+  kind: string;
+  mode: string;
+  skipped?: string;
+  seconds_features: number;
+  seconds_probe: number;
+  test_r2: number;
+}
+
+/** One sklearn result beside ours: times, ratios, R² difference, and the load average now. */
+function compare(r: SklearnLine): string {
+  const mine = ours.find((o) => o.dataset === r.dataset && o.kind === r.kind)!;
+  const head = `sklearn  ${r.dataset.padEnd(12)} ${r.kind.padEnd(14)} ${r.mode.padEnd(4)}:`;
+  if (r.skipped) return `${head} skipped, ${r.skipped}`;
+  const total = r.seconds_features + r.seconds_probe;
+  return (
+    `${head} features ${r.seconds_features.toFixed(1)} s, probe ${r.seconds_probe.toFixed(1)} s, test R² ` +
+    `${r.test_r2.toFixed(4)}; sklearn / ours total ${(total / (mine.features + mine.probe)).toFixed(2)}x, probe ` +
+    `${(r.seconds_probe / mine.probe).toFixed(2)}x, R² ours − sklearn ${(mine.r2 - r.test_r2).toFixed(4)}  (load ${load()})`
+  );
 }
 console.log(`\nload average at end: ${load()}`);
 rmSync(tmp, { recursive: true, force: true });
