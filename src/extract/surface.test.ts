@@ -92,9 +92,8 @@ describe('surface baselines match TfidfVectorizer + RidgeCV (reference/controls_
     const g = goldens.cases['world_place/tfidf']!;
     const out = join(scratch, 'dense');
     const r = await buildSurfaceStore(datasetOf('world_place', inputs['world_place']!, g.rows), {
-      model: 'surface:tfidf',
+      model: 'surface:tfidf:2000',
       out,
-      rank: 2000,
     });
     assert.equal(r.exact, true);
     assert.equal(r.d, g.vocabulary);
@@ -145,6 +144,13 @@ describe('surface features', () => {
       tokenizer: '/m/gpt2',
     });
     assert.deepEqual(parseSurfaceModel('surface:char-ngrams'), { kind: 'char-ngrams' });
+    assert.deepEqual(parseSurfaceModel('surface:tfidf:2048@x'), {
+      kind: 'tfidf',
+      rank: 2048,
+      tokenizer: 'x',
+    });
+    assert.throws(() => parseSurfaceModel('surface:tfidf:0'), /positive integer/);
+    assert.throws(() => parseSurfaceModel('surface:tfidf:12:3'), /positive integer/);
     assert.throws(() => parseSurfaceModel('surface:bow'), /unknown surface baseline/);
     assert.throws(() => parseSurfaceModel('surface:char-ngrams@x'), /no tokenizer/);
     assert.throws(() => parseSurfaceModel('surface:tfidf@'), /nothing after/);

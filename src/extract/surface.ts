@@ -36,6 +36,8 @@ const SHIPPED_TOKENIZERS: Record<string, string> = {
 
 export interface SurfaceSpec {
   kind: SurfaceKind;
+  /** Columns kept (`surface:tfidf:2048`); default SURFACE_RANK. */
+  rank?: number;
   /** Tokenizer name or model; undefined for char-ngrams (no tokenizer). */
   tokenizer?: string;
 }
@@ -44,11 +46,16 @@ export function isSurfaceModel(model: string): boolean {
   return model.startsWith('surface:');
 }
 
-/** `surface:tfidf`, `surface:bag-of-tokens@/models/gpt2`, `surface:char-ngrams`. */
+/** `surface:tfidf`, `surface:bag-of-tokens@/models/gpt2`, `surface:char-ngrams:2048` (a rank). */
 export function parseSurfaceModel(model: string): SurfaceSpec {
   const body = model.slice('surface:'.length);
   const at = body.indexOf('@');
-  const kind = (at < 0 ? body : body.slice(0, at)) as SurfaceKind;
+  const [kindText, rankText, ...extra] = (at < 0 ? body : body.slice(0, at)).split(':');
+  const kind = kindText as SurfaceKind;
+  const rank = rankText === undefined ? undefined : Number(rankText);
+  if (extra.length || (rank !== undefined && !(Number.isInteger(rank) && rank > 0))) {
+    throw new UserError(`${model}: the rank after '${kindText}:' must be a positive integer`);
+  }
   if (!SURFACE_KINDS.includes(kind)) {
     throw new UserError(
       `unknown surface baseline '${model}': use surface:${SURFACE_KINDS.join(', surface:')} (optionally @TOKENIZER)`,
@@ -57,11 +64,12 @@ export function parseSurfaceModel(model: string): SurfaceSpec {
   const tokenizer = at < 0 ? undefined : body.slice(at + 1);
   if (tokenizer === '')
     throw new UserError(`${model}: nothing after '@' (a model directory, Hub id or mistral-7b)`);
+  const ranked = rank === undefined ? {} : { rank };
   if (kind === 'char-ngrams') {
     if (tokenizer) throw new UserError(`${model}: character n-grams use no tokenizer; drop '@${tokenizer}'`);
-    return { kind };
+    return { kind, ...ranked };
   }
-  return { kind, tokenizer: tokenizer ?? DEFAULT_SURFACE_TOKENIZER };
+  return { kind, ...ranked, tokenizer: tokenizer ?? DEFAULT_SURFACE_TOKENIZER };
 }
 
 /** The directory holding tokenizer.json for a shipped name, a model directory or a Hub id. */
@@ -128,7 +136,7 @@ export async function buildSurfaceStore(
   const spec = parseSurfaceModel(options.model);
   const promptName = options.prompt ?? 'empty';
   getPrompt(dataset, promptName);
-  const rank = options.rank ?? SURFACE_RANK;
+  const rank = options.rank ?? spec.rank ?? SURFACE_RANK;
   if (!(Number.isInteger(rank) && rank > 0))
     throw new UserError(`surface rank must be a positive integer, got ${rank}`);
   const texts = Array.from({ length: dataset.n }, (_, i) => entityString(dataset, i));
