@@ -23,7 +23,7 @@ import {
   pcaExperiment,
   promptsExperiment,
 } from '../experiments/index.js';
-import type { ExtractionModel } from '../extract/index.js';
+import { type ExtractionModel, isStaticModel } from '../extract/index.js';
 import { loadModel } from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
@@ -88,7 +88,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   const root = resolve(options.out ?? 'spacetime-lens-runs', modelSlug(options.model));
   await mkdir(root, { recursive: true });
   const datasets = await loadDatasets(options.datasets, log);
-  const static_ = options.model.startsWith('static:');
+  const static_ = isStaticModel(options.model); // static: and surface: baselines load no model
   let model: ExtractionModel | undefined;
   const result: PaperResult = {
     model: options.model,
