@@ -36,7 +36,7 @@ export type StaticIdentity = { static: string; size?: number; edgesSha256?: stri
 export interface StoreKey {
   keyFormat: 'spacetime-lens/store-key@1';
   extractMaths: number;
-  checkpoint: CheckpointIdentity | StaticIdentity | { configSha256: string };
+  checkpoint: CheckpointIdentity | StaticIdentity | { configSha256: string } | RandomInitIdentity;
   dataset: string;
   datasetSha256: string;
   prompt: string;
@@ -49,6 +49,17 @@ export interface StoreKey {
   paperCompat: boolean;
   /** Seed of the random-token prompt (null for prompts without random tokens: it changes nothing there). */
   randomTokenSeed: number | null;
+}
+
+/** The random-init twin: named by the config it was built from and its seed, never by the weights beside it. */
+export interface RandomInitIdentity {
+  control: 'random-init';
+  configSha256: string;
+  seed: number;
+}
+
+export function randomInitIdentity(config: Record<string, unknown>, seed: number): RandomInitIdentity {
+  return { control: 'random-init', configSha256: hashJson(config), seed };
 }
 
 /** The settings that go into a store key, as ExtractOptions names them. */
@@ -153,8 +164,9 @@ export async function staticStoreKey(
 
 /** A static vector file: its name, size and first/last 64 KiB (the built-in name is a fixed published file). */
 async function staticIdentity(model: string): Promise<StaticIdentity> {
-  const file = model.slice('static:'.length);
-  if (!existsSync(file)) return { static: model };
+  // surface:KIND[:RANK][@TOKENIZER] is named by its spec (the kind, rank and tokenizer decide the features).
+  const file = model.startsWith('static:') ? model.slice('static:'.length) : '';
+  if (!file || !existsSync(file)) return { static: model };
   const { size } = await stat(file);
   const handle = await open(file, 'r');
   try {

@@ -18,6 +18,7 @@ import {
   loadedModelIdentity,
   manifestKey,
   mismatchMessage,
+  randomInitIdentity,
   resolveSettings,
   type StoreKey,
   selectFor,
@@ -26,6 +27,7 @@ import {
 } from './cache-key.js';
 import { maxTokenId, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
 import { type ProgressSink, silentProgress } from './progress.js';
+import { controlModelId, loadControlModel } from './random-init-route.js';
 import { type Aggregation, type ExtractDtype, type Shard, shardOutDir, shardRows } from './spec.js';
 import { extractStatic, isStaticModel } from './static-route.js';
 import {
@@ -95,6 +97,8 @@ export interface ExtractOptions {
   onWarning?: (line: string) => void;
   /** Reuse an already loaded model (several prompts, the `run` pipeline, tests). */
   loadedModel?: ExtractionModel;
+  /** `random-init`: the model's architecture and tokenizer with fresh weights, seeded by `seed` (docs/controls.md). */
+  control?: 'random-init';
   /** Model id recorded in the manifest when `loadedModel` is given (default: `model`). */
   modelId?: string;
   revision?: string;
@@ -214,6 +218,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
   const ownModel = !options.loadedModel;
   const model: ExtractionModel =
     options.loadedModel ??
+    (options.control ? await loadControlModel(options) : undefined) ??
     ((await loadModel(options.model, {
       ...(options.device ? { device: options.device } : {}),
       ...(options.weightDtype ? { weightDtype: options.weightDtype } : {}),
@@ -305,7 +310,9 @@ async function makePlan(
   const n = dataset.n;
   if (n === 0) throw new UserError(`${dataset.name} has no rows to extract`);
   const storeKey = storeKeyOf(
-    await loadedModelIdentity(model, options.modelId ?? options.model, options.revision),
+    options.control
+      ? randomInitIdentity(model.config, settings.seed)
+      : await loadedModelIdentity(model, options.modelId ?? options.model, options.revision),
     fullDataset,
     options.prompt,
     selected,
@@ -331,7 +338,7 @@ async function makePlan(
   // The resume job key: the store key plus how the work is cut into chunks.
   const key: Record<string, unknown> = {
     ...storeKey,
-    model: options.modelId ?? modelIdentity(options.model),
+    model: options.modelId ?? controlModelId(options),
     configHash: configHash(model.config),
     seed,
     chunkRows,

@@ -2,10 +2,14 @@ import { loadDataset, subsetDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { selectFor, staticStoreKey } from './cache-key.js';
 import { buildStaticEmbeddingStore, type StaticEmbeddingResult } from './static-embedding.js';
+import { buildSurfaceStore, isSurfaceModel } from './surface.js';
 
-/** `--model static:glove-100d` or `static:/path/vectors.txt`: a static word-embedding baseline, not an LLM. */
+/**
+ * `--model static:glove-100d` or `static:/path/vectors.txt` (a static word-embedding baseline), or
+ * `surface:tfidf|bag-of-tokens|char-ngrams[@TOKENIZER]` (surface-form baselines, docs/controls.md): not an LLM.
+ */
 export function isStaticModel(model: string): boolean {
-  return model.startsWith('static:');
+  return model.startsWith('static:') || isSurfaceModel(model);
 }
 
 /**
@@ -25,7 +29,8 @@ export async function extractStatic(o: {
   const full = typeof o.dataset === 'string' ? await loadDataset(o.dataset) : o.dataset;
   const selected = selectFor(full, o);
   const key = await staticStoreKey(o.model, full, o.prompt ?? 'empty', selected);
-  const result = await buildStaticEmbeddingStore(subsetDataset(full, selected.rows), {
+  const dataset = subsetDataset(full, selected.rows);
+  const common = {
     model: o.model,
     out: o.out,
     ...(o.prompt ? { prompt: o.prompt } : {}),
@@ -34,7 +39,13 @@ export async function extractStatic(o: {
       cacheKey: key,
       ...(selected.selection.mode === 'sample' ? { sampledRows: selected.rows } : {}),
     },
-  });
+  };
+  if (isSurfaceModel(o.model)) {
+    const r = await buildSurfaceStore(dataset, common);
+    const covered = r.n - r.uncovered;
+    return { ...r, covered, tokenCoverage: r.n ? covered / r.n : 0, warnings: selected.warnings };
+  }
+  const result = await buildStaticEmbeddingStore(dataset, common);
   return { ...result, warnings: selected.warnings };
 }
 

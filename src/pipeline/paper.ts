@@ -25,7 +25,7 @@ import {
   pcaExperiment,
   promptsExperiment,
 } from '../experiments/index.js';
-import { EXPERIMENT_MATHS, type ExtractionModel, shortKeyHash } from '../extract/index.js';
+import { EXPERIMENT_MATHS, type ExtractionModel, isStaticModel, shortKeyHash } from '../extract/index.js';
 import {
   DEVICE_CHOICES,
   type DeviceRequest,
@@ -68,6 +68,10 @@ export interface PaperOptions {
   /** MLP settings (epochs etc.); defaults as docs/method.md#mlp. */
   mlp?: { maxEpochs?: number; batchSize?: number; weightDecays?: number[] };
   log?: (line: string) => void;
+  /** Surface baselines + control task on each dataset's canonical prompt (default true; docs/controls.md). */
+  controls?: boolean;
+  /** Also the random-init twin on each dataset's canonical prompt (one more extraction each). */
+  randomInitControl?: boolean;
 }
 
 export interface PaperResult {
@@ -103,7 +107,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   const root = join(runsRoot, modelSlug(options.model));
   await mkdir(root, { recursive: true });
   const datasets = await loadDatasets(options.datasets, log);
-  const static_ = options.model.startsWith('static:');
+  const static_ = isStaticModel(options.model); // static: and surface: baselines load no model
   const device = options.device && !static_ ? await resolveDevice(options.device, { log }) : undefined;
   const engine = {
     ...(device && { device }),
@@ -144,11 +148,13 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           ...engine,
           ...(options.paperCompat && { paperCompat: true }),
           ...(options.seed !== undefined && { seed: options.seed }),
+          controls: prompt === canonical && options.controls !== false,
+          ...(options.randomInitControl && { randomInitControl: true }),
           log,
         });
         stores[prompt] = run.store;
         storeKeys[prompt] = hashJson(run.storeKey);
-        probeDirs.push(run.probe);
+        probeDirs.push(run.probe, ...run.controls);
         probes.push(run.probe);
       }
       const main = stores[canonical] ?? stores[prompts[0]!]!;

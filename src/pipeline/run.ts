@@ -17,6 +17,7 @@ import { allWarnings, formatResultsTable, probeStore, writeProbeResults } from '
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { pathExists } from '../util/fsx.js';
 import { modelDisplayName } from '../util/paths.js';
+import { runControlsFor } from './controls.js';
 import { checkStoreKey, clearKey, keyMatches, writeKey } from './keys.js';
 
 export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out'> {
@@ -31,6 +32,10 @@ export interface RunPipelineOptions extends Omit<ExtractOptions, 'prompt' | 'out
   runsRoot?: string;
   /** Lines for the user (skipped steps, the probe table). */
   log?: (line: string) => void;
+  /** Surface baselines and the control task beside the probe (default true; docs/controls.md). */
+  controls?: boolean;
+  /** Also the random-init twin (one more extraction). */
+  randomInitControl?: boolean;
 }
 
 export interface RunResult {
@@ -42,6 +47,8 @@ export interface RunResult {
   storeKey: StoreKey;
   /** Which steps ran (the others were up to date). */
   ran: { extract: boolean; probe: boolean; report: boolean };
+  /** Probe directories of the controls (surface baselines, random-init twin). */
+  controls: string[];
 }
 
 /**
@@ -145,12 +152,13 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     ran.probe = true;
   }
 
-  if (await upToDate(report, [results])) {
+  const controls = await runControlsFor(options, { dataset, prompt, out, store, probeDir, log });
+  if (!controls.ran && (await upToDate(report, [results]))) {
     log(`report: ${report} is up to date, skipping`);
   } else {
-    const inputs = await loadReportInputs([probeDir], { stores: [store] });
+    const inputs = await loadReportInputs([probeDir, ...controls.probeDirs], { stores: [store] });
     await writeReport(report, inputs, {});
     ran.report = true;
   }
-  return { out, store, probe: probeDir, report, storeKey, ran };
+  return { out, store, probe: probeDir, report, storeKey, ran, controls: controls.probeDirs };
 }

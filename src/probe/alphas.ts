@@ -29,6 +29,11 @@ export const ALPHA_PRESETS: Readonly<Record<string, { describe: string; grid: (d
     describe: 'logspace(3, 4.5, 12), the linear baseline of the MLP-probe experiment',
     grid: () => logspace(3, 4.5, 12),
   },
+  surface: {
+    describe:
+      'logspace(-2, 3.5, 12), for surface-form baselines (unit-norm TF-IDF rows, small counts; docs/controls.md)',
+    grid: () => logspace(-2, 3.5, 12),
+  },
   default: {
     describe: 'logspace(0.8, 4.1 + log10(d/4096), 12): the 7B grid stretched with the model width',
     grid: (d) => logspace(0.8, 0.8 + 3.3 + Math.log10(d / 4096), 12),
@@ -43,6 +48,7 @@ const SHORT_NAMES: Record<string, string> = {
 
 /** The paper's grid for the paper's models (by model id), otherwise the width-scaled default. */
 export function autoPreset(modelId: string): string {
+  if (modelId.startsWith('surface:')) return 'surface';
   const m = /llama-2-(7|13|70)b/i.exec(modelId);
   return m ? `llama-2-${m[1]}b` : 'default';
 }

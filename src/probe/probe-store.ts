@@ -92,6 +92,8 @@ export interface ProbeOptions {
   predictions?: PredictionsMode;
   /** Entity-layer rows above which compact predictions keep only test rows (default COMPACT_PREDICTION_ROWS). */
   compactRowLimit?: number;
+  /** Targets to fit and score instead of the store's (n × t; control tasks, docs/controls.md). */
+  targets?: Float64Array;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
   /** Called for each layer that is skipped (non-finite activations). */
@@ -189,7 +191,9 @@ export async function probeStore(
   }
   const entities = await store.entities();
   const names = entities.map((e) => String(e.name));
-  const targets = store.targets();
+  const targets = options.targets ?? store.targets();
+  if (targets.length !== m.n * t)
+    throw new Error(`probeStore: targets hold ${targets.length} values, expected ${m.n * t}`);
   const isTest = store.isTest();
   const n = m.n;
   const trainRows: number[] = [];

@@ -29,6 +29,14 @@ test('the demo builds the GloVe baseline, probes it and writes a report that say
   }
   const html = readFileSync(result.report, 'utf8');
   assert.match(html, /static word-embedding baseline/);
+  // GloVe beside the surface-form baselines of the same names (docs/controls.md).
+  assert.match(text, /surface:char-ngrams: test R² -?\d/);
+  for (const kind of ['tfidf', 'bag-of-tokens', 'char-ngrams']) {
+    const r = JSON.parse(readFileSync(join(out, 'controls', kind, 'probe/results.json'), 'utf8'));
+    assert.equal(r.model, `surface:${kind}`);
+    assert.equal(r.nTrain + r.nTest, 1500);
+    assert.ok(html.includes(`surface:${kind}`), kind);
+  }
   assert.ok(html.includes('spacetime-lens run --model &lt;hf-id-or-dir&gt; --dataset world_place'));
   const results = JSON.parse(readFileSync(join(out, 'probe/results.json'), 'utf8'));
   assert.equal(results.model, 'static:glove-100d');

@@ -15,6 +15,7 @@ import { sliceDataset } from '../extract/static-route.js';
 import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { demoSurfaceBaselines } from './demo-controls.js';
 import { writeReport } from './html.js';
 import { loadReportInputs } from './load.js';
 
@@ -85,8 +86,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   log(formatResultsTable(run.results));
   log('');
 
+  log('    controls  surface-form baselines of the same city names (docs/controls.md):');
+  const controls = await demoSurfaceBaselines(dataset, out, log);
   const report = join(out, 'report.html');
-  const inputs = await loadReportInputs([probeDir]);
+  const inputs = await loadReportInputs([probeDir, ...controls]);
   await writeReport(report, inputs, {
     title: 'spacetime-lens demo: world cities from GloVe word vectors (static-embedding baseline)',
     notes: [

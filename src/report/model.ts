@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import { CANONICAL_PROMPTS } from '../data/prompts.js';
 import { ensure } from '../util/errors.js';
 import { modelDisplayName } from '../util/paths.js';
+import { runControlsCell, splitControls, withControlReferences } from './controls.js';
 import {
   type DepthOf,
   type ExpSection,
@@ -56,6 +57,8 @@ export interface RunSummary {
   /** The run's warnings, then each layer's (one line per distinct message, with the layers it applies to). */
   warnings: string[];
   source?: string;
+  /** Its controls' best test R² and its selectivity (docs/controls.md); empty for control runs. */
+  controls?: string;
 }
 
 export interface ReportModel {
@@ -179,7 +182,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   const runs = inputs.runs;
   if (runs.length) addLayerCurves(runs, add);
   const points: RunPoints[] = [];
-  const pointRuns = representativeRuns(runs, true);
+  const pointRuns = representativeRuns(splitControls(runs).main, true); // no maps of the controls
   for (const run of pointRuns) {
     const p = buildRunPoints(run, options);
     const index = points.push(p) - 1;
@@ -242,7 +245,7 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     title: options.title ?? defaultTitle(runs),
     notes: [...(options.notes ?? []), ...runs.flatMap(skippedLayerNotes)],
     generatedAt: options.generatedAt ?? new Date().toISOString(),
-    runs: runs.map(summarize),
+    runs: runs.map((r) => ({ ...summarize(r), controls: runControlsCell(r, runs) })),
     points,
     figures,
     extras,
@@ -253,15 +256,19 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   };
 }
 
-function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => string): void {
+function addLayerCurves(all: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => string): void {
+  // Control runs (surface:, static:, random-init:) are drawn as grey references beside the real models' lines.
+  const { main: runs, controls } = splitControls(all);
   const main = representativeRuns(runs, false);
+  const curve = (of: ReportRun[], metric: 'r2' | 'proxError') =>
+    withControlReferences(layerCurveSpec(of, metric), of, controls, metric);
   add({
     slug: 'main-r2-by-depth',
     title: 'Test R² against normalized depth',
     description:
       "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
     section: 'layers',
-    spec: layerCurveSpec(main, 'r2'),
+    spec: curve(main, 'r2'),
     renderer: 'svg',
     marks: curvePoints(main, 'r2').length,
   });
@@ -272,7 +279,7 @@ function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => 
       description:
         'The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance. Look for the fall mirroring the R² rise.',
       section: 'layers',
-      spec: layerCurveSpec(main, 'proxError'),
+      spec: curve(main, 'proxError'),
       renderer: 'svg',
       marks: curvePoints(main, 'proxError').length,
     });
@@ -283,7 +290,7 @@ function addLayerCurves(runs: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => 
       title: 'Test R² against normalized depth, every probe run (all prompts)',
       description: 'Every run of the table above, one line per model · prompt.',
       section: 'layers',
-      spec: layerCurveSpec(runs, 'r2'),
+      spec: curve(runs, 'r2'),
       renderer: 'svg',
       marks: curvePoints(runs, 'r2').length,
     });
@@ -336,6 +343,7 @@ function disambiguate(runs: ReportRun[]): ReportRun[] {
 }
 
 function defaultTitle(runs: ReportRun[]): string {
-  const models = [...new Set(runs.map((r) => modelDisplayName(r.results.model)))];
+  const main = splitControls(runs).main; // a model's controls do not make the report a multi-model one
+  const models = [...new Set(main.map((r) => modelDisplayName(r.results.model)))];
   return models.length === 1 ? `Space and time probes: ${models[0]}` : 'Space and time probes';
 }

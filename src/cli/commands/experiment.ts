@@ -201,6 +201,8 @@ function registerPaper(program: Command): void {
     )
     .option('--seed <n>', 'seed of every random draw', '0')
     .option('--quiet', 'no progress lines')
+    .option('--no-controls', 'skip the surface baselines and the control task (docs/controls.md)')
+    .option('--random-init-control', 'also extract and probe the random-init twin on each canonical prompt')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
       const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
       const fromFlags: Omit<PaperOptions, 'model'> = {
@@ -222,6 +224,8 @@ function registerPaper(program: Command): void {
         ...(str('gpuDtype') === 'f16' && { weightDtype: 'f16' as const }),
         ...(flags['paperCompat'] === true && { paperCompat: true }),
         seed: nonNegativeInt(str('seed')!, '--seed'),
+        ...(flags['controls'] === false && { controls: false }),
+        ...(flags['randomInitControl'] === true && { randomInitControl: true }),
         ...(!flags['quiet'] && { log: (line: string) => console.error(line) }),
       };
       const config = str('config') ? await readPaperConfig(str('config')!) : undefined;

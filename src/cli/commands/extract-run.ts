@@ -19,6 +19,7 @@ import {
   type Shard,
   shardOutDir,
 } from '../../extract/index.js';
+import { controlModelId, loadControlModel } from '../../extract/random-init-route.js';
 import { modelSlug, runPipeline } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
 import { engineDevice } from '../device.js';
@@ -49,6 +50,9 @@ export interface ExtractFlags {
   shard?: string;
   shardCount?: string;
   autoShard?: boolean;
+  control?: 'random-init';
+  controls?: boolean;
+  randomInitControl?: boolean;
 }
 
 export function progressFor(quiet: boolean | undefined): ProgressSink {
@@ -82,6 +86,7 @@ export async function optionsFromFlags(
     ...(flags.resume ? { resume: true } : {}),
     ...(flags.overwrite ? { overwrite: true } : {}),
     ...(shard ? { shard } : {}),
+    ...(flags.control ? { control: flags.control } : {}),
     progress: progressFor(flags.quiet),
   };
 }
@@ -140,6 +145,10 @@ async function extractCommand(
       ...(flags.overwrite ? { overwrite: true } : {}),
     });
     for (const w of r.warnings) console.error(`warning: ${w}`);
+    if (flags.model.startsWith('surface:')) {
+      console.log(`wrote ${r.out}: ${r.n} entities x d=${r.d} (${r.model}); ${r.uncovered} without any term`);
+      return;
+    }
     console.log(
       `wrote ${r.out}: ${r.n} entities x d=${r.d} (${r.model}); ${r.uncovered} entities had no known word ` +
         `(zero vectors)${r.uncoveredExamples.length ? `, e.g. ${r.uncoveredExamples.join(', ')}` : ''}; ` +
@@ -159,13 +168,15 @@ async function extractCommand(
   }
   // One model load serves every prompt; each prompt gets its own store under --out.
   const dataset = await loadDataset(flags.dataset);
-  const { loadModel, modelIdentity } = await import('../../model/index.js');
-  const model = await loadModel(flags.model, {
-    device: base.device ?? 'cpu',
-    ...(base.weightDtype ? { weightDtype: base.weightDtype } : {}),
-    ...(base.revision ? { revision: base.revision } : {}),
-    ...(base.offline ? { offline: true } : {}),
-  });
+  const { loadModel } = await import('../../model/index.js');
+  const model = base.control
+    ? ((await loadControlModel(base)) as unknown as Awaited<ReturnType<typeof loadModel>>)
+    : await loadModel(flags.model, {
+        device: base.device ?? 'cpu',
+        ...(base.weightDtype ? { weightDtype: base.weightDtype } : {}),
+        ...(base.revision ? { revision: base.revision } : {}),
+        ...(base.offline ? { offline: true } : {}),
+      });
   try {
     for (const p of listPrompts(dataset)) {
       report(
@@ -175,7 +186,7 @@ async function extractCommand(
           prompt: p.name,
           out: join(flags.out, p.name),
           loadedModel: model as unknown as NonNullable<ExtractOptions['loadedModel']>,
-          modelId: modelIdentity(flags.model),
+          modelId: controlModelId(base),
         }),
       );
     }
@@ -211,6 +222,8 @@ export async function runCli(flags: ExtractFlags): Promise<void> {
         ...base,
         ...(flags.prompt ? { prompt: flags.prompt } : {}),
         ...(flags.out ? { out: resolve(flags.out) } : {}),
+        ...(flags.controls === false ? { controls: false } : {}),
+        ...(flags.randomInitControl ? { randomInitControl: true } : {}),
         log: (line) => console.error(line),
       }),
   );

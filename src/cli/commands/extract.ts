@@ -71,7 +71,8 @@ export function registerExtract(program: Command): void {
       )
       .requiredOption(
         '--model <model>',
-        'Hugging Face checkpoint directory, Hub id (org/name[@rev]) or static:<embedding>',
+        'Hugging Face checkpoint directory, Hub id (org/name[@rev]), static:<embedding>, or a surface baseline ' +
+          'surface:tfidf|bag-of-tokens|char-ngrams[@TOKENIZER] (docs/controls.md)',
       )
       .requiredOption(
         '--dataset <name>',
@@ -91,6 +92,13 @@ export function registerExtract(program: Command): void {
       'number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes)',
     )
     .option('--no-auto-shard', 'ignore SLURM_ARRAY_TASK_ID / JOB_COMPLETION_INDEX in the environment')
+    .addOption(
+      new Option(
+        '--control <kind>',
+        "random-init: the model's architecture and tokenizer with fresh Hugging Face-style weights (seeded by " +
+          '--seed), from config.json alone; recorded as model random-init:<model> (docs/controls.md)',
+      ).choices(['random-init']),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -139,6 +147,8 @@ export function registerExtract(program: Command): void {
       ),
   )
     .option('--resume', 'accepted for symmetry with extract; run always resumes')
+    .option('--no-controls', 'skip the surface baselines and the control task (docs/controls.md)')
+    .option('--random-init-control', 'also extract and probe the random-init twin (one more extraction)')
     .action(async (opts) => {
       await runCli(opts);
     });

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ALPHA_PRESETS } from '../../probe/alphas.js';
+import { controlTask, formatControlTask, writeControlTask } from '../../probe/control-task.js';
 import { MIN_TEST_ROWS } from '../../probe/metrics.js';
 import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
 import { UserError } from '../../util/errors.js';
@@ -15,6 +16,8 @@ interface ProbeFlags {
   predictions: 'compact' | 'best' | 'all';
   out?: string;
   quiet?: boolean;
+  controlTask?: boolean;
+  controlSeed: string;
 }
 
 /** Registers `probe`: ridge probes on every layer of an activation store. */
@@ -64,6 +67,12 @@ export function registerProbe(program: Command): void {
     )
     .option('--out <dir>', 'output directory (default: <store>.probe)')
     .option('--quiet', 'no per-layer progress lines')
+    .option(
+      '--control-task',
+      'also probe targets shuffled within entity type (and country/block for places) and write the selectivity ' +
+        '(real R² - control R²) per layer to control-task.json (docs/controls.md)',
+    )
+    .option('--control-seed <n>', 'seed of the control-task shuffle', '0')
     .action(async (flags: ProbeFlags) => {
       const out = resolve(flags.out ?? `${flags.store.replace(/\/+$/, '')}.probe`);
       if (resolve(out) === resolve(flags.store)) throw new UserError('--out must not be the store directory');
@@ -107,5 +116,21 @@ export function registerProbe(program: Command): void {
           ? `no best layer named (${r.nTest} test rows, fewer than ${MIN_TEST_ROWS}); results in ${out}`
           : `best layer ${r.bestLayer} (by test R²); results in ${out}`,
       );
+      if (flags.controlTask) {
+        const seed = Number(flags.controlSeed);
+        if (!Number.isInteger(seed))
+          throw new UserError(`--control-seed: '${flags.controlSeed}' is not an integer`);
+        const control = await controlTask(flags.store, {
+          layers: flags.layers,
+          hook: flags.hook,
+          alphas: flags.alphas,
+          cv: flags.cv,
+          paperCompat: !!flags.paperCompat,
+          seed,
+          real: run.results,
+        });
+        await writeControlTask(out, control);
+        console.log(formatControlTask(control));
+      }
     });
 }

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { controlLabel, splitControls } from './controls.js';
+import { renderReport } from './html.js';
+import { loadReportInputs } from './load.js';
+import { buildReportModel } from './model.js';
+import { syntheticSpaceRun } from './test-data.js';
+import type { ReportRun } from './types.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'stl-report-controls-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A one-layer baseline run with a given test R². */
+function baseline(model: string, r2: number): ReportRun {
+  const run = syntheticSpaceRun({ n: 40, layers: [0], model });
+  run.results.layers[0]!.test.r2 = r2;
+  delete run.predictions;
+  return run;
+}
+
+function withControls() {
+  const real = syntheticSpaceRun({ n: 60, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'org/model-7b' });
+  real.controlTask = {
+    groupColumns: ['entity_type', 'country'],
+    split: 'test',
+    layers: real.results.layers.map((l) => ({
+      layer: l.layer,
+      real: l.test.r2,
+      control: 0.1,
+      selectivity: l.test.r2 - 0.1,
+    })),
+  };
+  const twin = syntheticSpaceRun({
+    n: 60,
+    layers: [0, 1, 2, 3, 4, 5, 6, 7],
+    model: 'random-init:org/model-7b',
+  });
+  twin.results.layers.forEach((l) => {
+    l.test.r2 = 0.05;
+  });
+  delete twin.predictions;
+  return {
+    real,
+    runs: [
+      real,
+      baseline('surface:tfidf@/models/org/model-7b', 0.4),
+      baseline('surface:char-ngrams', 0.45),
+      twin,
+    ],
+  };
+}
+
+test('report with controls: grey reference lines in the R² figure, a controls column in the runs table', () => {
+  const { real, runs } = withControls();
+  const model = buildReportModel({ runs });
+  const fig = model.figures.find((f) => f.slug === 'main-r2-by-depth')!;
+  // The paper's reference markers share the data without a series.
+  const values = (
+    fig.spec['data']['values'] as {
+      series?: string;
+      value: number;
+      x: number;
+      control?: boolean;
+    }[]
+  ).filter((v) => v.series !== undefined);
+  // The coloured series are the real run only; the controls come in flagged.
+  assert.deepEqual(
+    [...new Set(values.filter((v) => !v.control).map((v) => v.series))],
+    ['org/model-7b · coords'],
+  );
+  const flat = values.filter((v) => v.series === 'surface:tfidf');
+  assert.deepEqual(
+    flat.map((v) => [v.x, v.value]),
+    [
+      [0, 0.4],
+      [1, 0.4],
+    ],
+    'a one-layer baseline spans the panel as a flat line',
+  );
+  assert.equal(values.filter((v) => v.series === 'random-init').length, 8, 'the twin by layer');
+  const task = values.filter((v) => v.series === 'control task (coords)');
+  assert.equal(task.length, 8);
+  assert.ok(task.every((v) => v.value === 0.1));
+  const layers = fig.spec['spec']['layer'] as {
+    mark: { color?: string };
+    transform?: { filter?: string }[];
+  }[];
+  assert.ok(layers.filter((l) => l.mark.color === '#8a9099').length >= 2, 'grey layers');
+  assert.ok(
+    layers
+      .filter((l) => l.mark.color !== '#8a9099')
+      .every((l) => l.transform?.[0]?.filter === '!datum.control'),
+    'the real runs’ layers skip the control points',
+  );
+  const summary = model.runs.find((r) => r.model === 'org/model-7b')!;
+  const best = real.results.bestLayer!;
+  const sel = (real.results.layers.find((l) => l.layer === best)!.test.r2 - 0.1).toFixed(3);
+  assert.equal(
+    summary.controls,
+    `surface:tfidf 0.400 · surface:char-ngrams 0.450 · random-init 0.050 · selectivity ${sel} (control task 0.100)`,
+  );
+  assert.equal(model.runs.find((r) => r.model === 'surface:char-ngrams')!.controls, '');
+  const html = renderReport({ runs });
+  assert.match(html, /<th>controls<\/th>/);
+  assert.ok(html.includes(`selectivity ${sel}`));
+});
+
+test('controls: a report of baselines only (the demo) draws them as ordinary runs; labels are short', () => {
+  const runs = [baseline('static:glove-100d', 0.3), baseline('surface:tfidf', 0.4)];
+  assert.equal(splitControls(runs).main.length, 2);
+  const values = (
+    buildReportModel({ runs }).figures[0]!.spec['data']['values'] as { series?: string; control?: boolean }[]
+  ).filter((v) => v.series !== undefined); // not the paper's reference markers
+  assert.ok(values.length === 2 && values.every((v) => !v.control));
+  assert.equal(controlLabel('surface:bag-of-tokens@/a/b'), 'surface:bag-of-tokens');
+  assert.equal(controlLabel('random-init:/m/x'), 'random-init');
+  assert.equal(controlLabel('static:glove-100d'), 'static:glove-100d');
+});
+
+test('loadReportInputs reads control-task.json beside results.json; hostile names stay escaped', async () => {
+  const dir = join(scratch, 'probe');
+  const run = syntheticSpaceRun({ n: 30, layers: [0, 1], model: '<b>m</b>' });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...run.results, predictions: undefined }));
+  writeFileSync(
+    join(dir, 'control-task.json'),
+    JSON.stringify({
+      groupColumns: ['country'],
+      split: 'test',
+      layers: [{ layer: 1, real: 0.5, control: 0.2, selectivity: 0.3 }],
+    }),
+  );
+  const loaded = await loadReportInputs([dir]);
+  assert.equal(loaded.runs[0]!.controlTask?.layers[0]?.selectivity, 0.3);
+  const surface = baseline('surface:tfidf@<i>x</i>', 0.2);
+  const html = renderReport({ runs: [loaded.runs[0]!, surface] });
+  assert.doesNotMatch(html.replace(/<script[\s\S]*?<\/script>/g, ''), /<i>x<\/i>|<b>m<\/b>/);
+});
+
+test('two models on one dataset: each run lists only its own twin and tokenizer baselines', () => {
+  const a = syntheticSpaceRun({ n: 40, layers: [0, 1, 2], model: '/m/a' });
+  const b = syntheticSpaceRun({ n: 40, layers: [0, 1, 2], model: '/m/b' });
+  const twinA = syntheticSpaceRun({ n: 40, layers: [0, 1, 2], model: 'random-init:/m/a' });
+  const runs = [a, b, twinA, baseline('surface:tfidf@/m/b', 0.3), baseline('surface:char-ngrams', 0.2)];
+  const model = buildReportModel({ runs });
+  const cell = (m: string) => model.runs.find((r) => r.model === m)!.controls!;
+  assert.match(cell('/m/a'), /^random-init 0\.\d+ · surface:char-ngrams 0\.200$/);
+  assert.equal(cell('/m/b'), 'surface:tfidf 0.300 · surface:char-ngrams 0.200');
+  const values = model.figures[0]!.spec['data']['values'] as { series: string; control?: boolean }[];
+  const labels = new Set(values.filter((v) => v.control).map((v) => v.series));
+  assert.deepEqual([...labels].sort(), ['random-init (a)', 'surface:char-ngrams', 'surface:tfidf (b)']);
+});

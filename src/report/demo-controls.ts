@@ -1,0 +1,35 @@
+/**
+ * The demo's surface-form baselines beside GloVe (docs/controls.md): character n-gram TF-IDF always (no tokenizer),
+ * token TF-IDF and bag-of-tokens when the shipped tokenizer package is installed. Each is a store + probe under
+ * <out>/controls/<kind>/; returns the probe directories for the report.
+ */
+import { join } from 'node:path';
+import type { EntityDataset } from '../data/types.js';
+import { buildSurfaceStore, SURFACE_KINDS } from '../extract/surface.js';
+import { probeStore, writeProbeResults } from '../probe/index.js';
+import { UserError } from '../util/errors.js';
+
+export async function demoSurfaceBaselines(
+  dataset: EntityDataset,
+  out: string,
+  log: (line: string) => void,
+): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const kind of SURFACE_KINDS) {
+    const model = `surface:${kind}`;
+    const store = join(out, 'controls', kind, 'store');
+    try {
+      await buildSurfaceStore(dataset, { model, out: store, overwrite: true });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      log(`              ${model} skipped: ${err.message}`);
+      continue;
+    }
+    const probeDir = join(out, 'controls', kind, 'probe');
+    const run = await probeStore(store);
+    await writeProbeResults(probeDir, run);
+    log(`              ${model}: test R² ${run.results.layers[0]!.test.r2.toFixed(3)}`);
+    dirs.push(probeDir);
+  }
+  return dirs;
+}
