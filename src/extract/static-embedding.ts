@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { entityString, getPrompt } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
-import { createStore, entitiesFromDataset } from '../store/index.js';
+import { createStore, entitiesFromDataset, type StoreEntity } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 
@@ -253,46 +253,64 @@ export async function buildStaticEmbeddingStore(
     static_words: total[i],
     static_known_words: known[i],
   }));
+  result.out = await writeOneLayerStore(dataset, entities, data, vectors.d, {
+    ...options,
+    prompt: promptName,
+    extra: {
+      staticEmbedding: {
+        description:
+          'mean word vector of the entity string (lower-cased word tokens, accents removed); not an LLM',
+        vocabularyHits: vectors.vectors.size,
+        entitiesWithoutKnownWords: result.uncovered,
+        tokenCoverage: result.tokenCoverage,
+      },
+      ...options.extra,
+    },
+  });
+  return result;
+}
+
+/**
+ * Writes a baseline's one-layer store (`blocks.0.hook_resid_post`, f32, n x d): the shape every non-LLM control
+ * (static word vectors, surface-form baselines) shares, so probe, experiments and report take it unchanged.
+ */
+export async function writeOneLayerStore(
+  dataset: EntityDataset,
+  entities: StoreEntity[],
+  data: Float32Array,
+  d: number,
+  o: { out: string; model: string; prompt: string; overwrite?: boolean; extra: Record<string, unknown> },
+): Promise<string> {
   const writer = createStore(
-    options.out,
+    o.out,
     {
       formatVersion: 1,
-      model: { id: options.model },
+      model: { id: o.model },
       dataset: {
         name: dataset.name,
         sha256: dataset.source.sha256,
         kind: dataset.kind,
         targetNames: dataset.targetNames,
       },
-      prompt: { name: promptName },
+      prompt: { name: o.prompt },
       hooks: ['hook_resid_post'],
       layers: [0],
       dtype: 'f32',
       n: dataset.n,
-      d: vectors.d,
+      d,
       aggregation: 'mean',
       toolVersion: VERSION,
       createdAt: new Date().toISOString(),
-      extra: {
-        staticEmbedding: {
-          description:
-            'mean word vector of the entity string (lower-cased word tokens, accents removed); not an LLM',
-          vocabularyHits: vectors.vectors.size,
-          entitiesWithoutKnownWords: result.uncovered,
-          tokenCoverage: result.tokenCoverage,
-        },
-        ...options.extra,
-      },
+      extra: o.extra,
     },
     entities,
-    { overwrite: options.overwrite },
+    { overwrite: o.overwrite },
   );
   try {
-    await writer.write('blocks.0.hook_resid_post', data, dataset.n, vectors.d);
-    result.out = await writer.finish();
+    await writer.write('blocks.0.hook_resid_post', data, dataset.n, d);
+    return await writer.finish();
   } catch (err) {
     await writer.abort();
     throw err;
   }
-  return result;
 }

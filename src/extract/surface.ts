@@ -11,9 +11,9 @@ import { dirname } from 'node:path';
 import { entityString, getPrompt } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { loadTokenizer, resolveModelSource } from '../model/index.js';
-import { createStore, entitiesFromDataset } from '../store/index.js';
+import { entitiesFromDataset } from '../store/index.js';
 import { UserError } from '../util/errors.js';
-import { VERSION } from '../version.js';
+import { writeOneLayerStore } from './static-embedding.js';
 import {
   applyTfidf,
   CHAR_NGRAM_RANGE,
@@ -155,38 +155,11 @@ export async function buildSurfaceStore(
     uncovered: empty.length,
     uncoveredExamples: empty.slice(0, 5).map((i) => dataset.names[i]!),
   };
-  const writer = createStore(
-    options.out,
-    {
-      formatVersion: 1,
-      model: { id: options.model },
-      dataset: {
-        name: dataset.name,
-        sha256: dataset.source.sha256,
-        kind: dataset.kind,
-        targetNames: dataset.targetNames,
-      },
-      prompt: { name: promptName },
-      hooks: ['hook_resid_post'],
-      layers: [0],
-      dtype: 'f32',
-      n: dataset.n,
-      d: features.d,
-      aggregation: 'mean',
-      toolVersion: VERSION,
-      createdAt: new Date().toISOString(),
-      extra: { surface: surfaceDescription(spec, vocabulary, features.exact, rank), ...options.extra },
-    },
-    entitiesFromDataset(dataset),
-    { overwrite: options.overwrite },
-  );
-  try {
-    await writer.write('blocks.0.hook_resid_post', features.data, dataset.n, features.d);
-    result.out = await writer.finish();
-  } catch (err) {
-    await writer.abort();
-    throw err;
-  }
+  result.out = await writeOneLayerStore(dataset, entitiesFromDataset(dataset), features.data, features.d, {
+    ...options,
+    prompt: promptName,
+    extra: { surface: surfaceDescription(spec, vocabulary, features.exact, rank), ...options.extra },
+  });
   return result;
 }
 
