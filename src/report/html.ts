@@ -21,11 +21,12 @@ h3 { font-size: 15px; margin: 22px 0 6px; }
 .meta { color: var(--muted); font-size: 12.5px; } .intro { margin: 2px 0 8px; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 8px 0 14px; max-width: 100%; }
 caption { text-align: left; font-weight: 600; padding: 2px 0 4px; }
-th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; white-space: normal; overflow-wrap: anywhere; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; white-space: normal; overflow-wrap: break-word; }
+th { white-space: nowrap; }
 th { background: #f5f7f9; font-weight: 600; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; overflow-wrap: normal; }
-td.settings { font-size: 11.5px; color: var(--muted); max-width: 240px; }
-td.source { font-size: 11.5px; color: var(--muted); max-width: 200px; }
+td.settings { font-size: 11.5px; color: var(--muted); max-width: 240px; overflow-wrap: anywhere; }
+td.source { font-size: 11.5px; color: var(--muted); max-width: 200px; overflow-wrap: anywhere; }
 tr.paper td { color: #6b7480; font-style: italic; background: #fafbfc; }
 .table-wrap { max-width: 100%; overflow-x: auto; }
 .side { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
