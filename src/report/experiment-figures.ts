@@ -118,6 +118,21 @@ function panel(n: number): { width: number; height: number; columns: number } {
   return { width: columns === 1 ? 520 : columns === 2 ? 420 : 290, height: 180, columns };
 }
 
+/** Test R² against normalized depth, one colour per series: the encoding of every by-layer experiment curve. */
+function depthR2Encoding(colorTitle: string): VlSpec {
+  return {
+    x: {
+      field: 'depth',
+      type: 'quantitative',
+      title: 'normalized depth (layer / last layer)',
+      scale: { domain: [0, 1] },
+    },
+    y: { field: 'r2', type: 'quantitative', title: 'test R²' },
+    color: { field: 'series', type: 'nominal', title: colorTitle },
+    tooltip: [{ field: 'series' }, { field: 'layer' }, { field: 'r2', format: '.3f', title: 'test R²' }],
+  };
+}
+
 function facetSpec(values: unknown[], datasets: string[], layers: VlSpec[], extra: VlSpec = {}): VlSpec {
   const p = panel(datasets.length);
   return {
@@ -209,17 +224,7 @@ function mlpSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | undef
         r2: r['test_r2'],
       })),
   );
-  const enc = {
-    x: {
-      field: 'depth',
-      type: 'quantitative',
-      title: 'normalized depth (layer / last layer)',
-      scale: { domain: [0, 1] },
-    },
-    y: { field: 'r2', type: 'quantitative', title: 'test R²' },
-    color: { field: 'series', type: 'nominal', title: 'model · probe' },
-    tooltip: [{ field: 'series' }, { field: 'layer' }, { field: 'r2', format: '.3f', title: 'test R²' }],
-  };
+  const enc = depthR2Encoding('model · probe');
   return {
     id: 'mlp',
     title: 'Linear vs MLP probe',
@@ -267,17 +272,7 @@ function promptsSection(docs: ExperimentDoc[], depthOf: DepthOf): ExpSection | u
         r2: r['test_r2'],
       })),
   );
-  const enc = {
-    x: {
-      field: 'depth',
-      type: 'quantitative',
-      title: 'normalized depth (layer / last layer)',
-      scale: { domain: [0, 1] },
-    },
-    y: { field: 'r2', type: 'quantitative', title: 'test R²' },
-    color: { field: 'series', type: 'nominal', title: multiModel ? 'model · prompt' : 'prompt' },
-    tooltip: [{ field: 'series' }, { field: 'layer' }, { field: 'r2', format: '.3f', title: 'test R²' }],
-  };
+  const enc = depthR2Encoding(multiModel ? 'model · prompt' : 'prompt');
   const head = [
     'model',
     ...datasets.flatMap((d) => [`${datasetTitle(d)} same`, `${datasetTitle(d)} different`]),
