@@ -1,26 +1,32 @@
 /**
  * bench/extract: end-to-end extraction throughput, ours vs PyTorch, same job, same batches, same machine, same run.
  *
- *   node --import tsx bench/extract/bench.ts [--rows 2000 | --rows 500,2000,8000] [--batch N] [--dir /tmp/stl-bench-extract]
+ *   node --import tsx bench/extract/bench.ts [--rows 2000 | --rows 500,2000,8000] [--prompt coords|empty|...]
+ *                                            [--batch N] [--dir /tmp/stl-bench-extract]
  *
- * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords`, a random SmolLM2-135M-shaped
- * Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32) with Llama-2-7b-hf's tokenizer (rebuilt from
- * llama-tokenizer-js, src/model/testing-tokenizers.ts), every layer's hook_resid_post at the entity's last token.
+ * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords` (or --prompt), a random
+ * SmolLM2-135M-shaped Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32) with Llama-2-7b-hf's
+ * tokenizer (rebuilt from llama-tokenizer-js, src/model/testing-tokenizers.ts), every layer's hook_resid_post at the
+ * entity's last token.
  * - ours: the `spacetime-lens extract` CLI in a child process under /usr/bin/time -v (wall time and peak RSS include
- *   Node start-up, TypeScript loading via tsx, CSV parsing, tokenization, model load and writing the store);
- * - PyTorch: bench/extract/torch_extract.py under /usr/bin/time -v, given our token ids (no HF tokenizers library
- *   in this Python) and our batches: chunks of BATCH rows (default: extract's default) in dataset order, each
- *   sorted into length buckets exactly as the engine does (planBatches), so both sides pad to the same tokens.
- * Equal work: the headline is the ratio of real (unpadded) tokens per second, which with the same batches is the
- * ratio of wall times. Also printed: how much padding the authors' dataset-order batches would have added. Timings
- * are noisy on a shared machine: the CPU model and the load average before and after every size are printed; a
- * figure counts only when the 1-minute load stayed under 3. With a list of sizes, a table of cost per entity follows.
+ *   Node start-up, TypeScript loading via tsx, CSV parsing, tokenization, model load and writing the store). Per
+ *   chunk of BATCH rows the engine computes the rows' shared prefix (BOS + the prompt's tokens) once;
+ * - PyTorch, twice, bench/extract/torch_extract.py under /usr/bin/time -v, given our token ids (no HF tokenizers
+ *   library in this Python):
+ *   - "plain": the loop a user writes, every row's full sequence, in our length buckets over the full lengths
+ *     (so its padding is as low as ours); the same job, the same outputs;
+ *   - "shared prefix": the same prefix trick written in PyTorch (prefix once per chunk, its keys/values reused),
+ *     exactly our batches: equal work, so this ratio is the engines' own speed.
+ * The ratios are of wall times (the same rows and outputs on every side). Timings are noisy on a shared machine:
+ * the CPU model and the load average before and after every size are printed; a figure counts only when the
+ * 1-minute load stayed under 3. With a list of sizes, a table of cost per entity follows.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { sharedPrefixLength } from '../../src/extract/batch.js';
 import { DEFAULT_BATCH_SIZE } from '../../src/extract/extract.js';
 import { SMOLLM2_135M, writeRandomLlama } from '../../src/extract/testing.js';
 import { readNpy } from '../../src/formats/npy.js';
@@ -38,6 +44,7 @@ const sizes = arg('rows', '2000').split(',').map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error('--rows takes positive integers: 500,2000');
 const batch = arg('batch', String(DEFAULT_BATCH_SIZE));
+const prompt = arg('prompt', 'coords');
 const dir = arg('dir', '/tmp/stl-bench-extract');
 const root = packageRoot();
 
@@ -71,14 +78,25 @@ process.exitCode = await main(process.argv.slice(1));`;
 interface SizeResult {
   rows: number;
   realTokens: number;
+  /** Padded tokens of the full sequences (PyTorch plain). */
   paddedTokens: number;
+  /** Tokens ours computes: the rows after their chunk's shared prefix (padded), plus each chunk's prefix once. */
+  computedTokens: number;
   ours: Timed;
   torch: Timed;
+  torchShared: Timed;
   oursCompute: number;
   torchCompute: number;
+  torchSharedCompute: number;
   relErr: number;
   loadBefore: string;
   loadAfter: string;
+}
+
+interface TorchRun {
+  timed: Timed;
+  info: Record<string, number>;
+  relErr: number;
 }
 
 async function main(): Promise<void> {
@@ -105,7 +123,9 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
   await rm(store, { recursive: true, force: true });
   await rm(`${store}.work`, { recursive: true, force: true });
 
-  console.log(`\nours: extract ${rows} world_place entities, all 30 layers, batch ${batch} ...`);
+  console.log(
+    `\nours: extract ${rows} world_place entities, prompt ${prompt}, all 30 layers, batch ${batch} ...`,
+  );
   const ours = await timed(process.execPath, [
     '--import',
     'tsx',
@@ -118,7 +138,7 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
     '--dataset',
     csv,
     '--prompt',
-    'coords',
+    prompt,
     '--limit',
     String(rows),
     '--batch-size',
@@ -131,37 +151,108 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
   const entities = await s.entities();
   const lengths = entities.map((e) => e.input_ids!.length);
   const realTokens = lengths.reduce((a, b) => a + b, 0);
-  const batches = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads);
-  const paddedTokens = batches.reduce((t, b) => t + b.length * lengths[b[0]!]!, 0);
-  const datasetOrderPadded = datasetOrderPadding(lengths, 64);
-  const job = join(dir, 'job.json');
-  await writeFile(
-    job,
-    JSON.stringify({
-      input_ids: entities.map((e) => e.input_ids),
-      positions: entities.map((e) => e.position),
-      batches,
-    }),
+  const plain = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads);
+  const paddedTokens = plain.batches.reduce((t, b) => t + b.length * lengths[b[0]!]!, 0);
+  const prefixes = entities.map((e) => ({
+    ids: e.input_ids!,
+    position: e.position!,
+    span: e['entity_tokens'] as [number, number],
+  }));
+  const shared = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads, prefixes);
+  const computedTokens = shared.batches.reduce(
+    (t, b, i) => t + b.length * (lengths[b[0]!]! - shared.prefix[i]!),
+    shared.chunkPrefixTokens,
   );
+  const datasetOrderPadded = datasetOrderPadding(lengths, 64);
+  const job = { input_ids: entities.map((e) => e.input_ids), positions: entities.map((e) => e.position) };
 
-  console.log(`PyTorch: same job, the same ${batches.length} length-bucketed batches ...`);
-  const npy = join(dir, 'torch.npy');
-  const torch = await timed('/usr/bin/python3', [
+  console.log(
+    `PyTorch plain: every row's full sequence, ${plain.batches.length} length-bucketed batches ...`,
+  );
+  const torch = await runTorch(modelDir, { ...job, batches: plain.batches }, s, rows, 'plain');
+  console.log(`PyTorch shared prefix: our ${shared.batches.length} batches, each chunk's prefix once ...`);
+  const torchShared = await runTorch(
+    modelDir,
+    { ...job, batches: shared.batches, prefix: shared.prefix },
+    s,
+    rows,
+    'shared',
+  );
+  if (torchShared.info['padded_tokens']! + shared.chunkPrefixTokens !== computedTokens)
+    throw new Error('PyTorch shared prefix did not run our batches: not equal work');
+  const oursComputeLine = /\((\d+) computed in ([\d.]+) s/.exec(ours.stdout);
+  const oursCompute = oursComputeLine ? Number(oursComputeLine[2]) : Number.NaN;
+  const loadAfter = await loadavg();
+  const line = (name: string, wall: number, compute: number, rss: number) =>
+    `${name.padEnd(15)} wall ${wall.toFixed(1).padStart(7)} s ${(realTokens / wall).toFixed(0).padStart(7)} real tok/s ` +
+    `${(rows / wall).toFixed(1).padStart(7)} ent/s | compute ${compute.toFixed(1).padStart(6)} s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
+  console.log(
+    `\n${rows} entities, ${realTokens} real tokens, 30 layers x d ${s.manifest.d}. Full sequences in length buckets: ` +
+      `${paddedTokens} padded tokens (${(paddedTokens / realTokens).toFixed(3)}x real; the authors' dataset-order ` +
+      `batches of 64 would pad to ${(datasetOrderPadded / realTokens).toFixed(2)}x). With each chunk's shared prefix ` +
+      `computed once: ${computedTokens} tokens (${(computedTokens / realTokens).toFixed(3)}x real).`,
+  );
+  console.log(`load average before ${loadBefore}, after ${loadAfter}${quiet(loadBefore, loadAfter)}`);
+  console.log(line('ours', ours.wallSeconds, oursCompute, ours.peakRssMb));
+  console.log(
+    line('PyTorch plain', torch.timed.wallSeconds, torch.info['forward_s']!, torch.timed.peakRssMb),
+  );
+  console.log(
+    line(
+      'PyTorch shared',
+      torchShared.timed.wallSeconds,
+      torchShared.info['forward_s']!,
+      torchShared.timed.peakRssMb,
+    ),
+  );
+  console.log(
+    `same job vs PyTorch plain: end-to-end ${(torch.timed.wallSeconds / ours.wallSeconds).toFixed(2)}x, compute ` +
+      `${(torch.info['forward_s']! / oursCompute).toFixed(2)}x; peak RSS ${(ours.peakRssMb / torch.timed.peakRssMb).toFixed(2)}x`,
+  );
+  console.log(
+    `equal work vs PyTorch shared prefix: end-to-end ${(torchShared.timed.wallSeconds / ours.wallSeconds).toFixed(2)}x, ` +
+      `compute ${(torchShared.info['forward_s']! / oursCompute).toFixed(2)}x`,
+  );
+  const relErr = Math.max(torch.relErr, torchShared.relErr);
+  console.log(
+    `max |ours - PyTorch| / max |PyTorch| over all layers: plain ${torch.relErr.toExponential(2)}, shared prefix ` +
+      `${torchShared.relErr.toExponential(2)}`,
+  );
+  return {
+    rows,
+    realTokens,
+    paddedTokens,
+    computedTokens,
+    ours,
+    torch: torch.timed,
+    torchShared: torchShared.timed,
+    oursCompute,
+    torchCompute: torch.info['forward_s']!,
+    torchSharedCompute: torchShared.info['forward_s']!,
+    relErr,
+    loadBefore,
+    loadAfter,
+  };
+}
+
+/** Runs torch_extract.py on a job; checks every layer of every entity against our store. */
+async function runTorch(
+  modelDir: string,
+  job: Record<string, unknown>,
+  s: Awaited<ReturnType<typeof openStore>>,
+  rows: number,
+  tag: string,
+): Promise<TorchRun> {
+  const jobFile = join(dir, `job-${tag}.json`);
+  await writeFile(jobFile, JSON.stringify(job));
+  const npy = join(dir, `torch-${tag}.npy`);
+  const t = await timed('/usr/bin/python3', [
     join(root, 'bench/extract/torch_extract.py'),
     modelDir,
-    job,
+    jobFile,
     npy,
   ]);
-  const torchInfo = JSON.parse(torch.stdout.split('\n').find((l) => l.startsWith('{'))!) as Record<
-    string,
-    number
-  >;
-  if (torchInfo['padded_tokens'] !== paddedTokens)
-    throw new Error(
-      `PyTorch ran ${torchInfo['padded_tokens']} padded tokens, ours ${paddedTokens}: not equal work`,
-    );
-
-  // Agreement: every layer, every entity.
+  const info = JSON.parse(t.stdout.split('\n').find((l) => l.startsWith('{'))!) as Record<string, number>;
   const ref = await readNpy(npy);
   const d = s.manifest.d;
   let err = 0;
@@ -174,52 +265,23 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
       scale = Math.max(scale, Math.abs(want[i]!));
     }
   }
-  const oursComputeLine = /\((\d+) computed in ([\d.]+) s/.exec(ours.stdout);
-  const oursCompute = oursComputeLine ? Number(oursComputeLine[2]) : Number.NaN;
-  const loadAfter = await loadavg();
-  const line = (name: string, wall: number, compute: number, rss: number) =>
-    `${name.padEnd(8)} wall ${wall.toFixed(1).padStart(7)} s ${(realTokens / wall).toFixed(0).padStart(7)} real tok/s ` +
-    `${(rows / wall).toFixed(1).padStart(7)} ent/s | compute ${compute.toFixed(1).padStart(6)} s ` +
-    `${(realTokens / compute).toFixed(0).padStart(7)} real tok/s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
-  console.log(
-    `\n${rows} entities, ${realTokens} real tokens, 30 layers x d ${d}; both sides: ${batches.length} ` +
-      `length-bucketed batches, ${paddedTokens} padded tokens (${(paddedTokens / realTokens).toFixed(3)}x real; ` +
-      `the authors' dataset-order batches of 64 would pad to ${(datasetOrderPadded / realTokens).toFixed(2)}x)`,
-  );
-  console.log(`load average before ${loadBefore}, after ${loadAfter}${quiet(loadBefore, loadAfter)}`);
-  console.log(line('ours', ours.wallSeconds, oursCompute, ours.peakRssMb));
-  console.log(line('PyTorch', torch.wallSeconds, torchInfo['forward_s']!, torch.peakRssMb));
-  console.log(
-    `equal-work ratio (ours / PyTorch real tokens per second): end-to-end ${(torch.wallSeconds / ours.wallSeconds).toFixed(2)}x, ` +
-      `compute ${(torchInfo['forward_s']! / oursCompute).toFixed(2)}x; peak RSS ${(ours.peakRssMb / torch.peakRssMb).toFixed(2)}x`,
-  );
-  console.log(`max |ours - PyTorch| / max |PyTorch| over all layers: ${(err / scale).toExponential(2)}`);
-  return {
-    rows,
-    realTokens,
-    paddedTokens,
-    ours,
-    torch,
-    oursCompute,
-    torchCompute: torchInfo['forward_s']!,
-    relErr: err / scale,
-    loadBefore,
-    loadAfter,
-  };
+  return { timed: t, info, relErr: err / scale };
 }
 
 /** Cost per entity at each size: linear growth shows as a flat ms/entity column. */
 function printTable(results: SizeResult[]): void {
   console.log(
-    '\n| entities | real tokens | padded/real | ours wall s | ours ms/entity | PyTorch wall s | PyTorch ms/entity | ratio | ours peak RSS MB | PyTorch peak RSS MB | max rel diff | load before / after |',
+    '\n| entities | real tokens | padded/real (full) | computed/real (ours) | ours wall s | ours ms/entity | PyTorch plain wall s | PyTorch shared-prefix wall s | same job ratio | equal-work ratio | ours peak RSS MB | PyTorch plain peak RSS MB | max rel diff | load before / after |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const ms = (t: Timed) => ((1000 * t.wallSeconds) / r.rows).toFixed(2);
     console.log(
-      `| ${r.rows} | ${r.realTokens} | ${(r.paddedTokens / r.realTokens).toFixed(3)} | ${r.ours.wallSeconds.toFixed(1)} | ` +
-        `${ms(r.ours)} | ${r.torch.wallSeconds.toFixed(1)} | ${ms(r.torch)} | ` +
-        `${(r.torch.wallSeconds / r.ours.wallSeconds).toFixed(2)}x | ${r.ours.peakRssMb.toFixed(0)} | ` +
+      `| ${r.rows} | ${r.realTokens} | ${(r.paddedTokens / r.realTokens).toFixed(3)} | ` +
+        `${(r.computedTokens / r.realTokens).toFixed(3)} | ${r.ours.wallSeconds.toFixed(1)} | ${ms(r.ours)} | ` +
+        `${r.torch.wallSeconds.toFixed(1)} | ${r.torchShared.wallSeconds.toFixed(1)} | ` +
+        `${(r.torch.wallSeconds / r.ours.wallSeconds).toFixed(2)}x | ` +
+        `${(r.torchShared.wallSeconds / r.ours.wallSeconds).toFixed(2)}x | ${r.ours.peakRssMb.toFixed(0)} | ` +
         `${r.torch.peakRssMb.toFixed(0)} | ${r.relErr.toExponential(1)} | ${r.loadBefore} / ${r.loadAfter} |`,
     );
   }
@@ -228,14 +290,28 @@ function printTable(results: SizeResult[]): void {
 /**
  * The engine's micro-batches of an extraction, as global row indices: extract hands the engine chunks of `batch`
  * rows in dataset order, and the engine sorts each chunk into length buckets (planBatches, default token budget).
+ * With `rows`, each chunk's shared prefix (sharedPrefixLength, as extract computes it) is cut off first, as the
+ * engine does; without, the full lengths are bucketed.
  */
-function sameBatchesAsOurs(lengths: number[], batch: number, heads: number): number[][] {
-  const out: number[][] = [];
+function sameBatchesAsOurs(
+  lengths: number[],
+  batch: number,
+  heads: number,
+  rows?: { ids: number[]; position: number; span: [number, number] }[],
+): { batches: number[][]; prefix: number[]; chunkPrefixTokens: number } {
+  const batches: number[][] = [];
+  const prefix: number[] = [];
+  let chunkPrefixTokens = 0;
   for (let start = 0; start < lengths.length; start += batch) {
-    const chunk = lengths.slice(start, start + batch);
-    for (const b of planBatches(chunk, DEFAULT_BATCH_TOKENS, heads)) out.push(b.seqs.map((i) => start + i));
+    const P = rows ? sharedPrefixLength(rows.slice(start, start + batch)) : 0;
+    chunkPrefixTokens += P;
+    const chunk = lengths.slice(start, start + batch).map((n) => n - P);
+    for (const b of planBatches(chunk, DEFAULT_BATCH_TOKENS, heads)) {
+      batches.push(b.seqs.map((i) => start + i));
+      prefix.push(P);
+    }
   }
-  return out;
+  return { batches, prefix, chunkPrefixTokens };
 }
 
 /** Padded tokens of dataset-order batches of `batch` rows, each padded to its longest row (the authors' way). */

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { loadModel } from '../model/index.js';
 import { packageRoot } from '../util/paths.js';
-import { type ExtractionModel, extractBatch } from './batch.js';
+import { type ExtractionModel, extractBatch, sharedPrefixLength } from './batch.js';
 import type { PreparedRow } from './prepare.js';
 
 // The compute engineer's tiny checkpoints with float64 PyTorch goldens of every hook at every position
@@ -98,3 +98,52 @@ for (const name of ['llama2-f32', 'pythia-parallel-f16']) {
     }
   });
 }
+
+test('rows sharing a prompt prefix: computed once, the kept token and the entity mean still match PyTorch', async () => {
+  const g = await goldenOf('llama2-f32');
+  const model = (await loadModel(g.dir)) as unknown as ExtractionModel;
+  try {
+    const s = g.sequences[2]!;
+    // Truncations of one golden sequence share its first tokens; every entity span starts at token 4 or later.
+    const rows: PreparedRow[] = [
+      { ids: s.slice(0, 11), position: 10, span: [4, 9] },
+      { ids: s.slice(0, 8), position: 7, span: [5, 8] },
+      { ids: s.slice(0, 6), position: 5, span: [4, 6] },
+    ];
+    assert.equal(sharedPrefixLength(rows), 4);
+    const hook = 'blocks.1.hook_resid_post';
+    const { data, width } = await g.read(2, hook);
+    const last = (await extractBatch(model, rows, new Map([[hook, hook]]), 'last')).get(hook)!;
+    const mean = (await extractBatch(model, rows, new Map([[hook, hook]]), 'mean')).get(hook)!;
+    const wantLast: number[] = [];
+    const wantMean: number[] = [];
+    for (const r of rows) {
+      wantLast.push(...data.subarray(r.position * width, (r.position + 1) * width));
+      for (let c = 0; c < width; c++) {
+        let sum = 0;
+        for (let t = r.span[0]; t < r.span[1]; t++) sum += data[t * width + c]!;
+        wantMean.push(sum / (r.span[1] - r.span[0]));
+      }
+    }
+    assert.ok(relErr(last, wantLast) < 1e-5, `last: ${relErr(last, wantLast)}`);
+    assert.ok(relErr(mean, wantMean) < 1e-5, `mean: ${relErr(mean, wantMean)}`);
+  } finally {
+    await model.dispose();
+    await g.close();
+  }
+});
+
+test('sharedPrefixLength: the common token prefix, cut before the first entity token of any row', () => {
+  const row = (ids: number[], first: number): PreparedRow => ({
+    ids,
+    position: ids.length - 1,
+    span: [first, ids.length],
+  });
+  // BOS + a 3-token prompt, entities that happen to share their first token (7): the prefix stops at the prompt.
+  assert.equal(sharedPrefixLength([row([1, 5, 6, 9, 7, 8], 4), row([1, 5, 6, 9, 7, 3, 2], 4)]), 4);
+  // Random-prompt rows (different tokens after BOS): only BOS is shared.
+  assert.equal(sharedPrefixLength([row([1, 40, 41, 7], 3), row([1, 42, 41, 7], 3)]), 1);
+  // No common first token (one row without BOS): nothing is shared.
+  assert.equal(sharedPrefixLength([row([1, 5, 7], 2), row([5, 7], 1)]), 0);
+  assert.equal(sharedPrefixLength([]), 0);
+});

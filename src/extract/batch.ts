@@ -17,6 +17,7 @@ export interface ExtractionModel {
       positions?: number[];
       edits?: ObserverEdit[];
       onProgress?: (done: number, total: number) => void;
+      sharedPrefix?: number;
     },
   ): Promise<Map<string, Float32Array>>;
   dispose(): Promise<void> | void;
@@ -25,7 +26,10 @@ export interface ExtractionModel {
 /** A read-only hook observer (the engine's HookEdit with an `apply` that returns nothing). */
 export interface ObserverEdit {
   hook: string;
-  apply(value: Float32Array, info: { sequences: number[]; rowsPerSequence: number; width: number }): void;
+  apply(
+    value: Float32Array,
+    info: { sequences: number[]; rowsPerSequence: number; width: number; offset: number },
+  ): void;
 }
 
 /** Width of the hooks' vectors (d_model, or d_mlp for mlp.hook_post); all hooks of one store share it. */
@@ -50,6 +54,7 @@ function meanObserver(hook: string, rows: PreparedRow[], d: number, out: Float32
     hook,
     apply(value, info) {
       const T = info.rowsPerSequence;
+      const rowOf = (b: number, t: number) => b * T + t - info.offset;
       const acc = new Float64Array(d);
       info.sequences.forEach((s, b) => {
         const [first, end] = rows[s]!.span;
@@ -57,7 +62,7 @@ function meanObserver(hook: string, rows: PreparedRow[], d: number, out: Float32
           throw new Error(`'${hook}' reached the observer already reduced; mean needs every position`);
         acc.fill(0);
         for (let t = first; t < end; t++) {
-          const base = (b * T + t) * d;
+          const base = rowOf(b, t) * d;
           for (let c = 0; c < d; c++) acc[c] += value[base + c]!;
         }
         for (let c = 0; c < d; c++) out[s * d + c] = acc[c]! / (end - first);
@@ -97,6 +102,7 @@ export async function extractBatch(
   const result = await model.run(sequences, {
     hooks: engineHooks,
     positions: rows.map((r) => r.position),
+    sharedPrefix: sharedPrefixLength(rows),
     ...(edits.length ? { edits } : {}),
     ...(progress ? { onProgress: progress } : {}),
   });
@@ -109,4 +115,21 @@ export async function extractBatch(
     out.set(storeHook, value);
   }
   return out;
+}
+
+/**
+ * How many leading tokens every row shares and the engine may compute once (BOS and the prompt's text): the
+ * rows' common prefix, cut before the first entity token of any row so that every kept or averaged position
+ * lies after it. It depends only on the rows given, so a chunk gets the same value in every shard and resume.
+ */
+export function sharedPrefixLength(rows: readonly PreparedRow[]): number {
+  if (rows.length === 0) return 0;
+  const first = rows[0]!.ids;
+  let P = rows.reduce((m, r) => Math.min(m, r.span[0], r.position), Number.POSITIVE_INFINITY);
+  for (const r of rows) {
+    let t = 0;
+    while (t < P && r.ids[t] === first[t]) t++;
+    P = t;
+  }
+  return P;
 }

@@ -116,14 +116,22 @@ class Ops {
 
 const transBOf = (spec: ModelSpec) => (spec.linear === 'out_in' ? 1 : 0);
 
-export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
-  const g = new GraphBuilder('attention');
+/**
+ * How an attention graph treats keys outside its own tokens (a shared prompt prefix computed once, see
+ * HookedModel's `sharedPrefix`): 'none'; 'present' also outputs its rotated keys `present_k` [B, KV, hd, T] and
+ * values `present_v` [B, KV, T, hd]; 'past' takes one such pair (`past_k`, `past_v`, batch 1) that every row
+ * attends to before its own tokens (the mask is then [G·T, P + T] and cos/sin start at position P).
+ */
+export type KvMode = 'none' | 'present' | 'past';
+
+export function attentionGraph(spec: ModelSpec, flags: GraphFlags, kv: KvMode = 'none'): GraphBuilder {
+  const g = new GraphBuilder(kv === 'none' ? 'attention' : `attention_${kv}`);
   const o = new Ops(g);
   const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd } = spec;
   const tb = transBOf(spec);
   const x = g.input('x', 'float32', ['N', d]);
   const bt = g.input('bt', 'int64', [2]);
-  const mask = g.input('mask', 'float32', ['GT', 'T']);
+  const mask = g.input('mask', 'float32', ['GT', kv === 'past' ? 'PT' : 'T']);
   const scale = g.input('scale', 'float32', [1]);
   const ln1b = flags.ln1Bias ? g.input('ln1_b', 'float32', [d]) : undefined;
   const h = flags.ln1 ? o.norm(spec, x, g.input('ln1_w', 'float32', [d]), ln1b) : x;
@@ -190,8 +198,21 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder
     g.op('Transpose', [g.op('Mul', [q, scale])], { perm: [0, 2, 1, 3] }),
     o.ints([0, KV, -1, hd]),
   ]);
-  const kT = g.op('Transpose', [k], { perm: [0, 2, 3, 1] });
-  const vT = g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
+  const present = kv === 'present';
+  let kT = g.op('Transpose', [k], { perm: [0, 2, 3, 1] }, present ? 'present_k' : undefined);
+  let vT = g.op('Transpose', [v], { perm: [0, 2, 1, 3] }, present ? 'present_v' : undefined);
+  if (present) {
+    g.output('present_k', 'float32', ['B', KV, hd, 'T']);
+    g.output('present_v', 'float32', ['B', KV, 'T', hd]);
+  }
+  if (kv === 'past') {
+    // The prefix's keys and values, broadcast over the batch, come before the rows' own.
+    const batchOnly = g.op('Concat', [o.slice(bt, 0, 1, 0), o.ints([1, 1, 1])], { axis: 0 });
+    const pastK = g.op('Expand', [g.input('past_k', 'float32', [1, KV, hd, 'P']), batchOnly]);
+    const pastV = g.op('Expand', [g.input('past_v', 'float32', [1, KV, 'P', hd]), batchOnly]);
+    kT = g.op('Concat', [pastK, kT], { axis: 3 });
+    vT = g.op('Concat', [pastV, vT], { axis: 2 });
+  }
   const raw = g.op('MatMul', [q4, kT]);
   const scores = g.op('Add', [spec.attnSoftcap ? o.softcap(raw, spec.attnSoftcap) : raw, mask]);
   const probs = g.op('Softmax', [scores], { axis: -1 });

@@ -16,6 +16,7 @@ import {
   attentionGraph,
   finalNormGraph,
   type GraphFlags,
+  type KvMode,
   type MlpPart,
   mlpGraph,
   unembedGraph,
@@ -32,14 +33,16 @@ export interface EditInfo {
   layer?: number;
   /** Indices (into the run's `sequences`) of the sequences in this micro-batch, in row order. */
   sequences: number[];
-  /** Their lengths. */
+  /** Their lengths, counted from `offset`. */
   lengths: number[];
   /** Rows per sequence in `value`: the padded length T, or 1 for final hooks reduced to the kept position. */
   rowsPerSequence: number;
   /** Values per row (d, d_mlp or vocab). */
   width: number;
-  /** The kept position of each sequence, when the run keeps one. */
+  /** The kept position of each sequence, when the run keeps one, counted from `offset` (a row index). */
   keptPositions?: number[];
+  /** Row t of a sequence holds token position offset + t: the run's sharedPrefix, else 0. */
+  offset: number;
 }
 
 /**
@@ -60,6 +63,13 @@ export interface RunOptions {
   onProgress?(done: number, total: number): void;
   /** Padded tokens per onnxruntime call (default DEFAULT_BATCH_TOKENS = 4096; on webgpu up to 32768, see HookedModel.defaultBatchTokens). */
   batchTokens?: number;
+  /**
+   * The first `sharedPrefix` tokens of every sequence are the same (BOS and a prompt's text): they go through the
+   * model once per chunk, and every row attends to their keys and values instead of recomputing them. Needs
+   * `positions`, each after the prefix. Hooks and edits then see only the positions from sharedPrefix on
+   * (EditInfo.offset); the prefix tokens themselves are neither captured nor edited.
+   */
+  sharedPrefix?: number;
 }
 
 export interface EngineOptions {
@@ -92,6 +102,12 @@ interface Batch {
   resid: Float32Array;
   /** The residual stream in device memory (resident mode); `resid` is then empty. */
   dev?: ort.Tensor;
+  /** Token position of each row's first token (the shared prefix's length, or 0). */
+  offset: number;
+  /** This batch is the shared prefix itself: its attention also returns its keys and values (`present`). */
+  isPrefix?: boolean;
+  /** The prefix's keys and values at the current layer (`past_k`, `past_v`), set on a prefix batch. */
+  present?: Feeds;
 }
 
 type Feeds = Record<string, ort.Tensor>;
@@ -191,11 +207,16 @@ export class HookedModel {
     const spec = this.spec;
     const hooks = [...new Set(options.hooks)].map((h) => parseHook(h, spec));
     const edits = groupEdits(options.edits ?? [], spec);
-    const lengths = validateSequences(sequences, spec);
-    const kept = options.positions ? keptPositions(options.positions, lengths) : undefined;
+    const fullLengths = validateSequences(sequences, spec);
+    const keptFull = options.positions ? keptPositions(options.positions, fullLengths) : undefined;
+    const P = options.sharedPrefix ?? 0;
+    const split = P > 0 ? splitSharedPrefix(sequences, P, keptFull) : undefined;
+    const rows = split?.suffixes ?? sequences;
+    const lengths = rows.map((r) => r.length);
+    const kept = keptFull?.map((k) => k - P);
     const nSeq = sequences.length;
     await this.prepare();
-    const maxLen = lengths.reduce((a, b) => Math.max(a, b), 0);
+    const maxLen = fullLengths.reduce((a, b) => Math.max(a, b), 0);
     const captures = new Map<string, Capture>();
     for (const hook of hooks) {
       const width = hookWidth(hook, spec);
@@ -219,22 +240,33 @@ export class HookedModel {
       }
       const chunk = batches
         .slice(start, end)
-        .map((b) => this.embed(sequences, b.seqs, b.T, captures, edits, kept));
+        .map((b) => this.embed(rows, b.seqs, b.T, captures, edits, kept, P));
       const chunkSeqs = chunk.reduce((s, b) => s + b.B, 0);
+      // The shared prefix runs first at every layer (batch 1, nothing captured), handing its keys and values on.
+      const prefix = split
+        ? this.embed([split.prefix], [0], P, NO_CAPTURES, NO_EDITS, undefined, 0)
+        : undefined;
+      if (prefix) prefix.isPrefix = true;
+      const all = prefix ? [prefix, ...chunk] : chunk;
       try {
-        if (this.resident) for (const batch of chunk) await this.toDevice(batch);
+        if (this.resident) for (const batch of all) await this.toDevice(batch);
         for (let l = 0; l <= lastLayer; l++) {
           const weights = await this.layerWeights(l);
-          for (const batch of chunk) {
-            if (this.resident) await this.residentBlock(l, batch, weights, captures, edits, kept);
-            else await this.block(l, batch, weights, captures, edits, kept);
+          for (const batch of all) {
+            const past = batch.isPrefix ? undefined : prefix?.present;
+            const caps = batch.isPrefix ? NO_CAPTURES : captures;
+            const eds = batch.isPrefix ? NO_EDITS : edits;
+            if (this.resident) await this.residentBlock(l, batch, weights, caps, eds, kept, past);
+            else await this.block(l, batch, weights, caps, eds, kept, past);
           }
+          this.releasePresent(prefix);
           if (!this.cacheLayers) this.dropLayer(l);
           options.onProgress?.(done + Math.floor((chunkSeqs * (l + 1)) / (lastLayer + 2)), nSeq);
         }
         for (const batch of chunk) if (this.resident && needFinal) await this.fromDevice(batch);
       } finally {
-        for (const batch of chunk) batch.dev?.dispose();
+        this.releasePresent(prefix);
+        for (const batch of all) batch.dev?.dispose();
       }
       if (needFinal) for (const batch of chunk) await this.final(batch, captures, edits, kept);
       done += chunkSeqs;
@@ -278,6 +310,7 @@ export class HookedModel {
 
   // ------------------------------------------------------------------------------------------------ stages
 
+  /** Embeds micro-batch `seqs` of `sequences` (token rows that start at position `offset`). */
   private embed(
     sequences: number[][],
     seqs: number[],
@@ -285,6 +318,7 @@ export class HookedModel {
     captures: Map<string, Capture>,
     edits: Map<string, HookEdit[]>,
     kept: number[] | undefined,
+    offset: number,
   ): Batch {
     const { dModel: d } = this.spec;
     const table = this.tables.get('embed');
@@ -302,12 +336,13 @@ export class HookedModel {
         else for (let j = 0; j < d; j++) resid[at + j] = Math.fround(row[j]! * scale);
       }
     }
-    const batch: Batch = { seqs, lens, B, T, resid };
+    const batch: Batch = { seqs, lens, B, T, resid, offset };
     resid = this.hookPoint('hook_embed', undefined, resid, batch, captures, edits, kept, d);
     if (this.spec.names.posEmbed) {
       const posTable = this.tables.get('pos')!;
       let pos: Float32Array = new Float32Array(B * T * d);
-      for (let b = 0; b < B; b++) pos.set(posTable.subarray(0, T * d), b * T * d);
+      const rowsOfPositions = posTable.subarray(offset * d, (offset + T) * d);
+      for (let b = 0; b < B; b++) pos.set(rowsOfPositions, b * T * d);
       pos = this.hookPoint('hook_pos_embed', undefined, pos, batch, captures, edits, kept, d);
       for (let i = 0; i < resid.length; i++) resid[i]! += pos[i]!;
     }
@@ -322,6 +357,7 @@ export class HookedModel {
     captures: Map<string, Capture>,
     edits: Map<string, HookEdit[]>,
     kept: number[] | undefined,
+    past: Feeds | undefined,
   ): Promise<void> {
     const { dModel: d } = this.spec;
     const N = batch.B * batch.T;
@@ -330,19 +366,21 @@ export class HookedModel {
     const edited = (name: string) => edits.has(`blocks.${l}.${name}`);
     const wanted = (name: string) => captures.has(`blocks.${l}.${name}`) || edited(name);
     const pre = hook('hook_resid_pre', batch.resid);
-    const sliding = this.isSliding(l);
+    const kind = attentionKind(batch, past);
     const attnFeeds: Feeds = {
       ...weights.attn,
       x: new ort.Tensor('float32', pre, [N, d]),
-      bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
-      mask: this.mask(batch.T, sliding),
-      scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
-      ...this.rotary(batch.T, sliding),
+      ...this.attentionInputs(l, batch, past),
     };
     const parallel = this.spec.parallelResidual;
     const attnWanted = parallel || wanted('hook_attn_out');
-    const attnFetch = [...(parallel ? [] : ['resid_mid']), ...(attnWanted ? ['attn_out'] : [])];
-    const attn = await (await this.session('attn')).run(await this.feedsFor('attn', attnFeeds), attnFetch);
+    const attnFetch = [
+      ...(parallel ? [] : ['resid_mid']),
+      ...(attnWanted ? ['attn_out'] : []),
+      ...(batch.isPrefix ? PRESENT : []),
+    ];
+    const attn = await (await this.session(kind)).run(await this.feedsFor(kind, attnFeeds), attnFetch);
+    if (batch.isPrefix) batch.present = { past_k: attn['present_k']!, past_v: attn['present_v']! };
     let attnOut = attnWanted ? hook('hook_attn_out', attn['attn_out']!.data as Float32Array) : undefined;
     let mlpIn = pre;
     if (!parallel) {
@@ -417,6 +455,7 @@ export class HookedModel {
     captures: Map<string, Capture>,
     edits: Map<string, HookEdit[]>,
     kept: number[] | undefined,
+    past: Feeds | undefined,
   ): Promise<void> {
     const { dModel: d, dMlp } = this.spec;
     const made: ort.Tensor[] = [batch.dev!];
@@ -435,25 +474,24 @@ export class HookedModel {
       }
     }
     const x = await hook(`blocks.${l}.hook_resid_pre`, batch.dev!, d);
-    const sliding = this.isSliding(l);
     const parallel = this.spec.parallelResidual;
     const attnFetch = [
       ...(parallel ? [] : ['resid_mid']),
       ...(parallel || captures.has(attnOutName) ? ['attn_out'] : []),
+      ...(batch.isPrefix ? PRESENT : []),
     ];
     const attn = await this.exec(
-      'attn',
-      {
-        ...weights.attn,
-        x,
-        bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
-        mask: this.mask(batch.T, sliding),
-        scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
-        ...this.rotary(batch.T, sliding),
-      },
+      attentionKind(batch, past),
+      { ...weights.attn, x, ...this.attentionInputs(l, batch, past) },
       attnFetch,
     );
-    made.push(...Object.values(attn));
+    if (batch.isPrefix) batch.present = { past_k: attn['present_k']!, past_v: attn['present_v']! };
+    // The prefix's keys and values live until the layer's last batch has used them (releasePresent).
+    made.push(
+      ...Object.entries(attn)
+        .filter(([k]) => !PRESENT.includes(k))
+        .map(([, t]) => t),
+    );
     if (captures.has(attnOutName)) await hook(attnOutName, attn['attn_out']!, d);
     const attnOut = parallel ? attn['attn_out']! : undefined;
     const mlpIn = attnOut ? x : await hook(`blocks.${l}.hook_resid_mid`, attn['resid_mid']!, d);
@@ -635,6 +673,7 @@ export class HookedModel {
         rowsPerSequence,
         width,
         keptPositions: kept,
+        offset: batch.offset,
       };
       for (const edit of list) value = applyEdit(edit, value, info, kept);
     }
@@ -771,37 +810,64 @@ export class HookedModel {
     return this.spec.slidingWindow !== undefined && (this.spec.slidingLayer?.(l) ?? true);
   }
 
+  /** The attention graph's inputs besides x and the weights: shape, mask, scale, rotary tables, the prefix's k/v. */
+  private attentionInputs(l: number, batch: Batch, past: Feeds | undefined): Feeds {
+    const sliding = this.isSliding(l);
+    return {
+      bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
+      mask: this.mask(batch.T, sliding, past ? batch.offset : 0),
+      scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
+      ...this.rotary(batch.T, sliding, batch.offset),
+      ...past,
+    };
+  }
+
+  /** Frees the prefix's keys and values of the layer just finished (device memory in resident mode). */
+  private releasePresent(prefix: Batch | undefined): void {
+    if (!prefix?.present) return;
+    if (this.resident) for (const t of Object.values(prefix.present)) t.dispose();
+    prefix.present = undefined;
+  }
+
   /**
-   * Additive causal mask [T, T] (plus the sliding window on sliding layers: key j is seen from query i when
-   * i - j < window), tiled for the G query heads per kv head.
+   * Additive causal mask [T, P + T] for T queries at positions P..P+T-1 over P prefix keys and their own T keys
+   * (plus the sliding window on sliding layers: key j is seen from query i when i - j < window), tiled for the G
+   * query heads per kv head.
    */
-  private mask(T: number, sliding: boolean): ort.Tensor {
-    const key = `${T}:${sliding}`;
+  private mask(T: number, sliding: boolean, P: number): ort.Tensor {
+    const key = `${T}:${sliding}:${P}`;
     let m = this.masks.get(key);
     if (!m) {
       const w = sliding ? this.spec.slidingWindow! : Number.POSITIVE_INFINITY;
       const G = this.spec.nHeads / this.spec.nKvHeads;
-      const data = new Float32Array(G * T * T);
+      const K = P + T;
+      const data = new Float32Array(G * T * K);
       for (let i = 0; i < T; i++) {
-        for (let j = 0; j < T; j++) data[i * T + j] = j <= i && i - j < w ? 0 : NEG_INF;
+        const q = P + i;
+        for (let j = 0; j < K; j++) data[i * K + j] = j <= q && q - j < w ? 0 : NEG_INF;
       }
-      for (let r = 1; r < G; r++) data.copyWithin(r * T * T, 0, T * T);
-      m = new ort.Tensor('float32', data, [G * T, T]);
+      for (let r = 1; r < G; r++) data.copyWithin(r * T * K, 0, T * K);
+      m = new ort.Tensor('float32', data, [G * T, K]);
       this.masks.set(key, m);
     }
     return m;
   }
 
-  private rotary(T: number, sliding: boolean): Feeds {
+  /** cos/sin tables [T, 1, rotary/2] for positions offset..offset+T-1. */
+  private rotary(T: number, sliding: boolean, offset: number): Feeds {
     const local = sliding && this.spec.localRotary !== undefined;
     const rot = local ? this.spec.localRotary : this.spec.rotary;
     if (!rot) return {};
-    const key = `${T}:${local}`;
+    const key = `${T}:${local}:${offset}`;
     let r = this.rope.get(key);
     if (!r) {
-      const { cos, sin } = rotaryTables(rot.invFreq, T, rot.attentionScale);
-      const dims = [T, 1, rot.dim / 2];
-      r = { cos: new ort.Tensor('float32', cos, dims), sin: new ort.Tensor('float32', sin, dims) };
+      const half = rot.dim / 2;
+      const { cos, sin } = rotaryTables(rot.invFreq, offset + T, rot.attentionScale);
+      const dims = [T, 1, half];
+      r = {
+        cos: new ort.Tensor('float32', cos.subarray(offset * half), dims),
+        sin: new ort.Tensor('float32', sin.subarray(offset * half), dims),
+      };
       this.rope.set(key, r);
     }
     return { ...r };
@@ -819,7 +885,9 @@ export class HookedModel {
       const build = (): GraphBuilder => {
         switch (kind) {
           case 'attn':
-            return attentionGraph(this.spec, this.flags);
+          case 'attn_kv':
+          case 'attn_past':
+            return attentionGraph(this.spec, this.flags, KV_MODES[kind]);
           case 'final_norm':
             return finalNormGraph(this.spec, this.flags);
           case 'unembed':
@@ -867,6 +935,8 @@ export class HookedModel {
 
 type SessionKind =
   | 'attn'
+  | 'attn_kv'
+  | 'attn_past'
   | 'mlp_full'
   | 'mlp_in'
   | 'mlp_out'
@@ -879,6 +949,8 @@ type SessionKind =
 /** Outputs that stay in device memory in resident mode (everything else comes back to the host). */
 const GPU_OUTPUTS: Partial<Record<SessionKind, string[]>> = {
   attn: ['resid_mid', 'attn_out'],
+  attn_kv: ['resid_mid', 'attn_out', 'present_k', 'present_v'],
+  attn_past: ['resid_mid', 'attn_out'],
   mlp_full: ['resid_post', 'mlp_post', 'mlp_out'],
   mlp_in: ['mlp_post'],
   mlp_out: ['resid_post', 'mlp_out'],
@@ -890,6 +962,45 @@ const GPU_OUTPUTS: Partial<Record<SessionKind, string[]>> = {
 const WEIGHT_MATRICES = new Set(['wq', 'wk', 'wv', 'wqkv', 'wo', 'w_gate', 'w_up', 'w_gu', 'w_down']);
 
 const NO_EDITS = new Map<string, HookEdit[]>();
+const NO_CAPTURES = new Map<string, Capture>();
+/** The prefix batch's extra attention outputs. */
+const PRESENT = ['present_k', 'present_v'];
+const KV_MODES: Record<'attn' | 'attn_kv' | 'attn_past', KvMode> = {
+  attn: 'none',
+  attn_kv: 'present',
+  attn_past: 'past',
+};
+
+/** Which attention graph a batch runs: the prefix returns its keys/values, the rows after it take them. */
+function attentionKind(batch: Batch, past: Feeds | undefined): SessionKind {
+  if (batch.isPrefix) return 'attn_kv';
+  return past ? 'attn_past' : 'attn';
+}
+
+/**
+ * Checks that every sequence starts with the same `P` tokens and keeps a position after them, and splits the
+ * prefix off (RunOptions.sharedPrefix).
+ */
+function splitSharedPrefix(
+  sequences: number[][],
+  P: number,
+  kept: number[] | undefined,
+): { prefix: number[]; suffixes: number[][] } {
+  if (!Number.isInteger(P) || P < 0) throw new UserError(`sharedPrefix must be a whole number, got ${P}`);
+  if (!kept) throw new UserError('sharedPrefix needs kept positions (RunOptions.positions)');
+  const prefix = sequences[0]!.slice(0, P);
+  sequences.forEach((ids, i) => {
+    if (ids.length <= P)
+      throw new UserError(`sequence ${i} has ${ids.length} tokens, not more than sharedPrefix ${P}`);
+    for (let t = 0; t < P; t++) {
+      if (ids[t] !== prefix[t])
+        throw new UserError(`sequence ${i} differs from sequence 0 at token ${t}, inside sharedPrefix ${P}`);
+    }
+    if (kept[i]! < P)
+      throw new UserError(`sequence ${i} keeps position ${kept[i]}, inside sharedPrefix ${P}`);
+  });
+  return { prefix, suffixes: sequences.map((ids) => ids.slice(P)) };
+}
 
 /** The graph takes q, k and v biases together: a checkpoint with only some of them gets zeros for the others. */
 function zeroMissingBiases(feeds: Feeds, widths: Record<string, number>): void {
@@ -998,10 +1109,13 @@ function applyEdit(
     }
     return value;
   }
-  const { width, rowsPerSequence } = info;
+  const { width, rowsPerSequence, offset } = info;
   info.sequences.forEach((s, b) => {
     const len = info.lengths[b]!;
-    const wanted = edit.positions ? edit.positions.map((p) => (p < 0 ? len + p : p)) : [...Array(len).keys()];
+    // Positions count from the sequence's start (negative: from its end); rows start at `offset`.
+    const wanted = edit.positions
+      ? edit.positions.map((p) => (p < 0 ? len + p : p - offset))
+      : [...Array(len).keys()];
     for (const t of wanted) {
       if (t < 0 || t >= len) continue;
       let row: number;
