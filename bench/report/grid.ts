@@ -5,7 +5,9 @@
  * interaction (a layer switch of all six maps and scatters), hover -> tooltip, and one play step. The machine may
  * be shared: the load average is printed with the numbers.
  *
- *   npx tsx bench/report/grid.ts [--points 40000] [--layers 30]
+ *   npx tsx bench/report/grid.ts [--points 40000] [--layers 30] [--size-only] [--keep PAGE.html]
+ *
+ * --size-only prints the page size and what it is made of, then stops (no browser); --keep writes the page there.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { renderModel } from '../../src/report/html.js';
 import { buildReportModel } from '../../src/report/model.js';
 import { mulberry32 } from '../../src/report/test-data.js';
 import type { Metrics, ReportRun } from '../../src/report/types.js';
+import { pageBreakdown } from './page-size.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -104,12 +107,19 @@ const html = renderModel(model);
 const buildMs = ms(t0);
 const file = join(dir, 'report.html');
 writeFileSync(file, html);
+const keep = process.argv.indexOf('--keep');
+if (keep > 0) writeFileSync(process.argv[keep + 1]!, html);
 const maps = model.figures.filter((f) => f.run !== undefined);
 console.log(
   `report: ${runs.length} runs (${Object.keys(DATASETS).length} datasets × 4 prompts × ${LAYERS} layers), ` +
     `${maps.length} maps/scatters of ${N.toLocaleString('en-US')} entities, ${model.figures.length} figures; ` +
     `built in ${buildMs} ms, ${(statSync(file).size / 1e6).toFixed(1)} MB`,
 );
+console.log(pageBreakdown(html));
+if (process.argv.includes('--size-only')) {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'bench-chromium-')), {
   executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',

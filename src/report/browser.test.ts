@@ -33,6 +33,7 @@ let work: string;
 const problems: string[] = [];
 const dialogs: string[] = [];
 let openMs = 0;
+let synthetic: ReportRun[] = [];
 
 function syntheticRuns(): ReportRun[] {
   const world = syntheticSpaceRun({
@@ -58,7 +59,8 @@ function syntheticRuns(): ReportRun[] {
 }
 
 async function buildPage(): Promise<string> {
-  const runs = syntheticRuns();
+  synthetic = syntheticRuns();
+  const runs = [...synthetic];
   const extras: ExtraResult[] = [
     { title: `neurons ${HOSTILE}`, data: { top: [{ layer: 3, neuron: 7, name: BREAKOUT, corr: 0.8 }] } },
   ];
@@ -181,8 +183,7 @@ test('main figure: one point per run and layer against normalized depth, and the
   const id = await figureId('main-r2-by-depth');
   const data = await page.evaluate(
     ([fig]) => {
-      const doc = (globalThis as any).document;
-      const data = JSON.parse(doc.getElementById('report-data').textContent);
+      const data = (globalThis as any).spacetimeReport.data();
       // biome-ignore lint/suspicious/noExplicitAny: the page's JSON
       const values = data.figures.find((f: any) => f.id === fig).spec.data.values as any[];
       return {
@@ -298,4 +299,40 @@ test('the layer selector moves the points; the play button steps through every l
   assert.ok(seen.size >= 2, `the caption showed several layers while playing: ${[...seen].join(', ')}`);
   await page.locator(`#wrap-${map}`).screenshot({ path: join(SHOTS, 'report-world-map-all-last-layer.png') });
   assert.deepEqual(problems, []);
+});
+
+test('the page decodes its packed data to the source predictions: 1e-3 degree, 0.1 year, names exact', async () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the page's decoded data
+  const decoded: any[] = await page.evaluate(() =>
+    (globalThis as any).spacetimeReport
+      .data()
+      .points.slice(0, 2)
+      .map((p: any) => ({
+        names: p.names,
+        isTest: p.isTest,
+        truth: p.truth,
+        pred: p.pred,
+        yearOffset: p.yearOffset,
+      })),
+  );
+  // points.ts rounds positions to 3 decimals (world / US) and dates to 1: half a step is the most a value may move.
+  const tolerance = [0.0005, 0.05];
+  for (const [k, run] of synthetic.entries()) {
+    const source = run.predictions!;
+    const got = decoded[k];
+    const shift = got.yearOffset as number;
+    assert.deepEqual(got.names, source.names, 'names exact, hostile ones included');
+    assert.deepEqual(got.isTest, Array.from(source.isTest));
+    const near = (a: number[], b: Float64Array, what: string) => {
+      assert.equal(a.length, b.length, what);
+      let worst = 0;
+      for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - (b[i]! + shift)));
+      assert.ok(worst <= tolerance[k]! + 1e-9, `${what}: largest difference ${worst}`);
+    };
+    for (const [j, t] of source.truth.entries()) near(got.truth[j], t, `run ${k} truth ${j}`);
+    for (const [layer, cols] of source.pred)
+      for (const [j, c] of cols.entries()) near(got.pred[layer][j], c, `run ${k} layer ${layer} target ${j}`);
+  }
+  const timings = await page.evaluate(() => (globalThis as any).spacetimeReport.timings);
+  console.log(`# decoding the packed data took ${timings.unpack} ms after the script started`);
 });

@@ -1,10 +1,14 @@
+import { UNPACK_SCRIPT } from './pack.js';
+
 /**
- * The report page's own script (plain browser JavaScript, inlined as text). It reads the JSON data block, embeds
+ * The report page's own script (plain browser JavaScript, inlined as text). It reads the JSON data block, decodes
+ * its packed arrays (pack.ts; asynchronous: the browser's DecompressionStream), embeds
  * each figure with vega-embed, fills the layer-switchable figures with the rows of the chosen layer and split,
  * and keeps the captions in step. `rowsFor` mirrors points.ts `pointRows`.
  */
 export const CLIENT_SCRIPT = String.raw`(function () {
   'use strict';
+  ${UNPACK_SCRIPT}
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var views = {};
   var timings = { start: Math.round(performance.now()) };
@@ -158,6 +162,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   }
 
   async function main() {
+    D = await spacetimeUnpack(D);
+    timings.unpack = Math.round(performance.now() - timings.start);
     var layerSelect = document.getElementById('layer-select'), splitSelect = document.getElementById('split-select');
     for (var i = 0; i < D.figures.length; i++) {
       var fig = D.figures[i];
@@ -186,6 +192,6 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
+  window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
   main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
 })();`;

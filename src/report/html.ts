@@ -5,6 +5,7 @@ import { CLIENT_SCRIPT } from './client.js';
 import { escapeHtml, jsonForScript, scriptSafe } from './escape.js';
 import type { Cell, ExtraSection } from './extras.js';
 import { buildReportModel, type FigureModel, type ReportModel, type RunSummary } from './model.js';
+import { pack } from './pack.js';
 import { OUTLINE_PREFIX } from './specs.js';
 import type { ReportInputs, ReportOptions } from './types.js';
 import { vendorScripts } from './vendor.js';
@@ -223,7 +224,7 @@ ${scripts}
 <main>
 ${body.join('\n')}
 </main>
-<script type="application/json" id="report-data">${jsonForScript(data)}</script>
+<script type="application/json" id="report-data">${jsonForScript(pack(data))}</script>
 <script>${scriptSafe(CLIENT_SCRIPT)}</script>
 </body></html>
 `;

@@ -4,6 +4,7 @@ import { UserError } from '../util/errors.js';
 import { haversineKm } from './geo.js';
 import { renderReport } from './html.js';
 import { buildReportModel } from './model.js';
+import { pageData } from './pack.js';
 import { pointRows } from './points.js';
 import { curvePoints } from './specs.js';
 import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
@@ -12,16 +13,14 @@ import type { ReportRun } from './types.js';
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const BREAKOUT = '</script><img src=x onerror=alert(2)>';
 
-function dataBlock(html: string): {
+function dataBlock(html: string): Promise<{
   figures: { id: string; run?: number }[];
   points: { names: string[]; truth: number[][] }[];
-} {
-  const m = html.match(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/);
-  assert.ok(m, 'data block present');
-  return JSON.parse(m[1]);
+}> {
+  return pageData(html);
 }
 
-test('the page is self-contained and no data string can break out of its script or markup', () => {
+test('the page is self-contained and no data string can break out of its script or markup', async () => {
   const run = syntheticSpaceRun({
     n: 300,
     layers: [0, 1, 2, 3],
@@ -42,7 +41,7 @@ test('the page is self-contained and no data string can break out of its script 
   // Exactly the scripts we write: 3 vendor builds, the data block, the page script.
   assert.equal(html.match(/<script[\s>]/g)?.length, 5);
   assert.equal(html.match(/<\/script>/g)?.length, 5);
-  const data = dataBlock(html);
+  const data = await dataBlock(html);
   assert.equal(data.points[0].names[0], HOSTILE);
   assert.equal(data.points[0].names[1], BREAKOUT);
   assert.match(html, /model &lt;img src=x onerror=alert\(1\)&gt;/);
