@@ -134,9 +134,9 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
   const yearOffset = kind === 'time' ? (options.yearOffset ?? defaultYearOffset(run)) : 0;
   // The precision the page keeps (pack.ts stores these decimals losslessly as integers): truths and predictions at
   // 1e-3 degree (~110 m) on world / US maps, where a pixel is ~0.4 degree (world) / ~0.07 degree (US); 1e-4 (~11 m)
-  // in NYC, a pixel ~0.0008 degree; 0.1 year (~1 month) for dates, a pixel ~0.2 year on the shortest (headline)
-  // axis. Tooltips show 3 decimals; probe errors are kilometres to hundreds of km and years. Metrics stay exact.
-  const digits = kind === 'time' ? 1 : mapKind === 'nyc' ? 4 : 3;
+  // in NYC, a pixel ~0.0008 degree; 0.01 year (~4 days) for dates, where a pixel is ~0.02 year on the shortest
+  // (headline, ~10 years) axis. Tooltips show 3 decimals of degrees, 2 of years. Metrics stay exact.
+  const digits = kind === 'time' ? 2 : mapKind === 'nyc' ? 4 : 3;
   const shift = (values: Float64Array) =>
     round(
       Float64Array.from(values, (v) => v + yearOffset),

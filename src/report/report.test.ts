@@ -112,7 +112,7 @@ test('time targets stored as years since 1970 are shown as calendar years, colou
   const run = syntheticTimeRun({ n: 60, layers: [0, 1, 2] });
   const p = buildReportModel({ runs: [run] }).points[0];
   assert.equal(p.yearOffset, 1970);
-  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.051, 'rounded to 0.1 year');
+  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.0051, 'rounded to 0.01 year');
   assert.deepEqual(p.groupNames, ['book', 'movie', 'song']);
   const hist = syntheticTimeRun({ n: 20, layers: [0, 1], dataset: 'historical_figure' });
   assert.equal(buildReportModel({ runs: [hist] }).points[0].yearOffset, 0);
