@@ -336,3 +336,47 @@ test('the page decodes its packed data to the source predictions: 1e-3 degree, 0
   const timings = await page.evaluate(() => (globalThis as any).spacetimeReport.timings);
   console.log(`# decoding the packed data took ${timings.unpack} ms after the script started`);
 });
+
+test("maps and the time scatter print the shown layer's test Spearman ρ and R² inside the plot", async () => {
+  const texts = async (slug: string) => {
+    const id = await figureId(slug);
+    return page.evaluate(([fig]) => (globalThis as any).spacetimeReport.markTexts(fig, 'stats'), [id]);
+  };
+  const mapId = await figureId(WORLD_SLUG);
+  await page.selectOption('#layer-select', '24');
+  await page.waitForFunction(
+    (id) => /^layer 24 /.test((globalThis as any).document.getElementById(`cap-${id}`)?.textContent ?? ''),
+    mapId,
+  );
+  const world = synthetic[0]!.results.layers.find((l) => l.layer === 24)!.test;
+  const time = synthetic[1]!.results.layers.find((l) => l.layer === 24)!.test;
+  const expected = (m: { r2: number; spearman?: number[] }) => {
+    const rho = m.spearman!.reduce((a, b) => a + b, 0) / m.spearman!.length;
+    return [`Spearman ρ = ${rho.toFixed(3)}\ntest R² = ${m.r2.toFixed(3)}`];
+  };
+  assert.deepEqual(await texts(WORLD_SLUG), expected(world), 'one text mark on the world map');
+  assert.deepEqual(
+    await texts('time-synthetic-7b-art-release'),
+    expected(time),
+    'one text mark in the scatter',
+  );
+  await page.selectOption('#layer-select', '8');
+  const at8 = synthetic[1]!.results.layers.find((l) => l.layer === 8)!.test;
+  await page.waitForFunction(
+    ([id, want]) => (globalThis as any).spacetimeReport.markTexts(id, 'stats')[0] === want,
+    [await figureId('time-synthetic-7b-art-release'), expected(at8)[0]] as const,
+  );
+  // Every map and time scatter (the sample's US and NYC maps too) has its one text mark.
+  const counts = await page.evaluate(() => {
+    const r = (globalThis as any).spacetimeReport;
+    return r
+      .data()
+      .figures.filter((f: { run?: number }) => typeof f.run === 'number')
+      .map((f: { id: string }) => r.countMarks(f.id, 'stats'));
+  });
+  assert.ok(counts.length >= (haveShared ? 5 : 2), `${counts.length} maps and scatters`);
+  assert.deepEqual(
+    counts,
+    counts.map(() => 1),
+  );
+});

@@ -48,6 +48,12 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     }
     return rows;
   }
+  function statsRows(p, layer) { // points.ts statsRows
+    var m = p.metrics[String(nearestLayer(p.layers, layer))] || {}, text = [];
+    if (finite(m.spearman)) text.push('Spearman \u03c1 = ' + m.spearman.toFixed(3));
+    if (finite(m.r2)) text.push('test R\u00b2 = ' + m.r2.toFixed(3));
+    return text.length ? [{ text: text }] : [];
+  }
   function fmt(v, digits) { return finite(v) ? v.toFixed(digits) : 'n/a'; }
   function captionText(p, layer, n) {
     var used = nearestLayer(p.layers, layer), m = p.metrics[String(used)] || {};
@@ -63,7 +69,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     D.figures.forEach(function (fig) {
       if (fig.run === undefined || fig.run === null || !views[fig.id]) return;
       var p = D.points[fig.run], rows = rowsFor(p, state.layer, state.split);
-      jobs.push(views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows)).runAsync());
+      var view = views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows));
+      jobs.push(view.change('stats', vega.changeset().remove(vega.truthy).insert(statsRows(p, state.layer))).runAsync());
       var wrap = document.getElementById('wrap-' + fig.id);
       if (wrap) wrap.setAttribute('data-marks', String(rows.length));
       var cap = document.getElementById('cap-' + fig.id);
@@ -128,17 +135,22 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     });
     return out;
   }
-  // Scenegraph items of the mark layers named 'main' in a figure (the tests compare them with the data's rows).
-  function countMarks(figId, layerName) {
-    var view = views[figId], n = 0, pattern = new RegExp('(^|_)' + (layerName || 'main') + '(_\\d+)?_marks$');
-    if (!view) return -1;
+  // Scenegraph items of the mark layers named 'main' (or layerName) in a figure (the tests compare them with the
+  // data's rows, and read the text of text marks).
+  function markItems(figId, layerName) {
+    var view = views[figId], out = [], pattern = new RegExp('(^|_)' + (layerName || 'main') + '(_\\d+)?_marks$');
+    if (!view) return null;
     function walk(mark) {
       if (!mark || !mark.items) return;
-      if (mark.name && pattern.test(mark.name)) { n += mark.items.length; return; }
+      if (mark.name && pattern.test(mark.name)) { for (var k = 0; k < mark.items.length; k++) out.push(mark.items[k]); return; }
       for (var i = 0; i < mark.items.length; i++) if (mark.marktype === 'group') (mark.items[i].items || []).forEach(walk);
     }
     walk(view.scenegraph().root);
-    return n;
+    return out;
+  }
+  function countMarks(figId, layerName) { var items = markItems(figId, layerName); return items ? items.length : -1; }
+  function markTexts(figId, layerName) {
+    return (markItems(figId, layerName) || []).map(function (it) { return [].concat(it.text).join('\n'); });
   }
 
   // Geoshapes (outlines) drawn in a figure: countries, states or boroughs.
@@ -192,6 +204,6 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
+  window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, markTexts: markTexts, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor, statsRows: statsRows };
   main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
 })();`;

@@ -220,3 +220,16 @@ export function pointRows(points: RunPoints, layer: number, split: 'test' | 'tra
   }
   return rows;
 }
+
+/**
+ * The test metrics of the layer shown, as the text drawn in a corner of a map or time scatter (the paper prints ρ
+ * in its scatter plots): one row of lines, none when the layer has no finite metric. The page's `statsRows` does
+ * the same in the browser.
+ */
+export function statsRows(points: RunPoints, layer: number): { text: string[] }[] {
+  const m = points.metrics[nearestLayer(points.layers, layer)];
+  const line = (name: string, v: number | undefined) =>
+    typeof v === 'number' && Number.isFinite(v) ? [`${name} = ${v.toFixed(3)}`] : [];
+  const text = [...line('Spearman ρ', m?.spearman), ...line('test R²', m?.r2)];
+  return text.length ? [{ text }] : [];
+}
