@@ -13,6 +13,7 @@ import {
   KNOWN_EXPERIMENTS,
 } from './experiment-figures.js';
 import { describeExtra, type ExtraSection } from './extras.js';
+import { oneLayerEach, oneLayerSpec } from './one-layer.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, type RunPoints, runLabel } from './points.js';
 import { saeFeatureFigures } from './sae.js';
@@ -260,28 +261,40 @@ function addLayerCurves(all: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => s
   // Control runs (surface:, static:, random-init:) are drawn as grey references beside the real models' lines.
   const { main: runs, controls } = splitControls(all);
   const main = representativeRuns(runs, false);
-  const curve = (of: ReportRun[], metric: 'r2' | 'proxError') =>
-    withControlReferences(layerCurveSpec(of, metric), of, controls, metric);
+  // The spec and the rows of its counted ("main") layer: the real runs' points, or every bar when one layer each.
+  const curve = (of: ReportRun[], metric: 'r2' | 'proxError') => {
+    if (!oneLayerEach(of, metric))
+      return {
+        spec: withControlReferences(layerCurveSpec(of, metric), of, controls, metric),
+        marks: curvePoints(of, metric).length,
+      };
+    const spec = oneLayerSpec(of, controls, metric);
+    return { spec, marks: (spec['data']['values'] as unknown[]).length };
+  };
+  const flat = oneLayerEach(main, 'r2');
   add({
     slug: 'main-r2-by-depth',
-    title: 'Test R² against normalized depth',
-    description:
-      "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
+    title: flat
+      ? 'Test R² of each model (one layer each: no depth to plot)'
+      : 'Test R² against normalized depth',
+    description: flat
+      ? 'Every run here has a single layer (a static embedding or a surface-form baseline has no depth), so instead of R² against depth each model gets a bar with its test R². An LLM run adds the paper’s main figure: R² layer by layer.'
+      : "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
     section: 'layers',
-    spec: curve(main, 'r2'),
+    ...curve(main, 'r2'),
     renderer: 'svg',
-    marks: curvePoints(main, 'r2').length,
   });
   if (main.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
+    const flatProx = oneLayerEach(main, 'proxError');
     add({
       slug: 'main-prox-error-by-depth',
-      title: 'Test proximity error against normalized depth (lower is better)',
-      description:
-        'The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance. Look for the fall mirroring the R² rise.',
+      title: flatProx
+        ? 'Test proximity error of each model (one layer each; lower is better)'
+        : 'Test proximity error against normalized depth (lower is better)',
+      description: `The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance.${flatProx ? '' : ' Look for the fall mirroring the R² rise.'}`,
       section: 'layers',
-      spec: curve(main, 'proxError'),
+      ...curve(main, 'proxError'),
       renderer: 'svg',
-      marks: curvePoints(main, 'proxError').length,
     });
   }
   if (main.length < runs.length) {
@@ -290,9 +303,8 @@ function addLayerCurves(all: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => s
       title: 'Test R² against normalized depth, every probe run (all prompts)',
       description: 'Every run of the table above, one line per model · prompt.',
       section: 'layers',
-      spec: curve(runs, 'r2'),
+      ...curve(runs, 'r2'),
       renderer: 'svg',
-      marks: curvePoints(runs, 'r2').length,
     });
   }
 }
