@@ -5,7 +5,7 @@
  * interaction (a layer switch of all six maps and scatters), hover -> tooltip, and one play step. The machine may
  * be shared: the load average is printed with the numbers.
  *
- *   npx tsx bench/report/grid.ts [--points 40000] [--layers 30] [--size-only] [--keep PAGE.html]
+ *   npx tsx bench/report/grid.ts [--points 40000] [--layers 30] [--size-only] [--keep PAGE.html] [--every-prompt]
  *
  * --size-only prints the page size and what it is made of, then stops (no browser); --keep writes the page there.
  */
@@ -25,6 +25,8 @@ const flag = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const N = flag('--points', 40000);
+// Predictions for every prompt (as `paper` writes them), not only the canonical one: the maps get prompt selectors.
+const EVERY_PROMPT = process.argv.includes('--every-prompt');
 const LAYERS = flag('--layers', 30);
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -63,10 +65,12 @@ function gridRun(dataset: string, prompt: string, seed: number): ReportRun {
     layers: layers.map((layer) => ({ layer, test: metrics(r2(layer)), train: metrics(r2(layer) + 0.02) })),
     bestLayer: best,
   };
-  if (prompt !== CANONICAL_PROMPTS[dataset]) return { results };
-  const isTest = Uint8Array.from({ length: N }, () => (rand() < 0.2 ? 1 : 0));
+  if (prompt !== CANONICAL_PROMPTS[dataset] && !EVERY_PROMPT) return { results };
+  // The dataset's entities and split are the same for every prompt (as in a `paper` run); predictions differ.
+  const entities = mulberry32(seed - (seed % 100));
+  const isTest = Uint8Array.from({ length: N }, () => (entities() < 0.2 ? 1 : 0));
   const draw = (range: [number, number]) =>
-    Float64Array.from({ length: N }, () => range[0] + rand() * (range[1] - range[0]));
+    Float64Array.from({ length: N }, () => range[0] + entities() * (range[1] - range[0]));
   const truth = kind === 'space' ? [draw(a), draw(b!)] : [draw(a)];
   const pred = new Map<number, Float64Array[]>();
   for (const layer of layers) {

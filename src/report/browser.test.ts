@@ -55,7 +55,20 @@ function syntheticRuns(): ReportRun[] {
     predictionLayers: [8, 24, 31],
     names: { 2: HOSTILE },
   });
-  return [world, time];
+  // Another prompt of the art run (same entities and split): the time scatter gets a prompt selector.
+  const otherPrompt = syntheticTimeRun({
+    n: 4000,
+    layers: [0, 4, 8, 12, 16, 20, 24, 28, 31],
+    predictionLayers: [24, 31],
+    prompt: 'empty',
+    seed: 9,
+  });
+  const alt = otherPrompt.predictions!;
+  alt.isTest = time.predictions!.isTest;
+  alt.truth = time.predictions!.truth;
+  alt.names = time.predictions!.names;
+  for (const layer of alt.pred.keys()) alt.pred.set(layer, [alt.truth[0]!.map((y, i) => y + ((i % 7) - 3))]);
+  return [world, time, otherPrompt];
 }
 
 async function buildPage(): Promise<string> {
@@ -317,7 +330,7 @@ test('the page decodes its packed data to the source predictions: 1e-3 degree, 0
   );
   // points.ts rounds positions to 3 decimals (world / US) and dates to 2: half a step is the most a value may move.
   const tolerance = [0.0005, 0.005];
-  for (const [k, run] of synthetic.entries()) {
+  for (const [k, run] of synthetic.slice(0, 2).entries()) {
     const source = run.predictions!;
     const got = decoded[k];
     const shift = got.yearOffset as number;
@@ -379,4 +392,56 @@ test("maps and the time scatter print the shown layer's test Spearman ρ and R²
     counts,
     counts.map(() => 1),
   );
+});
+
+test('a prompt selector switches a scatter to another prompt (its best layer); the entities are shared', async () => {
+  const id = await figureId('time-synthetic-7b-art-release');
+  const select = `#prompt-${id}`;
+  assert.deepEqual(await page.$$eval(`${select} option`, (os) => os.map((o) => o.textContent)), [
+    'release',
+    'empty',
+  ]);
+  await page.selectOption('#split-select', 'test');
+  await page.selectOption(select, { label: 'empty' });
+  await page.waitForFunction(
+    (fig) =>
+      /^prompt empty · layer 24 /.test(
+        (globalThis as any).document.getElementById(`cap-${fig}`)?.textContent ?? '',
+      ),
+    id,
+  );
+  assert.match(
+    await page.innerText(`#wrap-${id} figcaption`),
+    /synthetic-7b · art · empty$/,
+    'the title names it',
+  );
+  const nTest = synthetic[2]!.predictions!.isTest.reduce((a, b) => a + b, 0);
+  const marks = await page.evaluate(([fig]) => (globalThis as any).spacetimeReport.countMarks(fig), [id]);
+  assert.equal(marks, nTest, 'every test row of the other prompt drawn');
+  assert.equal(Number(await page.getAttribute(`#wrap-${id}`, 'data-marks')), nTest);
+  // The rows are the other prompt's predictions (rounded to 0.01 year, shown as calendar years).
+  const { shared, rows } = await page.evaluate(
+    ([fig]) => {
+      const r = (globalThis as any).spacetimeReport;
+      const d = r.data();
+      const figure = d.figures.find((f: { id: string }) => f.id === fig);
+      const p = d.points[figure.prompts[1].run];
+      return { shared: p.entitiesOf === figure.run, rows: r.rowsFor(p, 24, 'test').slice(0, 5) };
+    },
+    [id],
+  );
+  assert.ok(shared, 'the other prompt stores no copy of the entities');
+  const source = synthetic[2]!.predictions!;
+  const firstTest = [...source.isTest.keys()].filter((i) => source.isTest[i]).slice(0, 5);
+  rows.forEach((row: { name: string; pred: number }, k: number) => {
+    assert.equal(row.name, source.names[firstTest[k]!]);
+    assert.ok(Math.abs(row.pred - (source.pred.get(24)![0][firstTest[k]!]! + 1970)) <= 0.005 + 1e-9);
+  });
+  await page.selectOption(select, { label: 'release' });
+  await page.waitForFunction(
+    (fig) =>
+      /^prompt release · /.test((globalThis as any).document.getElementById(`cap-${fig}`)?.textContent ?? ''),
+    id,
+  );
+  assert.deepEqual(problems, []);
 });

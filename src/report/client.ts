@@ -64,17 +64,29 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     parts.push(n.toLocaleString('en-US') + ' ' + state.split + ' points');
     return parts.join(' \u00b7 ');
   }
-  function update() {
+  // Figure id -> index into D.points chosen by the figure's prompt selector (default: the figure's run).
+  var chosen = {};
+  function promptOf(fig, run) {
+    var found = (fig.prompts || []).filter(function (q) { return q.run === run; })[0];
+    return found ? 'prompt ' + found.prompt + ' \u00b7 ' : '';
+  }
+  function update(only) {
     var jobs = [];
     D.figures.forEach(function (fig) {
-      if (fig.run === undefined || fig.run === null || !views[fig.id]) return;
-      var p = D.points[fig.run], rows = rowsFor(p, state.layer, state.split);
+      if (fig.run === undefined || fig.run === null || !views[fig.id] || (only && only !== fig.id)) return;
+      var run = chosen[fig.id] !== undefined ? chosen[fig.id] : fig.run;
+      var p = D.points[run], rows = rowsFor(p, state.layer, state.split);
       var view = views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows));
       jobs.push(view.change('stats', vega.changeset().remove(vega.truthy).insert(statsRows(p, state.layer))).runAsync());
       var wrap = document.getElementById('wrap-' + fig.id);
       if (wrap) wrap.setAttribute('data-marks', String(rows.length));
       var cap = document.getElementById('cap-' + fig.id);
-      if (cap) cap.textContent = captionText(p, state.layer, rows.length);
+      if (cap) cap.textContent = promptOf(fig, run) + captionText(p, state.layer, rows.length);
+      var title = wrap && fig.prompts ? wrap.querySelector('figcaption') : null;
+      if (title) { // the title names the run shown: swap the first run's label for the chosen one's
+        fig.title = fig.title || title.textContent;
+        title.textContent = fig.title.replace(D.points[fig.run].label, p.label);
+      }
     });
     return Promise.all(jobs).then(function () {});
   }
@@ -101,6 +113,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     if (button) button.textContent = '\u25b6 Play';
   }
   function setSplit(split) { state.split = split; return update(); }
+  function setPrompt(figId, run) { chosen[figId] = Number(run); return update(figId); }
 
   // Viewport position of the plotted symbol whose datum has this name (used by the browser tests); asks vega's
   // event handler, which knows the renderer's origin and padding.
@@ -175,6 +188,11 @@ export const CLIENT_SCRIPT = String.raw`(function () {
 
   async function main() {
     D = await spacetimeUnpack(D);
+    D.points.forEach(function (p) { // runs of other prompts share their entities with an earlier run (html.ts)
+      if (p.entitiesOf === undefined) return;
+      var from = D.points[p.entitiesOf];
+      ['names', 'group', 'groupNames', 'isTest', 'truth'].forEach(function (k) { p[k] = from[k]; });
+    });
     timings.unpack = Math.round(performance.now() - timings.start);
     var layerSelect = document.getElementById('layer-select'), splitSelect = document.getElementById('split-select');
     for (var i = 0; i < D.figures.length; i++) {
@@ -199,11 +217,14 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     if (slider) slider.addEventListener('input', function () { setLayer(D.layers[Number(slider.value)]); });
     if (button) button.addEventListener('click', function () { play(); });
     if (splitSelect) splitSelect.addEventListener('change', function () { setSplit(splitSelect.value); });
+    document.querySelectorAll('select.prompt-select').forEach(function (select) {
+      select.addEventListener('change', function () { setPrompt(select.getAttribute('data-fig'), select.value); });
+    });
     var t1 = performance.now();
     await update();
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, markTexts: markTexts, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor, statsRows: statsRows };
+  window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, markTexts: markTexts, countShapes: countShapes, setSplit: setSplit, setPrompt: setPrompt, locate: locate, rowsFor: rowsFor, statsRows: statsRows };
   main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
 })();`;

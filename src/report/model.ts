@@ -15,7 +15,7 @@ import {
 import { describeExtra, type ExtraSection } from './extras.js';
 import { oneLayerEach, oneLayerSpec } from './one-layer.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
-import { buildRunPoints, type RunPoints, runLabel } from './points.js';
+import { buildRunPoints, nearestLayer, type RunPoints, runLabel } from './points.js';
 import { saeFeatureFigures } from './sae.js';
 import { curvePoints, lastLayer, layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
@@ -40,6 +40,11 @@ export interface FigureModel {
   experiment?: string;
   /** Rows of the figure's counted layer (named "main"); layer-switchable figures count their points instead. */
   marks?: number;
+  /**
+   * The figure's prompt selector: the shown run's prompt (`run`) first, then the other prompts of the same model and
+   * dataset, each with the points of its best layer only (a page with every layer of every prompt would be 4x).
+   */
+  prompts?: { prompt: string; run: number }[];
 }
 
 export interface RunSummary {
@@ -203,6 +208,20 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     add({ ...fig, section: 'overview', renderer: fig.canvas ? 'canvas' : 'svg' });
   const box = entityBoxSpec(points, pointRuns);
   if (box) add({ ...box, section: 'overview', renderer: 'svg' });
+  // The layer selector offers the layers of the shown runs; the other prompts' single layers come after.
+  const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
+  for (const fig of figures) {
+    if (fig.run === undefined) continue;
+    const others = otherPrompts(splitControls(runs).main, pointRuns[fig.run]!);
+    if (!others.length) continue;
+    fig.prompts = [
+      { prompt: pointRuns[fig.run]!.results.prompt, run: fig.run },
+      ...others.map((r) => ({
+        prompt: r.results.prompt,
+        run: points.push(buildRunPoints(bestLayerOnly(r), options)) - 1,
+      })),
+    ];
+  }
   const depthOf = depthLookup(runs);
   const docs = (inputs.extras ?? [])
     .map((e) => (isExperimentDoc(e.data) ? { ...e.data, source: e.source } : undefined))
@@ -231,7 +250,6 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   }));
   const extras = (inputs.extras ?? []).map(describeExtra);
   for (const figure of saeFeatureFigures(inputs.extras ?? [])) add(figure);
-  const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
   const firstBest = runs.find((r) => r.predictions)?.results.bestLayer;
   const initialLayer =
     options.layer ??
@@ -326,6 +344,26 @@ function representativeRuns(runs: ReportRun[], withPredictions: boolean): Report
   }
   const kept = new Set(chosen.values());
   return runs.filter((r) => kept.has(r));
+}
+
+/** Runs with predictions of the same model, dataset and hook as `shown`, with another prompt, by prompt name. */
+function otherPrompts(main: ReportRun[], shown: ReportRun): ReportRun[] {
+  const key = (r: ReportRun) =>
+    `${r.results.model}\u0000${r.results.dataset}\u0000${r.results.hook ?? ''}${r.labelSuffix ?? ''}`;
+  return main
+    .filter(
+      (r) =>
+        r !== shown && r.predictions && key(r) === key(shown) && r.results.prompt !== shown.results.prompt,
+    )
+    .sort((a, b) => a.results.prompt.localeCompare(b.results.prompt));
+}
+
+/** The run with the predictions of its best layer only (the probe keeps that layer's every row). */
+function bestLayerOnly(run: ReportRun): ReportRun {
+  const table = run.predictions!;
+  const available = [...table.pred.keys()];
+  const layer = nearestLayer(available, run.results.bestLayer ?? Math.max(...available));
+  return { ...run, predictions: { ...table, pred: new Map([[layer, table.pred.get(layer)!]]) } };
 }
 
 /** layer / last layer: a model's last layer is the deepest layer any of its runs probed or skipped. */

@@ -181,3 +181,33 @@ test('a compact layer (test rows only, as probe writes them for large runs) is e
   assert.ok(Math.abs((row.plon as number) - p.pred.get(1)![0][last]) <= 5e-4);
   assert.equal(pointRows(points, 1, 'train').length, 0);
 });
+
+test('other prompts of a shown run: a prompt selector with their best layer; entities stored once in the page', async () => {
+  const layers = [0, 4, 8];
+  const coords = syntheticSpaceRun({ n: 300, layers, predictionLayers: layers, prompt: 'coords' });
+  const other = syntheticSpaceRun({ n: 300, layers, predictionLayers: [4, 8], prompt: 'where_is', seed: 7 });
+  other.results.bestLayer = 4;
+  other.predictions!.isTest = coords.predictions!.isTest; // the same split: the same entity fields
+  const model = buildReportModel({ runs: [other, coords] });
+  const map = model.figures.find((f) => f.section === 'maps')!;
+  assert.equal(model.points[map.run!]!.label.endsWith('coords'), true, 'the canonical prompt is shown first');
+  assert.deepEqual(
+    map.prompts?.map((p) => p.prompt),
+    ['coords', 'where_is'],
+  );
+  const alt = model.points[map.prompts![1]!.run]!;
+  assert.deepEqual(alt.layers, [4], 'the other prompt keeps its best layer only');
+  assert.deepEqual(model.layers, layers, 'the layer selector offers the shown run’s layers');
+  assert.deepEqual(
+    pointRows(alt, 8, 'all')[5]!.plon,
+    Math.round(other.predictions!.pred.get(4)![0][5] * 1000) / 1000,
+  );
+  const html = renderReport({ runs: [other, coords] });
+  assert.match(
+    html,
+    /<select id="prompt-fig-\d+" class="prompt-select" data-fig="fig-\d+"><option value="\d+" selected>coords<\/option><option value="\d+">where_is<\/option>/,
+  );
+  const block = JSON.parse(html.match(/id="report-data">([\s\S]*?)<\/script>/)![1]!);
+  assert.equal(block.points[1].entitiesOf, 0);
+  assert.equal(block.points[1].names, undefined, 'names stored once');
+});
