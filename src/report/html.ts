@@ -148,9 +148,14 @@ function controlsHtml(model: ReportModel): string {
     .map((s) => `<option value="${s}"${s === model.split ? ' selected' : ''}>${s} rows</option>`)
     .join('');
   const index = Math.max(0, model.layers.indexOf(model.initialLayer));
+  // One layer (static embeddings, surface baselines): nothing to slide through or play.
+  const stepping =
+    model.layers.length > 1
+      ? `<input type="range" id="layer-slider" min="0" max="${model.layers.length - 1}" step="1" value="${index}" aria-label="layer">
+<button type="button" id="play-button" title="animate the maps from the first layer to the last">▶ Play</button>`
+      : '';
   return `<div class="controls"><span><label for="layer-select">Layer</label> <select id="layer-select">${layerOptions}</select></span>
-<input type="range" id="layer-slider" min="0" max="${model.layers.length - 1}" step="1" value="${index}" aria-label="layer">
-<button type="button" id="play-button" title="animate the maps from the first layer to the last">▶ Play</button>
+${stepping}
 <span><label for="split-select">Rows</label> <select id="split-select">${splitOptions}</select></span>
 <span class="meta">${model.layers.length} layer${model.layers.length === 1 ? '' : 's'} with predictions · hover a point for its name, true and predicted value.</span></div>`;
 }
