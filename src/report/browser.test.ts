@@ -445,3 +445,25 @@ test('a prompt selector switches a scatter to another prompt (its best layer); t
   );
   assert.deepEqual(problems, []);
 });
+
+test('a browser without DecompressionStream gets a message on the page, not a blank report', async () => {
+  const file = join(work, 'small-report.html');
+  writeFileSync(
+    file,
+    renderReport({ runs: [syntheticSpaceRun({ n: 300, layers: [0, 1], predictionLayers: [0, 1] })] }),
+  );
+  const old = await context.newPage();
+  try {
+    await old.addInitScript(() => {
+      delete (globalThis as any).DecompressionStream;
+    });
+    await old.goto(`file://${file}`);
+    await old.waitForSelector('body[data-ready="error"]', { timeout: 30000 });
+    assert.match(
+      await old.innerText('main p.error'),
+      /cannot decode the report’s data \(it needs DecompressionStream/,
+    );
+  } finally {
+    await old.close();
+  }
+});

@@ -226,5 +226,15 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     document.body.setAttribute('data-ready', '1');
   }
   window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, markTexts: markTexts, countShapes: countShapes, setSplit: setSplit, setPrompt: setPrompt, locate: locate, rowsFor: rowsFor, statsRows: statsRows };
-  main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
+  main().catch(function (err) {
+    console.error(err);
+    // Say so on the page: an old browser without DecompressionStream (before 2023) cannot decode the data.
+    var msg = document.createElement('p'), main = document.querySelector('main');
+    msg.className = 'error';
+    msg.textContent = (typeof DecompressionStream === 'undefined'
+      ? 'This browser cannot decode the report\u2019s data (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or newer). '
+      : 'The figures could not be drawn: ') + (err && err.message ? err.message : String(err));
+    if (main) main.insertBefore(msg, main.firstChild);
+    document.body.setAttribute('data-ready', 'error');
+  });
 })();`;
