@@ -5,7 +5,9 @@
  * interaction (a layer switch of all six maps and scatters), hover -> tooltip, and one play step. The machine may
  * be shared: the load average is printed with the numbers.
  *
- *   npx tsx bench/report/grid.ts [--points 40000] [--layers 30]
+ *   npx tsx bench/report/grid.ts [--points 40000] [--layers 30] [--size-only] [--keep PAGE.html] [--every-prompt]
+ *
+ * --size-only prints the page size and what it is made of, then stops (no browser); --keep writes the page there.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,12 +18,15 @@ import { renderModel } from '../../src/report/html.js';
 import { buildReportModel } from '../../src/report/model.js';
 import { mulberry32 } from '../../src/report/test-data.js';
 import type { Metrics, ReportRun } from '../../src/report/types.js';
+import { pageBreakdown } from './page-size.js';
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const N = flag('--points', 40000);
+// Predictions for every prompt (as `paper` writes them), not only the canonical one: the maps get prompt selectors.
+const EVERY_PROMPT = process.argv.includes('--every-prompt');
 const LAYERS = flag('--layers', 30);
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -60,10 +65,12 @@ function gridRun(dataset: string, prompt: string, seed: number): ReportRun {
     layers: layers.map((layer) => ({ layer, test: metrics(r2(layer)), train: metrics(r2(layer) + 0.02) })),
     bestLayer: best,
   };
-  if (prompt !== CANONICAL_PROMPTS[dataset]) return { results };
-  const isTest = Uint8Array.from({ length: N }, () => (rand() < 0.2 ? 1 : 0));
+  if (prompt !== CANONICAL_PROMPTS[dataset] && !EVERY_PROMPT) return { results };
+  // The dataset's entities and split are the same for every prompt (as in a `paper` run); predictions differ.
+  const entities = mulberry32(seed - (seed % 100));
+  const isTest = Uint8Array.from({ length: N }, () => (entities() < 0.2 ? 1 : 0));
   const draw = (range: [number, number]) =>
-    Float64Array.from({ length: N }, () => range[0] + rand() * (range[1] - range[0]));
+    Float64Array.from({ length: N }, () => range[0] + entities() * (range[1] - range[0]));
   const truth = kind === 'space' ? [draw(a), draw(b!)] : [draw(a)];
   const pred = new Map<number, Float64Array[]>();
   for (const layer of layers) {
@@ -104,12 +111,19 @@ const html = renderModel(model);
 const buildMs = ms(t0);
 const file = join(dir, 'report.html');
 writeFileSync(file, html);
+const keep = process.argv.indexOf('--keep');
+if (keep > 0) writeFileSync(process.argv[keep + 1]!, html);
 const maps = model.figures.filter((f) => f.run !== undefined);
 console.log(
   `report: ${runs.length} runs (${Object.keys(DATASETS).length} datasets × 4 prompts × ${LAYERS} layers), ` +
     `${maps.length} maps/scatters of ${N.toLocaleString('en-US')} entities, ${model.figures.length} figures; ` +
     `built in ${buildMs} ms, ${(statSync(file).size / 1e6).toFixed(1)} MB`,
 );
+console.log(pageBreakdown(html));
+if (process.argv.includes('--size-only')) {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'bench-chromium-')), {
   executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',

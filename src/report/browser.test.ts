@@ -33,6 +33,7 @@ let work: string;
 const problems: string[] = [];
 const dialogs: string[] = [];
 let openMs = 0;
+let synthetic: ReportRun[] = [];
 
 function syntheticRuns(): ReportRun[] {
   const world = syntheticSpaceRun({
@@ -54,11 +55,25 @@ function syntheticRuns(): ReportRun[] {
     predictionLayers: [8, 24, 31],
     names: { 2: HOSTILE },
   });
-  return [world, time];
+  // Another prompt of the art run (same entities and split): the time scatter gets a prompt selector.
+  const otherPrompt = syntheticTimeRun({
+    n: 4000,
+    layers: [0, 4, 8, 12, 16, 20, 24, 28, 31],
+    predictionLayers: [24, 31],
+    prompt: 'empty',
+    seed: 9,
+  });
+  const alt = otherPrompt.predictions!;
+  alt.isTest = time.predictions!.isTest;
+  alt.truth = time.predictions!.truth;
+  alt.names = time.predictions!.names;
+  for (const layer of alt.pred.keys()) alt.pred.set(layer, [alt.truth[0]!.map((y, i) => y + ((i % 7) - 3))]);
+  return [world, time, otherPrompt];
 }
 
 async function buildPage(): Promise<string> {
-  const runs = syntheticRuns();
+  synthetic = syntheticRuns();
+  const runs = [...synthetic];
   const extras: ExtraResult[] = [
     { title: `neurons ${HOSTILE}`, data: { top: [{ layer: 3, neuron: 7, name: BREAKOUT, corr: 0.8 }] } },
   ];
@@ -181,8 +196,7 @@ test('main figure: one point per run and layer against normalized depth, and the
   const id = await figureId('main-r2-by-depth');
   const data = await page.evaluate(
     ([fig]) => {
-      const doc = (globalThis as any).document;
-      const data = JSON.parse(doc.getElementById('report-data').textContent);
+      const data = (globalThis as any).spacetimeReport.data();
       // biome-ignore lint/suspicious/noExplicitAny: the page's JSON
       const values = data.figures.find((f: any) => f.id === fig).spec.data.values as any[];
       return {
@@ -298,4 +312,158 @@ test('the layer selector moves the points; the play button steps through every l
   assert.ok(seen.size >= 2, `the caption showed several layers while playing: ${[...seen].join(', ')}`);
   await page.locator(`#wrap-${map}`).screenshot({ path: join(SHOTS, 'report-world-map-all-last-layer.png') });
   assert.deepEqual(problems, []);
+});
+
+test('the page decodes its packed data to the source predictions: 1e-3 degree, 0.01 year, names exact', async () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the page's decoded data
+  const decoded: any[] = await page.evaluate(() =>
+    (globalThis as any).spacetimeReport
+      .data()
+      .points.slice(0, 2)
+      .map((p: any) => ({
+        names: p.names,
+        isTest: p.isTest,
+        truth: p.truth,
+        pred: p.pred,
+        yearOffset: p.yearOffset,
+      })),
+  );
+  // points.ts rounds positions to 3 decimals (world / US) and dates to 2: half a step is the most a value may move.
+  const tolerance = [0.0005, 0.005];
+  for (const [k, run] of synthetic.slice(0, 2).entries()) {
+    const source = run.predictions!;
+    const got = decoded[k];
+    const shift = got.yearOffset as number;
+    assert.deepEqual(got.names, source.names, 'names exact, hostile ones included');
+    assert.deepEqual(got.isTest, Array.from(source.isTest));
+    const near = (a: number[], b: Float64Array, what: string) => {
+      assert.equal(a.length, b.length, what);
+      let worst = 0;
+      for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - (b[i]! + shift)));
+      assert.ok(worst <= tolerance[k]! + 1e-9, `${what}: largest difference ${worst}`);
+    };
+    for (const [j, t] of source.truth.entries()) near(got.truth[j], t, `run ${k} truth ${j}`);
+    for (const [layer, cols] of source.pred)
+      for (const [j, c] of cols.entries()) near(got.pred[layer][j], c, `run ${k} layer ${layer} target ${j}`);
+  }
+  const timings = await page.evaluate(() => (globalThis as any).spacetimeReport.timings);
+  console.log(`# decoding the packed data took ${timings.unpack} ms after the script started`);
+});
+
+test("maps and the time scatter print the shown layer's test Spearman ρ and R² inside the plot", async () => {
+  const texts = async (slug: string) => {
+    const id = await figureId(slug);
+    return page.evaluate(([fig]) => (globalThis as any).spacetimeReport.markTexts(fig, 'stats'), [id]);
+  };
+  const mapId = await figureId(WORLD_SLUG);
+  await page.selectOption('#layer-select', '24');
+  await page.waitForFunction(
+    (id) => /^layer 24 /.test((globalThis as any).document.getElementById(`cap-${id}`)?.textContent ?? ''),
+    mapId,
+  );
+  const world = synthetic[0]!.results.layers.find((l) => l.layer === 24)!.test;
+  const time = synthetic[1]!.results.layers.find((l) => l.layer === 24)!.test;
+  const expected = (m: { r2: number; spearman?: number[] }) => {
+    const rho = m.spearman!.reduce((a, b) => a + b, 0) / m.spearman!.length;
+    return [`Spearman ρ = ${rho.toFixed(3)}\ntest R² = ${m.r2.toFixed(3)}`];
+  };
+  assert.deepEqual(await texts(WORLD_SLUG), expected(world), 'one text mark on the world map');
+  assert.deepEqual(
+    await texts('time-synthetic-7b-art-release'),
+    expected(time),
+    'one text mark in the scatter',
+  );
+  await page.selectOption('#layer-select', '8');
+  const at8 = synthetic[1]!.results.layers.find((l) => l.layer === 8)!.test;
+  await page.waitForFunction(
+    ([id, want]) => (globalThis as any).spacetimeReport.markTexts(id, 'stats')[0] === want,
+    [await figureId('time-synthetic-7b-art-release'), expected(at8)[0]] as const,
+  );
+  // Every map and time scatter (the sample's US and NYC maps too) has its one text mark.
+  const counts = await page.evaluate(() => {
+    const r = (globalThis as any).spacetimeReport;
+    return r
+      .data()
+      .figures.filter((f: { run?: number }) => typeof f.run === 'number')
+      .map((f: { id: string }) => r.countMarks(f.id, 'stats'));
+  });
+  assert.ok(counts.length >= (haveShared ? 5 : 2), `${counts.length} maps and scatters`);
+  assert.deepEqual(
+    counts,
+    counts.map(() => 1),
+  );
+});
+
+test('a prompt selector switches a scatter to another prompt (its best layer); the entities are shared', async () => {
+  const id = await figureId('time-synthetic-7b-art-release');
+  const select = `#prompt-${id}`;
+  assert.deepEqual(await page.$$eval(`${select} option`, (os) => os.map((o) => o.textContent)), [
+    'release',
+    'empty',
+  ]);
+  await page.selectOption('#split-select', 'test');
+  await page.selectOption(select, { label: 'empty' });
+  await page.waitForFunction(
+    (fig) =>
+      /^prompt empty · layer 24 /.test(
+        (globalThis as any).document.getElementById(`cap-${fig}`)?.textContent ?? '',
+      ),
+    id,
+  );
+  assert.match(
+    await page.innerText(`#wrap-${id} figcaption`),
+    /synthetic-7b · art · empty$/,
+    'the title names it',
+  );
+  const nTest = synthetic[2]!.predictions!.isTest.reduce((a, b) => a + b, 0);
+  const marks = await page.evaluate(([fig]) => (globalThis as any).spacetimeReport.countMarks(fig), [id]);
+  assert.equal(marks, nTest, 'every test row of the other prompt drawn');
+  assert.equal(Number(await page.getAttribute(`#wrap-${id}`, 'data-marks')), nTest);
+  // The rows are the other prompt's predictions (rounded to 0.01 year, shown as calendar years).
+  const { shared, rows } = await page.evaluate(
+    ([fig]) => {
+      const r = (globalThis as any).spacetimeReport;
+      const d = r.data();
+      const figure = d.figures.find((f: { id: string }) => f.id === fig);
+      const p = d.points[figure.prompts[1].run];
+      return { shared: p.entitiesOf === figure.run, rows: r.rowsFor(p, 24, 'test').slice(0, 5) };
+    },
+    [id],
+  );
+  assert.ok(shared, 'the other prompt stores no copy of the entities');
+  const source = synthetic[2]!.predictions!;
+  const firstTest = [...source.isTest.keys()].filter((i) => source.isTest[i]).slice(0, 5);
+  rows.forEach((row: { name: string; pred: number }, k: number) => {
+    assert.equal(row.name, source.names[firstTest[k]!]);
+    assert.ok(Math.abs(row.pred - (source.pred.get(24)![0][firstTest[k]!]! + 1970)) <= 0.005 + 1e-9);
+  });
+  await page.selectOption(select, { label: 'release' });
+  await page.waitForFunction(
+    (fig) =>
+      /^prompt release · /.test((globalThis as any).document.getElementById(`cap-${fig}`)?.textContent ?? ''),
+    id,
+  );
+  assert.deepEqual(problems, []);
+});
+
+test('a browser without DecompressionStream gets a message on the page, not a blank report', async () => {
+  const file = join(work, 'small-report.html');
+  writeFileSync(
+    file,
+    renderReport({ runs: [syntheticSpaceRun({ n: 300, layers: [0, 1], predictionLayers: [0, 1] })] }),
+  );
+  const old = await context.newPage();
+  try {
+    await old.addInitScript(() => {
+      delete (globalThis as any).DecompressionStream;
+    });
+    await old.goto(`file://${file}`);
+    await old.waitForSelector('body[data-ready="error"]', { timeout: 30000 });
+    assert.match(
+      await old.innerText('main p.error'),
+      /cannot decode the report’s data \(it needs DecompressionStream/,
+    );
+  } finally {
+    await old.close();
+  }
 });

@@ -1,10 +1,14 @@
+import { UNPACK_SCRIPT } from './pack.js';
+
 /**
- * The report page's own script (plain browser JavaScript, inlined as text). It reads the JSON data block, embeds
+ * The report page's own script (plain browser JavaScript, inlined as text). It reads the JSON data block, decodes
+ * its packed arrays (pack.ts; asynchronous: the browser's DecompressionStream), embeds
  * each figure with vega-embed, fills the layer-switchable figures with the rows of the chosen layer and split,
  * and keeps the captions in step. `rowsFor` mirrors points.ts `pointRows`.
  */
 export const CLIENT_SCRIPT = String.raw`(function () {
   'use strict';
+  ${UNPACK_SCRIPT}
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var views = {};
   var timings = { start: Math.round(performance.now()) };
@@ -44,6 +48,12 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     }
     return rows;
   }
+  function statsRows(p, layer) { // points.ts statsRows
+    var m = p.metrics[String(nearestLayer(p.layers, layer))] || {}, text = [];
+    if (finite(m.spearman)) text.push('Spearman \u03c1 = ' + m.spearman.toFixed(3));
+    if (finite(m.r2)) text.push('test R\u00b2 = ' + m.r2.toFixed(3));
+    return text.length ? [{ text: text }] : [];
+  }
   function fmt(v, digits) { return finite(v) ? v.toFixed(digits) : 'n/a'; }
   function captionText(p, layer, n) {
     var used = nearestLayer(p.layers, layer), m = p.metrics[String(used)] || {};
@@ -54,16 +64,29 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     parts.push(n.toLocaleString('en-US') + ' ' + state.split + ' points');
     return parts.join(' \u00b7 ');
   }
-  function update() {
+  // Figure id -> index into D.points chosen by the figure's prompt selector (default: the figure's run).
+  var chosen = {};
+  function promptOf(fig, run) {
+    var found = (fig.prompts || []).filter(function (q) { return q.run === run; })[0];
+    return found ? 'prompt ' + found.prompt + ' \u00b7 ' : '';
+  }
+  function update(only) {
     var jobs = [];
     D.figures.forEach(function (fig) {
-      if (fig.run === undefined || fig.run === null || !views[fig.id]) return;
-      var p = D.points[fig.run], rows = rowsFor(p, state.layer, state.split);
-      jobs.push(views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows)).runAsync());
+      if (fig.run === undefined || fig.run === null || !views[fig.id] || (only && only !== fig.id)) return;
+      var run = chosen[fig.id] !== undefined ? chosen[fig.id] : fig.run;
+      var p = D.points[run], rows = rowsFor(p, state.layer, state.split);
+      var view = views[fig.id].change('points', vega.changeset().remove(vega.truthy).insert(rows));
+      jobs.push(view.change('stats', vega.changeset().remove(vega.truthy).insert(statsRows(p, state.layer))).runAsync());
       var wrap = document.getElementById('wrap-' + fig.id);
       if (wrap) wrap.setAttribute('data-marks', String(rows.length));
       var cap = document.getElementById('cap-' + fig.id);
-      if (cap) cap.textContent = captionText(p, state.layer, rows.length);
+      if (cap) cap.textContent = promptOf(fig, run) + captionText(p, state.layer, rows.length);
+      var title = wrap && fig.prompts ? wrap.querySelector('figcaption') : null;
+      if (title) { // the title names the run shown: swap the first run's label for the chosen one's
+        fig.title = fig.title || title.textContent;
+        title.textContent = fig.title.replace(D.points[fig.run].label, p.label);
+      }
     });
     return Promise.all(jobs).then(function () {});
   }
@@ -90,6 +113,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     if (button) button.textContent = '\u25b6 Play';
   }
   function setSplit(split) { state.split = split; return update(); }
+  function setPrompt(figId, run) { chosen[figId] = Number(run); return update(figId); }
 
   // Viewport position of the plotted symbol whose datum has this name (used by the browser tests); asks vega's
   // event handler, which knows the renderer's origin and padding.
@@ -124,17 +148,22 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     });
     return out;
   }
-  // Scenegraph items of the mark layers named 'main' in a figure (the tests compare them with the data's rows).
-  function countMarks(figId, layerName) {
-    var view = views[figId], n = 0, pattern = new RegExp('(^|_)' + (layerName || 'main') + '(_\\d+)?_marks$');
-    if (!view) return -1;
+  // Scenegraph items of the mark layers named 'main' (or layerName) in a figure (the tests compare them with the
+  // data's rows, and read the text of text marks).
+  function markItems(figId, layerName) {
+    var view = views[figId], out = [], pattern = new RegExp('(^|_)' + (layerName || 'main') + '(_\\d+)?_marks$');
+    if (!view) return null;
     function walk(mark) {
       if (!mark || !mark.items) return;
-      if (mark.name && pattern.test(mark.name)) { n += mark.items.length; return; }
+      if (mark.name && pattern.test(mark.name)) { for (var k = 0; k < mark.items.length; k++) out.push(mark.items[k]); return; }
       for (var i = 0; i < mark.items.length; i++) if (mark.marktype === 'group') (mark.items[i].items || []).forEach(walk);
     }
     walk(view.scenegraph().root);
-    return n;
+    return out;
+  }
+  function countMarks(figId, layerName) { var items = markItems(figId, layerName); return items ? items.length : -1; }
+  function markTexts(figId, layerName) {
+    return (markItems(figId, layerName) || []).map(function (it) { return [].concat(it.text).join('\n'); });
   }
 
   // Geoshapes (outlines) drawn in a figure: countries, states or boroughs.
@@ -158,6 +187,13 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   }
 
   async function main() {
+    D = await spacetimeUnpack(D);
+    D.points.forEach(function (p) { // runs of other prompts share their entities with an earlier run (html.ts)
+      if (p.entitiesOf === undefined) return;
+      var from = D.points[p.entitiesOf];
+      ['names', 'group', 'groupNames', 'isTest', 'truth'].forEach(function (k) { p[k] = from[k]; });
+    });
+    timings.unpack = Math.round(performance.now() - timings.start);
     var layerSelect = document.getElementById('layer-select'), splitSelect = document.getElementById('split-select');
     for (var i = 0; i < D.figures.length; i++) {
       var fig = D.figures[i];
@@ -181,11 +217,24 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     if (slider) slider.addEventListener('input', function () { setLayer(D.layers[Number(slider.value)]); });
     if (button) button.addEventListener('click', function () { play(); });
     if (splitSelect) splitSelect.addEventListener('change', function () { setSplit(splitSelect.value); });
+    document.querySelectorAll('select.prompt-select').forEach(function (select) {
+      select.addEventListener('change', function () { setPrompt(select.getAttribute('data-fig'), select.value); });
+    });
     var t1 = performance.now();
     await update();
     timings.update = Math.round(performance.now() - t1);
     document.body.setAttribute('data-ready', '1');
   }
-  window.spacetimeReport = { timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, countShapes: countShapes, setSplit: setSplit, locate: locate, rowsFor: rowsFor };
-  main().catch(function (err) { console.error(err); document.body.setAttribute('data-ready', 'error'); });
+  window.spacetimeReport = { data: function () { return D; }, timings: timings, views: views, setLayer: setLayer, play: play, tooWide: tooWide, countMarks: countMarks, markTexts: markTexts, countShapes: countShapes, setSplit: setSplit, setPrompt: setPrompt, locate: locate, rowsFor: rowsFor, statsRows: statsRows };
+  main().catch(function (err) {
+    console.error(err);
+    // Say so on the page: an old browser without DecompressionStream (before 2023) cannot decode the data.
+    var msg = document.createElement('p'), main = document.querySelector('main');
+    msg.className = 'error';
+    msg.textContent = (typeof DecompressionStream === 'undefined'
+      ? 'This browser cannot decode the report\u2019s data (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or newer). '
+      : 'The figures could not be drawn: ') + (err && err.message ? err.message : String(err));
+    if (main) main.insertBefore(msg, main.firstChild);
+    document.body.setAttribute('data-ready', 'error');
+  });
 })();`;

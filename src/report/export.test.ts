@@ -41,6 +41,15 @@ test('every figure is exported as SVG (headless vega) and PNG (resvg)', async ()
   // 200 point symbols (circles of area 10: radius sqrt(10)/2 = 1.581 in vega's symbol path), legend apart.
   assert.equal((map.match(/d="M1\.581,0A1\.581,1\.581,0,1,1,-1\.581,0/g) ?? []).length, 200);
   assert.doesNotMatch(map, /<img/);
+  // The layer's test ρ and R² inside the plot, as on the page (the text mark named "stats").
+  const m = runs[0]!.results.layers[2]!.test;
+  const rho = (m.spearman![0]! + m.spearman![1]!) / 2;
+  const stats = map.match(/<g class="mark-text role-mark stats_marks"[^>]*>([\s\S]*?)<\/g>/)![1]!;
+  assert.ok(
+    stats.includes(`Spearman ρ = ${rho.toFixed(3)}`) && stats.includes(`test R² = ${m.r2.toFixed(3)}`),
+  );
+  const scatter = readFileSync(out[3].svg, 'utf8');
+  assert.match(scatter, /stats_marks[\s\S]*?Spearman ρ = 0\.\d{3}/);
   for (const f of out) {
     assert.equal(f.pngError, undefined);
     const png = readFileSync(f.png!);

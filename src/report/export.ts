@@ -8,7 +8,7 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { tempSibling, writeFileAtomic } from '../util/fsx.js';
 import { buildReportModel, type ReportModel } from './model.js';
-import { nearestLayer, pointRows } from './points.js';
+import { nearestLayer, pointRows, statsRows } from './points.js';
 import type { VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions } from './types.js';
 
@@ -44,7 +44,7 @@ export function staticSpec(
   if (fig.run !== undefined) {
     const points = model.points[fig.run];
     const rows = pointRows(points, layer, split);
-    spec['datasets'] = { ...fig.spec['datasets'], points: rows };
+    spec['datasets'] = { ...fig.spec['datasets'], points: rows, stats: statsRows(points, layer) };
     // The page's caption: the layer's test R², Spearman ρ and proximity error (the paper prints ρ in the corner).
     const used = nearestLayer(points.layers, layer);
     const m = points.metrics[used];

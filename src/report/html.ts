@@ -5,6 +5,7 @@ import { CLIENT_SCRIPT } from './client.js';
 import { escapeHtml, jsonForScript, scriptSafe } from './escape.js';
 import type { Cell, ExtraSection } from './extras.js';
 import { buildReportModel, type FigureModel, type ReportModel, type RunSummary } from './model.js';
+import { pack } from './pack.js';
 import { OUTLINE_PREFIX } from './specs.js';
 import type { ReportInputs, ReportOptions } from './types.js';
 import { vendorScripts } from './vendor.js';
@@ -31,7 +32,8 @@ tr.paper td { color: #6b7480; font-style: italic; background: #fafbfc; }
 .table-wrap { max-width: 100%; overflow-x: auto; }
 .side { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
 .controls { position: sticky; top: 0; z-index: 5; background: rgba(255,255,255,.96); padding: 8px 0; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: 8px 18px; align-items: center; }
-.controls label { font-weight: 600; } select, button { font: inherit; padding: 2px 8px; }
+.controls label, .prompt-pick label { font-weight: 600; } select, button { font: inherit; padding: 2px 8px; }
+.prompt-pick { margin: 2px 0 4px; }
 input[type=range] { width: 220px; vertical-align: middle; }
 figure { margin: 14px 0 26px; max-width: 100%; } figcaption { font-weight: 600; margin-bottom: 4px; }
 .vega { max-width: 100%; overflow-x: auto; }
@@ -98,9 +100,18 @@ function runsTable(runs: RunSummary[]): string {
   return `<div class="table-wrap"><table class="runs"><thead><tr>${head}</tr></thead><tbody>${rows.map((r) => `<tr>${r}</tr>`).join('')}</tbody></table></div>`;
 }
 
+/** A map's or scatter's prompt selector (the other prompts show their best layer). */
+function promptPicker(f: FigureModel): string {
+  if (!f.prompts) return '';
+  const options = f.prompts
+    .map((p, i) => `<option value="${p.run}"${i === 0 ? ' selected' : ''}>${escapeHtml(p.prompt)}</option>`)
+    .join('');
+  return `<div class="prompt-pick"><label for="prompt-${f.id}">Prompt</label> <select id="prompt-${f.id}" class="prompt-select" data-fig="${f.id}">${options}</select> <span class="meta">other prompts: their best layer only</span></div>`;
+}
+
 function figureHtml(f: FigureModel): string {
   const marks = f.marks === undefined ? '' : ` data-marks="${f.marks}"`;
-  return `<figure id="wrap-${f.id}" data-slug="${escapeHtml(f.slug)}"${marks}><figcaption>${escapeHtml(f.title)}</figcaption><div id="${f.id}" class="vega"></div><p class="caption" id="cap-${f.id}">${escapeHtml(f.description ?? '')}</p></figure>`;
+  return `<figure id="wrap-${f.id}" data-slug="${escapeHtml(f.slug)}"${marks}><figcaption>${escapeHtml(f.title)}</figcaption>${promptPicker(f)}<div id="${f.id}" class="vega"></div><p class="caption" id="cap-${f.id}">${escapeHtml(f.description ?? '')}</p></figure>`;
 }
 
 /** The generic view of one result file, tables only, for the raw-results appendix. */
@@ -137,9 +148,14 @@ function controlsHtml(model: ReportModel): string {
     .map((s) => `<option value="${s}"${s === model.split ? ' selected' : ''}>${s} rows</option>`)
     .join('');
   const index = Math.max(0, model.layers.indexOf(model.initialLayer));
+  // One layer (static embeddings, surface baselines): nothing to slide through or play.
+  const stepping =
+    model.layers.length > 1
+      ? `<input type="range" id="layer-slider" min="0" max="${model.layers.length - 1}" step="1" value="${index}" aria-label="layer">
+<button type="button" id="play-button" title="animate the maps from the first layer to the last">▶ Play</button>`
+      : '';
   return `<div class="controls"><span><label for="layer-select">Layer</label> <select id="layer-select">${layerOptions}</select></span>
-<input type="range" id="layer-slider" min="0" max="${model.layers.length - 1}" step="1" value="${index}" aria-label="layer">
-<button type="button" id="play-button" title="animate the maps from the first layer to the last">▶ Play</button>
+${stepping}
 <span><label for="split-select">Rows</label> <select id="split-select">${splitOptions}</select></span>
 <span class="meta">${model.layers.length} layer${model.layers.length === 1 ? '' : 's'} with predictions · hover a point for its name, true and predicted value.</span></div>`;
 }
@@ -171,9 +187,37 @@ function shareOutlines(figures: FigureModel[]) {
       }
       spec = { ...spec, datasets: kept };
     }
-    return { id: f.id, spec, renderer: f.renderer, run: f.run };
+    return { id: f.id, spec, renderer: f.renderer, run: f.run, prompts: f.prompts };
   });
   return { figures: out, shared };
+}
+
+const ENTITY_FIELDS = ['names', 'group', 'groupNames', 'isTest', 'truth'] as const;
+
+/** Equal arrays (nested: truth is one array per target), element by element; NaN equals NaN. */
+function sameValues(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((v, i) => sameValues(v, b[i]));
+  return Object.is(a, b);
+}
+
+/**
+ * Runs of one dataset with other prompts list the same entities: a later run's names, groups, split and truths are
+ * stored once, as `entitiesOf` (the index of the earlier run), and the page's script copies them back.
+ */
+function shareEntities(points: ReportModel['points']) {
+  return points.map((p, i) => {
+    const j = points.findIndex(
+      (q, k) =>
+        k < i &&
+        q.kind === p.kind &&
+        q.datasetName === p.datasetName &&
+        ENTITY_FIELDS.every((f) => sameValues(q[f], p[f])),
+    );
+    if (j < 0) return p;
+    const { names, group, groupNames, isTest, truth, ...rest } = p;
+    return { ...rest, entitiesOf: j };
+  });
 }
 
 /** The page for an already-built model. */
@@ -207,7 +251,7 @@ export function renderModel(model: ReportModel): string {
     figures,
     shared,
     layers: model.layers,
-    points: model.points,
+    points: shareEntities(model.points),
     initialLayer: model.initialLayer,
     split: model.split,
   };
@@ -223,7 +267,7 @@ ${scripts}
 <main>
 ${body.join('\n')}
 </main>
-<script type="application/json" id="report-data">${jsonForScript(data)}</script>
+<script type="application/json" id="report-data">${jsonForScript(pack(data))}</script>
 <script>${scriptSafe(CLIENT_SCRIPT)}</script>
 </body></html>
 `;

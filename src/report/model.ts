@@ -13,8 +13,9 @@ import {
   KNOWN_EXPERIMENTS,
 } from './experiment-figures.js';
 import { describeExtra, type ExtraSection } from './extras.js';
+import { oneLayerEach, oneLayerSpec } from './one-layer.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
-import { buildRunPoints, type RunPoints, runLabel } from './points.js';
+import { buildRunPoints, nearestLayer, type RunPoints, runLabel } from './points.js';
 import { saeFeatureFigures } from './sae.js';
 import { curvePoints, lastLayer, layerCurveSpec, mapSpec, timeSpec, type VlSpec } from './specs.js';
 import type { ReportInputs, ReportOptions, ReportRun } from './types.js';
@@ -39,6 +40,11 @@ export interface FigureModel {
   experiment?: string;
   /** Rows of the figure's counted layer (named "main"); layer-switchable figures count their points instead. */
   marks?: number;
+  /**
+   * The figure's prompt selector: the shown run's prompt (`run`) first, then the other prompts of the same model and
+   * dataset, each with the points of its best layer only (a page with every layer of every prompt would be 4x).
+   */
+  prompts?: { prompt: string; run: number }[];
 }
 
 export interface RunSummary {
@@ -202,6 +208,20 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     add({ ...fig, section: 'overview', renderer: fig.canvas ? 'canvas' : 'svg' });
   const box = entityBoxSpec(points, pointRuns);
   if (box) add({ ...box, section: 'overview', renderer: 'svg' });
+  // The layer selector offers the layers of the shown runs; the other prompts' single layers come after.
+  const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
+  for (const fig of figures) {
+    if (fig.run === undefined) continue;
+    const others = otherPrompts(splitControls(runs).main, pointRuns[fig.run]!);
+    if (!others.length) continue;
+    fig.prompts = [
+      { prompt: pointRuns[fig.run]!.results.prompt, run: fig.run },
+      ...others.map((r) => ({
+        prompt: r.results.prompt,
+        run: points.push(buildRunPoints(bestLayerOnly(r), options)) - 1,
+      })),
+    ];
+  }
   const depthOf = depthLookup(runs);
   const docs = (inputs.extras ?? [])
     .map((e) => (isExperimentDoc(e.data) ? { ...e.data, source: e.source } : undefined))
@@ -230,7 +250,6 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
   }));
   const extras = (inputs.extras ?? []).map(describeExtra);
   for (const figure of saeFeatureFigures(inputs.extras ?? [])) add(figure);
-  const layers = [...new Set(points.flatMap((p) => p.layers))].sort((a, b) => a - b);
   const firstBest = runs.find((r) => r.predictions)?.results.bestLayer;
   const initialLayer =
     options.layer ??
@@ -260,28 +279,40 @@ function addLayerCurves(all: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => s
   // Control runs (surface:, static:, random-init:) are drawn as grey references beside the real models' lines.
   const { main: runs, controls } = splitControls(all);
   const main = representativeRuns(runs, false);
-  const curve = (of: ReportRun[], metric: 'r2' | 'proxError') =>
-    withControlReferences(layerCurveSpec(of, metric), of, controls, metric);
+  // The spec and the rows of its counted ("main") layer: the real runs' points, or every bar when one layer each.
+  const curve = (of: ReportRun[], metric: 'r2' | 'proxError') => {
+    if (!oneLayerEach(of, metric))
+      return {
+        spec: withControlReferences(layerCurveSpec(of, metric), of, controls, metric),
+        marks: curvePoints(of, metric).length,
+      };
+    const spec = oneLayerSpec(of, controls, metric);
+    return { spec, marks: (spec['data']['values'] as unknown[]).length };
+  };
+  const flat = oneLayerEach(main, 'r2');
   add({
     slug: 'main-r2-by-depth',
-    title: 'Test R² against normalized depth',
-    description:
-      "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
+    title: flat
+      ? 'Test R² of each model (one layer each: no depth to plot)'
+      : 'Test R² against normalized depth',
+    description: flat
+      ? 'Every run here has a single layer (a static embedding or a surface-form baseline has no depth), so instead of R² against depth each model gets a bar with its test R². An LLM run adds the paper’s main figure: R² layer by layer.'
+      : "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
     section: 'layers',
-    spec: curve(main, 'r2'),
+    ...curve(main, 'r2'),
     renderer: 'svg',
-    marks: curvePoints(main, 'r2').length,
   });
   if (main.some((r) => r.results.layers.some((l) => typeof l.test.proxError === 'number'))) {
+    const flatProx = oneLayerEach(main, 'proxError');
     add({
       slug: 'main-prox-error-by-depth',
-      title: 'Test proximity error against normalized depth (lower is better)',
-      description:
-        'The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance. Look for the fall mirroring the R² rise.',
+      title: flatProx
+        ? 'Test proximity error of each model (one layer each; lower is better)'
+        : 'Test proximity error against normalized depth (lower is better)',
+      description: `The fraction of entities whose true position is closer to an entity’s true position than its prediction is; 0.5 is chance.${flatProx ? '' : ' Look for the fall mirroring the R² rise.'}`,
       section: 'layers',
-      spec: curve(main, 'proxError'),
+      ...curve(main, 'proxError'),
       renderer: 'svg',
-      marks: curvePoints(main, 'proxError').length,
     });
   }
   if (main.length < runs.length) {
@@ -290,9 +321,8 @@ function addLayerCurves(all: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => s
       title: 'Test R² against normalized depth, every probe run (all prompts)',
       description: 'Every run of the table above, one line per model · prompt.',
       section: 'layers',
-      spec: curve(runs, 'r2'),
+      ...curve(runs, 'r2'),
       renderer: 'svg',
-      marks: curvePoints(runs, 'r2').length,
     });
   }
 }
@@ -314,6 +344,26 @@ function representativeRuns(runs: ReportRun[], withPredictions: boolean): Report
   }
   const kept = new Set(chosen.values());
   return runs.filter((r) => kept.has(r));
+}
+
+/** Runs with predictions of the same model, dataset and hook as `shown`, with another prompt, by prompt name. */
+function otherPrompts(main: ReportRun[], shown: ReportRun): ReportRun[] {
+  const key = (r: ReportRun) =>
+    `${r.results.model}\u0000${r.results.dataset}\u0000${r.results.hook ?? ''}${r.labelSuffix ?? ''}`;
+  return main
+    .filter(
+      (r) =>
+        r !== shown && r.predictions && key(r) === key(shown) && r.results.prompt !== shown.results.prompt,
+    )
+    .sort((a, b) => a.results.prompt.localeCompare(b.results.prompt));
+}
+
+/** The run with the predictions of its best layer only (the probe keeps that layer's every row). */
+function bestLayerOnly(run: ReportRun): ReportRun {
+  const table = run.predictions!;
+  const available = [...table.pred.keys()];
+  const layer = nearestLayer(available, run.results.bestLayer ?? Math.max(...available));
+  return { ...run, predictions: { ...table, pred: new Map([[layer, table.pred.get(layer)!]]) } };
 }
 
 /** layer / last layer: a model's last layer is the deepest layer any of its runs probed or skipped. */

@@ -132,8 +132,11 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
   const { title, labels } = kind === 'space' ? spaceGroups(run, mapKind!, options) : timeGroups(run);
   const { groupNames, group } = compactGroups(labels);
   const yearOffset = kind === 'time' ? (options.yearOffset ?? defaultYearOffset(run)) : 0;
-  // ~110 m on world / US maps, ~11 m in NYC, ~1 month for dates: below what any probe resolves, and compact.
-  const digits = kind === 'time' ? 1 : mapKind === 'nyc' ? 4 : 3;
+  // The precision the page keeps (pack.ts stores these decimals losslessly as integers): truths and predictions at
+  // 1e-3 degree (~110 m) on world / US maps, where a pixel is ~0.4 degree (world) / ~0.07 degree (US); 1e-4 (~11 m)
+  // in NYC, a pixel ~0.0008 degree; 0.01 year (~4 days) for dates, where a pixel is ~0.02 year on the shortest
+  // (headline, ~10 years) axis. Tooltips show 3 decimals of degrees, 2 of years. Metrics stay exact.
+  const digits = kind === 'time' ? 2 : mapKind === 'nyc' ? 4 : 3;
   const shift = (values: Float64Array) =>
     round(
       Float64Array.from(values, (v) => v + yearOffset),
@@ -216,4 +219,17 @@ export function pointRows(points: RunPoints, layer: number, split: 'test' | 'tra
     }
   }
   return rows;
+}
+
+/**
+ * The test metrics of the layer shown, as the text drawn in a corner of a map or time scatter (the paper prints ρ
+ * in its scatter plots): one row of lines, none when the layer has no finite metric. The page's `statsRows` does
+ * the same in the browser.
+ */
+export function statsRows(points: RunPoints, layer: number): { text: string[] }[] {
+  const m = points.metrics[nearestLayer(points.layers, layer)];
+  const line = (name: string, v: number | undefined) =>
+    typeof v === 'number' && Number.isFinite(v) ? [`${name} = ${v.toFixed(3)}`] : [];
+  const text = [...line('Spearman ρ', m?.spearman), ...line('test R²', m?.r2)];
+  return text.length ? [{ text }] : [];
 }

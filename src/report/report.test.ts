@@ -4,6 +4,7 @@ import { UserError } from '../util/errors.js';
 import { haversineKm } from './geo.js';
 import { renderReport } from './html.js';
 import { buildReportModel } from './model.js';
+import { pageData } from './pack.js';
 import { pointRows } from './points.js';
 import { curvePoints } from './specs.js';
 import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
@@ -12,16 +13,14 @@ import type { ReportRun } from './types.js';
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const BREAKOUT = '</script><img src=x onerror=alert(2)>';
 
-function dataBlock(html: string): {
+function dataBlock(html: string): Promise<{
   figures: { id: string; run?: number }[];
   points: { names: string[]; truth: number[][] }[];
-} {
-  const m = html.match(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/);
-  assert.ok(m, 'data block present');
-  return JSON.parse(m[1]);
+}> {
+  return pageData(html);
 }
 
-test('the page is self-contained and no data string can break out of its script or markup', () => {
+test('the page is self-contained and no data string can break out of its script or markup', async () => {
   const run = syntheticSpaceRun({
     n: 300,
     layers: [0, 1, 2, 3],
@@ -42,7 +41,7 @@ test('the page is self-contained and no data string can break out of its script 
   // Exactly the scripts we write: 3 vendor builds, the data block, the page script.
   assert.equal(html.match(/<script[\s>]/g)?.length, 5);
   assert.equal(html.match(/<\/script>/g)?.length, 5);
-  const data = dataBlock(html);
+  const data = await dataBlock(html);
   assert.equal(data.points[0].names[0], HOSTILE);
   assert.equal(data.points[0].names[1], BREAKOUT);
   assert.match(html, /model &lt;img src=x onerror=alert\(1\)&gt;/);
@@ -113,7 +112,7 @@ test('time targets stored as years since 1970 are shown as calendar years, colou
   const run = syntheticTimeRun({ n: 60, layers: [0, 1, 2] });
   const p = buildReportModel({ runs: [run] }).points[0];
   assert.equal(p.yearOffset, 1970);
-  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.051, 'rounded to 0.1 year');
+  assert.ok(Math.abs(p.truth[0][3] - (run.predictions!.truth[0][3] + 1970)) < 0.0051, 'rounded to 0.01 year');
   assert.deepEqual(p.groupNames, ['book', 'movie', 'song']);
   const hist = syntheticTimeRun({ n: 20, layers: [0, 1], dataset: 'historical_figure' });
   assert.equal(buildReportModel({ runs: [hist] }).points[0].yearOffset, 0);
@@ -181,4 +180,34 @@ test('a compact layer (test rows only, as probe writes them for large runs) is e
   assert.equal(row.name, p.names[last]);
   assert.ok(Math.abs((row.plon as number) - p.pred.get(1)![0][last]) <= 5e-4);
   assert.equal(pointRows(points, 1, 'train').length, 0);
+});
+
+test('other prompts of a shown run: a prompt selector with their best layer; entities stored once in the page', async () => {
+  const layers = [0, 4, 8];
+  const coords = syntheticSpaceRun({ n: 300, layers, predictionLayers: layers, prompt: 'coords' });
+  const other = syntheticSpaceRun({ n: 300, layers, predictionLayers: [4, 8], prompt: 'where_is', seed: 7 });
+  other.results.bestLayer = 4;
+  other.predictions!.isTest = coords.predictions!.isTest; // the same split: the same entity fields
+  const model = buildReportModel({ runs: [other, coords] });
+  const map = model.figures.find((f) => f.section === 'maps')!;
+  assert.equal(model.points[map.run!]!.label.endsWith('coords'), true, 'the canonical prompt is shown first');
+  assert.deepEqual(
+    map.prompts?.map((p) => p.prompt),
+    ['coords', 'where_is'],
+  );
+  const alt = model.points[map.prompts![1]!.run]!;
+  assert.deepEqual(alt.layers, [4], 'the other prompt keeps its best layer only');
+  assert.deepEqual(model.layers, layers, 'the layer selector offers the shown run’s layers');
+  assert.deepEqual(
+    pointRows(alt, 8, 'all')[5]!.plon,
+    Math.round(other.predictions!.pred.get(4)![0][5] * 1000) / 1000,
+  );
+  const html = renderReport({ runs: [other, coords] });
+  assert.match(
+    html,
+    /<select id="prompt-fig-\d+" class="prompt-select" data-fig="fig-\d+"><option value="\d+" selected>coords<\/option><option value="\d+">where_is<\/option>/,
+  );
+  const block = JSON.parse(html.match(/id="report-data">([\s\S]*?)<\/script>/)![1]!);
+  assert.equal(block.points[1].entitiesOf, 0);
+  assert.equal(block.points[1].names, undefined, 'names stored once');
 });

@@ -307,6 +307,30 @@ export function mapLegend(groups: number): VlSpec {
 
 export const PALETTE = (n: number) => (n <= 10 ? 'tableau10' : 'tableau20');
 
+/**
+ * The layer's test Spearman ρ and R² as text in a corner of the plot (`stats` is filled with the layer shown, by
+ * the page and by the export). Bottom-left on maps (ocean on the world and US maps), top-left in time scatters
+ * (off the diagonal).
+ */
+export function statsLayer(corner: 'top' | 'bottom', height: number): VlSpec {
+  return {
+    name: 'stats',
+    data: { name: 'stats' },
+    mark: {
+      type: 'text',
+      align: 'left',
+      baseline: corner,
+      x: 8,
+      y: corner === 'top' ? 6 : height - 6,
+      fontSize: 13,
+      fontWeight: 600,
+      lineHeight: 17,
+      color: '#1d232a',
+    },
+    encoding: { text: { field: 'text' } },
+  };
+}
+
 /** Map of predicted positions, coloured by the true region; tooltip: name, truth, prediction, error. */
 export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlSpec {
   const frame = mapFrame(points.mapKind ?? 'world', nycOutlines);
@@ -337,6 +361,8 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
       ],
     },
   });
+  // NYC: Staten Island fills the bottom-left corner; New Jersey (top-left) has no points.
+  layers.push(statsLayer(points.mapKind === 'nyc' ? 'top' : 'bottom', frame.height));
   return {
     $schema: SCHEMA,
     datasets: frame.datasets,
@@ -402,6 +428,7 @@ export function timeSpec(points: RunPoints): VlSpec {
         mark: { type: 'line', color: '#333', strokeDash: [5, 4], strokeWidth: 1.2 },
         encoding: { x: { field: 'v', type: 'quantitative' }, y: { field: 'v', type: 'quantitative' } },
       },
+      statsLayer('top', 440),
     ],
     config: BASE_CONFIG,
   };
