@@ -92,6 +92,11 @@ export interface EngineOptions {
   resident?: boolean;
   /** Residual-stream bytes per chunk (default 1 GiB; 4 GiB on webgpu): weights are streamed once per chunk. */
   chunkBytes?: number;
+  /**
+   * Let onnxruntime's idle threads spin between ops (default false: a block is many small ops, and on a machine
+   * whose cores are busy a spinning thread halves the speed; see bench/README.md#forward-engine).
+   */
+  spinning?: boolean;
 }
 
 interface Batch {
@@ -908,6 +913,7 @@ export class HookedModel {
           createSession(build(), {
             device,
             threads: this.options.threads ?? availableParallelism(),
+            spinning: this.options.spinning ?? false,
             ...(this.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
           }),
         )
