@@ -858,7 +858,7 @@ export class HookedModel {
     return m;
   }
 
-  /** cos/sin tables [T, 1, rotary/2] for positions offset..offset+T-1. */
+  /** Full-width cos/sin tables [T, 1, headDim] for positions offset..offset+T-1 (see graphs.ts's rotary). */
   private rotary(T: number, sliding: boolean, offset: number): Feeds {
     const local = sliding && this.spec.localRotary !== undefined;
     const rot = local ? this.spec.localRotary : this.spec.rotary;
@@ -866,13 +866,19 @@ export class HookedModel {
     const key = `${T}:${local}:${offset}`;
     let r = this.rope.get(key);
     if (!r) {
+      const hd = this.spec.headDim;
       const half = rot.dim / 2;
-      const { cos, sin } = rotaryTables(rot.invFreq, offset + T, rot.attentionScale);
-      const dims = [T, 1, half];
-      r = {
-        cos: new ort.Tensor('float32', cos.subarray(offset * half), dims),
-        sin: new ort.Tensor('float32', sin.subarray(offset * half), dims),
+      const tables = rotaryTables(rot.invFreq, offset + T, rot.attentionScale);
+      const full = (halfTable: Float32Array, rest: number) => {
+        const out = new Float32Array(T * hd).fill(rest);
+        for (let t = 0; t < T; t++) {
+          const row = halfTable.subarray((offset + t) * half, (offset + t + 1) * half);
+          out.set(row, t * hd);
+          out.set(row, t * hd + half);
+        }
+        return new ort.Tensor('float32', out, [T, 1, hd]);
       };
+      r = { cos: full(tables.cos, 1), sin: full(tables.sin, 0) };
       this.rope.set(key, r);
     }
     return { ...r };
