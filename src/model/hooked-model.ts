@@ -691,10 +691,9 @@ export class HookedModel {
           const row = reduced ? b : b * batch.T + kept[s]!;
           out.set(value.subarray(row * width, row * width + width), s * width);
         } else {
-          for (let t = 0; t < batch.lens[b]!; t++) {
-            const row = b * batch.T + t;
-            out.set(value.subarray(row * width, row * width + width), (s * capture.rows + t) * width);
-          }
+          // A sequence's real rows are contiguous on both sides: one copy per sequence.
+          const from = b * batch.T * width;
+          out.set(value.subarray(from, from + batch.lens[b]! * width), s * capture.rows * width);
         }
       }
     }

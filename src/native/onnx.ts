@@ -185,7 +185,7 @@ export function cachedSession(
   build: () => GraphBuilder,
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
-  const fullKey = `${key}|${options.device ?? 'cpu'}|${options.threads ?? ''}`;
+  const fullKey = `${key}|${options.device ?? 'cpu'}|${options.threads ?? ''}|${options.spinning ?? ''}`;
   let session = sessionCache.get(fullKey);
   if (!session) {
     session = createSession(build(), options);
