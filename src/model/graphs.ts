@@ -13,7 +13,8 @@
  *
  * With flags.f16Weights the weight matrices are f16 inputs, each widened by a Cast before its GEMM.
  * Attention inputs besides the weights: `bt` int64 [B, T]; `mask` f32 [G·T, T] additive causal mask (tiled once per query head of a kv group) (right padding
- * needs nothing else: a real token never attends to a later pad); `cos`/`sin` f32 [T, 1, rotary/2]; `scale` f32 [1].
+ * needs nothing else: a real token never attends to a later pad); `cos`/`sin` f32 [T, 1, headDim] (rotary tables
+ * repeated for both halves, then cos 1 / sin 0 on dims past the rotary ones); `scale` f32 [1].
  */
 import { type Dim, GraphBuilder } from '../native/index.js';
 import type { ModelSpec } from './spec.js';
@@ -100,17 +101,23 @@ class Ops {
     const g = this.g;
     return g.op('Mul', [g.op('Tanh', [g.op('Div', [x, this.scalar(cap)])]), this.scalar(cap)]);
   }
-  /** Rotate-half rotary on the first `dim` dims of the last axis of x [B, T, heads, headDim]. */
+  /**
+   * Rotate-half rotary on the first `dim` dims of the last axis of x [B, T, heads, headDim], as
+   * x·cos + rotate_half(x)·sin with full-width tables (cos = 1, sin = 0 past `dim`). rotate_half is a MatMul by a
+   * signed permutation (exact: one ±1 term per output), which replaces two Slices and a Concat per tensor; each
+   * element gets the same two products and one addition as x1·cos - x2·sin, so the result is the same.
+   */
   rotary(x: string, dim: number, headDim: number, cos: string, sin: string): string {
     const g = this.g;
     const half = dim / 2;
-    const x1 = this.slice(x, 0, half, 3);
-    const x2 = this.slice(x, half, dim, 3);
-    const r1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
-    const r2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
-    const parts = [r1, r2];
-    if (dim < headDim) parts.push(this.slice(x, dim, headDim, 3));
-    return g.op('Concat', parts, { axis: 3 });
+    const perm = new Array<number>(headDim * headDim).fill(0);
+    for (let j = 0; j < half; j++) {
+      perm[(j + half) * headDim + j] = -1; // out[j] = -x[j + half]
+      perm[j * headDim + j + half] = 1; // out[j + half] = x[j]
+    }
+    const rotateHalf = g.constant({ type: 'float32', dims: [headDim, headDim], values: perm });
+    const rotated = g.op('MatMul', [x, rotateHalf]);
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
   }
 }
 
@@ -185,9 +192,8 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags, kv: KvMode = 
     }
   }
   if (spec.rotary) {
-    const half = spec.rotary.dim / 2;
-    const cos = g.input('cos', 'float32', ['T', 1, half]);
-    const sin = g.input('sin', 'float32', ['T', 1, half]);
+    const cos = g.input('cos', 'float32', ['T', 1, hd]);
+    const sin = g.input('sin', 'float32', ['T', 1, hd]);
     q = o.rotary(q, spec.rotary.dim, hd, cos, sin);
     k = o.rotary(k, spec.rotary.dim, hd, cos, sin);
   }

@@ -92,6 +92,11 @@ export interface EngineOptions {
   resident?: boolean;
   /** Residual-stream bytes per chunk (default 1 GiB; 4 GiB on webgpu): weights are streamed once per chunk. */
   chunkBytes?: number;
+  /**
+   * Let onnxruntime's idle threads spin between ops (default false: a block is many small ops, and on a machine
+   * whose cores are busy a spinning thread halves the speed; see bench/README.md#forward-engine).
+   */
+  spinning?: boolean;
 }
 
 interface Batch {
@@ -686,10 +691,9 @@ export class HookedModel {
           const row = reduced ? b : b * batch.T + kept[s]!;
           out.set(value.subarray(row * width, row * width + width), s * width);
         } else {
-          for (let t = 0; t < batch.lens[b]!; t++) {
-            const row = b * batch.T + t;
-            out.set(value.subarray(row * width, row * width + width), (s * capture.rows + t) * width);
-          }
+          // A sequence's real rows are contiguous on both sides: one copy per sequence.
+          const from = b * batch.T * width;
+          out.set(value.subarray(from, from + batch.lens[b]! * width), s * capture.rows * width);
         }
       }
     }
@@ -853,7 +857,7 @@ export class HookedModel {
     return m;
   }
 
-  /** cos/sin tables [T, 1, rotary/2] for positions offset..offset+T-1. */
+  /** Full-width cos/sin tables [T, 1, headDim] for positions offset..offset+T-1 (see graphs.ts's rotary). */
   private rotary(T: number, sliding: boolean, offset: number): Feeds {
     const local = sliding && this.spec.localRotary !== undefined;
     const rot = local ? this.spec.localRotary : this.spec.rotary;
@@ -861,13 +865,19 @@ export class HookedModel {
     const key = `${T}:${local}:${offset}`;
     let r = this.rope.get(key);
     if (!r) {
+      const hd = this.spec.headDim;
       const half = rot.dim / 2;
-      const { cos, sin } = rotaryTables(rot.invFreq, offset + T, rot.attentionScale);
-      const dims = [T, 1, half];
-      r = {
-        cos: new ort.Tensor('float32', cos.subarray(offset * half), dims),
-        sin: new ort.Tensor('float32', sin.subarray(offset * half), dims),
+      const tables = rotaryTables(rot.invFreq, offset + T, rot.attentionScale);
+      const full = (halfTable: Float32Array, rest: number) => {
+        const out = new Float32Array(T * hd).fill(rest);
+        for (let t = 0; t < T; t++) {
+          const row = halfTable.subarray((offset + t) * half, (offset + t + 1) * half);
+          out.set(row, t * hd);
+          out.set(row, t * hd + half);
+        }
+        return new ort.Tensor('float32', out, [T, 1, hd]);
       };
+      r = { cos: full(tables.cos, 1), sin: full(tables.sin, 0) };
       this.rope.set(key, r);
     }
     return { ...r };
@@ -908,6 +918,7 @@ export class HookedModel {
           createSession(build(), {
             device,
             threads: this.options.threads ?? availableParallelism(),
+            spinning: this.options.spinning ?? false,
             ...(this.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
           }),
         )

@@ -50,6 +50,7 @@ async function resolveSource(source: string, options: LoadModelOptions): Promise
     bos: _b,
     weightDtype: _f,
     resident: _r,
+    spinning: _s,
     ...hub
   } = options;
   return resolveModelSource(source, hub);

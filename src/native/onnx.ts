@@ -145,6 +145,11 @@ export interface SessionOptions {
   threads?: number;
   /** WebGPU: outputs that stay on the GPU (tensors with location 'gpu-buffer', fed to the next session as is). */
   gpuOutputs?: string[];
+  /**
+   * Whether idle intra-op threads spin waiting for the next op (onnxruntime's default, true). Graphs of many small
+   * ops want false when cores are shared: a spinning thread takes the core the working one needs (bench/forward).
+   */
+  spinning?: boolean;
 }
 
 /** Creates an inference session for a built graph. */
@@ -158,6 +163,7 @@ export async function createSession(
     intraOpNumThreads: options.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    ...(options.spinning === false && { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     ...(options.device === 'webgpu' && options.gpuOutputs?.length
       ? { preferredOutputLocation: outputLocations(bytes, options.gpuOutputs) }
       : {}),
@@ -179,7 +185,7 @@ export function cachedSession(
   build: () => GraphBuilder,
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
-  const fullKey = `${key}|${options.device ?? 'cpu'}|${options.threads ?? ''}`;
+  const fullKey = `${key}|${options.device ?? 'cpu'}|${options.threads ?? ''}|${options.spinning ?? ''}`;
   let session = sessionCache.get(fullKey);
   if (!session) {
     session = createSession(build(), options);
