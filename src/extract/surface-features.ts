@@ -255,7 +255,7 @@ export interface ProjectionOptions {
 }
 
 /**
- * Features F = X·W (rows × rank) with W (cols × rank) orthonormal, spanning the top right singular subspace of X as
+ * Features F = X·W (rows × l, l = min(rank, rows, cols)) with W (cols × l) orthonormal, spanning the top right singular subspace of X as
  * found by subspace iteration from a Gaussian start (Halko, Martinsson & Tropp 2011, alg. 4.4), run in the smaller
  * of the row and column spaces: W = orth(XᵀX·Ω) then W = orth(XᵀX·W) (cols ≤ rows), or Y = orth(X·Ω) then
  * Y = orth(XXᵀ·Y) and W = orth(XᵀY) (rows < cols). A ridge probe on F is a ridge probe on X·W·Wᵀ, X projected onto
@@ -263,9 +263,9 @@ export interface ProjectionOptions {
  * dimensions the projection keeps them all and the fit is exact.
  */
 export async function projectSparse(x: Csr, options: ProjectionOptions): Promise<Float32Array> {
-  const l = options.rank;
+  const l = Math.min(options.rank, x.rows, x.cols); // more columns than X's rank would only hold zeros
   // A rank reaching the smaller side spans X's rows after the first product: iterating would change nothing.
-  const steps = l >= Math.min(x.rows, x.cols) ? 0 : (options.iterations ?? 4);
+  const steps = l === Math.min(x.rows, x.cols) ? 0 : (options.iterations ?? 4);
   const rng = new Gaussian(options.seed ?? 0, 'surface-projection');
   const xt = transposeCsr(x);
   let w: Float64Array;
@@ -294,5 +294,5 @@ export async function denseFeatures(
 ): Promise<{ data: Float32Array; d: number; exact: boolean }> {
   if (x.cols === 0) return { data: new Float32Array(x.rows), d: 1, exact: true }; // no terms at all
   if (x.cols <= options.rank) return { data: densify(x), d: x.cols, exact: true };
-  return { data: await projectSparse(x, options), d: options.rank, exact: false };
+  return { data: await projectSparse(x, options), d: Math.min(options.rank, x.rows), exact: false };
 }

@@ -95,7 +95,7 @@ describe('surface baselines match TfidfVectorizer + RidgeCV (reference/controls_
         });
         assert.equal(r.vocabulary, g.vocabulary);
         assert.equal(r.exact, rank === undefined);
-        assert.equal(r.d, rank ?? g.vocabulary);
+        assert.equal(r.d, rank === undefined ? g.vocabulary : Math.min(rank, g.rows));
         const run = await probeStore(out);
         const layer = run.results.layers[0]!;
         assert.equal(run.results.settings.alphaPreset, 'auto:surface');
