@@ -11,13 +11,18 @@ RidgeCV(alphas=logspace(-2, 3.5, 12)) (exact LOO) on the train rows, predictions
 (uniform mean over targets) on train and test rows.
 `small_*` cases use only the first 40 rows, for the projected representation (rank 60 < vocabulary, 40 rows:
 the projection spans every row, so the fit must still equal the full sparse one).
+`full_vocabulary`: the token vocabulary of every full dataset (its token ids written by controls_surface_input.ts
+outside the repository, argument 1), which decides the default representation (the matrix itself up to 10,000
+columns: exactly the full sparse ridge).
 `truncation`: the squared singular values of world_place's token TF-IDF matrix (numpy SVD of the dense matrix), so
 that a rank-k projection's captured energy ||X W||_F^2 can be checked against the optimum, the top-k sum.
 
-Run: /usr/bin/python3 reference/controls_make_goldens.py
+Run: /usr/bin/python3 reference/controls_make_goldens.py [FULL_TOKENS_JSON]
 """
 import json
 import os
+import sys
+import tempfile
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -72,6 +77,10 @@ def main():
     X = vectorizer('tfidf').fit_transform(world['tokens']).toarray()
     out['truncation'] = {'kind': 'tfidf', 'dataset': 'world_place',
                          'singular_values_squared': [float(v) for v in np.linalg.svd(X, compute_uv=False) ** 2]}
+    full = sys.argv[1] if len(sys.argv) > 1 else os.path.join(tempfile.gettempdir(), 'stl-surface-full-tokens.json')
+    with open(full) as f:
+        out['full_vocabulary'] = {name: vectorizer('tfidf').fit_transform(tokens).shape[1]
+                                  for name, tokens in json.load(f).items()}
     with open(os.path.join(FIX, 'surface_goldens.json'), 'w') as f:
         json.dump(out, f, indent=1)
         f.write('\n')

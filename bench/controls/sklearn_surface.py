@@ -4,8 +4,9 @@ token ids, timed.
 
 For every dataset and kind: TfidfVectorizer (the settings of src/extract/surface-features.ts), then the paper's
 probe (targets standardised on the train rows, RidgeCV(alphas=logspace(-2, 3.5, 12)), exact LOO) on
-  - `svd`:  TruncatedSVD(rank, algorithm='randomized', n_iter=4) features (the same rank as ours; a comparable
-            pipeline), and
+  - `svd`:  ours' representation: the dense matrix itself when the vocabulary is at most `exact` columns (ours'
+            default, SURFACE_EXACT_COLUMNS; 0 with an explicit --rank), else TruncatedSVD(rank, algorithm='randomized',
+            n_iter=4) features (the same rank as ours; a comparable pipeline), and
   - `full`: the sparse TF-IDF matrix itself (RidgeCV's eigen mode on the smaller of XᵀX / XXᵀ), only when that
             dense min(n, vocabulary)² matrix stays under --max-full-gb (else reported as skipped).
 Prints one JSON object per line: {dataset, kind, mode, vocabulary, seconds_features, seconds_probe, test_r2}.
@@ -43,6 +44,7 @@ def probe(X, y, test):
 
 def main():
     path, rank, max_full_gb = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    exact = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     with open(path) as f:
         data = json.load(f)
     for name, d in data['datasets'].items():
@@ -54,7 +56,7 @@ def main():
             X = vectorizer(kind).fit_transform(docs)
             t_vec = time.perf_counter() - t0
             base = {'dataset': name, 'kind': kind, 'vocabulary': X.shape[1]}
-            if X.shape[1] > rank:
+            if X.shape[1] > max(rank, exact):
                 t0 = time.perf_counter()
                 F = TruncatedSVD(rank, algorithm='randomized', n_iter=4, random_state=0).fit_transform(X)
                 t_svd = time.perf_counter() - t0

