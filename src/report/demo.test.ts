@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../util/errors.js';
 import { DEMO_MARKER, LLM_COMMAND, runDemo } from './demo.js';
+import { DEMO_SURFACE_RANK } from './demo-controls.js';
 
 test('the demo builds the GloVe baseline, probes it and writes a report that says what it is', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'demo-')), 'demo');
@@ -30,10 +31,10 @@ test('the demo builds the GloVe baseline, probes it and writes a report that say
   const html = readFileSync(result.report, 'utf8');
   assert.match(html, /static word-embedding baseline/);
   // GloVe beside the surface-form baselines of the same names (docs/controls.md).
-  assert.match(text, /surface:char-ngrams: test R² -?\d/);
+  assert.match(text, /surface:char-ngrams:1024: test R² -?\d/);
   for (const kind of ['tfidf', 'bag-of-tokens', 'char-ngrams']) {
     const r = JSON.parse(readFileSync(join(out, 'controls', kind, 'probe/results.json'), 'utf8'));
-    assert.equal(r.model, `surface:${kind}`);
+    assert.equal(r.model, `surface:${kind}:${DEMO_SURFACE_RANK}`);
     assert.equal(r.nTrain + r.nTest, 1500);
     assert.ok(html.includes(`surface:${kind}`), kind);
   }
