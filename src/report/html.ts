@@ -26,7 +26,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: lef
 th { white-space: nowrap; }
 th { background: #f5f7f9; font-weight: 600; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; overflow-wrap: normal; }
-td.settings { font-size: 11.5px; color: var(--muted); max-width: 240px; overflow-wrap: anywhere; }
+td.settings { font-size: 11.5px; color: var(--muted); min-width: 7.5em; max-width: 240px; overflow-wrap: anywhere; }
 td.source { font-size: 11.5px; color: var(--muted); max-width: 200px; overflow-wrap: anywhere; }
 tr.paper td { color: #6b7480; font-style: italic; background: #fafbfc; }
 .table-wrap { max-width: 100%; overflow-x: auto; }
