@@ -25,21 +25,13 @@ import sys
 import tempfile
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
+from surface_sklearn import ALPHAS, vectorizer
+
 HERE = os.path.dirname(__file__)
 FIX = os.path.join(HERE, '..', 'test', 'fixtures', 'controls')
-ALPHAS = np.logspace(-2, 3.5, 12)
-
-
-def vectorizer(kind):
-    if kind == 'tfidf':
-        return TfidfVectorizer(analyzer=lambda ids: [str(i) for i in ids])
-    if kind == 'bag-of-tokens':
-        return TfidfVectorizer(analyzer=lambda ids: [str(i) for i in ids], use_idf=False, norm=None)
-    return TfidfVectorizer(analyzer='char_wb', ngram_range=(2, 4))
 
 
 def case(data, kind, rows=None):

@@ -13,21 +13,11 @@ import sys
 import time
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.utils.extmath import randomized_svd
 
-ALPHAS = np.logspace(-2, 3.5, 12)
-
-
-def vectorizer(kind):
-    ids = lambda t: [str(i) for i in t]  # noqa: E731
-    if kind == 'tfidf':
-        return TfidfVectorizer(analyzer=ids)
-    if kind == 'bag-of-tokens':
-        return TfidfVectorizer(analyzer=ids, use_idf=False, norm=None)
-    return TfidfVectorizer(analyzer='char_wb', ngram_range=(2, 4))
+from surface_sklearn import ALPHAS, vectorizer
 
 
 def probe(X, y, test):

@@ -12,25 +12,17 @@ probe (targets standardised on the train rows, RidgeCV(alphas=logspace(-2, 3.5, 
 Prints one JSON object per line: {dataset, kind, mode, vocabulary, seconds_features, seconds_probe, test_r2}.
 """
 import json
+import os
 import sys
 import time
 
 import numpy as np
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
-ALPHAS = np.logspace(-2, 3.5, 12)
-
-
-def vectorizer(kind):
-    ids = lambda toks: [str(t) for t in toks]  # noqa: E731
-    if kind == 'tfidf':
-        return TfidfVectorizer(analyzer=ids)
-    if kind == 'bag-of-tokens':
-        return TfidfVectorizer(analyzer=ids, use_idf=False, norm=None)
-    return TfidfVectorizer(analyzer='char_wb', ngram_range=(2, 4))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'reference'))
+from surface_sklearn import ALPHAS, vectorizer  # noqa: E402
 
 
 def probe(X, y, test):
