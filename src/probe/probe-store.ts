@@ -11,6 +11,14 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { hashJson } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { resolveAlphas } from './alphas.js';
+import {
+  defaultGroupColumn,
+  type GroupBaseline,
+  type GroupPlan,
+  planGroups,
+  type WithinGroupResult,
+  withinGroupProbe,
+} from './group-control.js';
 import { type Metrics, MIN_TEST_ROWS, splitMetrics } from './metrics.js';
 import type { DistanceMode } from './proximity.js';
 import { fitRidge, type RidgeModel, ridgeLoo, ridgePredict } from './ridge.js';
@@ -27,6 +35,8 @@ export interface LayerResult {
   looMse: number[];
   train: Metrics;
   test: Metrics;
+  /** The probe refitted within groups (docs/controls.md#group-baseline-and-within-group-r); absent without groups. */
+  withinGroup?: WithinGroupResult;
   warnings?: string[];
 }
 
@@ -59,6 +69,8 @@ export interface ProbeResults {
   skippedLayers: SkippedLayer[];
   /** The layer with the highest test R²; null with fewer than MIN_TEST_ROWS (20) test rows. */
   bestLayer: number | null;
+  /** The group-mean predictor (docs/controls.md#group-baseline-and-within-group-r); null without a group column. */
+  groupBaseline: GroupBaseline | null;
   /** `testRowsOnly`: layers other than the best hold test rows only (compact predictions of a large run). */
   predictions: { file: string; layers: number[]; mode: PredictionsMode; testRowsOnly: boolean };
   probes: { file: string };
@@ -92,8 +104,13 @@ export interface ProbeOptions {
   predictions?: PredictionsMode;
   /** Entity-layer rows above which compact predictions keep only test rows (default COMPACT_PREDICTION_ROWS). */
   compactRowLimit?: number;
-  /** Targets to fit and score instead of the store's (n × t; control tasks, docs/controls.md). */
+  /** Targets to fit and score instead of the store's (n × t). */
   targets?: Float64Array;
+  /**
+   * Entity column that defines the groups of the group baseline and the within-group probe (default:
+   * defaultGroupColumn; `none` turns both off).
+   */
+  groupBy?: string;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
   /** Called for each layer that is skipped (non-finite activations). */
@@ -211,6 +228,8 @@ export async function probeStore(
     );
   }
 
+  const groups = groupPlanFor(options.groupBy, entities, m.dataset.name, kind, targets, t, isTest, distance);
+  if (groups?.withinSkip) warnings.push(groups.withinSkip);
   const layerResults: LayerResult[] = [];
   const predictions = new Map<number, LayerPredictions>();
   const models = new Map<number, RidgeModel>();
@@ -234,6 +253,12 @@ export async function probeStore(
     const pred = await ridgePredict(fit, x);
     const metrics = await splitMetrics(targets, pred, t, isTest, distance);
     const layerWarnings = [...fit.warnings, alphaEdgeWarning(fit.alphaIndex, grid.alphas) ?? []].flat();
+    // Last use of this layer's activations: the within-group probe demeans them in place.
+    const within =
+      groups && !groups.withinSkip
+        ? await withinGroupProbe(groups, x, targets, t, { cv, alphas: grid.alphas, targetNames }, distance)
+        : undefined;
+    for (const w of within?.warnings ?? []) layerWarnings.push(`within-group probe: ${w}`);
     const result: LayerResult = {
       layer,
       alpha: fit.alpha,
@@ -241,6 +266,7 @@ export async function probeStore(
       looMse: fit.looMse,
       train: metrics.train,
       test: metrics.test,
+      ...(within ? { withinGroup: within } : {}),
       ...(layerWarnings.length ? { warnings: layerWarnings } : {}),
     };
     const model: RidgeModel = fit;
@@ -284,6 +310,7 @@ export async function probeStore(
     layers: layerResults,
     skippedLayers,
     bestLayer: best?.layer ?? null,
+    groupBaseline: groups?.baseline ?? null,
     predictions: { file: 'predictions.csv', layers: keep, mode: predictionsMode, testRowsOnly },
     probes: { file: 'probes.safetensors' },
     store: store.dir,
@@ -293,6 +320,36 @@ export async function probeStore(
     warnings,
   };
   return { results, names, targets, isTest, predictions, models };
+}
+
+/** The run's groups (docs/controls.md#group-baseline-and-within-group-r), or undefined when there are none. */
+function groupPlanFor(
+  asked: string | undefined,
+  entities: Record<string, unknown>[],
+  dataset: string,
+  kind: 'space' | 'time',
+  targets: Float64Array,
+  t: number,
+  isTest: Uint8Array,
+  distance: DistanceMode,
+): GroupPlan | undefined {
+  if (asked === 'none') return undefined;
+  const columns = Object.keys(entities[0] ?? {});
+  if (asked !== undefined && !columns.includes(asked)) {
+    throw new UserError(
+      `--group-by ${asked}: the store's entities have no such column (they have: ${columns.join(', ')})`,
+    );
+  }
+  const column = asked ?? defaultGroupColumn(dataset, kind, columns);
+  if (!column) return undefined;
+  const keys = entities.map((e) => String(e[column] ?? ''));
+  return planGroups(column, keys, targets, t, isTest, distance);
+}
+
+function rowsNote(base: GroupBaseline): string {
+  return base.unseenTestRows
+    ? `${base.unseenTestRows} test rows of groups without training rows left out`
+    : 'every test row scored';
 }
 
 /** The result with the highest finite score (the first on ties); undefined when no score is finite. */
@@ -325,6 +382,13 @@ export function resultsCsv(results: ProbeResults): string {
     cols.push(`${split}_mae`, `${split}_rmse`, `${split}_prox_error`);
     if (space) cols.push(`${split}_haversine_mae_km`);
   }
+  const base = results.groupBaseline;
+  if (base) {
+    cols.push('within_alpha', 'within_test_r2', ...names.map((n) => `within_test_r2_${n}`), 'within_test_mae');
+    if (space) cols.push('within_test_haversine_mae_km');
+    cols.push('group_baseline_test_r2', 'group_baseline_test_mae');
+    if (space) cols.push('group_baseline_test_haversine_mae_km');
+  }
   const lines = [cols.join(',')];
   for (const r of results.layers) {
     const row: string[] = [String(r.layer), num(r.alpha), r.layer === results.bestLayer ? '1' : '0'];
@@ -334,6 +398,14 @@ export function resultsCsv(results: ProbeResults): string {
       row.push(...names.map((_, j) => num(m.pearson[j] ?? Number.NaN)));
       row.push(num(m.mae), num(m.rmse), num(m.proxError));
       if (space) row.push(num(m.haversineMaeKm ?? Number.NaN));
+    }
+    if (base) {
+      const w = r.withinGroup;
+      row.push(num(w?.alpha ?? Number.NaN), num(w?.test.r2 ?? Number.NaN));
+      row.push(...names.map((_, j) => num(w?.test.r2PerTarget[j] ?? Number.NaN)), num(w?.test.mae ?? Number.NaN));
+      if (space) row.push(num(w?.test.haversineMaeKm ?? Number.NaN));
+      row.push(num(base.test.r2), num(base.test.mae));
+      if (space) row.push(num(base.test.haversineMaeKm ?? Number.NaN));
     }
     lines.push(row.join(','));
   }
@@ -419,9 +491,15 @@ export function fixed(v: number, digits: number): string {
   return Number.isFinite(v) ? v.toFixed(digits) : 'n/a';
 }
 
-/** The per-layer table for a terminal, the best layer marked with '*'. */
+/**
+ * The per-layer table for a terminal, the best layer marked with '*': the probe's scores, then its within-group
+ * scores, under a line with the group baseline (docs/controls.md#group-baseline-and-within-group-r).
+ */
 export function formatResultsTable(results: ProbeResults): string {
   const space = results.kind === 'space';
+  const base = results.groupBaseline;
+  const err = (m: { haversineMaeKm?: number; mae: number }) =>
+    space ? fixed(m.haversineMaeKm ?? Number.NaN, 0) : fixed(m.mae, 2);
   const head = [
     '',
     'layer',
@@ -431,6 +509,7 @@ export function formatResultsTable(results: ProbeResults): string {
     'test Spearman',
     'test prox',
     ...(space ? ['test km'] : []),
+    ...(base ? ['within R²', space ? 'within km' : 'within MAE'] : []),
   ];
   const rows = results.layers.map((r) => {
     const sp = r.test.spearman.length
@@ -445,9 +524,18 @@ export function formatResultsTable(results: ProbeResults): string {
       fixed(sp, 4),
       fixed(r.test.proxError, 4),
       ...(space ? [fixed(r.test.haversineMaeKm ?? Number.NaN, 0)] : []),
+      ...(base ? [fixed(r.withinGroup?.test.r2 ?? Number.NaN, 4), r.withinGroup ? err(r.withinGroup.test) : 'n/a'] : []),
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]) => cells.map((s, c) => s.padStart(widths[c]!)).join('  ');
-  return [line(head), ...rows.map(line)].join('\n');
+  const lines = [line(head), ...rows.map(line)];
+  if (base) {
+    lines.unshift(
+      `group baseline (each test row = its ${base.column}'s training mean; ${base.groups} groups): ` +
+        `test R² ${fixed(base.test.r2, 4)}, ${space ? `${err(base.test)} km` : `MAE ${err(base.test)}`}; ` +
+        `within = the probe refitted with the ${base.column} means removed (${rowsNote(base)})`,
+    );
+  }
+  return lines.join('\n');
 }
