@@ -26,8 +26,8 @@ import { isStaticModel } from './static-route.js';
 
 /** Version of the extraction maths (token choice, hooks, quantisation): part of every store key. */
 export const EXTRACT_MATHS = 1;
-/** Version of the probe maths (ridge, LOO, metrics): part of every probe key. */
-export const PROBE_MATHS = 1;
+/** Version of the probe maths (ridge, LOO, metrics; 2: group baseline, within-group probe, Kendall τ): part of every probe key. */
+export const PROBE_MATHS = 2;
 /** Version of the experiment maths: part of every experiment key. */
 export const EXPERIMENT_MATHS = 1;
 

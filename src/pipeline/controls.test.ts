@@ -10,8 +10,8 @@ import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { sharedDir } from '../util/paths.js';
 import { runPipeline } from './run.js';
 
-// `run` computes the controls beside the probe: surface baselines with the model's own tokenizer, the control
-// task, and (asked) the random-init twin; the report draws them.
+// `run` computes the controls beside the probe: surface baselines with the model's own tokenizer and (asked) the
+// random-init twin; every probe carries its group baseline and within-group probe; the report draws them.
 let tmp: string;
 let modelDir: string;
 let dataset: EntityDataset;
@@ -28,7 +28,7 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-test('run: surface baselines, control task and random-init twin beside the probe; a rerun skips them', {
+test('run: surface baselines, group controls and random-init twin beside the probe; a rerun skips them', {
   skip,
 }, async () => {
   const out = join(tmp, 'run');
@@ -44,19 +44,15 @@ test('run: surface baselines, control task and random-init twin beside the probe
   const twin = await json(join(out, 'controls', 'random-init', 'probe', 'results.json'));
   assert.equal(twin.model, `random-init:${modelDir}`);
   assert.equal(twin.layers.length, 3);
-  const task = await json(join(out, 'probe', 'control-task.json'));
-  assert.deepEqual(task.groupColumns, ['entity_type', 'country']);
-  assert.equal(task.layers.length, 3);
+  assert.equal(existsSync(join(out, 'probe', 'control-task.json')), false, 'no control task any more');
   const html = await readFile(first.report, 'utf8');
   assert.match(html, /<th>controls<\/th>/);
-  for (const l of task.layers) {
-    if (l.real !== null && l.control !== null)
-      assert.ok(Math.abs(l.selectivity - (l.real - l.control)) < 1e-12);
-  }
   const real = await json(join(out, 'probe', 'results.json'));
-  // The runs table gives the selectivity at the best layer; with under 20 test rows no best layer is named.
-  if (real.bestLayer === null) assert.doesNotMatch(html, /selectivity -?\d/);
-  else assert.match(html, /selectivity -?\d/);
+  assert.equal(real.groupBaseline.column, 'country');
+  assert.equal(real.groupBaseline.test.n, real.nTest);
+  assert.equal(real.layers.length, 3);
+  for (const l of real.layers) assert.ok(l.withinGroup.nFit <= real.nTrain, 'each layer has a within-group probe');
+  assert.match(html, /by country \(\d+ groups\): baseline R² /);
   const second = await runPipeline({ model: modelDir, dataset, out, batchSize: 8, randomInitControl: true });
   assert.deepEqual(second.ran, { extract: false, probe: false, report: false });
   const off = join(tmp, 'off');

@@ -1,24 +1,17 @@
 /**
  * The controls `run` and `paper` compute beside a model's probe (docs/controls.md): the three surface-form baselines
- * with the model's own tokenizer (always; seconds), the control task on the model's own store (selectivity,
- * written to <probe>/control-task.json), and, when asked, the random-init twin (a second extraction). Each control
- * is a store + probe under <out>/controls/<name>/, skipped when up to date like the main steps.
+ * with the model's own tokenizer (always; seconds) and, when asked, the random-init twin (a second extraction). Each
+ * control is a store + probe under <out>/controls/<name>/, skipped when up to date like the main steps. (The group
+ * baseline and the within-group probe are part of every probe's results.json.)
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntityDataset } from '../data/types.js';
 import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
 import { controlModelId } from '../extract/random-init-route.js';
 import { SURFACE_KINDS } from '../extract/surface.js';
-import {
-  CONTROL_TASK_FILE,
-  controlTask,
-  type ProbeResults,
-  probeStore,
-  writeControlTask,
-  writeProbeResults,
-} from '../probe/index.js';
+import { probeStore, writeProbeResults } from '../probe/index.js';
 
 export interface ControlsOptions {
   model: string;
@@ -26,8 +19,6 @@ export interface ControlsOptions {
   prompt: string;
   /** The run's directory; controls go to <out>/controls/. */
   out: string;
-  store: string;
-  probeDir: string;
   limit?: number;
   paperCompat?: boolean;
   /** Also extract and probe the random-init twin (costs one more extraction). */
@@ -103,18 +94,6 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
     if (await probeControl(dir, o.paperCompat)) result.ran = true;
     result.probeDirs.push(join(dir, 'probe'));
   }
-  const taskFile = join(o.probeDir, CONTROL_TASK_FILE);
-  if (!(await newer(taskFile, join(o.probeDir, 'results.json')))) {
-    log('controls: control task (targets shuffled within entity type / block)');
-    const real = JSON.parse(await readFile(join(o.probeDir, 'results.json'), 'utf8')) as ProbeResults;
-    const task = await controlTask(o.store, {
-      ...(o.paperCompat ? { paperCompat: true } : {}),
-      seed: o.extractOptions?.seed ?? 0,
-      real,
-    });
-    await writeControlTask(o.probeDir, task);
-    result.ran = true;
-  }
   return result;
 }
 
@@ -124,7 +103,7 @@ export async function runControlsFor(
     controls?: boolean;
     randomInitControl?: boolean;
   },
-  where: Pick<ControlsOptions, 'dataset' | 'prompt' | 'out' | 'store' | 'probeDir' | 'log'>,
+  where: Pick<ControlsOptions, 'dataset' | 'prompt' | 'out' | 'log'>,
 ): Promise<ControlsResult> {
   if (options.controls === false) return { probeDirs: [], ran: false };
   const { controls: _c, randomInitControl, model, limit, paperCompat, ...extractOptions } = options;

@@ -152,7 +152,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     ran.probe = true;
   }
 
-  const controls = await runControlsFor(options, { dataset, prompt, out, store, probeDir, log });
+  const controls = await runControlsFor(options, { dataset, prompt, out, log });
   if (!controls.ran && (await upToDate(report, [results]))) {
     log(`report: ${report} is up to date, skipping`);
   } else {

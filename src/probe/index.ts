@@ -1,15 +1,8 @@
 // Public surface of the probe stage: ridge probes with exact LOO CV, the paper's metrics, per-layer store probing.
 export type { AlphaGrid } from './alphas.js';
 export { ALPHA_PRESETS, autoPreset, logspace, resolveAlphas } from './alphas.js';
-export type { ControlTaskLayer, ControlTaskOptions, ControlTaskResult } from './control-task.js';
-export {
-  CONTROL_TASK_FILE,
-  controlTask,
-  defaultGroupColumns,
-  formatControlTask,
-  shuffleWithinGroups,
-  writeControlTask,
-} from './control-task.js';
+export type { GroupBaseline, GroupScores, WithinGroupResult } from './group-control.js';
+export { defaultGroupColumn } from './group-control.js';
 export type { Metrics, SplitMetrics } from './metrics.js';
 export {
   averageRanks,

@@ -23,16 +23,23 @@ function baseline(model: string, r2: number): ReportRun {
 
 function withControls() {
   const real = syntheticSpaceRun({ n: 60, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'org/model-7b' });
-  real.controlTask = {
-    groupColumns: ['entity_type', 'country'],
-    split: 'test',
-    layers: real.results.layers.map((l) => ({
-      layer: l.layer,
-      real: l.test.r2,
-      control: 0.1,
-      selectivity: l.test.r2 - 0.1,
-    })),
+  // The probe's group controls, as results.json holds them (src/probe/group-control.ts).
+  real.results['groupBaseline'] = {
+    column: 'country',
+    groups: 12,
+    trainGroups: 12,
+    unseenTestRows: 0,
+    train: { n: 48, r2: 0.8, r2PerTarget: [0.8, 0.8], mae: 3 },
+    test: { n: 12, r2: 0.7, r2PerTarget: [0.7, 0.7], mae: 4, haversineMaeKm: 812.4 },
   };
+  for (const l of real.results.layers) {
+    (l as { withinGroup?: unknown }).withinGroup = {
+      alpha: 10,
+      alphaIndex: 1,
+      nFit: 48,
+      test: { n: 12, r2: l.layer / 10, r2PerTarget: [0, 0], mae: 2, haversineMaeKm: 300 + l.layer },
+    };
+  }
   const twin = syntheticSpaceRun({
     n: 60,
     layers: [0, 1, 2, 3, 4, 5, 6, 7],
@@ -81,9 +88,21 @@ test('report with controls: grey reference lines in the R² figure, a controls c
     'a one-layer baseline spans the panel as a flat line',
   );
   assert.equal(values.filter((v) => v.series === 'random-init').length, 8, 'the twin by layer');
-  const task = values.filter((v) => v.series === 'control task (coords)');
-  assert.equal(task.length, 8);
-  assert.ok(task.every((v) => v.value === 0.1));
+  const within = values.filter((v) => v.series === 'within-group R² · coords');
+  assert.deepEqual(
+    within.map((v) => v.value),
+    real.results.layers.map((l) => l.layer / 10),
+    'the within-group R² by layer',
+  );
+  const base = values.filter((v) => v.series === 'group baseline (by country)');
+  assert.deepEqual(
+    base.map((v) => [v.x, v.value]),
+    [
+      [0, 0.7],
+      [1, 0.7],
+    ],
+    'the group baseline spans the panel',
+  );
   const layers = fig.spec['spec']['layer'] as {
     mark: { color?: string };
     transform?: { filter?: string }[];
@@ -95,17 +114,19 @@ test('report with controls: grey reference lines in the R² figure, a controls c
       .every((l) => l.transform?.[0]?.filter === '!datum.control'),
     'the real runs’ layers skip the control points',
   );
+  const dashed = layers.filter((l) => (l.mark as { strokeDash?: number[] }).strokeDash?.length);
+  assert.equal(dashed.length, 2, 'within-group dotted, baseline dashed');
   const summary = model.runs.find((r) => r.model === 'org/model-7b')!;
   const best = real.results.bestLayer!;
-  const sel = (real.results.layers.find((l) => l.layer === best)!.test.r2 - 0.1).toFixed(3);
-  assert.equal(
-    summary.controls,
-    `surface:tfidf 0.400 · surface:char-ngrams 0.450 · random-init 0.050 · selectivity ${sel} (control task 0.100)`,
-  );
+  assert.equal(summary.controls, 'surface:tfidf 0.400 · surface:char-ngrams 0.450 · random-init 0.050');
+  const groups = `by country (12 groups): baseline R² 0.700, 812 km · within-group R² ${(best / 10).toFixed(3)}, ${300 + best} km`;
+  assert.equal(summary.groups, groups);
   assert.equal(model.runs.find((r) => r.model === 'surface:char-ngrams')!.controls, '');
   const html = renderReport({ runs });
   assert.match(html, /<th>controls<\/th>/);
-  assert.ok(html.includes(`selectivity ${sel}`));
+  assert.match(html, /<th>group baseline · within-group<\/th>/);
+  assert.ok(html.includes(groups));
+  assert.doesNotMatch(html, /selectivity/);
 });
 
 test('controls: a report of baselines only (the demo) draws them as ordinary runs; labels are short', () => {
@@ -120,21 +141,13 @@ test('controls: a report of baselines only (the demo) draws them as ordinary run
   assert.equal(controlLabel('static:glove-100d'), 'static:glove-100d');
 });
 
-test('loadReportInputs reads control-task.json beside results.json; hostile names stay escaped', async () => {
+test('loadReportInputs: results without group controls (older files) load; hostile names stay escaped', async () => {
   const dir = join(scratch, 'probe');
   const run = syntheticSpaceRun({ n: 30, layers: [0, 1], model: '<b>m</b>' });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...run.results, predictions: undefined }));
-  writeFileSync(
-    join(dir, 'control-task.json'),
-    JSON.stringify({
-      groupColumns: ['country'],
-      split: 'test',
-      layers: [{ layer: 1, real: 0.5, control: 0.2, selectivity: 0.3 }],
-    }),
-  );
   const loaded = await loadReportInputs([dir]);
-  assert.equal(loaded.runs[0]!.controlTask?.layers[0]?.selectivity, 0.3);
+  assert.equal(buildReportModel(loaded).runs[0]!.groups, '');
   const surface = baseline('surface:tfidf@<i>x</i>', 0.2);
   const html = renderReport({ runs: [loaded.runs[0]!, surface] });
   assert.doesNotMatch(html.replace(/<script[\s\S]*?<\/script>/g, ''), /<i>x<\/i>|<b>m<\/b>/);

@@ -1,23 +1,15 @@
 /**
  * Controls in the report (docs/controls.md): runs of control models (surface:…, static:…, random-init:…) are drawn
  * as grey reference lines in the by-layer figures of the real models on the same dataset (one-layer baselines as a
- * horizontal line, the random-init twin by layer), each real run's control task as a grey dotted line, and the runs
- * table gets a "controls" column: the controls' best test R² and the selectivity at the run's best layer.
+ * horizontal line, the random-init twin by layer), with each run's group baseline (dashed) and within-group R²
+ * (dotted, src/report/group-controls.ts), and the runs table gets a "controls" column: the controls' best test R².
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { BASELINE_SERIES, groupControlPoints, WITHIN_SERIES } from './group-controls.js';
 import { type CurvePoint, curvePoints, type VlSpec } from './specs.js';
 import type { ReportRun } from './types.js';
 
 const CONTROL_PREFIXES = ['surface:', 'static:', 'random-init:'];
 const GREY = '#8a9099';
-
-export interface ReportControlTask {
-  groupColumns: string[];
-  split: 'test' | 'train';
-  layers: { layer: number; real: number; control: number; selectivity: number }[];
-}
 
 export function isControlRun(run: ReportRun): boolean {
   return CONTROL_PREFIXES.some((p) => run.results.model.startsWith(p));
@@ -43,18 +35,6 @@ export function controlBelongsTo(control: ReportRun, run: ReportRun, mainModels:
     control.results.dataset === run.results.dataset &&
     (owner === undefined || owner === run.results.model || !mainModels.has(owner))
   );
-}
-
-/** control-task.json beside a probe's results.json, when there is one. */
-export async function readControlTask(probeDir: string): Promise<ReportControlTask | undefined> {
-  const file = join(probeDir, 'control-task.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const data = JSON.parse(await readFile(file, 'utf8')) as ReportControlTask;
-    return Array.isArray(data.layers) ? data : undefined;
-  } catch {
-    return undefined; // a damaged optional file must not stop the report
-  }
 }
 
 /** The real runs and the control runs; when every run is a control (the demo), all are drawn as real runs. */
@@ -91,21 +71,12 @@ function controlPoints(main: ReportRun[], controls: ReportRun[], metric: 'r2' | 
     for (const x of [Math.min(...xs), Math.max(...xs)])
       out.push({ dataset, model: series, series, layer: 0, x, value, train: null, best: false });
   }
-  for (const run of main) {
-    const task = run.controlTask;
-    if (!task || metric !== 'r2') continue;
-    const mine = curvePoints([run], 'r2');
-    for (const l of task.layers) {
-      const p = mine.find((q) => q.layer === l.layer);
-      if (p && Number.isFinite(l.control))
-        out.push({ ...p, series: `control task (${run.results.prompt})`, value: l.control, best: false });
-    }
-  }
+  out.push(...groupControlPoints(main, metric));
   return out.map((p) => ({ ...p, control: true }) as CurvePoint);
 }
 
 /**
- * Adds the controls of `controls` (and the runs' control tasks) to a by-layer curve spec built from the real runs:
+ * Adds the controls of `controls` (and the runs' group controls) to a by-layer curve spec built from the real runs:
  * their points join the spec's data flagged `control`, the existing layers skip them, and grey lines draw them.
  */
 export function withControlReferences(
@@ -153,8 +124,9 @@ export function withControlReferences(
     spec: {
       ...spec['spec'],
       layer: [
-        grey([], 'datum.control && !test(/^control task/, datum.series)'),
-        grey([2, 3], 'datum.control && test(/^control task/, datum.series)'),
+        grey([], `datum.control && !test(/^(${WITHIN_SERIES}|${BASELINE_SERIES})/, datum.series)`),
+        grey([2, 3], `datum.control && test(/^${WITHIN_SERIES}/, datum.series)`),
+        grey([7, 4], `datum.control && test(/^${BASELINE_SERIES}/, datum.series)`),
         label,
         ...layers.map((l: VlSpec) => ({ ...l, transform: [notControl, ...(l['transform'] ?? [])] })),
       ],
@@ -162,20 +134,13 @@ export function withControlReferences(
   };
 }
 
-/** The "controls" cell of a real run: its controls' best test R² and the selectivity at its best layer. */
-export function controlsSummary(
-  run: ReportRun,
-  controls: ReportRun[],
-  mainModels: Set<string>,
-  bestLayer?: number,
-): string {
+/** The "controls" cell of a real run: its controls' best test R². */
+export function controlsSummary(run: ReportRun, controls: ReportRun[], mainModels: Set<string>): string {
   if (isControlRun(run)) return '';
-  const parts = controls
+  return controls
     .filter((c) => controlBelongsTo(c, run, mainModels))
-    .map((c) => `${controlLabel(c.results.model)} ${fixed3(bestTest(c))}`);
-  const task = run.controlTask?.layers.find((l) => l.layer === bestLayer);
-  if (task) parts.push(`selectivity ${fixed3(task.selectivity)} (control task ${fixed3(task.control)})`);
-  return parts.join(' · ');
+    .map((c) => `${controlLabel(c.results.model)} ${fixed3(bestTest(c))}`)
+    .join(' · ');
 }
 
 /** Three decimals, or n/a for a metric that is undefined (null in results.json: too few test rows). */
@@ -185,8 +150,6 @@ function fixed3(v: number | null | undefined): string {
 
 /** The runs table's "controls" cell of `run` among all runs. */
 export function runControlsCell(run: ReportRun, runs: ReportRun[]): string {
-  const results = run.results;
-  const bestLayer = results.bestLayer ?? [...results.layers].sort((a, b) => b.test.r2 - a.test.r2)[0]?.layer;
   const mainModels = new Set(runs.filter((r) => !isControlRun(r)).map((r) => r.results.model));
-  return controlsSummary(run, runs.filter(isControlRun), mainModels, bestLayer);
+  return controlsSummary(run, runs.filter(isControlRun), mainModels);
 }

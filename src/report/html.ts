@@ -83,7 +83,7 @@ function runsTable(runs: RunSummary[]): string {
   const head = [
     ...text.map((h) => `<th>${escapeHtml(h)}</th>`),
     ...nums.map((h) => `<th class="num">${escapeHtml(h)}</th>`),
-    '<th>controls</th><th>settings</th><th>source</th>',
+    '<th>group baseline · within-group</th><th>controls</th><th>settings</th><th>source</th>',
   ].join('');
   const rows = runs.map((r) =>
     [
@@ -92,6 +92,7 @@ function runsTable(runs: RunSummary[]): string {
       `<td class="num">${escapeHtml(`${r.nTrain ?? '?'} / ${r.nTest ?? '?'}`)}</td><td class="num">${escapeHtml(r.d ?? '–')}</td>`,
       `<td class="num">${escapeHtml(r.bestLayer ?? 'n/a')}</td><td class="num">${na(r.best?.r2)}</td>`,
       `<td class="num">${na(r.best?.spearman)}</td><td class="num">${na(r.best?.proxError)}</td>`,
+      `<td class="groups">${escapeHtml(r.groups || '–')}</td>`,
       `<td>${escapeHtml(r.controls || '–')}</td>`,
       `<td class="settings">${r.settings.map(([k, v]) => `${escapeHtml(k)}: ${escapeHtml(v)}`).join('<br>') || '–'}</td>`,
       `<td class="source" title="${escapeHtml(r.source ?? '')}">${escapeHtml(r.source ? shortPath(r.source) : '–')}</td>`,

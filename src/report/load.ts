@@ -12,7 +12,6 @@ import { NYC_BOROUGH_OUTLINES } from '../data/registry.js';
 import { COMPACT_PREDICTION_ROWS } from '../probe/probe-store.js';
 import { UserError } from '../util/errors.js';
 import { sha256File } from '../util/fsx.js';
-import { readControlTask } from './controls.js';
 import type {
   ExtraResult,
   GeoJsonCollection,
@@ -219,8 +218,6 @@ export function compactLarge(table: PredictionTable, bestLayer: number | undefin
 
 async function loadRun(resultsPath: string, results: ProbeResults, options: LoadOptions): Promise<ReportRun> {
   const run: ReportRun = { results, source: resultsPath };
-  const controlTask = await readControlTask(dirname(resultsPath));
-  if (controlTask) run.controlTask = controlTask;
   const file = results.predictions?.file;
   const predPath = file ? resolve(dirname(resultsPath), file) : join(dirname(resultsPath), 'predictions.csv');
   if (existsSync(predPath)) {

@@ -13,6 +13,7 @@ import {
   KNOWN_EXPERIMENTS,
 } from './experiment-figures.js';
 import { describeExtra, type ExtraSection } from './extras.js';
+import { groupControlsCell } from './group-controls.js';
 import { oneLayerEach, oneLayerSpec } from './one-layer.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, nearestLayer, type RunPoints, runLabel } from './points.js';
@@ -63,8 +64,10 @@ export interface RunSummary {
   /** The run's warnings, then each layer's (one line per distinct message, with the layers it applies to). */
   warnings: string[];
   source?: string;
-  /** Its controls' best test R² and its selectivity (docs/controls.md); empty for control runs. */
+  /** Its controls' best test R² (docs/controls.md); empty for control runs. */
   controls?: string;
+  /** Its group baseline and within-group R² at the best layer (docs/controls.md); empty before they existed. */
+  groups?: string;
 }
 
 export interface ReportModel {
@@ -127,6 +130,7 @@ function summarize(run: ReportRun): RunSummary {
     settings,
     source: run.source,
     warnings: runWarnings(r),
+    groups: groupControlsCell(run, bestLayer),
   };
 }
 

@@ -72,8 +72,6 @@ export interface ReportRun {
   source?: string;
   /** Set by the report when two runs share model, dataset and prompt: tells them apart in legends and titles. */
   labelSuffix?: string;
-  /** The run's control task (control-task.json beside results.json; docs/controls.md). */
-  controlTask?: import('./controls.js').ReportControlTask;
 }
 
 /** Any other result JSON (experiments, neurons, interventions...): rendered by the generic table + chart view. */

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ALPHA_PRESETS } from '../../probe/alphas.js';
-import { controlTask, formatControlTask, writeControlTask } from '../../probe/control-task.js';
 import { MIN_TEST_ROWS } from '../../probe/metrics.js';
 import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
 import { UserError } from '../../util/errors.js';
@@ -16,8 +15,8 @@ interface ProbeFlags {
   predictions: 'compact' | 'best' | 'all';
   out?: string;
   quiet?: boolean;
+  groupBy?: string;
   controlTask?: boolean;
-  controlSeed: string;
 }
 
 /** Registers `probe`: ridge probes on every layer of an activation store. */
@@ -32,7 +31,10 @@ export function registerProbe(program: Command): void {
       'For every layer, fits a ridge probe from the activations to the targets (longitude+latitude jointly, or ' +
         "the year), standardised on the store's train rows, with an unpenalised intercept and the penalty chosen by " +
         'exact leave-one-out cross-validation (as scikit-learn RidgeCV: one alpha for all targets). Scores train ' +
-        'and test: R², Spearman, Pearson, MAE, RMSE, proximity error, and haversine km for places.\n\n' +
+        'and test: R², Spearman, Kendall, Pearson, MAE, RMSE, proximity error, and haversine km for places. Beside ' +
+        'every probe: the group baseline (each test row predicted by its group\'s training mean: country / state / ' +
+        'borough, or the entity type for time) and the within-group probe (refitted with the group means removed ' +
+        'from activations and targets: its test R², MAE and km; docs/controls.md).\n\n' +
         'Writes to --out: results.json (schema spacetime-lens/probe-results@1), results.csv (the same table), ' +
         'predictions.csv (per-entity predictions of every layer, the best one in full and the others compact: 6 ' +
         'significant digits, test rows only above 1,000,000 entity-layer rows; --predictions best|all) and ' +
@@ -68,12 +70,18 @@ export function registerProbe(program: Command): void {
     .option('--out <dir>', 'output directory (default: <store>.probe)')
     .option('--quiet', 'no per-layer progress lines')
     .option(
-      '--control-task',
-      'also probe targets shuffled within entity type (and country/block for places) and write the selectivity ' +
-        '(real R² - control R²) per layer to control-task.json (docs/controls.md)',
+      '--group-by <column>',
+      'entity column of the group baseline and the within-group probe (default: country / state_id / ' +
+        'borough_name for places, the entity type for time; none = off; docs/controls.md)',
     )
-    .option('--control-seed <n>', 'seed of the control-task shuffle', '0')
+    .addOption(new Option('--control-task').hideHelp())
     .action(async (flags: ProbeFlags) => {
+      if (flags.controlTask) {
+        throw new UserError(
+          '--control-task was removed: every probe now reports the group baseline and the within-group R² ' +
+            '(docs/controls.md#why-no-control-task)',
+        );
+      }
       const out = resolve(flags.out ?? `${flags.store.replace(/\/+$/, '')}.probe`);
       if (resolve(out) === resolve(flags.store)) throw new UserError('--out must not be the store directory');
       const started = Date.now();
@@ -84,6 +92,7 @@ export function registerProbe(program: Command): void {
         cv: flags.cv,
         paperCompat: !!flags.paperCompat,
         predictions: flags.predictions,
+        ...(flags.groupBy !== undefined ? { groupBy: flags.groupBy } : {}),
         onLayer: (r, done, total) => {
           if (!flags.quiet) {
             console.error(
@@ -116,21 +125,5 @@ export function registerProbe(program: Command): void {
           ? `no best layer named (${r.nTest} test rows, fewer than ${MIN_TEST_ROWS}); results in ${out}`
           : `best layer ${r.bestLayer} (by test R²); results in ${out}`,
       );
-      if (flags.controlTask) {
-        const seed = Number(flags.controlSeed);
-        if (!Number.isInteger(seed))
-          throw new UserError(`--control-seed: '${flags.controlSeed}' is not an integer`);
-        const control = await controlTask(flags.store, {
-          layers: flags.layers,
-          hook: flags.hook,
-          alphas: flags.alphas,
-          cv: flags.cv,
-          paperCompat: !!flags.paperCompat,
-          seed,
-          real: run.results,
-        });
-        await writeControlTask(out, control);
-        console.log(formatControlTask(control));
-      }
     });
 }
