@@ -4,7 +4,7 @@
 Writes test/fixtures/probe/ridge_goldens.json and test/fixtures/probe/metrics_goldens.json.
 Ridge: the paper's pipeline (docs/method.md#probes): y standardised with train mean/std (ddof 0), then
 RidgeCV(alphas, store_cv_values=True) (cv=None: exact LOO) or Ridge(alpha), predictions de-standardised.
-Metrics (docs/method.md#metrics): sklearn r2_score, scipy spearmanr/pearsonr, pooled MAE/RMSE, haversine MAE (true and the
+Metrics (docs/method.md#metrics): sklearn r2_score, scipy spearmanr/kendalltau (tau-b)/pearsonr, pooled MAE/RMSE, haversine MAE (true and the
 authors' swapped variant) and the proximity error by brute force over the full N x N matrix.
 
 Run: /usr/bin/python3 reference/probe_make_goldens.py
@@ -175,6 +175,7 @@ def split_metrics(true, pred):
         'r2': float(r2_score(true, pred)),
         'r2PerTarget': flat(r2_score(true, pred, multioutput='raw_values')),
         'spearman': [float(stats.spearmanr(true[:, j], pred[:, j]).correlation) for j in range(t)],
+        'kendall': [float(stats.kendalltau(true[:, j], pred[:, j]).correlation) for j in range(t)],
         'pearson': [float(stats.pearsonr(true[:, j], pred[:, j])[0]) for j in range(t)],
         'mae': float(np.abs(true - pred).mean()),
         'rmse': float(np.sqrt(((true - pred) ** 2).mean())),

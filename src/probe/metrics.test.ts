@@ -46,6 +46,7 @@ for (const c of goldens.cases) {
         for (let j = 0; j < t; j++) {
           close(ours.r2PerTarget[j]!, ref.r2PerTarget[j]!, `${split} r2[${j}]`);
           close(ours.spearman[j]!, ref.spearman[j]!, `${split} spearman[${j}]`);
+          close(ours.kendall[j]!, ref.kendall[j]!, `${split} kendall[${j}]`);
           close(ours.pearson[j]!, ref.pearson[j]!, `${split} pearson[${j}]`);
         }
         close(ours.mae, ref.mae, `${split} mae`);

@@ -1,6 +1,7 @@
 /**
  * The paper's probe metrics (docs/method.md#metrics): R² (scikit-learn, uniform average over targets), Spearman (average ranks
- * for ties, as SciPy), Pearson, pooled MAE/RMSE, haversine MAE in km for space, and the proximity error.
+ * for ties, as SciPy), Kendall τ-b, Pearson, pooled MAE/RMSE, haversine MAE in km for space, and the proximity error.
+ * No p-values (docs/method.md#metrics says why).
  */
 import { type DistanceMode, proximityErrors } from './proximity.js';
 
@@ -8,6 +9,8 @@ export interface Metrics {
   r2: number;
   r2PerTarget: number[];
   spearman: number[];
+  /** Kendall τ-b per target (scipy.stats.kendalltau). */
+  kendall: number[];
   pearson: number[];
   mae: number;
   rmse: number;
@@ -95,6 +98,70 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return pearson(averageRanks(a), averageRanks(b));
 }
 
+/** Strict inversions (i < j, v[i] > v[j]) of `v`, by merge sort; `v` is reordered. */
+function inversions(v: Float64Array<ArrayBuffer>): number {
+  const n = v.length;
+  let src = v;
+  let dst = new Float64Array(n);
+  let count = 0;
+  for (let width = 1; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        if (src[j]! < src[i]!) {
+          count += mid - i; // every remaining left value is larger
+          dst[k++] = src[j++]!;
+        } else dst[k++] = src[i++]!;
+      }
+      while (i < mid) dst[k++] = src[i++]!;
+      while (j < hi) dst[k++] = src[j++]!;
+    }
+    [src, dst] = [dst, src];
+  }
+  return count;
+}
+
+/** Σ t(t−1)/2 over runs of equal values of `key` along `order`. */
+function tiedPairs(order: Int32Array, key: (i: number) => number, same?: (i: number, j: number) => boolean): number {
+  let pairs = 0;
+  let run = 1;
+  for (let k = 1; k <= order.length; k++) {
+    const tied =
+      k < order.length &&
+      key(order[k]!) === key(order[k - 1]!) &&
+      (same ? same(order[k]!, order[k - 1]!) : true);
+    if (tied) run++;
+    else {
+      pairs += (run * (run - 1)) / 2;
+      run = 1;
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Kendall's τ-b (scipy.stats.kendalltau, variant 'b'), in O(n log n) (Knight 1966): sort by (a, b), count the
+ * discordant pairs as inversions of b, correct for ties in a, in b and in both. NaN when either side is constant.
+ */
+export function kendall(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  const byA = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => a[i]! - a[j]! || b[i]! - b[j]!);
+  const byB = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => b[i]! - b[j]!);
+  const total = (n * (n - 1)) / 2;
+  const tieA = tiedPairs(byA, (i) => a[i]!);
+  const tieBoth = tiedPairs(byA, (i) => a[i]!, (i, j) => b[i] === b[j]);
+  const tieB = tiedPairs(byB, (i) => b[i]!);
+  const discordant = inversions(Float64Array.from(byA, (i) => b[i]!));
+  const denom = Math.sqrt(total - tieA) * Math.sqrt(total - tieB);
+  if (!(denom > 0)) return Number.NaN;
+  const tau = (total - tieA - tieB + tieBoth - 2 * discordant) / denom;
+  return Math.max(-1, Math.min(1, tau));
+}
+
 function column(m: Float64Array, rows: ArrayLike<number>, t: number, j: number): Float64Array {
   return Float64Array.from({ length: rows.length }, (_, i) => m[rows[i]! * t + j]!);
 }
@@ -112,12 +179,14 @@ export function pointMetrics(
 ): Omit<Metrics, 'proxError'> {
   const r2PerTarget: number[] = [];
   const sp: number[] = [];
+  const kt: number[] = [];
   const pe: number[] = [];
   for (let j = 0; j < t; j++) {
     const a = column(truth, rows, t, j);
     const b = column(pred, rows, t, j);
     r2PerTarget.push(r2Column(a, b));
     sp.push(spearman(a, b));
+    kt.push(kendall(a, b));
     pe.push(pearson(a, b));
   }
   let abs = 0;
@@ -134,6 +203,7 @@ export function pointMetrics(
     r2: r2PerTarget.reduce((s, v) => s + v, 0) / t,
     r2PerTarget,
     spearman: sp,
+    kendall: kt,
     pearson: pe,
     mae: abs / count,
     rmse: Math.sqrt(sq / count),
@@ -163,6 +233,7 @@ function withoutRelativeScores(m: Metrics, t: number): Metrics {
     r2: Number.NaN,
     r2PerTarget: undef(),
     spearman: undef(),
+    kendall: undef(),
     pearson: undef(),
     proxError: Number.NaN,
   };
@@ -197,6 +268,7 @@ export async function splitMetrics(
     r2: Number.NaN,
     r2PerTarget: [],
     spearman: [],
+    kendall: [],
     pearson: [],
     mae: Number.NaN,
     rmse: Number.NaN,

@@ -378,7 +378,8 @@ export function resultsCsv(results: ProbeResults): string {
   const cols = ['layer', 'alpha', 'best'];
   for (const split of ['train', 'test']) {
     cols.push(`${split}_r2`, ...names.map((n) => `${split}_r2_${n}`));
-    cols.push(...names.map((n) => `${split}_spearman_${n}`), ...names.map((n) => `${split}_pearson_${n}`));
+    cols.push(...names.map((n) => `${split}_spearman_${n}`), ...names.map((n) => `${split}_kendall_${n}`));
+    cols.push(...names.map((n) => `${split}_pearson_${n}`));
     cols.push(`${split}_mae`, `${split}_rmse`, `${split}_prox_error`);
     if (space) cols.push(`${split}_haversine_mae_km`);
   }
@@ -395,6 +396,7 @@ export function resultsCsv(results: ProbeResults): string {
     for (const m of [r.train, r.test]) {
       row.push(num(m.r2), ...names.map((_, j) => num(m.r2PerTarget[j] ?? Number.NaN)));
       row.push(...names.map((_, j) => num(m.spearman[j] ?? Number.NaN)));
+      row.push(...names.map((_, j) => num(m.kendall[j] ?? Number.NaN)));
       row.push(...names.map((_, j) => num(m.pearson[j] ?? Number.NaN)));
       row.push(num(m.mae), num(m.rmse), num(m.proxError));
       if (space) row.push(num(m.haversineMaeKm ?? Number.NaN));
