@@ -51,7 +51,8 @@ test('run: surface baselines, group controls and random-init twin beside the pro
   assert.equal(real.groupBaseline.column, 'country');
   assert.equal(real.groupBaseline.test.n, real.nTest);
   assert.equal(real.layers.length, 3);
-  for (const l of real.layers) assert.ok(l.withinGroup.nFit <= real.nTrain, 'each layer has a within-group probe');
+  for (const l of real.layers)
+    assert.ok(l.withinGroup.nFit <= real.nTrain, 'each layer has a within-group probe');
   assert.match(html, /by country \(\d+ groups\): baseline R² /);
   const second = await runPipeline({ model: modelDir, dataset, out, batchSize: 8, randomInitControl: true });
   assert.deepEqual(second.ran, { extract: false, probe: false, report: false });

@@ -138,7 +138,10 @@ describe('group baseline and within-group R² against NumPy/scikit-learn on the 
       const [, code] = c.name.split('/');
       if (code === 'group') {
         assert.ok(Math.abs(w.test.r2) < 0.01, `group code within R² ${w.test.r2}`);
-        assert.ok(Math.abs(layer.test.r2 - base.test.r2) < 0.01, `group code R² ${layer.test.r2} vs baseline`);
+        assert.ok(
+          Math.abs(layer.test.r2 - base.test.r2) < 0.01,
+          `group code R² ${layer.test.r2} vs baseline`,
+        );
       } else if (c.dataset === 'world_place') {
         // Longitude is not linear in the unit vector across far-flung territories and the date line (France,
         // the US, Kiribati): latitude keeps its within-country R², longitude does not (docs/controls.md).

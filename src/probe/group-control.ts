@@ -156,7 +156,8 @@ function withinSkipReason(plan: GroupPlan, targets: Float64Array, t: number): st
   for (let j = 0; j < t; j++) {
     let ss = 0;
     for (const i of plan.fitRows) ss += (targets[i * t + j]! - plan.yMean[plan.group[i]! * t + j]!) ** 2;
-    if (!(ss > 0)) return `target ${j} is constant within every group (by ${plan.column}): no within-group probe`;
+    if (!(ss > 0))
+      return `target ${j} is constant within every group (by ${plan.column}): no within-group probe`;
   }
   return undefined;
 }

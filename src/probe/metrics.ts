@@ -126,7 +126,11 @@ function inversions(v: Float64Array<ArrayBuffer>): number {
 }
 
 /** Σ t(t−1)/2 over runs of equal values of `key` along `order`. */
-function tiedPairs(order: Int32Array, key: (i: number) => number, same?: (i: number, j: number) => boolean): number {
+function tiedPairs(
+  order: Int32Array,
+  key: (i: number) => number,
+  same?: (i: number, j: number) => boolean,
+): number {
   let pairs = 0;
   let run = 1;
   for (let k = 1; k <= order.length; k++) {
@@ -153,7 +157,11 @@ export function kendall(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const byB = Int32Array.from({ length: n }, (_, i) => i).sort((i, j) => b[i]! - b[j]!);
   const total = (n * (n - 1)) / 2;
   const tieA = tiedPairs(byA, (i) => a[i]!);
-  const tieBoth = tiedPairs(byA, (i) => a[i]!, (i, j) => b[i] === b[j]);
+  const tieBoth = tiedPairs(
+    byA,
+    (i) => a[i]!,
+    (i, j) => b[i] === b[j],
+  );
   const tieB = tiedPairs(byB, (i) => b[i]!);
   const discordant = inversions(Float64Array.from(byA, (i) => b[i]!));
   const denom = Math.sqrt(total - tieA) * Math.sqrt(total - tieB);

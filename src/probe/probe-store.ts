@@ -385,7 +385,12 @@ export function resultsCsv(results: ProbeResults): string {
   }
   const base = results.groupBaseline;
   if (base) {
-    cols.push('within_alpha', 'within_test_r2', ...names.map((n) => `within_test_r2_${n}`), 'within_test_mae');
+    cols.push(
+      'within_alpha',
+      'within_test_r2',
+      ...names.map((n) => `within_test_r2_${n}`),
+      'within_test_mae',
+    );
     if (space) cols.push('within_test_haversine_mae_km');
     cols.push('group_baseline_test_r2', 'group_baseline_test_mae');
     if (space) cols.push('group_baseline_test_haversine_mae_km');
@@ -404,7 +409,10 @@ export function resultsCsv(results: ProbeResults): string {
     if (base) {
       const w = r.withinGroup;
       row.push(num(w?.alpha ?? Number.NaN), num(w?.test.r2 ?? Number.NaN));
-      row.push(...names.map((_, j) => num(w?.test.r2PerTarget[j] ?? Number.NaN)), num(w?.test.mae ?? Number.NaN));
+      row.push(
+        ...names.map((_, j) => num(w?.test.r2PerTarget[j] ?? Number.NaN)),
+        num(w?.test.mae ?? Number.NaN),
+      );
       if (space) row.push(num(w?.test.haversineMaeKm ?? Number.NaN));
       row.push(num(base.test.r2), num(base.test.mae));
       if (space) row.push(num(base.test.haversineMaeKm ?? Number.NaN));
@@ -526,7 +534,9 @@ export function formatResultsTable(results: ProbeResults): string {
       fixed(sp, 4),
       fixed(r.test.proxError, 4),
       ...(space ? [fixed(r.test.haversineMaeKm ?? Number.NaN, 0)] : []),
-      ...(base ? [fixed(r.withinGroup?.test.r2 ?? Number.NaN, 4), r.withinGroup ? err(r.withinGroup.test) : 'n/a'] : []),
+      ...(base
+        ? [fixed(r.withinGroup?.test.r2 ?? Number.NaN, 4), r.withinGroup ? err(r.withinGroup.test) : 'n/a']
+        : []),
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));

@@ -119,23 +119,49 @@ test('report with controls: grey reference lines in the R² figure, a controls c
   const summary = model.runs.find((r) => r.model === 'org/model-7b')!;
   const best = real.results.bestLayer!;
   assert.equal(summary.controls, 'surface:tfidf 0.400 · surface:char-ngrams 0.450 · random-init 0.050');
-  const groups = `by country (12 groups): baseline R² 0.700, 812 km · within-group R² ${(best / 10).toFixed(3)}, ${300 + best} km`;
-  assert.equal(summary.groups, groups);
+  assert.deepEqual(summary.groups, {
+    label: 'org/model-7b · world_place · coords',
+    kind: 'space',
+    column: 'country',
+    groups: 12,
+    layer: best,
+    testR2: real.results.layers.find((l) => l.layer === best)!.test.r2,
+    baselineR2: 0.7,
+    baselineError: 812.4,
+    withinR2: best / 10,
+    withinError: 300 + best,
+    scored: 12,
+    unseen: 0,
+  });
   assert.equal(model.runs.find((r) => r.model === 'surface:char-ngrams')!.controls, '');
   const html = renderReport({ runs });
   assert.match(html, /<th>controls<\/th>/);
-  assert.match(html, /<th>group baseline · within-group<\/th>/);
-  assert.ok(html.includes(groups));
+  assert.match(html, /<h3>Group baseline and within-group R²<\/h3>/);
+  assert.match(html, new RegExp(`<td>country \\(12\\)</td><td class="num">${best}</td>`));
+  assert.match(
+    html,
+    new RegExp(
+      `<td class="num">0\\.700</td><td class="num">812 km</td><td class="num">${(best / 10).toFixed(3)}</td><td class="num">${300 + best} km</td>`,
+    ),
+  );
   assert.doesNotMatch(html, /selectivity/);
 });
 
 test('controls: a report of baselines only (the demo) draws them as ordinary runs; labels are short', () => {
   const runs = [baseline('static:glove-100d', 0.3), baseline('surface:tfidf', 0.4)];
+  runs[0]!.results['groupBaseline'] = { column: 'country', groups: 5, test: { r2: 0.9 } };
+  (runs[0]!.results.layers[0] as { withinGroup?: unknown }).withinGroup = { test: { n: 8, r2: 0.05 } };
   assert.equal(splitControls(runs).main.length, 2);
+  const spec = buildReportModel({ runs }).figures[0]!.spec;
   const values = (
-    buildReportModel({ runs }).figures[0]!.spec['data']['values'] as { series?: string; control?: boolean }[]
+    spec['data']['values'] as { series?: string; control?: boolean; within?: number; baseline?: number }[]
   ).filter((v) => v.series !== undefined); // not the paper's reference markers
   assert.ok(values.length === 2 && values.every((v) => !v.control));
+  // The bars carry the within-group R² (a tick) and the group baseline (a dashed rule) where the results have them.
+  const glove = values.find((v) => v.series?.startsWith('static:glove-100d'))!;
+  assert.deepEqual([glove.within, glove.baseline], [0.05, 0.9]);
+  const marks = (spec['spec']['layer'] as { mark: { type: string } }[]).map((l) => l.mark.type);
+  assert.ok(marks.includes('tick') && marks.includes('rule'), marks.join());
   assert.equal(controlLabel('surface:bag-of-tokens@/a/b'), 'surface:bag-of-tokens');
   assert.equal(controlLabel('random-init:/m/x'), 'random-init');
   assert.equal(controlLabel('static:glove-100d'), 'static:glove-100d');
@@ -147,7 +173,7 @@ test('loadReportInputs: results without group controls (older files) load; hosti
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...run.results, predictions: undefined }));
   const loaded = await loadReportInputs([dir]);
-  assert.equal(buildReportModel(loaded).runs[0]!.groups, '');
+  assert.equal(buildReportModel(loaded).runs[0]!.groups, undefined);
   const surface = baseline('surface:tfidf@<i>x</i>', 0.2);
   const html = renderReport({ runs: [loaded.runs[0]!, surface] });
   assert.doesNotMatch(html.replace(/<script[\s\S]*?<\/script>/g, ''), /<i>x<\/i>|<b>m<\/b>/);

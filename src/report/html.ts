@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { CLIENT_SCRIPT } from './client.js';
 import { escapeHtml, jsonForScript, scriptSafe } from './escape.js';
 import type { Cell, ExtraSection } from './extras.js';
+import { groupControlsTable } from './group-controls.js';
 import { buildReportModel, type FigureModel, type ReportModel, type RunSummary } from './model.js';
 import { pack } from './pack.js';
 import { OUTLINE_PREFIX } from './specs.js';
@@ -83,7 +84,7 @@ function runsTable(runs: RunSummary[]): string {
   const head = [
     ...text.map((h) => `<th>${escapeHtml(h)}</th>`),
     ...nums.map((h) => `<th class="num">${escapeHtml(h)}</th>`),
-    '<th>group baseline · within-group</th><th>controls</th><th>settings</th><th>source</th>',
+    '<th>controls</th><th>settings</th><th>source</th>',
   ].join('');
   const rows = runs.map((r) =>
     [
@@ -92,7 +93,6 @@ function runsTable(runs: RunSummary[]): string {
       `<td class="num">${escapeHtml(`${r.nTrain ?? '?'} / ${r.nTest ?? '?'}`)}</td><td class="num">${escapeHtml(r.d ?? '–')}</td>`,
       `<td class="num">${escapeHtml(r.bestLayer ?? 'n/a')}</td><td class="num">${na(r.best?.r2)}</td>`,
       `<td class="num">${na(r.best?.spearman)}</td><td class="num">${na(r.best?.proxError)}</td>`,
-      `<td class="groups">${escapeHtml(r.groups || '–')}</td>`,
       `<td>${escapeHtml(r.controls || '–')}</td>`,
       `<td class="settings">${r.settings.map(([k, v]) => `${escapeHtml(k)}: ${escapeHtml(v)}`).join('<br>') || '–'}</td>`,
       `<td class="source" title="${escapeHtml(r.source ?? '')}">${escapeHtml(r.source ? shortPath(r.source) : '–')}</td>`,
@@ -236,6 +236,7 @@ export function renderModel(model: ReportModel): string {
     body.push(`<div class="notes">${model.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}</div>`);
   if (model.runs.length) {
     body.push('<h2>Probe runs</h2>', runsTable(model.runs), warningsHtml(model.runs));
+    body.push(groupControlsTable(model.runs.flatMap((r) => (r.groups ? [r.groups] : []))));
     body.push('<h2>Accuracy by depth</h2>', bySection('layers'));
   }
   if (model.points.length) body.push(controlsHtml(model));

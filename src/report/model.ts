@@ -13,7 +13,7 @@ import {
   KNOWN_EXPERIMENTS,
 } from './experiment-figures.js';
 import { describeExtra, type ExtraSection } from './extras.js';
-import { groupControlsCell } from './group-controls.js';
+import { type GroupRow, groupRow } from './group-controls.js';
 import { oneLayerEach, oneLayerSpec } from './one-layer.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, nearestLayer, type RunPoints, runLabel } from './points.js';
@@ -66,8 +66,8 @@ export interface RunSummary {
   source?: string;
   /** Its controls' best test R² (docs/controls.md); empty for control runs. */
   controls?: string;
-  /** Its group baseline and within-group R² at the best layer (docs/controls.md); empty before they existed. */
-  groups?: string;
+  /** Its group baseline and within-group R² at the best layer (docs/controls.md); absent in older results. */
+  groups?: GroupRow;
 }
 
 export interface ReportModel {
@@ -111,7 +111,9 @@ function summarize(run: ReportRun): RunSummary {
         k !== 'alphas' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'),
     )
     .map(([k, v]): [string, string] => [k, String(v)]);
+  const groups = groupRow(run, runLabel(run), bestLayer);
   return {
+    ...(groups ? { groups } : {}),
     label: runLabel(run),
     model: r.model,
     dataset: r.dataset,
@@ -130,7 +132,6 @@ function summarize(run: ReportRun): RunSummary {
     settings,
     source: run.source,
     warnings: runWarnings(r),
-    groups: groupControlsCell(run, bestLayer),
   };
 }
 
@@ -294,14 +295,19 @@ function addLayerCurves(all: ReportRun[], add: (f: Omit<FigureModel, 'id'>) => s
     return { spec, marks: (spec['data']['values'] as unknown[]).length };
   };
   const flat = oneLayerEach(main, 'r2');
+  const groupNote = main.some((r) => r.results['groupBaseline'])
+    ? flat
+      ? ' Dark tick on a bar: that run’s within-group R²; dashed grey line: the group baseline (each test row predicted by its group’s training mean; docs/controls.md).'
+      : ' Grey dashed: the group baseline (each test row predicted by its group’s training mean); grey dotted: each run’s within-group R² (the probe refitted with the group means removed; docs/controls.md).'
+    : '';
   add({
     slug: 'main-r2-by-depth',
     title: flat
       ? 'Test R² of each model (one layer each: no depth to plot)'
       : 'Test R² against normalized depth',
     description: flat
-      ? 'Every run here has a single layer (a static embedding or a surface-form baseline has no depth), so instead of R² against depth each model gets a bar with its test R². An LLM run adds the paper’s main figure: R² layer by layer.'
-      : "The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.",
+      ? `Every run here has a single layer (a static embedding or a surface-form baseline has no depth), so instead of R² against depth each model gets a bar with its test R². An LLM run adds the paper’s main figure: R² layer by layer.${groupNote}`
+      : `The paper's main figure: one panel per dataset, one line per model (its canonical prompt, else its best); ◆ best layer; grey ▲ ■ ✚: the paper's Llama-2 7B / 13B / 70B where dataset and prompt match. Look for the rise through the first half of the model and a plateau after it.${groupNote}`,
     section: 'layers',
     ...curve(main, 'r2'),
     renderer: 'svg',

@@ -4,6 +4,7 @@
  * bar per model with its value printed at the bar's end, one panel per dataset.
  */
 import { controlLabel } from './controls.js';
+import { groupR2 } from './group-controls.js';
 import { BASE_CONFIG, type CurvePoint, curvePoints, PALETTE, type VlSpec } from './specs.js';
 import type { ReportRun } from './types.js';
 
@@ -20,10 +21,20 @@ export function oneLayerEach(runs: ReportRun[], metric: 'r2' | 'proxError'): boo
   return perLine.size > 0 && [...perLine.values()].every((n) => n === 1);
 }
 
-/** One bar per run (its only layer), controls in grey, sorted best first, the value written beside each bar. */
+/** A run's bars, with its within-group and group-baseline R² (src/report/group-controls.ts) for the R² figure. */
+function barsOf(runs: ReportRun[], metric: 'r2' | 'proxError') {
+  return runs.flatMap((run) =>
+    curvePoints([run], metric).map((p) => ({ ...p, ...(metric === 'r2' ? groupR2(run, p.layer) : {}) })),
+  );
+}
+
+/**
+ * One bar per run (its only layer), controls in grey, sorted best first, the value written beside each bar; for R²
+ * a dark tick on each bar at its within-group R² and a dashed rule at the group baseline.
+ */
 export function oneLayerSpec(main: ReportRun[], controls: ReportRun[], metric: 'r2' | 'proxError'): VlSpec {
-  const ownBars = curvePoints(main, metric).map((p) => ({ ...p, control: false }));
-  const greyBars = curvePoints(
+  const ownBars = barsOf(main, metric).map((p) => ({ ...p, control: false }));
+  const greyBars = barsOf(
     controls.filter((c) => c.results.layers.length === 1),
     metric,
   ).map((p) => ({ ...p, series: controlLabel(p.series), model: controlLabel(p.model), control: true }));
@@ -103,12 +114,38 @@ export function oneLayerSpec(main: ReportRun[], controls: ReportRun[], metric: '
             tooltip,
           },
         },
-        ...(metric === 'proxError' ? [chanceRule()] : []),
+        ...(metric === 'proxError' ? [chanceRule()] : groupMarks(y)),
       ],
     },
     resolve: { scale: { y: 'independent' } },
     config: BASE_CONFIG,
   };
+}
+
+/** The within-group R² as a tick on each bar, the group baseline as a dashed rule (docs/controls.md). */
+function groupMarks(y: object): VlSpec[] {
+  return [
+    {
+      transform: [{ filter: 'isValid(datum.within)' }],
+      mark: { type: 'tick', orient: 'vertical', color: '#222', thickness: 3, bandSize: 22 },
+      encoding: {
+        y,
+        x: { field: 'within', type: 'quantitative' },
+        tooltip: [
+          { field: 'series', title: 'model · prompt' },
+          { field: 'within', title: 'within-group R²', format: '.4f' },
+        ],
+      },
+    },
+    {
+      transform: [{ filter: 'isValid(datum.baseline)' }],
+      mark: { type: 'rule', color: GREY, strokeDash: [7, 4], strokeWidth: 1.5 },
+      encoding: {
+        x: { field: 'baseline', type: 'quantitative' },
+        tooltip: [{ field: 'baseline', title: 'group baseline R²', format: '.4f' }],
+      },
+    },
+  ];
 }
 
 /** Proximity error 0.5: a prediction no better than a random entity's true position. */

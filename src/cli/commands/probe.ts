@@ -32,7 +32,7 @@ export function registerProbe(program: Command): void {
         "the year), standardised on the store's train rows, with an unpenalised intercept and the penalty chosen by " +
         'exact leave-one-out cross-validation (as scikit-learn RidgeCV: one alpha for all targets). Scores train ' +
         'and test: R², Spearman, Kendall, Pearson, MAE, RMSE, proximity error, and haversine km for places. Beside ' +
-        'every probe: the group baseline (each test row predicted by its group\'s training mean: country / state / ' +
+        "every probe: the group baseline (each test row predicted by its group's training mean: country / state / " +
         'borough, or the entity type for time) and the within-group probe (refitted with the group means removed ' +
         'from activations and targets: its test R², MAE and km; docs/controls.md).\n\n' +
         'Writes to --out: results.json (schema spacetime-lens/probe-results@1), results.csv (the same table), ' +
