@@ -50,6 +50,7 @@ export {
 export {
   calendarYear,
   calendarYearOffset,
+  yearText,
   DATASETS,
   type HoldoutSpec,
   isPaperDataset,

@@ -289,6 +289,14 @@ export function calendarYearOffset(unit: TimeTargetUnit): number {
  * (through the day count, so 1971-01-01 = 0.9993 years is 1971, not 1970); a year target is floored (-44 BCE stays
  * -44). This is the one place a time target becomes a calendar year (familiarity answers, report axes).
  */
+/**
+ * A calendar year as running text writes it: 1986 -> "1986", -44 -> "44 BC". Negative years are the datasets'
+ * historical numbering (Wikidata's: -44 is Caesar's 44 BC; there is no year 0).
+ */
+export function yearText(year: number): string {
+  return year < 0 ? `${-year} BC` : String(year);
+}
+
 export function calendarYear(unit: TimeTargetUnit, value: number): number {
   if (unit === 'year') return Math.floor(value);
   // Targets are float64(ns) / NS_PER_YEAR; back to days with a margin for that rounding (dates are whole days).

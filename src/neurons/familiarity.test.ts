@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { entityString, loadDataset } from '../data/index.js';
+import { entityString, loadDataset, yearText } from '../data/index.js';
 import { entityRecord } from '../extract/assemble.js';
 import { writeRandomLlama } from '../extract/index.js';
 import { writePaperSlice } from '../extract/testing.js';
 import { type HookedModel, loadModel } from '../model/index.js';
 import { probeStore } from '../probe/index.js';
 import { createStore, hookName, openStore, type StoreEntity } from '../store/index.js';
+import { packageRoot } from '../util/paths.js';
 import {
   answerOf,
   familiarityEntity,
@@ -59,14 +61,15 @@ describe('familiarity questions for the time datasets: the calendar year and the
     assert.equal(question(entity, 'headline'), '"Fireworks, Then Fog." was published in the year 2016');
   });
 
-  test('historical_figure (tiny CSV, target = the year itself, BCE negative): -44', async () => {
+  test('historical_figure (tiny CSV, target = the year itself, BCE negative): asked as text writes it, 44 BC', async () => {
     await mkdir(join(dir, 'hf'), { recursive: true });
     const path = join(dir, 'hf', 'historical_figure.csv');
     await writeFile(path, 'name,death_year,is_test,occupation\nJulius Caesar,-44,False,politician\n');
     const { entity, extracted } = await storedRow0(path);
     assert.equal(entity.target[0], -44);
     assert.equal(extracted, 'Julius Caesar');
-    assert.equal(question(entity, 'historical_figure'), 'Julius Caesar died in the year -44');
+    assert.equal(question(entity, 'historical_figure'), 'Julius Caesar died in the year 44 BC');
+    assert.deepEqual([-44, -1, 1, 1986].map(yearText), ['44 BC', '1 BC', '1', '1986']);
   });
 });
 
@@ -113,10 +116,15 @@ describe('familiarity scores', () => {
       assert.equal(s.answerTokens, full.length - p.length);
       assert.ok(Math.abs(s.logProb - want) < 1e-5, `${s.name}: ${s.logProb} vs ${want}`);
     }
+    for (const s of scores) assert.equal(s.meanLogProb, s.logProb / s.answerTokens);
     await writeFamiliarity(dir, scores, { template: spec.template });
-    const back = await readFamiliarity(join(dir, 'familiarity.csv'), 3);
+    // The score is the mean per answer token ("Sri Lanka" is two-plus tokens, "France" one); the sum stays.
     assert.deepEqual(
-      Array.from(back),
+      Array.from(await readFamiliarity(join(dir, 'familiarity.csv'), 3)),
+      scores.map((s) => s.meanLogProb),
+    );
+    assert.deepEqual(
+      Array.from(await readFamiliarity(join(dir, 'familiarity.csv'), 3, 'sum')),
       scores.map((s) => s.logProb),
     );
   });
@@ -128,6 +136,92 @@ describe('familiarity scores', () => {
     assert.throws(() => familiarityTemplate('my_places', 'space'), /--template/);
     assert.throws(() => familiarityTemplate('my_places', 'space', { template: 'Where is' }), /\{name\}/);
   });
+});
+
+interface FamiliarityGolden {
+  name: string;
+  kind: 'space' | 'time';
+  n: number;
+  d: number;
+  X: number[];
+  Y: number[];
+  isTest: number[];
+  scores: number[];
+  alphas: number[];
+  rows: {
+    analysis: string;
+    quantileLow: number;
+    threshold: number;
+    nTrain: number;
+    nTest: number;
+    alpha: number;
+    testR2: number;
+    testMae: number;
+    testKm?: number;
+    testProxError: number;
+  }[];
+}
+
+describe('probe by familiarity against NumPy/scikit-learn (reference/neurons_familiarity_golden.py)', () => {
+  const golden = JSON.parse(
+    readFileSync(join(packageRoot(), 'test/fixtures/neurons/familiarity_golden.json'), 'utf8'),
+  ) as { cases: FamiliarityGolden[] };
+  for (const c of golden.cases) {
+    test(`${c.kind}: R², MAE, km and proximity error, filtered and per bucket`, async () => {
+      const t = c.kind === 'space' ? 2 : 1;
+      const w = createStore(
+        join(dir, `golden-${c.name}`),
+        {
+          formatVersion: 1,
+          model: { id: 'synthetic' },
+          dataset: {
+            name: `synthetic_${c.kind}`,
+            sha256: '0'.repeat(64),
+            kind: c.kind,
+            targetNames: c.kind === 'space' ? ['longitude', 'latitude'] : ['year'],
+          },
+          prompt: { name: 'empty' },
+          hooks: ['hook_resid_post'],
+          layers: [0],
+          dtype: 'f32',
+          n: c.n,
+          d: c.d,
+          aggregation: 'last',
+          toolVersion: 'test',
+          createdAt: new Date(0).toISOString(),
+        },
+        c.isTest.map((v, i) => ({ name: `e${i}`, is_test: v === 1, target: c.Y.slice(i * t, i * t + t) })),
+      );
+      await w.write(hookName(0), Float32Array.from(c.X), c.n, c.d);
+      await w.finish();
+      const store = await openStore(join(dir, `golden-${c.name}`));
+      const rows = await familiarityProbe(store, Float64Array.from(c.scores), {
+        layer: 0,
+        alphas: c.alphas,
+        filterQuantiles: [0, 0.5],
+        buckets: 4,
+      });
+      assert.equal(rows.length, c.rows.length);
+      const near = (a: number | undefined, b: number, what: string) =>
+        assert.ok(
+          a !== undefined && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)),
+          `${what}: ${a} vs ${b}`,
+        );
+      rows.forEach((r, k) => {
+        const g = c.rows[k]!;
+        const what = `${g.analysis} ${g.quantileLow}`;
+        assert.equal(r.analysis, g.analysis);
+        assert.equal(r.nTest, g.nTest, `${what} rows`);
+        assert.equal(r.nTrain, g.nTrain, `${what} train rows`);
+        assert.equal(r.alpha, g.alpha, `${what} alpha`);
+        near(r.threshold, g.threshold, `${what} threshold`);
+        near(r.testR2, g.testR2, `${what} R²`);
+        near(r.testMae, g.testMae, `${what} MAE`);
+        if (g.testKm !== undefined) near(r.testKm, g.testKm, `${what} km`);
+        near(r.testProxError, g.testProxError, `${what} proximity error`);
+      });
+    });
+  }
 });
 
 describe('probe by familiarity', () => {

@@ -1,15 +1,31 @@
 /**
- * Entity familiarity: does the model know the entity? Score = the log-probability the model gives the true answer
- * (country / state / borough, or the year) after a factual prompt such as "<place> is in the country of". Scores
- * are written beside the activations (`<store>/familiarity.csv` + `familiarity.json`, keyed by row) and a probe
- * report compares test R² when low-familiarity entities are filtered out and per familiarity bucket.
+ * Entity familiarity: does the model know the entity? Score = the mean log-probability per answer token the model
+ * gives the true answer (country / state / borough, or the year as text writes it: "44 BC") after a factual prompt
+ * such as "<place> is in the country of" (the sum is kept as a second column: it penalises multi-token answers).
+ * Scores are written beside the activations (`<store>/familiarity.csv` + `familiarity.json`, keyed by row) and a
+ * probe report compares test R², MAE, proximity error (and km) when low-familiarity entities are filtered out and per
+ * familiarity bucket.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { calendarYear, entityStringOf, type TimeTargetUnit, timeTargetUnit } from '../data/index.js';
+import {
+  calendarYear,
+  entityStringOf,
+  type TimeTargetUnit,
+  timeTargetUnit,
+  yearText,
+} from '../data/index.js';
 import { toCsv } from '../experiments/output.js';
 import type { HookedModel } from '../model/index.js';
-import { r2Column, resolveAlphas, ridgeLoo, ridgePredict } from '../probe/index.js';
+import {
+  type DistanceMode,
+  pointMetrics,
+  proximityCounts,
+  resolveAlphas,
+  ridgeLoo,
+  ridgePredict,
+  splitMetrics,
+} from '../probe/index.js';
 import type { ActivationStore, StoreEntity } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -74,9 +90,9 @@ export function familiarityEntity(entity: StoreEntity, spec: FamiliarityTemplate
   return entityStringOf(spec.dataset, entity.name, (column) => String(entity[column] ?? ''));
 }
 
-/** The true answer text of one entity ('Sri_Lanka' -> 'Sri Lanka'; a time target as its calendar year). */
+/** The true answer text of one entity ('Sri_Lanka' -> 'Sri Lanka'; a time target as its calendar year, "44 BC"). */
 export function answerOf(entity: StoreEntity, spec: FamiliarityTemplate, row: number): string {
-  if ('year' in spec.answer) return String(calendarYear(spec.answer.year, entity.target[0]!));
+  if ('year' in spec.answer) return yearText(calendarYear(spec.answer.year, entity.target[0]!));
   const v = entity[spec.answer.column];
   if (v === undefined || v === null || String(v).trim() === '')
     throw new UserError(`row ${row} ('${entity.name}') has no value in column '${spec.answer.column}'`);
@@ -88,8 +104,9 @@ export interface FamiliarityScore {
   name: string;
   answer: string;
   answerTokens: number;
-  /** Σ log P(answer tokens | prompt): the familiarity score. */
+  /** Σ log P(answer tokens | prompt). */
   logProb: number;
+  /** logProb / answerTokens: the familiarity score (a long answer is not "less familiar"). */
   meanLogProb: number;
   firstProb: number;
   /** The answer already appears in the entity's name (e.g. "Kaya, Burkina Faso"): the score is then easy. */
@@ -198,8 +215,19 @@ export async function writeFamiliarity(
   return path;
 }
 
-/** Reads the `log_prob` column of `<store>/familiarity.csv` (or another path) back, checked against n rows. */
-export async function readFamiliarity(path: string, n: number): Promise<Float64Array> {
+/** Which column is the score: `mean` = mean_log_prob (the default), `sum` = log_prob. */
+export type FamiliarityScoreKind = 'mean' | 'sum';
+
+/**
+ * Reads the score column (`mean_log_prob`, or `log_prob` for `sum`) of `<store>/familiarity.csv` (or another path)
+ * back, checked against n rows.
+ */
+export async function readFamiliarity(
+  path: string,
+  n: number,
+  kind: FamiliarityScoreKind = 'mean',
+): Promise<Float64Array> {
+  const column = kind === 'mean' ? 'mean_log_prob' : 'log_prob';
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -210,12 +238,13 @@ export async function readFamiliarity(path: string, n: number): Promise<Float64A
   const records = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
   if (records.length !== n) throw new UserError(`${path}: ${records.length} rows, the store has ${n}`);
   const out = new Float64Array(n);
+  if (records.length && !(column in records[0]!)) throw new UserError(`${path} has no column ${column}`);
   records.forEach((r, i) => {
     const row = Number(r['row']);
-    const v = Number(r['log_prob']);
+    const v = Number(r[column]);
     if (row !== i) throw new UserError(`${path}, line ${i + 2}: row ${r['row']}, expected ${i}`);
     if (!Number.isFinite(v))
-      throw new UserError(`${path}, line ${i + 2}: log_prob '${r['log_prob']}' is not a number`);
+      throw new UserError(`${path}, line ${i + 2}: ${column} '${r[column]}' is not a number`);
     out[i] = v;
   });
   return out;
@@ -242,13 +271,23 @@ export interface FamiliarityProbeRow {
   alpha: number;
   testR2: number;
   testR2PerTarget: number[];
+  /** Pooled MAE in target units, and for places the mean haversine km: comparable across buckets, unlike R². */
+  testMae: number;
+  testKm?: number;
+  /**
+   * Proximity error of these test rows: for `filtered`, among the kept test rows (test × test); for `bucket`, each
+   * row against every test row (PE_Test), so buckets share one reference set.
+   */
+  testProxError: number;
 }
 
 /**
- * Probe test R² against familiarity at one layer:
+ * Probe accuracy against familiarity at one layer, by R², MAE, proximity error and (places) km:
  *  - `filtered`: for each q in `filterQuantiles`, refit (exact LOO ridge, src/probe) on the train rows whose score is
- *    ≥ the q-quantile of all scores, test on the test rows above it: does R² rise as unknown entities go?
- *  - `bucket`: one probe on all train rows, test R² within each familiarity quantile bucket of the test rows.
+ *    ≥ the q-quantile of all scores, test on the test rows above it: does accuracy rise as unknown entities go?
+ *  - `bucket`: one probe on all train rows, scored within each familiarity quantile bucket of the test rows. R²
+ *    within a bucket depends on that bucket's target spread, so MAE, km and the proximity error against all test
+ *    rows are the fair comparison.
  */
 export async function familiarityProbe(
   store: ActivationStore,
@@ -259,6 +298,8 @@ export async function familiarityProbe(
     alphas?: string | number[];
     buckets?: number;
     filterQuantiles?: number[];
+    /** Distance of the proximity error and km: true haversine (default) or the authors' swapped one. */
+    paperCompat?: boolean;
   },
 ): Promise<FamiliarityProbeRow[]> {
   const m = store.manifest;
@@ -273,24 +314,31 @@ export async function familiarityProbe(
   };
   const y = store.targets();
   const isTest = store.isTest();
+  const mode: DistanceMode =
+    m.dataset.kind === 'time' ? 'absolute' : options.paperCompat ? 'haversine-swapped' : 'haversine';
   const alphas = resolveAlphas(options.alphas, m.d, m.model.id).alphas;
-  const r2 = (pred: Float64Array, rows: number[]) => {
-    const per = Array.from({ length: t }, (_, j) =>
-      r2Column(
-        rows.map((i) => y[i * t + j]!),
-        rows.map((i) => pred[i * t + j]!),
-      ),
-    );
-    return { mean: per.reduce((a, b) => a + b, 0) / t, per };
-  };
+  const rowsWhere = (keep: (i: number) => boolean) => [...Array(n).keys()].filter(keep);
   const out: FamiliarityProbeRow[] = [];
   for (const q of options.filterQuantiles ?? [0, 0.25, 0.5, 0.75]) {
     const thr = quantile(scores, q);
-    const train = [...Array(n).keys()].filter((i) => !isTest[i] && scores[i]! >= thr);
-    const test = [...Array(n).keys()].filter((i) => isTest[i] && scores[i]! >= thr);
+    const kept = rowsWhere((i) => scores[i]! >= thr);
+    const train = kept.filter((i) => !isTest[i]);
+    const test = kept.filter((i) => isTest[i]);
     if (train.length < 3 || !test.length) continue;
     const model = await ridgeLoo(x, y, t, alphas, { rows: train });
-    const s = r2(await ridgePredict(model, x), test);
+    const pred = await ridgePredict(model, x);
+    // The kept rows alone: their test metrics (proximity error test × test among them), as `probe` scores a split.
+    const sub = (a: Float64Array) =>
+      Float64Array.from(kept.flatMap((i) => Array.from(a.subarray(i * t, i * t + t))));
+    const metrics = (
+      await splitMetrics(
+        sub(y),
+        sub(pred),
+        t,
+        Uint8Array.from(kept, (i) => isTest[i]!),
+        mode,
+      )
+    ).test;
     out.push({
       analysis: 'filtered',
       quantileLow: q,
@@ -299,15 +347,21 @@ export async function familiarityProbe(
       nTrain: train.length,
       nTest: test.length,
       alpha: model.alpha,
-      testR2: s.mean,
-      testR2PerTarget: s.per,
+      testR2: metrics.r2,
+      testR2PerTarget: metrics.r2PerTarget,
+      testMae: metrics.mae,
+      ...(metrics.haversineMaeKm !== undefined ? { testKm: metrics.haversineMaeKm } : {}),
+      testProxError: metrics.proxError,
     });
   }
-  const train = [...Array(n).keys()].filter((i) => !isTest[i]);
-  const testAll = [...Array(n).keys()].filter((i) => isTest[i]);
+  const train = rowsWhere((i) => !isTest[i]);
+  const testAll = rowsWhere((i) => isTest[i] === 1);
   if (train.length >= 3 && testAll.length) {
     const model = await ridgeLoo(x, y, t, alphas, { rows: train });
     const pred = await ridgePredict(model, x);
+    // PE_Test(i) of every row: the fraction of test rows whose prediction lands closer to t_i than p_i does.
+    const group = Uint8Array.from(isTest, (v) => (v ? 0 : 255));
+    const closer = await proximityCounts(y, pred, n, mode, group, 1);
     const k = options.buckets ?? 4;
     const testScores = testAll.map((i) => scores[i]!);
     for (let b = 0; b < k; b++) {
@@ -317,7 +371,7 @@ export async function familiarityProbe(
         (i) => scores[i]! >= lo && (b === k - 1 ? scores[i]! <= hi : scores[i]! < hi),
       );
       if (rows.length < 2) continue;
-      const s = r2(pred, rows);
+      const pm = pointMetrics(y, pred, t, rows, mode);
       out.push({
         analysis: 'bucket',
         quantileLow: b / k,
@@ -326,8 +380,11 @@ export async function familiarityProbe(
         nTrain: train.length,
         nTest: rows.length,
         alpha: model.alpha,
-        testR2: s.mean,
-        testR2PerTarget: s.per,
+        testR2: pm.r2,
+        testR2PerTarget: pm.r2PerTarget,
+        testMae: pm.mae,
+        ...(pm.haversineMaeKm !== undefined ? { testKm: pm.haversineMaeKm } : {}),
+        testProxError: rows.reduce((a, i) => a + closer[i]!, 0) / rows.length / testAll.length,
       });
     }
   }

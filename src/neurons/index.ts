@@ -1,6 +1,11 @@
 // Public surface of the neurons / interventions / familiarity area (docs/neurons.md). The lead re-exports it from
 // src/experiments/index.ts.
-export type { FamiliarityProbeRow, FamiliarityScore, FamiliarityTemplate } from './familiarity.js';
+export type {
+  FamiliarityProbeRow,
+  FamiliarityScore,
+  FamiliarityScoreKind,
+  FamiliarityTemplate,
+} from './familiarity.js';
 export {
   answerOf,
   FAMILIARITY_FILE,

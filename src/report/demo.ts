@@ -106,7 +106,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     `${JSON.stringify({ report, store, probeDir, model: GLOVE_MODEL, n: dataset.n, testR2: best.test.r2, seconds }, null, 2)}\n`,
   );
   log(`4/4 report    ${report}  (open it in a browser; no network needed)`);
-  log(`\nTest R² ${fixed(best.test.r2, 3)} from word vectors alone, in ${seconds.toFixed(0)} s.`);
+  const base = run.results.groupBaseline;
+  const groups = base
+    ? ` (the ${base.column} alone: ${fixed(base.test.r2, 3)}; within ${base.column}: ` +
+      `${fixed(best.withinGroup?.test.r2 ?? Number.NaN, 3)})`
+    : '';
+  log(`\nTest R² ${fixed(best.test.r2, 3)} from word vectors alone${groups}, in ${seconds.toFixed(0)} s.`);
   log(`Now run the same on a language model:\n  ${LLM_COMMAND}`);
   return {
     out,

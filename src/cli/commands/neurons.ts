@@ -6,6 +6,7 @@ import {
   type CausalExperimentResult,
   type EditPositions,
   FAMILIARITY_FILE,
+  type FamiliarityScoreKind,
   familiarityProbe,
   familiarityTemplate,
   interveneSweep,
@@ -321,6 +322,7 @@ interface FamiliarityFlags extends DeviceFlags {
   layer?: string;
   alphas: string;
   buckets: string;
+  score: FamiliarityScoreKind;
   batchSize: string;
   scores?: string;
   out?: string;
@@ -332,12 +334,14 @@ function registerFamiliarity(program: Command): void {
     .command('familiarity')
     .summary('score how well the model knows each entity; probe R² by familiarity')
     .description(
-      'Familiarity score of an entity = log P(true answer | factual prompt) under the model, e.g. "<place> is in ' +
-        'the country of" -> country, "<person> died in the year" -> year (defaults per paper dataset; --template ' +
-        'and --answer-column for others). Scores go beside the activations in <store>/familiarity.csv (+ ' +
-        'familiarity.json). Then, at --layer (default: the middle stored layer), a probe report: test R² when the ' +
-        'least familiar entities are filtered out (refit on train rows above the 0/25/50/75% quantile), and test ' +
-        'R² per familiarity quartile of one probe fitted on all train rows. Writes <out>/familiarity.json + CSV.',
+      'Familiarity score of an entity = the mean log P per token of the true answer after a factual prompt under ' +
+        'the model (the sum is kept as log_prob; --score sum uses it), e.g. "<place> is in the country of" -> ' +
+        'country, "<person> died in the year" -> year as text writes it ("44 BC") (defaults per paper dataset; ' +
+        '--template and --answer-column for others). Scores go beside the activations in <store>/familiarity.csv ' +
+        '(+ familiarity.json). Then, at --layer (default: the middle stored layer), a probe report: test R², MAE, ' +
+        'proximity error (and km for places) when the least familiar entities are filtered out (refit on train rows ' +
+        'above the 0/25/50/75% quantile), and per familiarity quartile of one probe fitted on all train rows. ' +
+        'Writes <out>/familiarity.json + CSV.',
     )
     .requiredOption('--model <dir|id>', 'the model (with a tokenizer)')
     .requiredOption('--store <dir>', 'activation store (its entities are scored, its layers probed)')
@@ -350,6 +354,11 @@ function registerFamiliarity(program: Command): void {
     .option('--layer <l>', 'layer to probe')
     .option('--alphas <grid>', 'ridge alpha grid (as `probe --alphas`)', 'auto')
     .option('--buckets <k>', 'familiarity buckets of the test rows', '4')
+    .addOption(
+      new Option('--score <kind>', 'the score: mean log P per answer token, or their sum')
+        .choices(['mean', 'sum'])
+        .default('mean'),
+    )
     .option('--batch-size <n>', 'sequences per model call', '64')
     .option('--out <dir>', 'output directory (default: <store>.familiarity)')
     .addOption(deviceOption())
@@ -364,7 +373,7 @@ function registerFamiliarity(program: Command): void {
       });
       let scores: Float64Array;
       if (flags.scores) {
-        scores = await readFamiliarity(flags.scores, man.n);
+        scores = await readFamiliarity(flags.scores, man.n, flags.score);
       } else {
         const model = await loadModel(flags.model, await engineDevice(flags));
         try {
@@ -381,7 +390,7 @@ function registerFamiliarity(program: Command): void {
             toolVersion: VERSION,
             createdAt: new Date().toISOString(),
           });
-          scores = Float64Array.from(list, (s) => s.logProb);
+          scores = Float64Array.from(list, (s) => (flags.score === 'sum' ? s.logProb : s.meanLogProb));
         } finally {
           await model.dispose();
         }
@@ -405,6 +414,9 @@ function registerFamiliarity(program: Command): void {
         alpha: r.alpha,
         test_r2: r.testR2,
         ...Object.fromEntries(t.map((name, j) => [`test_r2_${name}`, r.testR2PerTarget[j]!])),
+        test_mae: r.testMae,
+        ...(r.testKm !== undefined ? { test_km: r.testKm } : {}),
+        test_prox_error: r.testProxError,
       }));
       const result: CausalExperimentResult = {
         schema: 'spacetime-lens/experiment@1',
@@ -421,6 +433,8 @@ function registerFamiliarity(program: Command): void {
           template: spec.template,
           answer: spec.answer,
           scores: flags.scores ?? join(store.dir, FAMILIARITY_FILE),
+          score:
+            flags.score === 'sum' ? 'log_prob (sum over answer tokens)' : 'mean_log_prob (per answer token)',
           alphas: flags.alphas,
         },
         columns: [
@@ -433,14 +447,19 @@ function registerFamiliarity(program: Command): void {
           'alpha',
           'test_r2',
           ...t.map((name) => `test_r2_${name}`),
+          'test_mae',
+          ...(man.dataset.kind === 'space' ? ['test_km'] : []),
+          'test_prox_error',
         ],
         table,
         summary: {},
         tables: {},
         figures: { scores: Array.from(scores) },
         notes: [
-          'filtered: refit on the train rows whose familiarity ≥ the quantile, tested on the test rows above it; ' +
-            'bucket: one probe on all train rows, test R² per familiarity quantile bucket of the test rows.',
+          'filtered: refit on the train rows whose familiarity ≥ the quantile, tested on the test rows above it ' +
+            '(proximity error among them); bucket: one probe on all train rows, scored per familiarity quantile ' +
+            'bucket of the test rows (proximity error against all test rows). Compare buckets by MAE, km and ' +
+            'proximity error: R² within a bucket depends on its target spread.',
         ],
         toolVersion: VERSION,
         createdAt: new Date().toISOString(),
