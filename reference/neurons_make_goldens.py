@@ -3,14 +3,21 @@
 
 Writes test/fixtures/neurons/:
   tiny-llama/config.json, tiny-llama/model.safetensors   a random 3-layer Llama checkpoint (d 16, d_mlp 24, vocab 64)
-      with one planted neuron: layer 1's up_proj row 5 (and gate_proj row 7) equal the probe direction below, and
-      layer 2's down_proj column 3 equals it too.
+      with one planted neuron: layer 1's up_proj row 5 (and gate_proj row 7) read the probe direction below from the
+      residual stream (the row times layer 1's post_attention_layernorm gain is a multiple of it), and layer 2's
+      down_proj column 3 equals it.
   inputs.bin      float64 little-endian: resid_post acts [L, n, d], mlp_post acts [L, n, m], targets [n, 2] (lon, lat),
-                  probe direction [d] (coef_standardized of the longitude target at probe layer 1)
+                  probe direction [d] (coef_standardized of the longitude target at probe layer 1), and a second one
+                  [d] (probe layer 2, for the legacy function)
   inputs.json     shapes, entity types, is_test
   golden.json     (a) correlation search: Spearman of every neuron proxy (W_in, W_gate, W_out) with every target
                   (lon, lat, abs_lat, abs_lon) for layers l = 0..L-2; (b) cosines of the probe direction with every
-                  neuron's input/gate/output weights; single-neuron Spearman and R² (1-D least squares) of every
+                  neuron's input/gate/output weights as TransformerLens folds them (fold_ln: up and gate rows times
+                  the post_attention_layernorm gain; RMSNorm, so nothing is centred); (c) the authors' legacy
+                  place_neuron_correlations with start_layer 1 (L = 3): get_top_neurons (k = 10) over the probe
+                  layers 1..L-1 (longitude column; layer 2's direction is a second random vector) for W_in and W_out,
+                  and make_correlation_df's Spearman of every resid_post layer projected on each top neuron's
+                  (folded) weight; single-neuron Spearman and R² (1-D least squares) of every
                   mlp_post neuron, overall and per entity type; a tie case for the column ranking.
 Run: /usr/bin/python3 reference/neurons_make_goldens.py
 """
@@ -62,9 +69,11 @@ for l in range(L):
     weights[f'{p}.mlp.down_proj.weight'] = f32(rng.normal(size=(D, M)) * 0.2)
 weights['model.norm.weight'] = f32(1 + 0.1 * rng.normal(size=D))
 weights['lm_head.weight'] = f32(rng.normal(size=(V, D)) * 0.2)
-# The planted neurons: weights that equal the probe direction (scaled, so cosine = 1 but the weight is not unit).
-weights['model.layers.1.mlp.up_proj.weight'][5] = 3.0 * probe_dir
-weights['model.layers.1.mlp.gate_proj.weight'][7] = 0.5 * probe_dir
+# The planted neurons: weights that read (up, gate: through the norm's gain) or write (down) the probe direction
+# (scaled, so cosine = 1 but the weight is not unit).
+gain1 = weights['model.layers.1.post_attention_layernorm.weight']
+weights['model.layers.1.mlp.up_proj.weight'][5] = f32(3.0 * probe_dir / gain1)
+weights['model.layers.1.mlp.gate_proj.weight'][7] = f32(0.5 * probe_dir / gain1)
 weights['model.layers.2.mlp.down_proj.weight'][:, 3] = 2.0 * probe_dir
 
 os.makedirs(os.path.join(ROOT, 'tiny-llama'), exist_ok=True)
@@ -109,11 +118,50 @@ for l in range(L - 1):
 
 u = probe_dir.astype(np.float64) / np.linalg.norm(probe_dir)
 unit_rows = lambda Wm: Wm / np.linalg.norm(Wm, axis=1, keepdims=True)
+gain = lambda l: weights[f'model.layers.{l}.post_attention_layernorm.weight'].astype(np.float64)
+# TransformerLens's W_in / W_gate ([d_model, d_mlp]) after fold_ln, and W_out ([d_mlp, d_model]), per layer.
+tl_in = lambda l: (W(l, 'up') * gain(l)[None, :]).T
+tl_gate = lambda l: (W(l, 'gate') * gain(l)[None, :]).T
+tl_out = lambda l: W(l, 'down').T
 cosines = {}
 for l in range(L):
-    cosines[f'{l}/W_in'] = (unit_rows(W(l, 'up')) @ u).tolist()
-    cosines[f'{l}/W_gate'] = (unit_rows(W(l, 'gate')) @ u).tolist()
-    cosines[f'{l}/W_out'] = (unit_rows(W(l, 'down').T) @ u).tolist()
+    cosines[f'{l}/W_in'] = (unit_rows(tl_in(l).T) @ u).tolist()
+    cosines[f'{l}/W_gate'] = (unit_rows(tl_gate(l).T) @ u).tolist()
+    cosines[f'{l}/W_out'] = (unit_rows(tl_out(l)) @ u).tolist()
+
+# (c) The legacy function, as written for a TransformerLens model (model_composition.py): start_layer = 1 here.
+probe_dir2 = f32(rng.normal(size=D))  # drawn last: every earlier draw is unchanged
+START = 1
+lon_probes = np.stack([probe_dir, probe_dir2]).astype(np.float64)[: L - START]
+lon_probes = lon_probes / np.linalg.norm(lon_probes, axis=1, keepdims=True)
+
+
+def get_top_neurons(probes, W_in, k=10):
+    if W_in:
+        Wm = np.stack([tl_in(l) for l in range(L)])  # [l, d, m]
+        W_norm = (Wm / np.linalg.norm(Wm, axis=1, keepdims=True)).swapaxes(1, 2)
+    else:
+        Wm = np.stack([tl_out(l) for l in range(L)])  # [l, m, d]
+        W_norm = Wm / np.linalg.norm(Wm, axis=-1, keepdims=True)
+    W_comp = np.einsum('lmd,pd->plm', W_norm, probes)
+    top = np.argsort(np.abs(W_comp).ravel())[-k:]
+    acts, layers, neurons = np.unravel_index(top, W_comp.shape)
+    return [
+        {'probeLayer': int(START + a), 'layer': int(l), 'neuron': int(n), 'cos': float(W_comp[a, l, n])}
+        for a, l, n in zip(acts, layers, neurons)
+    ]
+
+
+legacy = {}
+for wname, use_in in (('W_in', True), ('W_out', False)):
+    top = get_top_neurons(lon_probes, use_in)
+    proj = []
+    for l, n in sorted({(t['layer'], t['neuron']) for t in top}):
+        w = tl_in(l)[:, n] if use_in else tl_out(l)[n, :]
+        for a in range(L):
+            proj.append({'layer': l, 'neuron': n, 'activationLayer': a,
+                         'spearman': float(spearmanr(resid[a].astype(np.float64) @ w, lon)[0])})
+    legacy[wname] = {'top': top, 'projection': proj}
 
 
 def single(a, y):
@@ -142,11 +190,12 @@ tie_corr = [float(spearmanr(tie_P[:, j].astype(np.float64), tie_y)[0]) for j in 
 tie_ranks = [rankdata(tie_P[:, j].astype(np.float64)).tolist() for j in range(3)]
 
 with open(os.path.join(ROOT, 'inputs.bin'), 'wb') as f:
-    for arr in (resid, mlp_post, targets, probe_dir):
+    for arr in (resid, mlp_post, targets, probe_dir, probe_dir2):
         f.write(np.ascontiguousarray(arr, dtype='<f8').tobytes())
 with open(os.path.join(ROOT, 'inputs.json'), 'w') as f:
     json.dump({'L': L, 'n': N, 'd': D, 'm': M, 'types': types, 'isTest': is_test,
                'tieP': tie_P.astype(np.float64).tolist(), 'tieY': tie_y.tolist()}, f)
 with open(os.path.join(ROOT, 'golden.json'), 'w') as f:
-    json.dump({'corr': corr, 'cosines': cosines, 'singles': singles, 'tieCorr': tie_corr, 'tieRanks': tie_ranks}, f)
+    json.dump({'corr': corr, 'cosines': cosines, 'singles': singles, 'tieCorr': tie_corr, 'tieRanks': tie_ranks,
+               'legacy': legacy}, f)
 print('wrote', ROOT)

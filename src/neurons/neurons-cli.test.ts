@@ -86,6 +86,39 @@ test('neurons: both procedures; single-neuron fits from an mlp_post store equal 
   assert.equal(viaStore.figures.neuronActivations[0].values.length, 40);
   const csv = await readFile(join(out, 'neurons.probe_cosine.csv'), 'utf8');
   assert.match(csv.split('\n')[0]!, /^target,probe_layer,weight,layer,neuron,cos,abs_cos,spearman,r2$/);
+  // --paper-compat: the authors' legacy function (W_in, W_out; their step 2 over every stored layer).
+  const compat = join(tmp, 'n-compat');
+  await cli(
+    'neurons',
+    ...['--model', modelDir, '--store', storeDir, '--probe', probeDir, '--top', '5', '--paper-compat'],
+    ...[
+      '--probe-layers',
+      '0:2',
+      '--mlp-store',
+      mlpDir,
+      '--out',
+      compat,
+      '--quiet',
+      '--procedure',
+      'probe-cosine',
+    ],
+  );
+  const legacy = JSON.parse(await readFile(join(compat, 'neurons.json'), 'utf8'));
+  assert.equal(legacy.settings.mode, 'paper-compat');
+  assert.deepEqual([...new Set(legacy.table.map((r: { weight: string }) => r.weight))].sort(), [
+    'W_in',
+    'W_out',
+  ]);
+  const proj = legacy.tables.probe_cosine_projection;
+  assert.deepEqual(proj.columns, ['target', 'weight', 'layer', 'neuron', 'activation_layer', 'spearman']);
+  const stored = (await openStore(storeDir)).manifest.layers.length;
+  const unique = new Set(
+    legacy.table.map(
+      (r: { target: string; weight: string; layer: number; neuron: number }) =>
+        `${r.target}/${r.weight}/${r.layer}/${r.neuron}`,
+    ),
+  );
+  assert.equal(proj.rows.length, unique.size * stored, 'one row per top neuron and stored layer');
 });
 
 test('intervene: a dose-response table per alpha with candidate scores', async () => {

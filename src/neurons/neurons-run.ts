@@ -16,6 +16,7 @@ import {
   featureOfTarget,
   neuronFeatures,
   probeCosineSearch,
+  projectionCorrelations,
   readProbeDirections,
   singleNeuronStats,
   storeActivations,
@@ -47,6 +48,11 @@ export interface NeuronsOptions {
   mlpStore?: string | ActivationStore;
   /** Neurons per target whose per-entity activations go into the figure data (default 4). */
   figureNeurons?: number;
+  /**
+   * The authors' legacy probe-cosine function (docs/neurons.md): probe layers 15..L−1, W_in and W_out only, plus its
+   * step 2 (every stored layer's resid_post projected on each top neuron's weight, Spearman with the target).
+   */
+  paperCompat?: boolean;
   onProgress?(message: string): void;
 }
 
@@ -130,6 +136,7 @@ async function neuronsWith(
       hits = await probeCosineSearch(weights, probes, {
         ...(options.probeLayers ? { probeLayers: options.probeLayers } : {}),
         topK: options.topK ?? 50,
+        ...(options.paperCompat ? { paperCompat: true } : {}),
       });
     } finally {
       await probes.close();
@@ -176,6 +183,35 @@ async function neuronsWith(
     };
     if (main) tables['probe_cosine'] = cosTable;
     else main = cosTable;
+    if (options.paperCompat) {
+      options.onProgress?.('projection correlations (the legacy function, step 2)');
+      const proj = await projectionCorrelations(
+        weights,
+        store,
+        hits.map((h) => ({
+          target: featureOfTarget(h.target),
+          weight: h.weight,
+          layer: h.layer,
+          neuron: h.neuron,
+        })),
+        features,
+      );
+      tables['probe_cosine_projection'] = {
+        columns: ['target', 'weight', 'layer', 'neuron', 'activation_layer', 'spearman'],
+        rows: proj.rows.map((r) => ({
+          target: r.target,
+          weight: r.weight,
+          layer: r.layer,
+          neuron: r.neuron,
+          activation_layer: r.activationLayer,
+          spearman: r.spearman,
+        })),
+      };
+      if (proj.skipped.length)
+        notes.push(
+          `projection correlations: layers ${proj.skipped.join(', ')} skipped (NaN/Inf activations)`,
+        );
+    }
     tables['single_neuron'] = {
       columns: ['target', 'layer', 'neuron', 'group', 'n', 'spearman', 'r2', 'slope', 'intercept'],
       rows: singles.rows.map((r) => ({
@@ -208,10 +244,16 @@ async function neuronsWith(
     if (groups) figures['entityTypes'] = groups;
     notes.push(
       'probe-cosine = the paper text procedure (the legacy function): cosine of the unit probe direction ' +
-        '(coef_standardized per target) with each neuron input (up rows; gate rows for gated MLPs) and output ' +
-        '(down columns) weight; each top neuron then alone predicts its target from blocks.{l}.mlp.hook_post ' +
-        '(Spearman, R² of a 1-D least-squares fit), overall and per entity type. Both probe targets are used (the ' +
-        'authors took the latitude probe for both).',
+        '(coef_standardized per target) with each neuron input weight (up rows; gate rows for gated MLPs) times ' +
+        'the pre-MLP norm gain, as TransformerLens folds it, and output weight (down columns); each top neuron ' +
+        'then alone predicts its target from blocks.{l}.mlp.hook_post (Spearman, R² of a 1-D least-squares fit), ' +
+        'overall and per entity type. Each target uses its own probe column (the authors took the latitude probe ' +
+        `for both).${
+          options.paperCompat
+            ? " --paper-compat: probe layers 15..L-1, W_in and W_out only, and the authors' step 2 in " +
+              "tables.probe_cosine_projection (each stored layer's resid_post projected on the neuron weight)."
+            : ''
+        }`,
     );
   }
 
@@ -231,6 +273,7 @@ async function neuronsWith(
       procedures,
       topK: options.topK ?? 50,
       rmsEps: 1e-6,
+      mode: options.paperCompat ? 'paper-compat' : 'default',
       ...(options.probe ? { probe: options.probe } : {}),
       activations: options.mlpStore ? 'store' : 'engine',
       entityTypeColumn: typeCol ?? null,

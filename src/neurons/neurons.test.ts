@@ -11,7 +11,10 @@ import {
   correlationSearch,
   neuronFeatures,
   neuronRows,
+  paperProbeLayers,
   probeCosineSearch,
+  projectionCorrelations,
+  residualRows,
   readProbeDirections,
   singleNeuronStats,
   storeActivations,
@@ -38,6 +41,13 @@ interface Golden {
   singles: Record<string, [number, number, number, number]>;
   tieCorr: number[];
   tieRanks: number[][];
+  legacy: Record<
+    'W_in' | 'W_out',
+    {
+      top: { probeLayer: number; layer: number; neuron: number; cos: number }[];
+      projection: { layer: number; neuron: number; activationLayer: number; spearman: number }[];
+    }
+  >;
 }
 
 let inputs: Inputs;
@@ -46,6 +56,7 @@ let resid: Float64Array;
 let mlpPost: Float64Array;
 let targets: Float64Array;
 let probeDir: Float64Array;
+let probeDir2: Float64Array;
 let tmp: string;
 let store: ActivationStore;
 let mlpStore: ActivationStore;
@@ -112,6 +123,7 @@ before(async () => {
   mlpPost = take(L * n * m);
   targets = take(n * 2);
   probeDir = take(d);
+  probeDir2 = take(d);
   tmp = await mkdtemp(join(tmpdir(), 'neurons-'));
   store = await makeStore(join(tmp, 'resid'), 'hook_resid_post', resid, d);
   mlpStore = await makeStore(join(tmp, 'mlp'), 'mlp.hook_post', mlpPost, m);
@@ -183,29 +195,41 @@ describe('probe-cosine search (the paper text procedure)', () => {
   before(async () => {
     probeDirPath = join(tmp, 'probe');
     const { d } = inputs;
-    const coef = new Float64Array(d * 2);
-    for (let i = 0; i < d; i++) {
-      coef[i * 2] = probeDir[i]!; // longitude
-      coef[i * 2 + 1] = i === 0 ? 1 : 0; // latitude: a basis vector
-    }
+    const coefOf = (lonDir: Float64Array) => {
+      const coef = new Float64Array(d * 2);
+      for (let i = 0; i < d; i++) {
+        coef[i * 2] = lonDir[i]!; // longitude
+        coef[i * 2 + 1] = i === 0 ? 1 : 0; // latitude: a basis vector
+      }
+      return coef;
+    };
     const { mkdir } = await import('node:fs/promises');
     await mkdir(probeDirPath);
     await writeSafetensors(
       join(probeDirPath, 'probes.safetensors'),
-      [
-        { name: 'layer.1.coef_standardized', dtype: 'F64', shape: [d, 2], data: coef },
-        { name: 'layer.1.y_scale', dtype: 'F64', shape: [2], data: Float64Array.of(1, 1) },
-        { name: 'layer.1.x_mean', dtype: 'F64', shape: [d], data: new Float64Array(d) },
-      ],
+      [1, 2].flatMap((l) => [
+        {
+          name: `layer.${l}.coef_standardized`,
+          dtype: 'F64' as const,
+          shape: [d, 2],
+          data: coefOf(l === 1 ? probeDir : probeDir2),
+        },
+        { name: `layer.${l}.y_scale`, dtype: 'F64' as const, shape: [2], data: Float64Array.of(1, 1) },
+        { name: `layer.${l}.x_mean`, dtype: 'F64' as const, shape: [d], data: new Float64Array(d) },
+      ]),
       { targetNames: JSON.stringify(['longitude', 'latitude']), hook: 'hook_resid_post' },
     );
   });
 
-  test('cosines equal NumPy; the planted neurons come first with cos 1', async () => {
+  test('cosines (RMSNorm gain folded into W_in/W_gate, as TransformerLens) equal NumPy; planted neurons first with cos 1', async () => {
     const { checkpoint, spec } = await inspectCheckpoint(join(FIX, 'tiny-llama'));
     const probes = await readProbeDirections(probeDirPath);
     try {
-      const hits = await probeCosineSearch({ spec, source: checkpoint }, probes, { targets: [0], topK: 200 });
+      const hits = await probeCosineSearch({ spec, source: checkpoint }, probes, {
+        targets: [0],
+        topK: 200,
+        probeLayers: [1],
+      });
       const lon = (w: WeightType) => hits.filter((h) => h.weight === w);
       assert.deepEqual([lon('W_in')[0]!.layer, lon('W_in')[0]!.neuron], [1, 5]);
       assert.deepEqual([lon('W_gate')[0]!.layer, lon('W_gate')[0]!.neuron], [1, 7]);
@@ -214,6 +238,60 @@ describe('probe-cosine search (the paper text procedure)', () => {
       for (const h of hits)
         close(h.cos, golden.cosines[`${h.layer}/${h.weight}`]![h.neuron]!, 1e-6, `${h.layer}/${h.weight}`);
       assert.equal(lon('W_in').length, 3 * inputs.m);
+    } finally {
+      await probes.close();
+      await checkpoint.close();
+    }
+  });
+
+  test("--paper-compat: the authors' legacy function (top neurons over probe layers, W_in/W_out, projections)", async () => {
+    const { checkpoint, spec } = await inspectCheckpoint(join(FIX, 'tiny-llama'));
+    const probes = await readProbeDirections(probeDirPath);
+    const weights = { spec, source: checkpoint };
+    try {
+      // The authors' start_layer is 15 (their models have 32+ layers); with L = 3 the reference starts at 1.
+      assert.deepEqual(
+        paperProbeLayers([...Array(32).keys()], 32),
+        [...Array(17).keys()].map((i) => i + 15),
+      );
+      await assert.rejects(
+        probeCosineSearch(weights, probes, { paperCompat: true }),
+        /15\.\.2.*--probe-layers/,
+      );
+      const hits = await probeCosineSearch(weights, probes, {
+        paperCompat: true,
+        probeLayers: [1, 2],
+        targets: [0],
+        topK: 10,
+      });
+      assert.deepEqual([...new Set(hits.map((h) => h.weight))], ['W_in', 'W_out'], 'no W_gate');
+      const features = neuronFeatures('space', ['longitude', 'latitude'], targets, inputs.n, 'world_place');
+      for (const w of ['W_in', 'W_out'] as const) {
+        const want = golden.legacy[w];
+        const key = (x: { probeLayer: number; layer: number; neuron: number }) =>
+          `${x.probeLayer}/${x.layer}/${x.neuron}`;
+        const got = hits.filter((h) => h.weight === w);
+        assert.deepEqual(got.map(key).sort(), want.top.map(key).sort(), `${w}: the same top neurons`);
+        for (const h of got) close(h.cos, want.top.find((x) => key(x) === key(h))!.cos, 1e-6, `${w} cos`);
+        const proj = await projectionCorrelations(
+          weights,
+          store,
+          got.map((h) => ({ target: 'lon', weight: w, layer: h.layer, neuron: h.neuron })),
+          features,
+        );
+        assert.equal(proj.rows.length, want.projection.length);
+        for (const p of want.projection) {
+          const r = proj.rows.find(
+            (x) => x.layer === p.layer && x.neuron === p.neuron && x.activationLayer === p.activationLayer,
+          )!;
+          close(
+            r.spearman,
+            p.spearman,
+            2e-6,
+            `${w} projection ${p.layer}/${p.neuron} on layer ${p.activationLayer}`,
+          );
+        }
+      }
     } finally {
       await probes.close();
       await checkpoint.close();
@@ -267,6 +345,22 @@ describe('neuron weight layouts', () => {
         assert.equal(wout[neuron * 32 + j], proj[neuron * 32 + j]);
       }
       await assert.rejects(neuronRows(g, 0, 'W_gate'), /no W_gate/);
+      // LayerNorm (GPT-2), as TransformerLens folds it: W_in rows times ln_2's gain, then centred over d_model;
+      // W_out rows centred (center_writing_weights).
+      const g2 = await gpt2.checkpoint.readFloat32('h.1.ln_2.weight');
+      const foldedIn = await residualRows(g, 1, 'W_in');
+      const foldedOut = await residualRows(g, 1, 'W_out');
+      for (const neuron of [0, 77, 127]) {
+        const row = Array.from({ length: 32 }, (_, j) => fc[j * 128 + neuron]! * g2[j]!);
+        const mean = row.reduce((a, v) => a + v, 0) / 32;
+        const out = Array.from({ length: 32 }, (_, j) => proj[neuron * 32 + j]!);
+        const outMean = out.reduce((a, v) => a + v, 0) / 32;
+        for (let j = 0; j < 32; j++) {
+          close(foldedIn[neuron * 32 + j]!, row[j]! - mean, 1e-6, `W_in ${neuron}/${j}`);
+          close(foldedOut[neuron * 32 + j]!, out[j]! - outMean, 1e-6, `W_out ${neuron}/${j}`);
+        }
+      }
+      assert.equal(win[0], fc[0], 'the raw rows are not changed by folding');
       const l = { spec: llama.spec, source: llama.checkpoint };
       const down = await llama.checkpoint.readFloat32('model.layers.2.mlp.down_proj.weight'); // [16, 24]
       const rows = await neuronRows(l, 2, 'W_out');

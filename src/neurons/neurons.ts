@@ -5,10 +5,12 @@
  *   A = gain-free RMSNorm of resid_post(l); neuron proxies A·up(l+1)ᵀ (W_in), A·gate(l+1)ᵀ (W_gate) and A·down(l)
  *   (W_out, each neuron's output direction); Spearman of every proxy column with every target over all entities;
  *   top K per (target, weight type). Every column is ranked (the authors' chunking bug is not reproduced).
- * - `probe-cosine` — the paper text's procedure (the legacy function): cosine between each probe direction and each
- *   neuron's input (up, gate) and output (down) weights, top K per (target, weight type); then how well each top
+ * - `probe-cosine` — the paper text's procedure (the legacy `place_neuron_correlations`): cosine between each probe
+ *   direction and each neuron's input (up, gate) and output (down) weights as TransformerLens holds them (the
+ *   pre-MLP norm's gain folded into the input weights), top K per (target, weight type); then how well each top
  *   neuron's own activation (`blocks.{l}.mlp.hook_post`) predicts the target: Spearman and R² of a 1-D fit,
- *   overall and per entity type.
+ *   overall and per entity type. `paperCompat`: the authors' probe layers 15..L−1, W_in and W_out only, and their
+ *   second step (the Spearman of every stored layer's resid_post projected on the neuron's weight).
  *
  * Weights stream one layer at a time; proxies are computed in neuron chunks so memory stays bounded.
  */
@@ -58,6 +60,48 @@ export async function neuronRows(w: NeuronWeights, layer: number, type: WeightTy
   // Rows are neurons already when (input weights, [out=m, in=d]) or (output weights, Conv1D [in=m, out=d]).
   const rowsAlready = (type === 'W_out') === (spec.linear === 'in_out');
   return rowsAlready ? data : transpose(data, d, m);
+}
+
+/**
+ * A neuron's weights as the direction it reads from or writes to the residual stream, as TransformerLens's
+ * `from_pretrained` (fold_ln, center_writing_weights) holds them: input rows (W_in = up, W_gate) times the pre-MLP
+ * norm's gain (1 + w where the model's RMSNorm adds one, Gemma), and for LayerNorm models centred over d_model (the
+ * norm's output has zero mean); output rows (W_out) centred for LayerNorm models, unchanged for RMSNorm. A model
+ * with no norm before its MLP (OLMo-2) keeps its raw rows.
+ */
+export async function residualRows(w: NeuronWeights, layer: number, type: WeightType): Promise<Float32Array> {
+  const { spec } = w;
+  // A copy: the source may hand out the model's own (cached) tensor.
+  const rows = (await neuronRows(w, layer, type)).slice();
+  const { dModel: d, dMlp: m } = spec;
+  const ln2 = spec.names.layer(layer).ln2;
+  if (type !== 'W_out' && ln2) {
+    const g = await w.source.readFloat32(ln2);
+    if (g.length !== d) throw new UserError(`${ln2}: expected ${d} values, found ${g.length}`);
+    const gain = spec.normPlusOne ? g.map((v) => 1 + v) : g;
+    for (let j = 0; j < m; j++) for (let c = 0; c < d; c++) rows[j * d + c] = rows[j * d + c]! * gain[c]!;
+  }
+  if (spec.norm === 'layer' && (type === 'W_out' || ln2)) {
+    for (let j = 0; j < m; j++) {
+      let mean = 0;
+      for (let c = 0; c < d; c++) mean += rows[j * d + c]!;
+      mean /= d;
+      for (let c = 0; c < d; c++) rows[j * d + c] = rows[j * d + c]! - mean;
+    }
+  }
+  return rows;
+}
+
+/** The authors' probe layers for the cosine search (`start_layer=15` .. L−1) among those a probe has. */
+export const PAPER_PROBE_START_LAYER = 15;
+export function paperProbeLayers(available: number[], nLayers: number): number[] {
+  const layers = available.filter((l) => l >= PAPER_PROBE_START_LAYER && l <= nLayers - 1);
+  if (!layers.length)
+    throw new UserError(
+      `--paper-compat takes the authors' probe layers ${PAPER_PROBE_START_LAYER}..${nLayers - 1}, and the probe has ` +
+        `none of them (it has ${available.join(',')}): pass --probe-layers`,
+    );
+  return layers;
 }
 
 /** [d, m] -> [m, d] (nn.Linear down_proj, or Conv1D up/gate). */
@@ -306,9 +350,14 @@ export interface CosineSearchOptions {
   neuronLayers?: number[];
   targets?: number[];
   topK?: number;
+  /** The authors' legacy function: probe layers 15..L−1 (unless given) and W_in, W_out only (no W_gate). */
+  paperCompat?: boolean;
 }
 
-/** The paper text's procedure, step 1: cosine of every probe direction with every neuron's input/output weights. */
+/**
+ * The paper text's procedure, step 1: cosine of every probe direction with every neuron's input/output weights
+ * in the residual stream's basis (residualRows: the norm gain folded in, as TransformerLens does).
+ */
 export async function probeCosineSearch(
   weights: NeuronWeights,
   probes: ProbeDirections,
@@ -317,7 +366,9 @@ export async function probeCosineSearch(
   const { spec } = weights;
   if (probes.d !== spec.dModel)
     throw new UserError(`the probe has d = ${probes.d}, the model has d_model = ${spec.dModel}`);
-  const probeLayers = options.probeLayers ?? probes.layers;
+  const probeLayers =
+    options.probeLayers ??
+    (options.paperCompat ? paperProbeLayers(probes.layers, spec.nLayers) : probes.layers);
   const neuronLayers = options.neuronLayers ?? [...Array(spec.nLayers).keys()];
   for (const l of neuronLayers)
     if (l < 0 || l >= spec.nLayers)
@@ -328,10 +379,10 @@ export async function probeCosineSearch(
   for (const pl of probeLayers)
     for (const t of targets) dirs.set(`${pl}/${t}`, unit(await probes.direction(pl, t)));
   const best = new Map<string, CosineHit[]>();
-  const types = weightTypes(spec);
+  const types = options.paperCompat ? (['W_in', 'W_out'] as WeightType[]) : weightTypes(spec);
   for (const l of neuronLayers) {
     for (const type of types) {
-      const rows = await neuronRows(weights, l, type);
+      const rows = await residualRows(weights, l, type);
       for (const t of targets) {
         const target = probes.targetNames[t]!;
         const hits: CosineHit[] = [];
@@ -356,6 +407,66 @@ export async function probeCosineSearch(
     }
   }
   return targets.flatMap((t) => types.flatMap((w) => best.get(`${probes.targetNames[t]}/${w}`) ?? []));
+}
+
+export interface ProjectionRow {
+  target: string;
+  weight: WeightType;
+  layer: number;
+  neuron: number;
+  activationLayer: number;
+  spearman: number;
+}
+
+/**
+ * The legacy function's step 2 (`make_correlation_df`, docs/neurons.md): for each top neuron, the resid_post of
+ * every stored layer projected on its weight (residualRows: the folded W_in column or the W_out row, unnormalised),
+ * Spearman with its target over all entities. Layers with non-finite activations are skipped (named in `skipped`).
+ */
+export async function projectionCorrelations(
+  weights: NeuronWeights,
+  store: ActivationStore,
+  neurons: { target: string; weight: WeightType; layer: number; neuron: number }[],
+  features: { name: string; values: Float64Array }[],
+): Promise<{ rows: ProjectionRow[]; skipped: number[] }> {
+  const { n } = store.manifest;
+  const d = weights.spec.dModel;
+  const unique = [
+    ...new Map(neurons.map((x) => [`${x.target}/${x.weight}/${x.layer}/${x.neuron}`, x])).values(),
+  ];
+  const vectors = new Float32Array(unique.length * d);
+  const cache = new Map<string, Float32Array>();
+  for (const [k, x] of unique.entries()) {
+    const key = `${x.layer}/${x.weight}`;
+    if (!cache.has(key)) cache.set(key, await residualRows(weights, x.layer, x.weight));
+    vectors.set(cache.get(key)!.subarray(x.neuron * d, (x.neuron + 1) * d), k * d);
+  }
+  cache.clear();
+  const ranked = features.map((f) => rankTarget(f.name, f.values));
+  const rows: ProjectionRow[] = [];
+  const skipped: number[] = [];
+  for (const a of [...store.manifest.layers].sort((x, y) => x - y)) {
+    const x = await store.readLayer(a, 'hook_resid_post');
+    if (firstNonFinite(x) >= 0) {
+      skipped.push(a);
+      continue;
+    }
+    const proj = await matmulTransB(x, vectors, n, d, unique.length);
+    const corr = spearmanColumns(proj, n, unique.length, ranked);
+    unique.forEach((u, k) => {
+      const t = ranked.findIndex((r) => r.name === u.target);
+      if (t < 0)
+        throw new UserError(`no target '${u.target}' (targets: ${ranked.map((r) => r.name).join(', ')})`);
+      rows.push({ ...u, activationLayer: a, spearman: corr[k * ranked.length + t]! });
+    });
+  }
+  return { rows, skipped };
+}
+
+/** Index of the first NaN/Inf value, or −1. */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (a[i]! - a[i]! !== 0) return i;
+  return -1;
 }
 
 // ------------------------------------------------------------------------------------------- single neurons

@@ -65,6 +65,7 @@ interface NeuronFlags extends DeviceFlags {
   layers?: string;
   probeLayers?: string;
   mlpStore?: string;
+  paperCompat?: boolean;
   out?: string;
   quiet?: boolean;
 }
@@ -87,8 +88,11 @@ function registerNeuronsCommand(program: Command): void {
         'with each target (lon, lat, + abs_lat, abs_lon for world; or the year) over all entities; top N per target ' +
         'and weight type.\n' +
         '  probe-cosine (the paper text procedure): cosine between the probe direction (--probe) and each ' +
-        "neuron's input/output weights; then each top neuron's own activation (mlp.hook_post, from --mlp-store or " +
-        'the engine) alone predicts the target: Spearman and R² of a 1-D fit, overall and per entity type.\n\n' +
+        "neuron's input weights (times the pre-MLP norm gain, as TransformerLens folds it) and output weights; then " +
+        "each top neuron's own activation (mlp.hook_post, from --mlp-store or the engine) alone predicts the target: " +
+        "Spearman and R² of a 1-D fit, overall and per entity type. --paper-compat: the authors' probe layers " +
+        '15..L-1, W_in and W_out only, and their step 2 (every stored resid_post layer projected on each top ' +
+        "neuron's weight, Spearman with the target; docs/neurons.md lists every departure).\n\n" +
         'Writes <out>/neurons.json (schema spacetime-lens/experiment@1: tables, plus figure data: per-layer best ' +
         "|ρ|, top neurons' activations per entity) and one CSV per table.",
     )
@@ -107,6 +111,7 @@ function registerNeuronsCommand(program: Command): void {
       '--mlp-store <dir>',
       'a store extracted with --hooks mlp_post (default: run the model on the store ids)',
     )
+    .option('--paper-compat', "probe-cosine as the authors' legacy function (docs/neurons.md)")
     .option('--out <dir>', 'output directory (default: <store>.neurons)')
     .addOption(deviceOption())
     .addOption(gpuDtypeOption())
@@ -132,6 +137,7 @@ function registerNeuronsCommand(program: Command): void {
           ? { probeLayers: parseLayers(flags.probeLayers, await probeLayerCount(flags.probe)) }
           : {}),
         ...(flags.mlpStore ? { mlpStore: flags.mlpStore } : {}),
+        ...(flags.paperCompat ? { paperCompat: true } : {}),
         onProgress: (m) => {
           if (!flags.quiet) console.error(m);
         },
