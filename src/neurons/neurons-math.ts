@@ -138,7 +138,7 @@ function comparatorRanks(values: ArrayLike<number>, out: Float64Array): Float64A
 /**
  * Spearman correlation of every column of P (n × m, row-major f32) with every target: m × T row-major.
  * Every column is ranked (the authors' chunking bug that skipped columns is not reproduced, docs/method.md#neurons).
- * A constant column or target gives NaN, as SciPy does.
+ * A constant column or target, or a column with a NaN/Inf, gives NaN, as SciPy does (nan_policy 'propagate').
  */
 export function spearmanColumns(
   p: Float32Array,
@@ -152,7 +152,16 @@ export function spearmanColumns(
   const ranks = new Float64Array(n);
   const mean = (n + 1) / 2;
   for (let j = 0; j < m; j++) {
-    for (let i = 0; i < n; i++) col[i] = p[i * m + j]!;
+    let finite = true;
+    for (let i = 0; i < n; i++) {
+      col[i] = p[i * m + j]!;
+      finite &&= col[i]! - col[i]! === 0;
+    }
+    if (!finite) {
+      // SciPy propagates a NaN (and an overflowed proxy) to ρ = NaN; ranking it would give a finite, wrong ρ.
+      for (let t = 0; t < T; t++) out[j * T + t] = Number.NaN;
+      continue;
+    }
     averageRanksOf(col, ranks);
     let ss = 0;
     for (let i = 0; i < n; i++) {

@@ -117,6 +117,8 @@ async function neuronsWith(
       columns: ['layer', 'weight', 'feature', 'neuron', 'corr'],
       rows: res.layerMax.map((r) => ({ ...r })),
     };
+    for (const sk of res.skippedLayers)
+      notes.push(`correlation: store layer ${sk.layer} skipped (NaN/Inf activation: ${sk.reason})`);
     for (const f of res.features) {
       const top = res.hits.find((h) => h.feature === f);
       if (top) summary[`top_abs_corr_${f}`] = top.absCorr;

@@ -144,6 +144,49 @@ describe('column ranking', () => {
     const corr = spearmanColumns(new Float32Array(5).fill(2), 5, 1, [rankTarget('y', [1, 2, 3, 4, 5])]);
     assert.ok(Number.isNaN(corr[0]));
   });
+  test('a column with a NaN or an Inf gives NaN, as scipy.stats.spearmanr (nan_policy propagate) does', () => {
+    // Ranked, the NaN would take rank 5 and this column would read ρ = 1.
+    const p = Float32Array.of(1, 10, 2, 20, 3, 30, 4, Number.POSITIVE_INFINITY, Number.NaN, 50);
+    const corr = spearmanColumns(p, 5, 2, [rankTarget('y', [1, 2, 3, 4, 5])]);
+    assert.ok(Number.isNaN(corr[0]) && Number.isNaN(corr[1]), Array.from(corr).join());
+  });
+});
+
+describe('correlation search: non-finite activations', () => {
+  test('a layer with a NaN is skipped and named; the other layers equal NumPy/SciPy; NaN targets are refused', async () => {
+    const { checkpoint, spec } = await inspectCheckpoint(join(FIX, 'tiny-llama'));
+    try {
+      const { n, d } = inputs;
+      const broken = Float64Array.from(resid);
+      broken[7 * d + 3] = Number.NaN; // layer 0, row 7
+      const bad = await makeStore(join(tmp, 'resid-nan'), 'hook_resid_post', broken, d);
+      const features = neuronFeatures('space', ['longitude', 'latitude'], targets, n, 'world_place');
+      const res = await correlationSearch({ spec, source: checkpoint }, bad, features, { topK: 5 });
+      assert.deepEqual(res.layers, [1]);
+      assert.deepEqual(
+        res.skippedLayers.map((x) => x.layer),
+        [0],
+      );
+      assert.match(res.skippedLayers[0]!.reason, /row 7, column 3 .* NaN/);
+      for (const w of ['W_in', 'W_out'] as WeightType[]) {
+        const want = golden.corr[`1/${w}/lon`]!.map((c, j) => ({ j, c }));
+        want.sort((a, b) => Math.abs(b.c) - Math.abs(a.c));
+        const got = res.hits.filter((h) => h.feature === 'lon' && h.weight === w);
+        assert.deepEqual(
+          got.map((h) => [h.layer, h.neuron]),
+          want.slice(0, 5).map((x) => [w === 'W_out' ? 1 : 2, x.j]),
+        );
+        for (const h of got) close(h.corr, golden.corr[`1/${w}/lon`]![h.neuron]!, 2e-6, `${w} ρ`);
+      }
+      const nanTarget = [{ name: 'lon', values: Float64Array.from(features[0]!.values, (v, i) => (i === 2 ? Number.NaN : v)) }];
+      await assert.rejects(
+        correlationSearch({ spec, source: checkpoint }, store, nanTarget, { topK: 5 }),
+        /target lon of row 2 is NaN/,
+      );
+    } finally {
+      await checkpoint.close();
+    }
+  });
 });
 
 describe('correlation search (the code procedure)', () => {

@@ -167,6 +167,8 @@ export interface CorrelationSearchResult {
   hits: CorrelationHit[];
   /** Per (store layer, weight type, feature): the best |ρ| in that layer and its neuron (plot data). */
   layerMax: { layer: number; weight: WeightType; feature: string; neuron: number; corr: number }[];
+  /** Store layers left out because an activation is NaN/Inf (their proxies would rank garbage), with why. */
+  skippedLayers: { layer: number; reason: string }[];
 }
 
 /** The code's procedure: the correlation search over every neuron of every layer. */
@@ -192,6 +194,13 @@ export async function correlationSearch(
   const n = m.n;
   const d = spec.dModel;
   const dm = spec.dMlp;
+  for (const f of features) {
+    const bad = firstNonFinite(f.values);
+    if (bad >= 0)
+      throw new UserError(
+        `target ${f.name} of row ${bad} is ${f.values[bad]}: the store's targets must be finite`,
+      );
+  }
   const ranked: RankedTarget[] = features.map((f) => rankTarget(f.name, f.values));
   const T = ranked.length;
   const chunk = Math.max(1, Math.min(dm, Math.floor((options.chunkFloats ?? 2 ** 25) / n)));
@@ -199,12 +208,24 @@ export async function correlationSearch(
   const best = new Map<string, CorrelationHit[]>();
   const layerMax: CorrelationSearchResult['layerMax'] = [];
   let done = 0;
+  const skippedLayers: CorrelationSearchResult['skippedLayers'] = [];
   for (const l of layers) {
     const x = await store.readLayer(l, 'hook_resid_post');
+    const bad = firstNonFinite(x);
+    if (bad >= 0) {
+      // A NaN would take the top rank in every proxy column and give a finite, meaningless ρ: skip the layer.
+      const row = Math.floor(bad / d);
+      skippedLayers.push({ layer: l, reason: `row ${row}, column ${bad % d} of resid_post is ${x[bad]}` });
+      options.onProgress?.(++done, layers.length);
+      continue;
+    }
     const a = rmsNormRows(x, n, d, 1e-6, x); // in place: one [n, d] array per layer
     for (const type of types) {
       const wl = type === 'W_out' ? l : l + 1;
       const rows = await neuronRows(weights, wl, type);
+      const badWeight = firstNonFinite(rows);
+      if (badWeight >= 0)
+        throw new UserError(`layer ${wl} ${type}: neuron ${Math.floor(badWeight / d)} has a NaN/Inf weight`);
       const corr = new Float64Array(dm * T);
       for (let c0 = 0; c0 < dm; c0 += chunk) {
         const c1 = Math.min(dm, c0 + chunk);
@@ -233,7 +254,8 @@ export async function correlationSearch(
     options.onProgress?.(++done, layers.length);
   }
   const hits = ranked.flatMap((r) => types.flatMap((w) => best.get(`${r.name}/${w}`) ?? []));
-  return { features: ranked.map((r) => r.name), layers, hits, layerMax };
+  const used = layers.filter((l) => !skippedLayers.some((s) => s.layer === l));
+  return { features: ranked.map((r) => r.name), layers: used, hits, layerMax, skippedLayers };
 }
 
 /** Descending |value|, NaN last (the authors' NaNs sorted into the top set; ours never do). */
