@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset, subsetDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { type Device, loadModel, modelIdentity } from '../model/index.js';
+import { type Device, loadModel, sourceOptions } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -103,6 +103,8 @@ export interface ExtractOptions {
   modelId?: string;
   revision?: string;
   offline?: boolean;
+  /** Hugging Face cache root for a Hub id (default: huggingface_hub's). */
+  cacheDir?: string;
 }
 
 export interface ExtractResult {
@@ -222,8 +224,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
     ((await loadModel(options.model, {
       ...(options.device ? { device: options.device } : {}),
       ...(options.weightDtype ? { weightDtype: options.weightDtype } : {}),
-      ...(options.revision ? { revision: options.revision } : {}),
-      ...(options.offline ? { offline: true } : {}),
+      ...sourceOptions(options),
     })) as unknown as ExtractionModel);
   try {
     const plan = await makePlan(options, dataset, model, storeDir, workDir);

@@ -27,8 +27,7 @@ import type { AddressInfo } from 'node:net';
 export const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** git's blob id, what the Hub lists as `oid` for a non-LFS file. */
-export const gitOid = (b: Buffer) =>
-  createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+export const gitOid = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 
 export interface HubRepo {
   refs: Record<string, string>;
@@ -160,11 +159,14 @@ export class LocalHub {
   /** Requests for file bodies (resolve and CDN), without the 1-byte size probes. */
   bodyRequests(): Logged[] {
     return this.log.filter(
-      (l) => (l.url.includes('/resolve/') || l.url.startsWith('/lfs/')) && l.range !== 'bytes=0-0' && l.method === 'GET',
+      (l) =>
+        (l.url.includes('/resolve/') || l.url.startsWith('/lfs/')) &&
+        l.range !== 'bytes=0-0' &&
+        l.method === 'GET',
     );
   }
 
-  private hub(req: IncomingMessage, res: ServerResponse): void {
+  private hub(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', this.hubUrl);
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const api = parts[0] === 'api' && parts[1] === 'models';
@@ -173,7 +175,12 @@ export class LocalHub {
     const repo = this.repos[repoId];
     const auth = req.headers.authorization?.replace(/^Bearer /, '');
     if (!repo) {
-      return json(res, auth ? 404 : 401, { error: 'Repository not found' }, { 'X-Error-Code': 'RepoNotFound' });
+      return json(
+        res,
+        auth ? 404 : 401,
+        { error: 'Repository not found' },
+        { 'X-Error-Code': 'RepoNotFound' },
+      );
     }
     const route = api ? parts[4] : parts[2];
     const rev = api ? parts[5] : parts[3];
@@ -186,7 +193,11 @@ export class LocalHub {
     if (api && route === 'tree') return this.tree(res, url, repoId, repo, files);
     if (api && route === 'paths-info') return this.pathsInfo(req, res, repo, files, commit);
     if (api && route === 'xet-read-token') {
-      return json(res, 200, { accessToken: XET_TOKEN, exp: Math.floor(Date.now() / 1000) + 3600, casUrl: this.cdnUrl });
+      return json(res, 200, {
+        accessToken: XET_TOKEN,
+        exp: Math.floor(Date.now() / 1000) + 3600,
+        casUrl: this.cdnUrl,
+      });
     }
     if (!api && route === 'resolve') {
       const path = parts.slice(4).join('/');
@@ -229,7 +240,13 @@ export class LocalHub {
     };
   }
 
-  private tree(res: ServerResponse, url: URL, id: string, repo: HubRepo, files: Record<string, Buffer>): void {
+  private tree(
+    res: ServerResponse,
+    url: URL,
+    id: string,
+    repo: HubRepo,
+    files: Record<string, Buffer>,
+  ): void {
     const all = Object.entries(files).map(([p, d]) => this.entry(repo, p, d));
     const start = Number(url.searchParams.get('cursor') ?? 0);
     const page = all.slice(start, start + this.pageSize);
@@ -282,8 +299,11 @@ export class LocalHub {
     commit: string,
     path: string,
     data: Buffer,
-  ): void {
-    const common = { 'X-Repo-Commit': commit, 'Access-Control-Expose-Headers': 'X-Repo-Commit,X-Linked-Etag' };
+  ) {
+    const common = {
+      'X-Repo-Commit': commit,
+      'Access-Control-Expose-Headers': 'X-Repo-Commit,X-Linked-Etag',
+    };
     if (!isLfs(path)) return this.sendBytes(req, res, path, data, { ...common, ETag: `"${gitOid(data)}"` });
     const lfs = {
       ...common,
@@ -303,11 +323,15 @@ export class LocalHub {
       });
       return void res.end(JSON.stringify({ hash, size: data.length, etag: sha256(data) }));
     }
-    res.writeHead(302, { ...lfs, Location: `${this.cdnUrl}/lfs/${sha256(data)}?X-Amz-Signature=local`, 'Content-Length': '0' });
+    res.writeHead(302, {
+      ...lfs,
+      Location: `${this.cdnUrl}/lfs/${sha256(data)}?X-Amz-Signature=local`,
+      'Content-Length': '0',
+    });
     res.end();
   }
 
-  private cdn(req: IncomingMessage, res: ServerResponse): void {
+  private cdn(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', this.cdnUrl);
     const [kind, key] = url.pathname.split('/').filter(Boolean);
     if (kind === 'lfs' && key && this.lfsBlobs.has(key)) {
@@ -349,7 +373,9 @@ export class LocalHub {
       xorbs[x.hash] = [
         {
           url: `${this.cdnUrl}/xorbs/${x.hash}?X-Xet-Signed-Range=local`,
-          ranges: [{ chunks: { start: lo, end: hi }, bytes: { start: x.offsets[lo]!, end: x.offsets[hi]! - 1 } }],
+          ranges: [
+            { chunks: { start: lo, end: hi }, bytes: { start: x.offsets[lo]!, end: x.offsets[hi]! - 1 } },
+          ],
         },
       ];
     }
@@ -363,7 +389,7 @@ export class LocalHub {
     path: string,
     data: Buffer,
     headers: Record<string, string>,
-  ): void {
+  ) {
     let body = data;
     let status = 200;
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
@@ -386,7 +412,11 @@ export class LocalHub {
       body = Buffer.from(body);
       body[body.length - 1]! ^= 0xff;
     }
-    res.writeHead(status, { ...out, 'Content-Length': String(body.length), 'Content-Type': 'application/octet-stream' });
+    res.writeHead(status, {
+      ...out,
+      'Content-Length': String(body.length),
+      'Content-Type': 'application/octet-stream',
+    });
     if (req.method === 'HEAD') return void res.end();
     const drop = this.faults.drop.get(path);
     if (!probe && drop && drop.count > 0 && body.length > drop.after) {
@@ -398,7 +428,12 @@ export class LocalHub {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function json(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }

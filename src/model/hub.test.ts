@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   existsSync,
-  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -85,13 +84,15 @@ const names = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 /** Runs `fn` with these environment variables set (undefined: removed), restoring them after. */
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
+  for (const [k, v] of Object.entries(vars))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
   try {
     return await fn();
   } finally {
-    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(old))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
@@ -113,8 +114,9 @@ describe('resolveModelSource against a local Hub', () => {
   test("the default cache is huggingface_hub's ($HF_HOME/hub), written in its exact layout", async () => {
     hub.reset();
     const home = join(scratch, 'hf-home');
-    const dir = await withEnv({ HF_HOME: home, HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined }, () =>
-      resolveModelSource('org/tiny', opts({ token: 'hf_not_for_the_cdn' })),
+    const dir = await withEnv(
+      { HF_HOME: home, HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined },
+      () => resolveModelSource('org/tiny', opts({ token: 'hf_not_for_the_cdn' })),
     );
     const base = join(home, 'hub', 'models--org--tiny');
     assert.equal(dir, join(base, 'snapshots', COMMIT_B));
@@ -133,14 +135,20 @@ describe('resolveModelSource against a local Hub', () => {
       assert.equal(readlinkSync(join(dir, f)), join('..', '..', 'blobs', etag), f);
     }
     assert.equal(readFileSync(join(base, 'refs', 'main'), 'utf8'), COMMIT_B);
-    assert.deepEqual(names(join(base, '.no_exist', COMMIT_B)), ['generation_config.json', 'special_tokens_map.json']);
+    assert.deepEqual(names(join(base, '.no_exist', COMMIT_B)), [
+      'generation_config.json',
+      'special_tokens_map.json',
+    ]);
     assert.equal(readFileSync(join(base, '.no_exist', COMMIT_B, 'generation_config.json'), 'utf8'), '');
     assert.ok(!names(join(base, 'blobs')).some((f) => f.endsWith('.incomplete')));
     assert.deepEqual(names(join(home, 'hub', '.locks', 'models--org--tiny')), [], 'locks are released');
     // LFS files came from the second host through a 302; the token went to the Hub only.
     const cdn = hub.log.filter((l) => l.server === 'cdn');
     assert.ok(cdn.some((l) => l.url.startsWith(`/lfs/${sha256(filesB[SHARD1]!)}`)));
-    assert.ok(cdn.every((l) => l.auth === undefined), JSON.stringify(cdn));
+    assert.ok(
+      cdn.every((l) => l.auth === undefined),
+      JSON.stringify(cdn),
+    );
     assert.ok(hub.log.some((l) => l.server === 'hub' && l.auth === 'Bearer hf_not_for_the_cdn'));
     // The listing (6 entries, pages of 4) was followed across its Link: rel="next".
     assert.equal(hub.log.filter((l) => l.url.includes('/tree/')).length, 2);
@@ -152,13 +160,16 @@ describe('resolveModelSource against a local Hub', () => {
 
     // HF_HUB_CACHE wins over HF_HOME; the cache that resolves locally is used with no network call at all.
     hub.reset();
-    const again = await withEnv({ HF_HOME: join(scratch, 'elsewhere'), HF_HUB_CACHE: join(home, 'hub') }, () =>
-      resolveModelSource('org/tiny', opts()),
+    const again = await withEnv(
+      { HF_HOME: join(scratch, 'elsewhere'), HF_HUB_CACHE: join(home, 'hub') },
+      () => resolveModelSource('org/tiny', opts()),
     );
     assert.equal(again, dir);
     assert.equal(hub.log.length, 0);
     // refresh asks where main points now (revision + listing) but downloads nothing.
-    await withEnv({ HF_HUB_CACHE: join(home, 'hub') }, () => resolveModelSource('org/tiny', opts({ refresh: true })));
+    await withEnv({ HF_HUB_CACHE: join(home, 'hub') }, () =>
+      resolveModelSource('org/tiny', opts({ refresh: true })),
+    );
     assert.ok(hub.log.length > 0);
     assert.equal(hub.bodyRequests().length, 0);
   });
@@ -177,7 +188,13 @@ describe('resolveModelSource against a local Hub', () => {
     const cache = freshCache();
     // What transformers leaves after AutoModel alone: config and weights, no tokenizer, no .no_exist entries.
     for (const path of ['config.json', 'model.safetensors']) {
-      await downloadFileToCacheDir({ repo: 'org/tiny', path, revision: COMMIT_A, hubUrl: hub.hubUrl, cacheDir: cache });
+      await downloadFileToCacheDir({
+        repo: 'org/tiny',
+        path,
+        revision: COMMIT_A,
+        hubUrl: hub.hubUrl,
+        cacheDir: cache,
+      });
     }
     hub.reset();
     const dir = await resolveModelSource(`org/tiny@${COMMIT_A}`, opts({ cacheDir: cache }));
@@ -213,11 +230,17 @@ describe('resolveModelSource against a local Hub', () => {
   test('offline (option or HF_HUB_OFFLINE) uses the cache only and says what is missing', async () => {
     hub.reset();
     const cache = freshCache();
-    await assert.rejects(resolveModelSource('org/tiny', opts({ cacheDir: cache, offline: true })), (e: Error) => {
-      assert.ok(e instanceof UserError);
-      assert.match(e.message, /offline: org\/tiny@main is not complete in the cache .*cache-\d+; run once online/);
-      return true;
-    });
+    await assert.rejects(
+      resolveModelSource('org/tiny', opts({ cacheDir: cache, offline: true })),
+      (e: Error) => {
+        assert.ok(e instanceof UserError);
+        assert.match(
+          e.message,
+          /offline: org\/tiny@main is not complete in the cache .*cache-\d+; run once online/,
+        );
+        return true;
+      },
+    );
     const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache }));
     hub.reset();
     assert.equal(await resolveModelSource('org/tiny', opts({ cacheDir: cache, offline: true })), dir);
@@ -234,7 +257,9 @@ describe('resolveModelSource against a local Hub', () => {
     hub.faults.drop.set(SHARD1, { after: 1000, count: 1 });
     const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache }));
     assert.deepEqual(readFileSync(join(dir, SHARD1)), filesB[SHARD1]);
-    const ranges = hub.bodyRequests().filter((l) => l.server === 'cdn' && l.url.includes(sha256(filesB[SHARD1]!)));
+    const ranges = hub
+      .bodyRequests()
+      .filter((l) => l.server === 'cdn' && l.url.includes(sha256(filesB[SHARD1]!)));
     assert.deepEqual(
       ranges.map((l) => l.range ?? 'full'),
       ['full', `bytes=1000-${filesB[SHARD1]!.length - 1}`],
@@ -246,11 +271,17 @@ describe('resolveModelSource against a local Hub', () => {
     hub.reset();
     const cache = freshCache();
     hub.faults.drop.set(SHARD2, { after: 100, count: 3 });
-    await assert.rejects(resolveModelSource('org/tiny', opts({ cacheDir: cache, retries: 1 })), (e: Error) => {
-      assert.ok(e instanceof UserError, String(e));
-      assert.match(e.message, /model-00002-of-00002\.safetensors.*failed after 2 attempts.*run again to resume from \d+ bytes/);
-      return true;
-    });
+    await assert.rejects(
+      resolveModelSource('org/tiny', opts({ cacheDir: cache, retries: 1 })),
+      (e: Error) => {
+        assert.ok(e instanceof UserError, String(e));
+        assert.match(
+          e.message,
+          /model-00002-of-00002\.safetensors.*failed after 2 attempts.*run again to resume from \d+ bytes/,
+        );
+        return true;
+      },
+    );
     assert.ok(!existsSync(join(repoDir(cache), 'snapshots', COMMIT_B, SHARD2)));
     assert.ok(!existsSync(join(repoDir(cache), 'refs', 'main')), 'refs are written only when complete');
     const partial = join(repoDir(cache), 'blobs', `${sha256(filesB[SHARD2]!)}.incomplete`);
@@ -272,16 +303,31 @@ describe('resolveModelSource against a local Hub', () => {
     const warnings: string[] = [];
     hub.faults.corrupt.set(SHARD2, 1);
     hub.faults.corrupt.set('tokenizer.json', 1);
-    const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache, onWarning: (w) => warnings.push(w) }));
+    const dir = await resolveModelSource(
+      'org/tiny',
+      opts({ cacheDir: cache, onWarning: (w) => warnings.push(w) }),
+    );
     assert.deepEqual(readFileSync(join(dir, SHARD2)), filesB[SHARD2]);
     assert.deepEqual(readFileSync(join(dir, 'tokenizer.json')), filesB['tokenizer.json']);
     assert.equal(warnings.length, 2, warnings.join('\n'));
-    assert.match(warnings.find((w) => w.includes(SHARD2)) ?? '', /sha256 [0-9a-f]{64} is not the listed .*deleted it, downloading again/);
-    assert.match(warnings.find((w) => w.includes('tokenizer.json')) ?? '', /git blob hash [0-9a-f]{40} is not the listed/);
+    assert.match(
+      warnings.find((w) => w.includes(SHARD2)) ?? '',
+      /sha256 [0-9a-f]{64} is not the listed .*deleted it, downloading again/,
+    );
+    assert.match(
+      warnings.find((w) => w.includes('tokenizer.json')) ?? '',
+      /git blob hash [0-9a-f]{40} is not the listed/,
+    );
     hub.faults.corrupt.set(SHARD1, 10);
     const c2 = freshCache();
-    await assert.rejects(resolveModelSource('org/tiny', opts({ cacheDir: c2, retries: 1 })), /sha256 .* \(deleted\)/);
-    assert.ok(!names(join(repoDir(c2), 'blobs')).some((f) => f.startsWith(sha256(filesB[SHARD1]!))), 'nothing kept');
+    await assert.rejects(
+      resolveModelSource('org/tiny', opts({ cacheDir: c2, retries: 1 })),
+      /sha256 .* \(deleted\)/,
+    );
+    assert.ok(
+      !names(join(repoDir(c2), 'blobs')).some((f) => f.startsWith(sha256(filesB[SHARD1]!))),
+      'nothing kept',
+    );
   });
 
   test('a server that ignores Range on resume is caught and the file restarted', async () => {
@@ -290,7 +336,9 @@ describe('resolveModelSource against a local Hub', () => {
     hub.faults.drop.set(SHARD1, { after: 500, count: 1 });
     hub.faults.ignoreRange = true;
     const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache }));
-    const cdn = hub.bodyRequests().filter((l) => l.server === 'cdn' && l.url.includes(sha256(filesB[SHARD1]!)));
+    const cdn = hub
+      .bodyRequests()
+      .filter((l) => l.server === 'cdn' && l.url.includes(sha256(filesB[SHARD1]!)));
     // first try (dropped), the resume (answered with the whole file: refused), then a fresh start
     assert.deepEqual(
       cdn.map((l) => l.range?.split('-')[0] ?? 'full'),
@@ -337,9 +385,15 @@ describe('resolveModelSource against a local Hub', () => {
     await new Promise((r) => setTimeout(r, 300));
     const warnings: string[] = [];
     const t0 = Date.now();
-    const dir = await resolveModelSource('org/tiny', opts({ cacheDir: cache, onWarning: (w) => warnings.push(w) }));
+    const dir = await resolveModelSource(
+      'org/tiny',
+      opts({ cacheDir: cache, onWarning: (w) => warnings.push(w) }),
+    );
     assert.ok(Date.now() - t0 > 2300, 'waited for the flock holder');
-    assert.ok(warnings.some((w) => /waiting for another program/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /waiting for another program/.test(w)),
+      warnings.join('\n'),
+    );
     assert.deepEqual(readFileSync(join(dir, SHARD1)), filesB[SHARD1]);
     holder.kill();
   });
@@ -347,7 +401,12 @@ describe('resolveModelSource against a local Hub', () => {
   test('gated: one line naming the page and how to log in; the token from HF_TOKEN, HF_TOKEN_PATH, $HF_HOME/token', async () => {
     hub.reset();
     const home = join(scratch, 'gated-home');
-    const env = { HF_HOME: home, HF_TOKEN: undefined, HUGGING_FACE_HUB_TOKEN: undefined, HF_TOKEN_PATH: undefined };
+    const env = {
+      HF_HOME: home,
+      HF_TOKEN: undefined,
+      HUGGING_FACE_HUB_TOKEN: undefined,
+      HF_TOKEN_PATH: undefined,
+    };
     const o = (cacheDir: string) => ({ cacheDir, hubUrl: hub.hubUrl, retryDelayMs: 10 });
     await withEnv(env, async () => {
       await assert.rejects(resolveModelSource('org/gated', o(freshCache())), (e: Error) => {
@@ -362,7 +421,10 @@ describe('resolveModelSource against a local Hub', () => {
       mkdirSync(home, { recursive: true });
       writeFileSync(join(home, 'token'), 'hf_not_accepted\n');
       await assert.rejects(resolveModelSource('org/gated', o(freshCache())), (e: Error) => {
-        assert.match(e.message, /^org\/gated is gated and your token \(from .*gated-home\/token\) has no access \(403\)/);
+        assert.match(
+          e.message,
+          /^org\/gated is gated and your token \(from .*gated-home\/token\) has no access \(403\)/,
+        );
         assert.ok(!e.message.includes('hf_not_accepted'), 'the token is never printed');
         return true;
       });
@@ -371,7 +433,10 @@ describe('resolveModelSource against a local Hub', () => {
       assert.ok(existsSync(join(dir, 'model.safetensors')));
       assert.ok(hub.log.filter((l) => l.server === 'cdn').every((l) => !l.auth));
     });
-    assert.deepEqual(findHubToken({ HF_TOKEN: ' hf_a ', HF_HOME: home }), { token: 'hf_a', source: 'HF_TOKEN' });
+    assert.deepEqual(findHubToken({ HF_TOKEN: ' hf_a ', HF_HOME: home }), {
+      token: 'hf_a',
+      source: 'HF_TOKEN',
+    });
     const path = join(scratch, 'token-file');
     writeFileSync(path, 'hf_b');
     assert.deepEqual(findHubToken({ HF_TOKEN_PATH: path, HF_HOME: home }), { token: 'hf_b', source: path });
@@ -388,7 +453,9 @@ describe('resolveModelSource against a local Hub', () => {
     assert.ok(hub.log.some((l) => l.url.startsWith('/xorbs/')));
     assert.ok(!hub.log.some((l) => l.url.startsWith('/lfs/')), 'nothing through the plain LFS route');
     // A dropped xorb transfer: the next attempt asks the reconstruction for the rest only.
-    const xorbs = [...new Set(hub.log.filter((l) => l.url.startsWith('/xorbs/')).map((l) => l.url.split(/[/?]/)[2]))];
+    const xorbs = [
+      ...new Set(hub.log.filter((l) => l.url.startsWith('/xorbs/')).map((l) => l.url.split(/[/?]/)[2])),
+    ];
     assert.ok(xorbs.length >= 2, `${xorbs.length} xorbs`);
     hub.reset();
     // twice: the Xet client retries a failed xorb once by itself
@@ -406,7 +473,12 @@ describe('resolveModelSource against a local Hub', () => {
   test("a cache written by @huggingface/hub's snapshotDownload is read offline", async () => {
     hub.reset();
     const cache = freshCache();
-    const snap = await snapshotDownload({ repo: 'org/tiny', revision: 'v1', hubUrl: hub.hubUrl, cacheDir: cache });
+    const snap = await snapshotDownload({
+      repo: 'org/tiny',
+      revision: 'v1',
+      hubUrl: hub.hubUrl,
+      cacheDir: cache,
+    });
     hub.reset();
     const dir = await resolveModelSource('org/tiny@v1', opts({ cacheDir: cache, offline: true }));
     assert.equal(dir, snap);
@@ -440,7 +512,12 @@ describe('resolveModelSource against a local Hub', () => {
     const warnings: string[] = [];
     const fallback = await resolveModelSource(
       'org/tiny',
-      opts({ cacheDir: cache, refresh: true, hubUrl: 'http://127.0.0.1:9', onWarning: (m) => warnings.push(m) }),
+      opts({
+        cacheDir: cache,
+        refresh: true,
+        hubUrl: 'http://127.0.0.1:9',
+        onWarning: (m) => warnings.push(m),
+      }),
     );
     assert.equal(fallback, dir);
     assert.match(warnings.join('\n'), /cannot reach .*using the cached snapshot/);

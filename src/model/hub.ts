@@ -14,8 +14,8 @@ import { findHubToken, type HubToken } from './hub-auth.js';
 import { COMMIT, hubCacheDir, MODEL_FILES, RepoCache, shardNames } from './hub-cache.js';
 import { type DownloadProgress, ensureFile, type Transfer } from './hub-download.js';
 
-export type { DownloadProgress } from './hub-download.js';
 export { hubCacheDir, MODEL_FILES, repoFolderName } from './hub-cache.js';
+export type { DownloadProgress } from './hub-download.js';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 
@@ -103,7 +103,8 @@ export function modelIdentity(source: string): string {
 export async function resolveModelSource(idOrDir: string, o: ResolveOptions = {}): Promise<string> {
   const local = idOrDir.startsWith('~') ? join(homedir(), idOrDir.slice(1)) : idOrDir;
   if (existsSync(local)) {
-    if (!statSync(local).isDirectory()) throw new UserError(`${idOrDir} is a file; give the model's directory`);
+    if (!statSync(local).isDirectory())
+      throw new UserError(`${idOrDir} is a file; give the model's directory`);
     return resolve(local);
   }
   const ref = looksLikePath(idOrDir) ? undefined : parseHubId(idOrDir);
@@ -179,7 +180,9 @@ function hubError(err: unknown, c: Context, stage: 'repo' | 'file'): Error {
       );
     }
     if (status === 404) return new UserError(`${c.repo}@${c.revision} was not found on ${c.hubUrl}`);
-    return new UserError(`the Hub answered ${status} for ${c.repo}@${c.revision}: ${err.message.split('. URL:')[0]}`);
+    return new UserError(
+      `the Hub answered ${status} for ${c.repo}@${c.revision}: ${err.message.split('. URL:')[0]}`,
+    );
   }
   const e = err as Error;
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
@@ -200,9 +203,18 @@ async function download(
   warn: (m: string) => void,
 ): Promise<string> {
   const hubUrl = (o.hubUrl ?? process.env['HF_ENDPOINT'] ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
-  const token = o.token === undefined ? findHubToken() : o.token ? { token: o.token, source: 'the token option' } : undefined;
+  const token =
+    o.token === undefined
+      ? findHubToken()
+      : o.token
+        ? { token: o.token, source: 'the token option' }
+        : undefined;
   const c: Context = { repo: cache.repo, revision, hubUrl, token };
-  const api = { hubUrl, ...(o.fetch ? { fetch: o.fetch } : {}), ...(token ? { accessToken: token.token } : {}) };
+  const api = {
+    hubUrl,
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...(token ? { accessToken: token.token } : {}),
+  };
 
   let commit: string;
   const byPath = new Map<string, ListFileEntry>();
@@ -210,7 +222,11 @@ async function download(
     const info = await modelInfo({ name: cache.repo, revision, additionalFields: ['sha'], ...api });
     commit = String((info as { sha?: string }).sha ?? '');
     if (!COMMIT.test(commit)) throw new UserError(`the Hub gave no commit sha for ${cache.repo}@${revision}`);
-    for await (const entry of listFiles({ repo: { type: 'model', name: cache.repo }, revision: commit, ...api })) {
+    for await (const entry of listFiles({
+      repo: { type: 'model', name: cache.repo },
+      revision: commit,
+      ...api,
+    })) {
       if (entry.type === 'file') byPath.set(entry.path, entry);
     }
   } catch (err) {
@@ -241,13 +257,17 @@ async function download(
     const shards = shardNames(await readFile(join(cache.snapshot(commit), INDEX_FILE), 'utf8'));
     const absent = shards.filter((s) => !byPath.has(s));
     if (absent.length)
-      throw new UserError(`${cache.repo}@${revision}: ${INDEX_FILE} names missing shards ${absent.join(', ')}`);
+      throw new UserError(
+        `${cache.repo}@${revision}: ${INDEX_FILE} names missing shards ${absent.join(', ')}`,
+      );
     wanted.push(...shards);
   } else {
     const weights = [...byPath.keys()].filter((p) => /\.(bin|pt|pth|gguf|h5|msgpack)$/.test(p));
     throw new UserError(
       `${cache.repo}@${revision} has no safetensors weights` +
-        (weights.length ? ` (it has ${weights.slice(0, 4).join(', ')}; only safetensors checkpoints load)` : ''),
+        (weights.length
+          ? ` (it has ${weights.slice(0, 4).join(', ')}; only safetensors checkpoints load)`
+          : ''),
     );
   }
   for (const f of wanted) await fetchFile(f);

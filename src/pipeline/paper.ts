@@ -32,6 +32,8 @@ import {
   loadModel,
   modelIdentity,
   resolveDevice,
+  type SourceOptions,
+  sourceOptions,
 } from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
@@ -42,7 +44,7 @@ import { modelSlug, runPipeline } from './run.js';
 
 export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
 
-export interface PaperOptions {
+export interface PaperOptions extends SourceOptions {
   model: string;
   /** Dataset names or paths (default: the six paper datasets; ones that cannot be loaded are an error). */
   datasets?: string[];
@@ -133,7 +135,10 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const probes: string[] = [];
       for (const prompt of prompts) {
         if (!static_ && !model)
-          model = (await loadModel(options.model, engine)) as unknown as ExtractionModel;
+          model = (await loadModel(options.model, {
+            ...engine,
+            ...sourceOptions(options),
+          })) as unknown as ExtractionModel;
         log(`== ${dataset.name} / ${prompt}`);
         const run = await runPipeline({
           model: options.model,
@@ -146,6 +151,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           ...(options.sample !== undefined && { sample: options.sample }),
           ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
           ...engine,
+          ...sourceOptions(options),
           ...(options.paperCompat && { paperCompat: true }),
           ...(options.seed !== undefined && { seed: options.seed }),
           controls: prompt === canonical && options.controls !== false,

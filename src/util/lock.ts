@@ -67,7 +67,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function parseHolder(text: string): LockHolder | undefined {
   try {
     const h = JSON.parse(text) as LockHolder;
-    return Number.isInteger(h.pid) && typeof h.host === 'string' && typeof h.token === 'string' ? h : undefined;
+    return Number.isInteger(h.pid) && typeof h.host === 'string' && typeof h.token === 'string'
+      ? h
+      : undefined;
   } catch {
     return undefined;
   }
@@ -93,11 +95,12 @@ export function heldByOsLock(path: string): boolean {
     return false;
   }
   // Linux dev_t: major = bits 8-19 and 32+, minor = bits 0-7 and 12-31; /proc/locks prints them in hex.
-  const major = ((dev >> 8) & 0xfff) | Math.floor(dev / 2 ** 32) * 0x1000;
+  const major = ((dev >> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) * 0x1000);
   const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
   for (const line of text.split('\n')) {
     const m = /\s([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
-    if (m && Number(m[3]) === ino && parseInt(m[1]!, 16) === major && parseInt(m[2]!, 16) === minor) return true;
+    if (m && Number(m[3]) === ino && parseInt(m[1]!, 16) === major && parseInt(m[2]!, 16) === minor)
+      return true;
   }
   return false;
 }
@@ -229,7 +232,11 @@ function heldLock(path: string, token: string, heartbeatMs: number): HeldLock {
 }
 
 /** Runs `fn` holding the lock at `path`; the lock is released however `fn` ends. */
-export async function withLock<T>(path: string, fn: (lock: HeldLock) => Promise<T>, o: LockOptions = {}): Promise<T> {
+export async function withLock<T>(
+  path: string,
+  fn: (lock: HeldLock) => Promise<T>,
+  o: LockOptions = {},
+): Promise<T> {
   const lock = await acquireLock(path, o);
   try {
     return await fn(lock);
