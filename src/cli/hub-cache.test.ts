@@ -22,13 +22,15 @@ let cache: string;
 
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
+  for (const [k, v] of Object.entries(vars))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
   try {
     return await fn();
   } finally {
-    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(old))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
@@ -84,8 +86,9 @@ test('extract by Hub id from a cache @huggingface/hub wrote, with HF_HUB_OFFLINE
   assert.equal(r1.code, 0, r1.err);
   // online, but the revision resolves locally to a complete snapshot: still no request; --cache-dir names the cache
   const online = join(tmp, 'online');
-  const r2 = await withEnv({ HF_HUB_OFFLINE: undefined, HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: undefined }, () =>
-    runCliCaptured([...args('org/tiny-llama', online), '--cache-dir', cache]),
+  const r2 = await withEnv(
+    { HF_HUB_OFFLINE: undefined, HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: undefined },
+    () => runCliCaptured([...args('org/tiny-llama', online), '--cache-dir', cache]),
   );
   assert.equal(r2.code, 0, r2.err);
   assert.deepEqual(hub.log, [], 'no request reached the Hub');

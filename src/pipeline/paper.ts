@@ -38,6 +38,7 @@ import {
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
+import { acquireLock } from '../util/lock.js';
 import { modelDisplayName } from '../util/paths.js';
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
@@ -168,47 +169,57 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const expDir = join(root, dataset.name, `experiments-${shortKeyHash(expKey)}`);
       experimentDirs.push(expDir);
       result.datasets.push({ dataset: dataset.name, prompts: stores, experiments: expDir });
-      const keyed = await keyMatches(expDir, expKey);
-      if (!keyed) {
-        await mkdir(expDir, { recursive: true });
-        await writeKey(expDir, expKey);
-      }
-      const common: CommonOptions = {
-        out: expDir,
-        ...(options.paperCompat && { paperCompat: true }),
-        ...(options.seed !== undefined && { seed: options.seed }),
-        ...(options.alphas !== undefined && { alphas: options.alphas }),
-        log,
-      };
-      for (const experiment of experiments) {
-        const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
-        const output = join(expDir, `${experiment}.json`);
-        const label = `${dataset.name}/${experiment}`;
-        if (experiment === 'prompts' && inputs.length < 2) {
-          result.skipped.push(`${label} (needs two or more prompts)`);
-          continue;
+      // Two paper jobs of one model and settings take turns on a dataset's experiments (the second finds them done).
+      await mkdir(expDir, { recursive: true });
+      const expLock = await acquireLock(join(expDir, '.lock'), {
+        purpose: 'paper experiments',
+        onWait: (line) => log(`experiments: ${line}; continuing when it is done`),
+      });
+      try {
+        const keyed = await keyMatches(expDir, expKey);
+        if (!keyed) {
+          await mkdir(expDir, { recursive: true });
+          await writeKey(expDir, expKey);
         }
-        if (
-          keyed &&
-          (await upToDate(
-            output,
-            inputs.map((s) => join(s, 'manifest.json')),
-          ))
-        ) {
-          log(`experiment ${label}: up to date, skipping`);
-          result.skipped.push(label);
-          continue;
+        const common: CommonOptions = {
+          out: expDir,
+          ...(options.paperCompat && { paperCompat: true }),
+          ...(options.seed !== undefined && { seed: options.seed }),
+          ...(options.alphas !== undefined && { alphas: options.alphas }),
+          log,
+        };
+        for (const experiment of experiments) {
+          const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
+          const output = join(expDir, `${experiment}.json`);
+          const label = `${dataset.name}/${experiment}`;
+          if (experiment === 'prompts' && inputs.length < 2) {
+            result.skipped.push(`${label} (needs two or more prompts)`);
+            continue;
+          }
+          if (
+            keyed &&
+            (await upToDate(
+              output,
+              inputs.map((s) => join(s, 'manifest.json')),
+            ))
+          ) {
+            log(`experiment ${label}: up to date, skipping`);
+            result.skipped.push(label);
+            continue;
+          }
+          log(`experiment ${label}`);
+          try {
+            await runOne(experiment, main, inputs, common, options, probes);
+            result.ran.push(label);
+          } catch (err) {
+            // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
+            if (!(err instanceof UserError)) throw err;
+            log(`experiment ${label} skipped: ${err.message}`);
+            result.skipped.push(`${label} (${err.message})`);
+          }
         }
-        log(`experiment ${label}`);
-        try {
-          await runOne(experiment, main, inputs, common, options, probes);
-          result.ran.push(label);
-        } catch (err) {
-          // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
-          if (!(err instanceof UserError)) throw err;
-          log(`experiment ${label} skipped: ${err.message}`);
-          result.skipped.push(`${label} (${err.message})`);
-        }
+      } finally {
+        await expLock.release();
       }
     }
   } finally {

@@ -3,15 +3,16 @@
  * may write at once. A lock is a file created with O_EXCL (atomic on local file systems and NFSv3+) holding the
  * holder's pid, host and a random token. The holder refreshes its mtime every `heartbeatMs`. A waiter takes a lock
  * over when it is stale:
- * - same host and the pid is gone: at once;
- * - any host: its content and mtime have not changed for `staleMs` as measured by the waiter's own clock (so clock
- *   skew between hosts does not matter): a holder on another machine died or lost the file system;
+ * - same host: when its pid is gone, at once (a live pid is never taken over);
+ * - another host: when its content and mtime have not changed for `staleMs` (5 min) as measured by the waiter's own
+ *   clock, so clock skew between hosts does not matter, and well above NFS attribute caching (acregmax 60 s): the
+ *   holder died or lost the file system;
  * - empty or unreadable content (huggingface_hub's filelock leaves empty lock files behind) that no process holds
  *   with flock(2) (Linux: /proc/locks; a live huggingface_hub download holds one) and that stays so for 1 s.
  * Breaking a stale lock is itself guarded (`<lock>.break`, O_EXCL) so two waiters never both take over.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -48,7 +49,7 @@ export interface HeldLock {
 }
 
 export const LOCK_HEARTBEAT_MS = 10_000;
-export const LOCK_STALE_MS = 60_000;
+export const LOCK_STALE_MS = 5 * 60_000;
 const EMPTY_GRACE_MS = 1_000;
 
 /** True when a process with this pid exists on this host (EPERM: it exists but belongs to someone else). */
@@ -130,10 +131,7 @@ function isStale(
 ): boolean {
   const unchangedFor = Date.now() - seen.firstSeen;
   const h = now.holder;
-  if (h) {
-    if (h.host === hostname() && !processAlive(h.pid)) return true;
-    return unchangedFor >= staleMs;
-  }
+  if (h) return h.host === hostname() ? !processAlive(h.pid) : unchangedFor >= staleMs;
   if (heldByOsLock(path)) return false;
   return unchangedFor >= Math.min(EMPTY_GRACE_MS, staleMs);
 }
@@ -202,8 +200,27 @@ export async function acquireLock(path: string, o: LockOptions = {}): Promise<He
   }
 }
 
+// Locks this process holds, removed on exit even when it ends without releasing them (exit codes, Ctrl-C).
+const heldHere = new Map<string, string>();
+let exitHook = false;
+
+function removeOnExit(): void {
+  for (const [path, token] of heldHere) {
+    try {
+      if (parseHolder(readFileSync(path, 'utf8'))?.token === token) rmSync(path, { force: true });
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function heldLock(path: string, token: string, heartbeatMs: number): HeldLock {
   let lost = false;
+  heldHere.set(path, token);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', removeOnExit);
+  }
   let released = false;
   const check = async () => {
     const now = await observe(path).catch(() => undefined);
@@ -225,6 +242,7 @@ function heldLock(path: string, token: string, heartbeatMs: number): HeldLock {
       if (released) return;
       released = true;
       clearInterval(timer);
+      heldHere.delete(path);
       const now = await observe(path).catch(() => undefined);
       if (now?.holder?.token === token) await rm(path, { force: true });
     },
