@@ -542,7 +542,7 @@ async function removeOwnWorkDir(plan: Plan): Promise<void> {
 }
 
 async function checkDiskSpace(plan: Plan, d: number, rows: number, chunkBytes: number): Promise<void> {
-  const free = await freeBytes(await nearestExisting(dirname(plan.storeDir)));
+  const free = await freeBytes(dirname(plan.storeDir));
   if (free === undefined) return;
   const values = rows * d * plan.hookMap.size;
   const storeBytes = (plan.rowEnd - plan.rowStart) * d * plan.hookMap.size * (plan.dtype === 'f16' ? 2 : 4);
@@ -573,12 +573,6 @@ export function creationTime(env: NodeJS.ProcessEnv = process.env): string {
 function datasetSource(given: string | EntityDataset, dataset: EntityDataset): string {
   if (typeof given !== 'string') return dataset.source.path;
   return existsSync(given) ? resolve(given) : given;
-}
-
-async function nearestExisting(dir: string): Promise<string> {
-  let d = dir;
-  while (!(await pathExists(d)) && dirname(d) !== d) d = dirname(d);
-  return d;
 }
 
 /** Builds the final store from the work directory's chunks (atomic: the store appears complete or not at all). */

@@ -58,6 +58,15 @@ export class RepoCache {
     return join(this.base, 'blobs', etag);
   }
 
+  /** True when blobs/<etag> holds `size` bytes. */
+  hasBlob(etag: string, size: number): boolean {
+    try {
+      return statSync(this.blob(etag)).size === size;
+    } catch {
+      return false;
+    }
+  }
+
   lock(etag: string): string {
     return join(this.root, '.locks', repoFolderName(this.repo), `${etag}.lock`);
   }

@@ -22,7 +22,7 @@ import { downloadFileToCacheDir, snapshotDownload } from '@huggingface/hub';
 import { UserError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 import { openCheckpoint } from './checkpoint.js';
-import { parseHubId, type ResolveOptions, repoFolderName, resolveModelSource } from './hub.js';
+import { parseHubId, planSnapshot, type ResolveOptions, repoFolderName, resolveModelSource } from './hub.js';
 import { findHubToken } from './hub-auth.js';
 import { gitOid, LocalHub, sha1, sha256 } from './hub-server.test-util.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -196,6 +196,17 @@ describe('resolveModelSource against a local Hub', () => {
         cacheDir: cache,
       });
     }
+    const plan = await planSnapshot('org/tiny', opts({ cacheDir: cache, revision: COMMIT_A }));
+    assert.deepEqual(plan.files.map((f) => f.path).sort(), [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    assert.equal(
+      plan.missingBytes,
+      filesA['tokenizer.json']!.length + filesA['tokenizer_config.json']!.length,
+    );
     hub.reset();
     const dir = await resolveModelSource(`org/tiny@${COMMIT_A}`, opts({ cacheDir: cache }));
     assert.equal(dir, join(repoDir(cache), 'snapshots', COMMIT_A));

@@ -12,7 +12,7 @@ import { UserError } from '../util/errors.js';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint.js';
 import { findHubToken, type HubToken } from './hub-auth.js';
 import { COMMIT, hubCacheDir, MODEL_FILES, RepoCache, shardNames } from './hub-cache.js';
-import { type DownloadProgress, ensureFile, type Transfer } from './hub-download.js';
+import { type DownloadProgress, ensureFile, etagOf, type Transfer } from './hub-download.js';
 
 export { hubCacheDir, MODEL_FILES, repoFolderName } from './hub-cache.js';
 export type { DownloadProgress } from './hub-download.js';
@@ -195,13 +195,31 @@ function hubError(err: unknown, c: Context, stage: 'repo' | 'file'): Error {
   return e;
 }
 
-/** Resolves the revision to a commit, lists it, and brings the files a checkpoint needs into the snapshot. */
-async function download(
-  cache: RepoCache,
-  revision: string,
-  o: ResolveOptions,
-  warn: (m: string) => void,
-): Promise<string> {
+/** What a Hub checkpoint needs at one commit, and how to fetch into the cache. */
+export interface SnapshotPlan {
+  repo: string;
+  commit: string;
+  /** The files a checkpoint needs (config, tokenizer files, weights), as the tree listing gives them. */
+  files: ListFileEntry[];
+  /** Bytes of those files whose blob is not in the cache yet. */
+  missingBytes: number;
+  snapshot: string;
+}
+
+/**
+ * Resolves the revision to a commit and lists it: which files a checkpoint needs and how many bytes are not cached
+ * yet. Only a sharded checkpoint's index (small) is fetched, into the cache, to know its shards.
+ */
+export async function planSnapshot(
+  repo: string,
+  o: ResolveOptions & { revision?: string } = {},
+): Promise<SnapshotPlan> {
+  const cache = new RepoCache(resolve(o.cacheDir ?? hubCacheDir()), repo);
+  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m));
+  return (await listSnapshot(cache, o.revision ?? 'main', o, warn)).plan;
+}
+
+async function listSnapshot(cache: RepoCache, revision: string, o: ResolveOptions, warn: (m: string) => void) {
   const hubUrl = (o.hubUrl ?? process.env['HF_ENDPOINT'] ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
   const token =
     o.token === undefined
@@ -260,7 +278,7 @@ async function download(
       throw new UserError(
         `${cache.repo}@${revision}: ${INDEX_FILE} names missing shards ${absent.join(', ')}`,
       );
-    wanted.push(...shards);
+    wanted.push(INDEX_FILE, ...shards);
   } else {
     const weights = [...byPath.keys()].filter((p) => /\.(bin|pt|pth|gguf|h5|msgpack)$/.test(p));
     throw new UserError(
@@ -270,8 +288,24 @@ async function download(
           : ''),
     );
   }
-  for (const f of wanted) await fetchFile(f);
-  for (const f of MODEL_FILES) if (!byPath.has(f)) await cache.markAbsent(commit, f);
-  await cache.writeRef(revision, commit); // only once the snapshot is complete
-  return cache.snapshot(commit);
+  const files = wanted.map((f) => byPath.get(f)!);
+  const missingBytes = files
+    .filter((e) => !cache.hasBlob(etagOf(e), e.lfs?.size ?? e.size))
+    .reduce((sum, e) => sum + (e.lfs?.size ?? e.size), 0);
+  const plan: SnapshotPlan = { repo: cache.repo, commit, files, missingBytes, snapshot: cache.snapshot(commit) };
+  return { plan, fetchFile, absent: MODEL_FILES.filter((f) => !byPath.has(f)) };
+}
+
+/** Resolves the revision to a commit, lists it, and brings the files a checkpoint needs into the snapshot. */
+async function download(
+  cache: RepoCache,
+  revision: string,
+  o: ResolveOptions,
+  warn: (m: string) => void,
+): Promise<string> {
+  const { plan, fetchFile, absent } = await listSnapshot(cache, revision, o, warn);
+  for (const e of plan.files) await fetchFile(e.path);
+  for (const f of absent) await cache.markAbsent(plan.commit, f);
+  await cache.writeRef(revision, plan.commit); // only once the snapshot is complete
+  return plan.snapshot;
 }

@@ -25,13 +25,14 @@ export type { EditInfo, EngineOptions, HookEdit, RunOptions } from './hooked-mod
 export { HookedModel, layerBytes } from './hooked-model.js';
 export type { HookKind, ParsedHook } from './hooks.js';
 export { hookNames, parseHook } from './hooks.js';
-export type { DownloadProgress, HubRef, ResolveOptions, SourceOptions } from './hub.js';
+export type { DownloadProgress, HubRef, ResolveOptions, SnapshotPlan, SourceOptions } from './hub.js';
 export {
   DEFAULT_HUB_URL,
   hubCacheDir,
   modelIdentity,
   offlineFromEnv,
   parseHubId,
+  planSnapshot,
   resolveModelSource,
   sourceOptions,
 } from './hub.js';
