@@ -90,8 +90,8 @@ export function explainCuda(f: CudaFacts): string {
     const libs = f.missingLibraries.length ? ` (${f.missingLibraries.join(', ')} do not load)` : '';
     const loader = f.providerLoadError ? `: ${f.providerLoadError.split('\n')[0]}` : '';
     return (
-      `the CUDA provider does not load${loader}${libs}; install CUDA 12 and cuDNN 9 (e.g. pip's ` +
-      'nvidia-cudnn-cu12 and nvidia-cublas-cu12) and put their lib folders on LD_LIBRARY_PATH'
+      `the CUDA provider does not load${loader}${libs}; install CUDA 12 and cuDNN 9 and put their lib ` +
+      'folders on LD_LIBRARY_PATH (docs/models.md#cuda)'
     );
   }
   return `the CUDA session failed: ${f.ortMessage}`;
