@@ -219,7 +219,12 @@ export async function planSnapshot(
   return (await listSnapshot(cache, o.revision ?? 'main', o, warn)).plan;
 }
 
-async function listSnapshot(cache: RepoCache, revision: string, o: ResolveOptions, warn: (m: string) => void) {
+async function listSnapshot(
+  cache: RepoCache,
+  revision: string,
+  o: ResolveOptions,
+  warn: (m: string) => void,
+) {
   const hubUrl = (o.hubUrl ?? process.env['HF_ENDPOINT'] ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
   const token =
     o.token === undefined
@@ -292,7 +297,13 @@ async function listSnapshot(cache: RepoCache, revision: string, o: ResolveOption
   const missingBytes = files
     .filter((e) => !cache.hasBlob(etagOf(e), e.lfs?.size ?? e.size))
     .reduce((sum, e) => sum + (e.lfs?.size ?? e.size), 0);
-  const plan: SnapshotPlan = { repo: cache.repo, commit, files, missingBytes, snapshot: cache.snapshot(commit) };
+  const plan: SnapshotPlan = {
+    repo: cache.repo,
+    commit,
+    files,
+    missingBytes,
+    snapshot: cache.snapshot(commit),
+  };
   return { plan, fetchFile, absent: MODEL_FILES.filter((f) => !byPath.has(f)) };
 }
 
