@@ -11,6 +11,7 @@ import { snapshotDownload } from '@huggingface/hub';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { LocalHub, sha1 } from '../model/hub-server.test-util.js';
 import { openStore } from '../store/index.js';
+import { withEnv } from '../util/env.test-util.js';
 import { runCliCaptured } from './testing.js';
 
 const hub = new LocalHub();
@@ -19,20 +20,6 @@ let tmp: string;
 let modelDir: string;
 let csv: string;
 let cache: string;
-
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars))
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(old))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  }
-}
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-hubcache-'));

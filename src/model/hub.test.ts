@@ -19,6 +19,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { downloadFileToCacheDir, snapshotDownload } from '@huggingface/hub';
+import { withEnv } from '../util/env.test-util.js';
 import { UserError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 import { openCheckpoint } from './checkpoint.js';
@@ -80,21 +81,6 @@ const opts = (o: Partial<ResolveOptions> = {}): ResolveOptions => ({
 });
 const repoDir = (cache: string, repo = 'org/tiny') => join(cache, repoFolderName(repo));
 const names = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
-
-/** Runs `fn` with these environment variables set (undefined: removed), restoring them after. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars))
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(old))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  }
-}
 
 before(() => hub.start());
 after(async () => {
