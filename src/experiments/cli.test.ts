@@ -228,6 +228,74 @@ test('experiment prompts reuses matching probe results instead of refitting thos
   assert.match(refit.err, /prompts: empty layer 0/);
 });
 
+test('experiment prompts reuses probe results only of the same store (its key; else its folder and rows)', async () => {
+  await ready;
+  // The same model, dataset and prompt, but 60 rows instead of 150: the old code took its layers silently.
+  const small = syntheticPlaces({ blocks: 2, perBlock: 30, d: 8, seed: 7, types: ['city', 'structure'] });
+  const prompts = (storeA: string, results: string[], out: string) =>
+    cli(
+      'experiment',
+      'prompts',
+      '--store',
+      storeA,
+      stores.b,
+      '--alphas',
+      '0.1,1,10',
+      '--no-transfer',
+      '--probe-results',
+      ...results,
+      '--out',
+      out,
+    );
+  const probe = async (store: string, out: string) => {
+    const p = await cli('probe', '--store', store, '--alphas', '0.1,1,10', '--out', out);
+    assert.equal(p.code, 0, p.err);
+    return out;
+  };
+  const unkeyed = await writeSyntheticStore(join(root, 'store-small'), small, [small.x, small.x], {
+    prompt: 'empty',
+  });
+  const r = await prompts(
+    stores.a,
+    [await probe(unkeyed, join(root, 'probe-small'))],
+    join(root, 'out-small'),
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /not reusing .*probe-small.*\(60 rows\), not .*store-a \(150 rows; no store key/);
+  assert.match(r.err, /prompts: empty layer 0/, 'refitted');
+  const direct = JSON.parse(readFileSync(join(root, 'out-small', 'prompts.json'), 'utf8')).table;
+
+  // Keyed stores: the key decides, wherever the folders are.
+  const keyed = (name: string, data: typeof base, rows: number) =>
+    writeSyntheticStore(join(root, name), data, [data.x, data.x], {
+      prompt: 'empty',
+      extra: { cacheKey: { rows } },
+    });
+  const big = await keyed('store-key-150', base, 150);
+  const smallKeyed = await keyed('store-key-60', small, 60);
+  const same = await probe(big, join(root, 'probe-key-150'));
+  const other = await probe(smallKeyed, join(root, 'probe-key-60'));
+  const k = await prompts(big, [other], join(root, 'out-key-60'));
+  assert.equal(k.code, 0, k.err);
+  assert.match(
+    k.err,
+    /not reusing .*probe-key-60.*store key [0-9a-f]{12} is not .*store-key-150's [0-9a-f]{12}/,
+  );
+  assert.match(k.err, /prompts: empty layer 0/);
+  const refit = JSON.parse(readFileSync(join(root, 'out-key-60', 'prompts.json'), 'utf8')).table;
+  const s = await prompts(big, [same], join(root, 'out-key-150'));
+  assert.equal(s.code, 0, s.err);
+  assert.doesNotMatch(s.err, /prompts: empty layer/, 'the same key: reused');
+  const reused = JSON.parse(readFileSync(join(root, 'out-key-150', 'prompts.json'), 'utf8')).table;
+  const probed = JSON.parse(readFileSync(join(same, 'results.json'), 'utf8'));
+  assert.equal(reused[1].test_r2, probed.layers[1].test.r2);
+  assert.equal(refit[1].test_r2, reused[1].test_r2, 'the refit equals the probe of the same 150 rows');
+  assert.notEqual(
+    direct[0].test_r2,
+    JSON.parse(readFileSync(join(root, 'probe-small', 'results.json'), 'utf8')).layers[0].test.r2,
+  );
+});
+
 test('experiment errors are one-line user errors (exit 1)', async () => {
   await ready;
   const missing = await cli('experiment', 'block-holdout', '--store', join(root, 'nope'), '--quiet');

@@ -3,7 +3,7 @@
  * `spacetime-lens/experiment@1` result (and write it when `out` is given). The CLI is a thin layer over these.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PROBE_RESULTS_SCHEMA, type ProbeResults } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { runHoldout } from './holdout.js';
@@ -484,7 +484,7 @@ export async function promptsExperiment(
   const alphas = experimentAlphaGrid(options.alphas ?? 'auto', first.d, first.modelId);
   const distance = options.distance ?? defaultDistance(first.kind, options.paperCompat);
   const load = (prompt: string, layer: number) => byPrompt.get(prompt)!.load(layer);
-  const reused = await reusableProbeRows(options.probeResults ?? [], first, alphas.values, distance);
+  const reused = await reusableProbeRows(options.probeResults ?? [], byPrompt, alphas.values, distance, options.log);
   const sensitivity: SensitivityRow[] = [];
   for (const prompt of prompts) {
     const known = reused.get(prompt);
@@ -574,8 +574,18 @@ export async function promptsExperiment(
   );
 }
 
-/** Sensitivity rows from probe results that match this run (same model, dataset, hook, grid, distance, LOO). */
-async function reusableProbeRows(paths: string[], ref: LayerSource, alphas: number[], distance: Distance) {
+/**
+ * Sensitivity rows from probe results that match this run: the same store (its cache key; for a store without one,
+ * the same folder and row count), hook, grid, distance and LOO. A file that does not match is named in the log and
+ * its layers are refitted.
+ */
+async function reusableProbeRows(
+  paths: string[],
+  stores: Map<string, LayerSource>,
+  alphas: number[],
+  distance: Distance,
+  log?: (line: string) => void,
+) {
   const out = new Map<string, Map<number, SensitivityRow>>();
   for (const path of paths) {
     const file = path.endsWith('.json') ? path : join(path, 'results.json');
@@ -585,18 +595,11 @@ async function reusableProbeRows(paths: string[], ref: LayerSource, alphas: numb
     } catch {
       throw new UserError(`cannot read probe results ${file}`);
     }
-    const sameGrid =
-      res.settings?.alphas?.length === alphas.length &&
-      res.settings.alphas.every((a, i) => Math.abs(a / alphas[i]! - 1) < 1e-12);
-    const matches =
-      res.schema === PROBE_RESULTS_SCHEMA &&
-      res.model === ref.modelId &&
-      res.dataset === ref.dataset &&
-      fullHookName(res.hook, 0) === fullHookName(ref.hook, 0) &&
-      res.settings.cv === 'loo' &&
-      res.settings.distance === distance &&
-      sameGrid;
-    if (!matches) continue;
+    const why = probeResultsMismatch(res, stores.get(res.prompt), alphas, distance);
+    if (why) {
+      log?.(`prompts: not reusing ${file}: ${why}`);
+      continue;
+    }
     const rows = new Map<number, SensitivityRow>();
     for (const l of res.layers) {
       rows.set(l.layer, {
@@ -610,6 +613,33 @@ async function reusableProbeRows(paths: string[], ref: LayerSource, alphas: numb
     out.set(res.prompt, rows);
   }
   return out;
+}
+
+/** Why probe results cannot stand in for a refit on `store`; undefined when they can. */
+function probeResultsMismatch(
+  res: ProbeResults,
+  store: LayerSource | undefined,
+  alphas: number[],
+  distance: Distance,
+): string | undefined {
+  if (res.schema !== PROBE_RESULTS_SCHEMA) return `schema ${res.schema}, not ${PROBE_RESULTS_SCHEMA}`;
+  if (!store) return `its prompt '${res.prompt}' is not one of the stores' prompts`;
+  if (res.model !== store.modelId || res.dataset !== store.dataset)
+    return `it is ${res.model}/${res.dataset}, the store ${store.modelId}/${store.dataset}`;
+  if (store.storeKeySha256 !== undefined) {
+    // The key names the rows, prompt text, dtype, … that made the activations: a 60-row probe is not a 180-row one.
+    if (res.storeKeySha256 !== store.storeKeySha256)
+      return `its store key ${res.storeKeySha256?.slice(0, 12) ?? '(none)'} is not ${store.dir}'s ${store.storeKeySha256.slice(0, 12)}`;
+  } else if (resolve(res.store) !== resolve(store.dir) || res.nTrain + res.nTest !== store.n) {
+    return `it probed ${res.store} (${res.nTrain + res.nTest} rows), not ${store.dir} (${store.n} rows; no store key to compare)`;
+  }
+  if (fullHookName(res.hook, 0) !== fullHookName(store.hook, 0)) return `hook ${res.hook}, not ${store.hook}`;
+  if (res.settings?.cv !== 'loo') return `alpha chosen by ${res.settings?.cv}, not LOO`;
+  if (res.settings.distance !== distance) return `distance ${res.settings.distance}, not ${distance}`;
+  const sameGrid =
+    res.settings.alphas?.length === alphas.length &&
+    res.settings.alphas.every((a, i) => Math.abs(a / alphas[i]! - 1) < 1e-12);
+  return sameGrid ? undefined : 'another alpha grid';
 }
 
 function finiteOrNull(v: number | undefined): number | null {

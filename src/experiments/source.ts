@@ -2,6 +2,7 @@
 import { DATASETS } from '../data/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
+import { hashJson } from '../util/hash.js';
 import { fullHookName, type LayerData } from './layer-data.js';
 
 export interface LayerSource {
@@ -16,6 +17,8 @@ export interface LayerSource {
   d: number;
   /** Hook suffix, e.g. 'hook_resid_post'. */
   hook: string;
+  /** SHA-256 of the store's cache key (manifest extra.cacheKey), as probe results.json records it; absent when none. */
+  storeKeySha256?: string;
   /** Layers the store holds for this hook. */
   layers: number[];
   /** Layers of the model (from the manifest's extra.model.numLayers when recorded, else max stored layer + 1). */
@@ -65,6 +68,7 @@ export async function openLayerSource(dir: string, hook = 'resid_post'): Promise
     n: m.n,
     d: m.d,
     hook: suffix,
+    ...(m.extra?.['cacheKey'] !== undefined && { storeKeySha256: hashJson(m.extra['cacheKey']) }),
     layers,
     nLayers,
     ...(blockColumn && { blockColumn }),

@@ -135,7 +135,7 @@ export async function writeSyntheticStore(
   dir: string,
   base: LayerData,
   layers: Float32Array[],
-  options: { model?: string; prompt?: string; datasetSha?: string } = {},
+  options: { model?: string; prompt?: string; datasetSha?: string; extra?: Record<string, unknown> } = {},
 ): Promise<string> {
   const w = createStore(
     dir,
@@ -157,6 +157,7 @@ export async function writeSyntheticStore(
       aggregation: 'last',
       toolVersion: 'test',
       createdAt: '2026-01-01T00:00:00.000Z',
+      ...(options.extra && { extra: options.extra }),
     },
     entitiesFromDataset(base),
   );
