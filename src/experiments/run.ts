@@ -484,7 +484,13 @@ export async function promptsExperiment(
   const alphas = experimentAlphaGrid(options.alphas ?? 'auto', first.d, first.modelId);
   const distance = options.distance ?? defaultDistance(first.kind, options.paperCompat);
   const load = (prompt: string, layer: number) => byPrompt.get(prompt)!.load(layer);
-  const reused = await reusableProbeRows(options.probeResults ?? [], byPrompt, alphas.values, distance, options.log);
+  const reused = await reusableProbeRows(
+    options.probeResults ?? [],
+    byPrompt,
+    alphas.values,
+    distance,
+    options.log,
+  );
   const sensitivity: SensitivityRow[] = [];
   for (const prompt of prompts) {
     const known = reused.get(prompt);
