@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pearson, spearman } from '../probe/index.js';
 import { Rng } from '../util/rng.js';
-import { denseColumns, featureTable, runSae, type SparseActivations, topFeatures } from './features.js';
+import {
+  compareProbes,
+  denseColumns,
+  featureTable,
+  runSae,
+  type SparseActivations,
+  topFeatures,
+} from './features.js';
 import { loadSaeGolden, SAE_FIXTURES } from './fixtures.js';
 import { loadSae } from './saelens.js';
 
@@ -102,4 +109,41 @@ test('runSae reconstruction metrics match the NumPy reconstruction of a SAELens-
     if (Array.from({ length: n }, (_, i) => numpyActs[i * 48 + j]!).every((v) => v === 0)) dead++;
   assert.equal(metrics.deadFraction, dead / 48);
   assert.equal(acts.rows.length, n * 5);
+});
+
+test('every probe of the SAE comparison keeps its grid-edge warning (the top-k probe included)', async () => {
+  // Noise-free targets, linear in features 1..3: the LOO optimum is the smallest alpha of a grid far too strong.
+  const [n, dSae, t] = [80, 6, 2];
+  const { acts, dense } = randomSparse(n, dSae, 9);
+  const targets = new Float64Array(n * t);
+  for (let i = 0; i < n; i++) {
+    const f = (j: number) => dense[i * dSae + j]!;
+    targets[i * t] = 2 * f(1) - f(3);
+    targets[i * t + 1] = f(2) + 0.5 * f(4);
+  }
+  const x = Float32Array.from(dense);
+  const alphas = [1e4, 1e5, 1e6];
+  const p = await compareProbes({
+    x,
+    recon: x,
+    n,
+    d: dSae,
+    acts,
+    targets,
+    t,
+    isTest: Uint8Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 1 : 0)),
+    alphas,
+    k: 2,
+  });
+  for (const [name, fit] of Object.entries({
+    full: p.full,
+    refit: p.refitOnReconstruction,
+    top: p.topFeatures,
+  })) {
+    assert.equal(fit.alpha, 1e4, `${name}: the smallest alpha`);
+    assert.ok(
+      fit.warnings?.some((w) => /alpha 10000 is the smallest value of the grid \(low edge\)/.test(w)),
+      `${name}: ${JSON.stringify(fit.warnings)}`,
+    );
+  }
 });

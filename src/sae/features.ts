@@ -11,7 +11,7 @@
  *     on only the top-k features per target (chosen by |ρ| on the train rows, so the test rows stay unseen).
  */
 
-import { r2Column, ridgeLoo, ridgePredict } from '../probe/index.js';
+import { alphaEdgeWarning, r2Column, ridgeLoo, ridgePredict } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { forEachChunk, type SaeParams } from './model.js';
 
@@ -290,13 +290,23 @@ export function denseColumns(acts: SparseActivations, features: number[]): Float
   return out;
 }
 
+/**
+ * Each fitted probe keeps its fit's warnings (docs/method.md#probes): an alpha at the edge of the grid (the LOO
+ * optimum may lie outside it) and the fit's own (e.g. a constant column); absent when there are none.
+ */
 export interface ProbeComparison {
   /** Test R² per target and their mean, of the ridge probe on the raw activations. */
-  full: { r2: number[]; meanR2: number; alpha: number };
+  full: { r2: number[]; meanR2: number; alpha: number; warnings?: string[] };
   /** The same probe applied to the SAE's reconstructions. */
   onReconstruction: { r2: number[]; meanR2: number; keptFraction: number };
   /** A probe refitted on the reconstructions. */
-  refitOnReconstruction: { r2: number[]; meanR2: number; keptFraction: number; alpha: number };
+  refitOnReconstruction: {
+    r2: number[];
+    meanR2: number;
+    keptFraction: number;
+    alpha: number;
+    warnings?: string[];
+  };
   /** A probe on the top-k features per target only (union over targets). */
   topFeatures: {
     k: number;
@@ -305,7 +315,14 @@ export interface ProbeComparison {
     meanR2: number;
     keptFraction: number;
     alpha: number;
+    warnings?: string[];
   };
+}
+
+/** The fit's own warnings and the grid-edge warning, as `{ warnings }` when there are any. */
+function fitWarnings(model: { warnings: string[]; alphaIndex: number }, alphas: number[]) {
+  const warnings = [...model.warnings, alphaEdgeWarning(model.alphaIndex, alphas) ?? []].flat();
+  return warnings.length ? { warnings } : {};
 }
 
 function testR2(truth: Float64Array, pred: Float64Array, t: number, test: number[]): number[] {
@@ -362,13 +379,14 @@ export async function compareProbes(input: {
   const sparseProbe = await fit(dense, chosen.length);
   const sparseR2 = await r2Of(sparseProbe, dense, chosen.length);
   return {
-    full: { r2: fullR2, meanR2: fullMean, alpha: full.alpha },
+    full: { r2: fullR2, meanR2: fullMean, alpha: full.alpha, ...fitWarnings(full, alphas) },
     onReconstruction: { r2: appliedR2, meanR2: mean(appliedR2), keptFraction: kept(appliedR2) },
     refitOnReconstruction: {
       r2: refitR2,
       meanR2: mean(refitR2),
       keptFraction: kept(refitR2),
       alpha: refit.alpha,
+      ...fitWarnings(refit, alphas),
     },
     topFeatures: {
       k: input.k,
@@ -377,6 +395,7 @@ export async function compareProbes(input: {
       meanR2: mean(sparseR2),
       keptFraction: kept(sparseR2),
       alpha: sparseProbe.alpha,
+      ...fitWarnings(sparseProbe, alphas),
     },
   };
 }

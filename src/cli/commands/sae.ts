@@ -150,8 +150,12 @@ export function registerSae(program: Command): void {
         ...(f.alphas ? { alphas: f.alphas } : {}),
         ...(f.typeColumn ? { typeColumn: f.typeColumn } : {}),
       });
+      const p = report.probe;
+      const fits = { full: p.full, refit: p.refitOnReconstruction, [`top-${p.topFeatures.k}`]: p.topFeatures };
+      for (const [name, fit] of Object.entries(fits))
+        for (const w of fit.warnings ?? []) console.error(`warning: ${name} probe: ${w}`);
       if (f.quiet) return;
-      const { metrics: m, probe: p } = report;
+      const m = report.metrics;
       console.log(
         `${report.store.hookName}: explained variance ${fmt(m.explainedVariance)}, mse ${m.mse.toPrecision(4)}, ` +
           `L0 ${m.l0.toFixed(1)}, dead ${(100 * m.deadFraction).toFixed(1)}%`,
