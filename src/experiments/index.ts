@@ -27,7 +27,6 @@ export {
   predictMlpProbe,
 } from './mlp.js';
 export { type MlpExperimentLayer, runMlpExperiment } from './mlp-experiment.js';
-export { type PaperSize, paperModelSize } from './models.js';
 export {
   type ExperimentName,
   type ExperimentResult,

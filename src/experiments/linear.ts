@@ -2,6 +2,8 @@
  * The experiments' bridge to src/probe: its LOO ridge, fixed-alpha ridge, prediction, alpha presets and metrics,
  * reshaped for experiments (row subsets, flat metric records). No ridge or metric maths lives here.
  */
+
+import type { ModelRef } from '../model/index.js';
 import {
   fitRidge,
   type Metrics,
@@ -131,8 +133,8 @@ export async function scoreRows(
 export function experimentAlphaGrid(
   spec: string | number[],
   d: number,
-  modelId: string,
+  model: ModelRef,
 ): { values: number[]; preset: string } {
-  const grid = resolveProbeAlphas(spec, d, modelId);
+  const grid = resolveProbeAlphas(spec, d, model);
   return { values: grid.alphas, preset: grid.preset };
 }

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadGolden } from './fixtures.js';
 import { centroidAngle, distinctByFrequency, sphericalCentroid } from './holdout.js';
-import { paperModelSize } from './models.js';
 import { newResult, toCsv, writeExperimentResult } from './output.js';
 import { paperExperimentLayer, paperFixedAlpha } from './settings.js';
 
@@ -131,23 +130,23 @@ test('distinctByFrequency orders by count, then name', () => {
   assert.deepEqual(distinctByFrequency(['b', 'a', 'c', 'a', 'b', 'd']), ['a', 'b', 'c', 'd']);
 });
 
-test("paper settings: Llama-2 sizes, the paper's layers, nearest stored layer, fixed alphas", async () => {
-  assert.equal(paperModelSize('meta-llama/Llama-2-13b-hf'), '13b');
-  assert.equal(paperModelSize('llama2_70b'), '70b');
-  assert.equal(paperModelSize('HuggingFaceTB/SmolLM2-135M'), undefined);
+test("paper settings: the paper's layers, nearest stored layer, fixed alphas (sizes: src/model/paper-models.ts)", async () => {
   const all = Array.from({ length: 80 }, (_, i) => i);
-  assert.equal(paperExperimentLayer('meta-llama/Llama-2-70b-hf', 80, all, 'holdout'), 50);
-  assert.equal(paperExperimentLayer('meta-llama/Llama-2-7b-hf', 32, all.slice(0, 32), 'mlp'), 20);
-  assert.equal(paperExperimentLayer('meta-llama/Llama-2-7b-hf', 32, [0, 8, 17, 24], 'mlp'), 17);
+  assert.equal(paperExperimentLayer('70b', 80, all, 'holdout'), 50);
+  assert.equal(paperExperimentLayer('7b', 32, all.slice(0, 32), 'mlp'), 20);
+  assert.equal(paperExperimentLayer('7b', 32, [0, 8, 17, 24], 'mlp'), 17);
   // other models: the 7B depth fraction (20/32 of 30 layers = 18.75 -> 19)
-  assert.equal(paperExperimentLayer('SmolLM2-135M', 30, all.slice(0, 30), 'pca'), 19);
-  const data = { d: 2048 } as Parameters<typeof paperFixedAlpha>[2];
-  assert.deepEqual(await paperFixedAlpha(undefined, 'Llama-2-13b-hf', data), {
+  assert.equal(paperExperimentLayer(undefined, 30, all.slice(0, 30), 'pca'), 19);
+  const data = { d: 5120 } as Parameters<typeof paperFixedAlpha>[2];
+  assert.deepEqual(await paperFixedAlpha(undefined, { id: 'Llama-2-13b-hf' }, data), {
     value: 6000,
     source: 'paper-13b',
   });
-  assert.equal((await paperFixedAlpha(undefined, 'tiny', data)).value, 1500);
-  assert.equal((await paperFixedAlpha(42, 'Llama-2-13b-hf', data)).value, 42);
+  const small = { d: 2048 } as Parameters<typeof paperFixedAlpha>[2];
+  assert.equal((await paperFixedAlpha(undefined, { id: 'tiny' }, small)).value, 1500);
+  // A 2048-wide store under a Llama-2 name is not the paper's 13B (the old regex said it was).
+  assert.equal((await paperFixedAlpha(undefined, { id: 'Llama-2-13b-hf' }, small)).value, 1500);
+  assert.equal((await paperFixedAlpha(42, { id: 'Llama-2-13b-hf' }, data)).value, 42);
 });
 
 test('newResult warns about LOO alphas at an edge of the grid, naming the row; fixed alphas and mlp rows get none', () => {

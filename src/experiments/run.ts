@@ -84,7 +84,7 @@ function pickLayers(
     }
     return requested;
   }
-  return [paperExperimentLayer(source.modelId, source.nLayers, available, experiment)];
+  return [paperExperimentLayer(source.paperSize, source.nLayers, available, experiment)];
 }
 
 function compactList(xs: number[]): string {
@@ -105,7 +105,7 @@ export async function mlpExperiment(
 ): Promise<ExperimentResult> {
   const source = await openLayerSource(store, options.hook);
   const layers = options.layers === 'all' ? source.layers : pickLayers(source, options.layers, 'mlp');
-  const alphas = experimentAlphaGrid(options.alphas ?? 'mlp-baseline', source.d, source.modelId);
+  const alphas = experimentAlphaGrid(options.alphas ?? 'mlp-baseline', source.d, source.model);
   const distance = options.distance ?? defaultDistance(source.kind, options.paperCompat);
   const rows: Row[] = [];
   const curves: Row[] = [];
@@ -223,7 +223,7 @@ export async function pcaExperiment(
 ): Promise<ExperimentResult> {
   const source = await openLayerSource(store, options.hook);
   const [layer] = pickLayers(source, options.layer === undefined ? undefined : [options.layer], 'pca');
-  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', source.d, source.modelId);
+  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', source.d, source.model);
   const distance = options.distance ?? defaultDistance(source.kind, options.paperCompat);
   options.log?.(`pca: layer ${layer}`);
   const data = await source.load(layer!);
@@ -343,7 +343,7 @@ export async function holdoutExperiment(
   options.log?.(`${which}-holdout: layer ${layer}, column ${column}`);
   const data = await source.load(layer!);
   checkSeveralGroups(which, column, data.columns[column], source.dir);
-  const alpha = await paperFixedAlpha(options.alpha, source.modelId, data, options.alphas);
+  const alpha = await paperFixedAlpha(options.alpha, source.model, data, options.alphas);
   const res = await runHoldout(data, { column, ...(values && { values }), alpha: alpha.value, distance });
   const rows: Row[] = res.groups.map((g) => ({
     group: g.group,
@@ -481,7 +481,7 @@ export async function promptsExperiment(
     if (!common.includes(l))
       throw new UserError(`layer ${l} is not in every prompt store (common layers: ${compactList(common)})`);
   }
-  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', first.d, first.modelId);
+  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', first.d, first.model);
   const distance = options.distance ?? defaultDistance(first.kind, options.paperCompat);
   const load = (prompt: string, layer: number) => byPrompt.get(prompt)!.load(layer);
   const reused = await reusableProbeRows(
@@ -514,7 +514,7 @@ export async function promptsExperiment(
   let transferLayer: number | null = null;
   if ((options.transfer ?? true) && prompts.length >= 2) {
     transferLayer =
-      options.transferLayer ?? paperExperimentLayer(first.modelId, first.nLayers, common, 'transfer');
+      options.transferLayer ?? paperExperimentLayer(first.paperSize, first.nLayers, common, 'transfer');
     if (!common.includes(transferLayer))
       throw new UserError(`transfer layer ${transferLayer} is not in every prompt store`);
     options.log?.(`prompts: transfer at layer ${transferLayer}`);

@@ -3,9 +3,9 @@
  * defaults for models and datasets the paper did not use.
  */
 import { DATASETS } from '../data/index.js';
+import { type ModelRef, type PaperSize, paperModelSize } from '../model/index.js';
 import type { LayerData } from './layer-data.js';
 import { experimentAlphaGrid, fitRidgeLoo } from './linear.js';
-import { type PaperSize, paperModelSize } from './models.js';
 import { splitRows } from './prompts.js';
 
 export type ExperimentKind = 'mlp' | 'pca' | 'holdout' | 'transfer';
@@ -26,14 +26,16 @@ const DEPTH_FRACTION: Record<ExperimentKind, number> = {
   transfer: 20 / 32,
 };
 
-/** The paper's layer for a Llama-2 model, else the same relative depth; then the nearest stored layer. */
+/**
+ * The paper's layer for a Llama-2 model (`size`, from src/model/paper-models.ts), else the same relative depth;
+ * then the nearest stored layer.
+ */
 export function paperExperimentLayer(
-  modelId: string,
+  size: PaperSize | undefined,
   nLayers: number,
   available: number[],
   kind: ExperimentKind,
 ) {
-  const size = paperModelSize(modelId);
   const wanted = size ? PAPER_LAYERS[kind][size] : Math.round(DEPTH_FRACTION[kind] * nLayers);
   let best = available[0]!;
   for (const l of available) if (Math.abs(l - wanted) < Math.abs(best - wanted)) best = l;
@@ -50,17 +52,17 @@ export const PAPER_FIXED_ALPHA: Record<PaperSize, number> = { '7b': 3000, '13b':
  */
 export async function paperFixedAlpha(
   requested: number | 'loo' | undefined,
-  modelId: string,
+  model: ModelRef,
   data: LayerData,
   alphas?: string | number[],
 ): Promise<{ value: number; source: string }> {
   if (typeof requested === 'number') return { value: requested, source: 'given' };
   if (requested === 'loo') {
-    const grid = experimentAlphaGrid(alphas ?? 'auto', data.d, modelId);
+    const grid = experimentAlphaGrid(alphas ?? 'auto', data.d, model);
     const fit = await fitRidgeLoo(data, splitRows(data).train, grid.values);
     return { value: fit.alpha, source: `loo(${grid.preset})` };
   }
-  const size = paperModelSize(modelId);
+  const size = paperModelSize(model, data.d);
   if (size) return { value: PAPER_FIXED_ALPHA[size], source: `paper-${size}` };
   return { value: (3000 * data.d) / 4096, source: 'width-scaled (3000·d/4096)' };
 }

@@ -1,5 +1,6 @@
 /** An activation store seen as a source of per-layer `LayerData` (entities read once, layers on demand). */
 import { DATASETS } from '../data/index.js';
+import { type ModelRef, type PaperSize, paperModelSize } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
@@ -8,6 +9,10 @@ import { fullHookName, type LayerData } from './layer-data.js';
 export interface LayerSource {
   dir: string;
   modelId: string;
+  /** The manifest's model (id, and config.json shape fields when recorded). */
+  model: ModelRef;
+  /** Llama-2 7B/13B/70B when the store is one's (src/model/paper-models.ts); absent otherwise. */
+  paperSize?: PaperSize;
   dataset: string;
   datasetSha: string;
   prompt: string;
@@ -49,6 +54,7 @@ export async function openLayerSource(dir: string, hook = 'resid_post'): Promise
   const targets = store.targets();
   const isTest = store.isTest();
   const paper = DATASETS[m.dataset.name];
+  const paperSize = paperModelSize(m.model, m.d);
   const extraModel = (m.extra?.['model'] ?? {}) as Record<string, unknown>;
   const recordedLayers = Number(extraModel['numLayers'] ?? extraModel['nLayers'] ?? m.extra?.['numLayers']);
   const nLayers =
@@ -60,6 +66,8 @@ export async function openLayerSource(dir: string, hook = 'resid_post'): Promise
   return {
     dir: store.dir,
     modelId: m.model.id,
+    model: m.model,
+    ...(paperSize && { paperSize }),
     dataset: m.dataset.name,
     datasetSha: m.dataset.sha256,
     prompt: m.prompt.name,

@@ -14,7 +14,7 @@ export interface SegmentSource {
 }
 
 export interface AssembleManifest {
-  model: { id: string; configHash?: string };
+  model: { id: string; configHash?: string; config?: Record<string, unknown> };
   prompt: string;
   promptText?: string;
   layers: number[];

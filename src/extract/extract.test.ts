@@ -54,6 +54,12 @@ test('the store holds the last entity token of every layer, with its input ids a
   assert.equal(m.dataset.name, 'world_place');
   assert.equal(m.model.id, modelDir);
   assert.match(m.model.configHash ?? '', /^[0-9a-f]{64}$/);
+  // The shape fields that say which model it is (src/model/paper-models.ts), copied from config.json.
+  const config = JSON.parse(await readFile(join(modelDir, 'config.json'), 'utf8'));
+  assert.equal(m.model.config?.['model_type'], 'llama');
+  assert.equal(m.model.config?.['hidden_size'], config.hidden_size);
+  assert.equal(m.model.config?.['num_hidden_layers'], 3);
+  assert.equal(m.model.config?.['rms_norm_eps'], undefined, 'only the shape fields');
   const entities = await store.entities();
   const tok = model.tokenizer as ModelTokenizer;
   const seqs: number[][] = [];

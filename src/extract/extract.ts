@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset, subsetDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { type Device, loadModel, sourceOptions } from '../model/index.js';
+import { type Device, loadModel, paperShapeOf, sourceOptions } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
@@ -144,6 +144,8 @@ export function defaultBatchSize(spec: { nLayers: number; dModel: number; dMlp: 
 }
 
 interface Plan {
+  /** The config.json fields that say which model it is (src/model/paper-models.ts), for the manifest. */
+  modelShape: Record<string, unknown>;
   /** The selected rows of the dataset (all of it without --limit / --sample). */
   dataset: EntityDataset;
   /** Rows of the whole dataset file. */
@@ -395,6 +397,7 @@ async function makePlan(
     ...(maxId !== undefined ? { maxId } : {}),
     paperCompat,
     rendered,
+    modelShape: paperShapeOf(model.config),
   };
 }
 
@@ -606,7 +609,12 @@ async function finish(
       // A shard of an int8 job keeps the fp16 values; merge quantises over all rows, like a single run.
       dtype: pendingInt8 ? 'f16' : plan.dtype,
       manifest: {
-        model: { id: String(plan.key['model']), configHash: String(plan.key['configHash']) },
+        model: {
+          id: String(plan.key['model']),
+          configHash: String(plan.key['configHash']),
+          // Which model it is, by shape (src/model/paper-models.ts), for the paper's grids and layers downstream.
+          ...(Object.keys(plan.modelShape).length && { config: plan.modelShape }),
+        },
         prompt: String(plan.key['prompt']),
         promptText: getPrompt(plan.dataset, String(plan.key['prompt'])).prefix,
         layers: plan.layers,

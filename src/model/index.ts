@@ -24,6 +24,8 @@ export { openCheckpoint } from './checkpoint.js';
 export type { EditInfo, EngineOptions, HookEdit, RunOptions } from './hooked-model.js';
 export { HookedModel, layerBytes } from './hooked-model.js';
 export type { HookKind, ParsedHook } from './hooks.js';
+export type { ModelRef, PaperSize } from './paper-models.js';
+export { PAPER_SHAPE_KEYS, paperModelSize, paperShapeOf } from './paper-models.js';
 export { hookNames, parseHook } from './hooks.js';
 export type { DownloadProgress, HubRef, ResolveOptions, SnapshotPlan, SourceOptions } from './hub.js';
 export {

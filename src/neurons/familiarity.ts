@@ -316,7 +316,7 @@ export async function familiarityProbe(
   const isTest = store.isTest();
   const mode: DistanceMode =
     m.dataset.kind === 'time' ? 'absolute' : options.paperCompat ? 'haversine-swapped' : 'haversine';
-  const alphas = resolveAlphas(options.alphas, m.d, m.model.id).alphas;
+  const alphas = resolveAlphas(options.alphas, m.d, m.model).alphas;
   const rowsWhere = (keep: (i: number) => boolean) => [...Array(n).keys()].filter(keep);
   const out: FamiliarityProbeRow[] = [];
   for (const q of options.filterQuantiles ?? [0, 0.25, 0.5, 0.75]) {

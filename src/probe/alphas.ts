@@ -2,6 +2,7 @@
  * Ridge penalty grids (docs/method.md#probes, #mlp, #paper-compat). The paper's grids are 12 log-spaced values; the project default
  * stretches the 7B grid with the model width so that other models get a comparable range.
  */
+import { type ModelRef, paperModelSize } from '../model/index.js';
 import { UserError } from '../util/errors.js';
 
 /** numpy.logspace(start, stop, num): 10 ** linspace(start, stop, num), the last point exactly 10 ** stop. */
@@ -46,11 +47,14 @@ const SHORT_NAMES: Record<string, string> = {
   '70b': 'llama-2-70b',
 };
 
-/** The paper's grid for the paper's models (by model id), otherwise the width-scaled default. */
-export function autoPreset(modelId: string): string {
-  if (modelId.startsWith('surface:')) return 'surface';
-  const m = /llama-2-(7|13|70)b/i.exec(modelId);
-  return m ? `llama-2-${m[1]}b` : 'default';
+/**
+ * The paper's grid for the paper's models (Llama-2 7B/13B/70B by config.json shape, src/model/paper-models.ts;
+ * `d` is the stored width), otherwise the width-scaled default.
+ */
+export function autoPreset(model: ModelRef, d: number): string {
+  if (model.id.startsWith('surface:')) return 'surface';
+  const size = paperModelSize(model, d);
+  return size ? `llama-2-${size}` : 'default';
 }
 
 export interface AlphaGrid {
@@ -63,11 +67,11 @@ export interface AlphaGrid {
  * Resolves `--alphas`: `auto` (default), a preset name (llama-2-7b|13b|70b, 7b|13b|70b, mlp-baseline, default),
  * `logspace:START:STOP:NUM`, or a comma-separated list of positive numbers.
  */
-export function resolveAlphas(spec: string | number[] | undefined, d: number, modelId: string): AlphaGrid {
+export function resolveAlphas(spec: string | number[] | undefined, d: number, model: ModelRef): AlphaGrid {
   if (Array.isArray(spec)) return { alphas: checkList(spec, spec.join(',')), preset: 'list' };
   const text = (spec ?? 'auto').trim();
   if (text === 'auto') {
-    const name = autoPreset(modelId);
+    const name = autoPreset(model, d);
     return { alphas: ALPHA_PRESETS[name]!.grid(d), preset: `auto:${name}` };
   }
   const name = SHORT_NAMES[text] ?? text;

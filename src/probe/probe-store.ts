@@ -200,7 +200,7 @@ export async function probeStore(
   const cv = options.cv ?? 'loo';
   const hook = resolveHook(options.hook, store);
   const layers = resolveLayers(options.layers, store);
-  const grid = resolveAlphas(options.alphas, m.d, m.model.id);
+  const grid = resolveAlphas(options.alphas, m.d, m.model);
   if (cv === 'none' && grid.alphas.length !== 1) {
     throw new UserError(
       `--cv none fits one fixed alpha; give exactly one with --alphas (got ${grid.alphas.length})`,

@@ -180,7 +180,7 @@ export async function analyseFeatures(o: AnalyseOptions): Promise<FeatureReport>
     targets,
     t,
     isTest: store.isTest(),
-    alphas: resolveAlphas(o.alphas, m.d, m.model.id).alphas,
+    alphas: resolveAlphas(o.alphas, m.d, m.model).alphas,
     k: o.probeK ?? 8,
   });
   const report: FeatureReport = {

@@ -7,7 +7,8 @@ export const ENTITIES_FILE = 'entities.jsonl';
 
 export interface StoreManifest {
   formatVersion: 1;
-  model: { id: string; configHash?: string };
+  /** config: the config.json fields that say which model it is (src/model/paper-models.ts), when recorded. */
+  model: { id: string; configHash?: string; config?: Record<string, unknown> };
   dataset: { name: string; sha256: string; kind: 'space' | 'time'; targetNames: string[] };
   prompt: { name: string; text?: string };
   /** Hook suffixes stored per layer, e.g. ['hook_resid_post'] (TransformerLens names). */
@@ -73,6 +74,7 @@ function checkInput(m: Record<string, unknown>, check: Check): void {
   check(isObject(model) && typeof model['id'] === 'string' && model['id'] !== '', 'model.id');
   if (isObject(model) && model['configHash'] !== undefined)
     check(typeof model['configHash'] === 'string', 'model.configHash');
+  if (isObject(model) && model['config'] !== undefined) check(isObject(model['config']), 'model.config');
   const ds = m['dataset'];
   check(isObject(ds), 'dataset');
   if (isObject(ds)) {

@@ -151,7 +151,11 @@ export function registerSae(program: Command): void {
         ...(f.typeColumn ? { typeColumn: f.typeColumn } : {}),
       });
       const p = report.probe;
-      const fits = { full: p.full, refit: p.refitOnReconstruction, [`top-${p.topFeatures.k}`]: p.topFeatures };
+      const fits = {
+        full: p.full,
+        refit: p.refitOnReconstruction,
+        [`top-${p.topFeatures.k}`]: p.topFeatures,
+      };
       for (const [name, fit] of Object.entries(fits))
         for (const w of fit.warnings ?? []) console.error(`warning: ${name} probe: ${w}`);
       if (f.quiet) return;
