@@ -50,7 +50,6 @@ export {
 export {
   calendarYear,
   calendarYearOffset,
-  yearText,
   DATASETS,
   type HoldoutSpec,
   isPaperDataset,
@@ -61,6 +60,7 @@ export {
   type TargetSource,
   type TimeTargetUnit,
   timeTargetUnit,
+  yearText,
 } from './registry.js';
 export {
   describeSelection,

@@ -24,8 +24,6 @@ export { openCheckpoint } from './checkpoint.js';
 export type { EditInfo, EngineOptions, HookEdit, RunOptions } from './hooked-model.js';
 export { HookedModel, layerBytes } from './hooked-model.js';
 export type { HookKind, ParsedHook } from './hooks.js';
-export type { ModelRef, PaperSize } from './paper-models.js';
-export { PAPER_SHAPE_KEYS, paperModelSize, paperShapeOf } from './paper-models.js';
 export { hookNames, parseHook } from './hooks.js';
 export type { DownloadProgress, HubRef, ResolveOptions, SnapshotPlan, SourceOptions } from './hub.js';
 export {
@@ -44,6 +42,8 @@ export type { MemoryOptions, ModelInfo } from './info.js';
 export { estimateExtractionMemory, formatModelInfo, modelInfo, usedParameterCount } from './info.js';
 export type { LoadModelOptions } from './load.js';
 export { inspectCheckpoint, loadModel } from './load.js';
+export type { ModelRef, PaperSize } from './paper-models.js';
+export { PAPER_SHAPE_KEYS, paperModelSize, paperShapeOf } from './paper-models.js';
 export type {
   Activation,
   Architecture,

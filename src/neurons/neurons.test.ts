@@ -14,8 +14,8 @@ import {
   paperProbeLayers,
   probeCosineSearch,
   projectionCorrelations,
-  residualRows,
   readProbeDirections,
+  residualRows,
   singleNeuronStats,
   storeActivations,
   type WeightType,
@@ -178,7 +178,9 @@ describe('correlation search: non-finite activations', () => {
         );
         for (const h of got) close(h.corr, golden.corr[`1/${w}/lon`]![h.neuron]!, 2e-6, `${w} ρ`);
       }
-      const nanTarget = [{ name: 'lon', values: Float64Array.from(features[0]!.values, (v, i) => (i === 2 ? Number.NaN : v)) }];
+      const nanTarget = [
+        { name: 'lon', values: Float64Array.from(features[0]!.values, (v, i) => (i === 2 ? Number.NaN : v)) },
+      ];
       await assert.rejects(
         correlationSearch({ spec, source: checkpoint }, store, nanTarget, { topK: 5 }),
         /target lon of row 2 is NaN/,

@@ -104,7 +104,8 @@ function sameScores(actual: Scores | undefined, expected: Scores, what: string) 
   assert.ok(actual, what);
   assert.equal(actual.n, expected.n, `${what}: rows`);
   near(actual.r2, expected.r2, 1e-6, `${what} R²`);
-  expected.r2PerTarget.forEach((v, j) => near(actual.r2PerTarget[j], v, 1e-6, `${what} R²[${j}]`));
+  for (const [j, v] of expected.r2PerTarget.entries())
+    near(actual.r2PerTarget[j], v, 1e-6, `${what} R²[${j}]`);
   near(actual.mae, expected.mae, 1e-6, `${what} MAE`);
   if (expected.haversineMaeKm !== undefined)
     near(actual.haversineMaeKm, expected.haversineMaeKm, 1e-6, `${what} km`);

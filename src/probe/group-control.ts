@@ -98,7 +98,10 @@ export function planGroups(
   const index = new Map<string, number>();
   const group = Int32Array.from(keys, (k) => {
     let g = index.get(k);
-    if (g === undefined) index.set(k, (g = index.size));
+    if (g === undefined) {
+      g = index.size;
+      index.set(k, g);
+    }
     return g;
   });
   const G = index.size;
