@@ -1,7 +1,7 @@
 /** What `spacetime-lens model info` shows: the normalised architecture, sizes and a peak-memory estimate. */
 import type { Checkpoint } from './checkpoint.js';
 import { layerBytes } from './hooked-model.js';
-import type { ModelSpec } from './spec.js';
+import { layerTensorNames, type ModelSpec } from './spec.js';
 
 export interface ModelInfo {
   dir: string;
@@ -67,11 +67,9 @@ export function estimateExtractionMemory(
 /** Parameters the engine uses (legacy buffers such as GPT-2's attn.bias masks are not parameters). */
 export function usedParameterCount(spec: ModelSpec, checkpoint: Checkpoint): number {
   const { names } = spec;
-  const used = new Set<string>([names.embed, names.finalNorm, names.unembed]);
-  for (const n of [names.posEmbed, names.finalNormBias, names.unembedBias]) if (n) used.add(n);
-  for (let l = 0; l < spec.nLayers; l++) {
-    for (const n of Object.values(names.layer(l))) if (typeof n === 'string') used.add(n);
-  }
+  const used = new Set<string>([names.embed, names.unembed]);
+  for (const n of [names.finalNorm, names.posEmbed, names.finalNormBias, names.unembedBias]) if (n) used.add(n);
+  for (let l = 0; l < spec.nLayers; l++) for (const n of layerTensorNames(spec, l)) used.add(n);
   let total = 0;
   for (const n of used) {
     if (checkpoint.has(n)) total += checkpoint.info(n).shape.reduce((a, b) => a * b, 1);
