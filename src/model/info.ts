@@ -68,7 +68,8 @@ export function estimateExtractionMemory(
 export function usedParameterCount(spec: ModelSpec, checkpoint: Checkpoint): number {
   const { names } = spec;
   const used = new Set<string>([names.embed, names.unembed]);
-  for (const n of [names.finalNorm, names.posEmbed, names.finalNormBias, names.unembedBias]) if (n) used.add(n);
+  for (const n of [names.finalNorm, names.posEmbed, names.finalNormBias, names.unembedBias])
+    if (n) used.add(n);
   for (let l = 0; l < spec.nLayers; l++) for (const n of layerTensorNames(spec, l)) used.add(n);
   let total = 0;
   for (const n of used) {
