@@ -1,5 +1,7 @@
 // Public surface of the neurons / interventions / familiarity area (docs/neurons.md). The lead re-exports it from
 // src/experiments/index.ts.
+export type { ExpertRoutingOptions } from './experts.js';
+export { EXPERT_WEIGHTS_HOOK, equalCountBins, expertLayers, expertRouting, topExperts } from './experts.js';
 export type { FamiliarityProbeRow, FamiliarityScore, FamiliarityTemplate } from './familiarity.js';
 export {
   answerOf,
