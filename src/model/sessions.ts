@@ -13,7 +13,9 @@ import {
   type GraphFlags,
   type KvMode,
   type MlpPart,
+  expertGraph,
   mlpGraph,
+  routerGraph,
   unembedGraph,
 } from './graphs.js';
 import { expectOnDevice, gatherGraph, uploadGraph } from './resident.js';
@@ -30,7 +32,9 @@ export type SessionKind =
   | 'unembed'
   | 'upload_f32'
   | 'upload_f16'
-  | 'gather';
+  | 'gather'
+  | 'moe_router'
+  | 'moe_expert';
 
 /** Outputs that stay in device memory in resident mode (everything else comes back to the host). */
 const GPU_OUTPUTS: Partial<Record<SessionKind, string[]>> = {
@@ -114,6 +118,10 @@ export class EngineSessions {
             return uploadGraph(kind === 'upload_f16');
           case 'gather':
             return gatherGraph();
+          case 'moe_router':
+            return routerGraph(this.spec, this.flags);
+          case 'moe_expert':
+            return expertGraph(this.spec, this.flags);
           default:
             return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
         }
