@@ -1,11 +1,12 @@
 /**
- * Dedicated figures and tables for the result files of `experiment`, `neurons`, `intervene` and `familiarity`
+ * Dedicated figures and tables for the result files of `experiment`, `neurons`, `experts`, `intervene` and `familiarity`
  * (schema `spacetime-lens/experiment@1`), drawn the way the paper draws them (docs/method.md#mlp, #pca,
  * #block-holdout, #entity-holdout, #prompt-experiments, #neurons, #interventions, #familiarity). Results of the same
  * experiment for several datasets and models share one figure: one panel per dataset, one colour per model.
  */
 
 import type { DepthOf, ExperimentDoc, ExpSection } from './experiment-common.js';
+import { expertsSection } from './experiment-experts.js';
 import { familiaritySection } from './experiment-familiarity.js';
 import { holdoutSection } from './experiment-holdout.js';
 import { interveneSection } from './experiment-intervene.js';
@@ -39,6 +40,7 @@ export function experimentSections(
     holdoutSection(docs, 'entity'),
     pcaSection(docs),
     neuronsSection(docs),
+    expertsSection(docs),
     interveneSection(docs),
     familiaritySection(docs),
   ].filter((s): s is ExpSection => s !== undefined);
@@ -52,6 +54,7 @@ export const KNOWN_EXPERIMENTS = new Set([
   'entity-holdout',
   'pca',
   'neurons',
+  'experts',
   'intervene',
   'familiarity',
 ]);
