@@ -50,7 +50,7 @@ const BLOCK_KIND: Record<string, HookKind> = {
 
 /** Whether block l's MLP is a mixture of experts. */
 export function isSparseLayer(spec: ModelSpec, layer: number): boolean {
-  return spec.moe !== undefined && spec.moe.sparseLayer(layer);
+  return spec.moe?.sparseLayer(layer) ?? false;
 }
 
 /** Every hook name a model offers. */

@@ -8,10 +8,10 @@ import { ort } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import type { Feeds } from './engine-context.js';
 import {
-  maxLayerParameterCount,
   type ModelSpec,
   type MoeNames,
   type MoeSpec,
+  maxLayerParameterCount,
   type WeightSource,
 } from './spec.js';
 

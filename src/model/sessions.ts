@@ -9,11 +9,11 @@ import { sessionError, webGpuRunError } from './device-errors.js';
 import type { Feeds } from './engine-context.js';
 import {
   attentionGraph,
+  expertGraph,
   finalNormGraph,
   type GraphFlags,
   type KvMode,
   type MlpPart,
-  expertGraph,
   mlpGraph,
   routerGraph,
   unembedGraph,
