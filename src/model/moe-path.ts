@@ -61,10 +61,12 @@ export async function moeMlp(
   const { nExperts: E, topK: k } = moe;
   const N = batch.B * batch.T;
   const routerFetch = ['h', 'probs', ...(moe.dShared ? ['shared_out'] : [])];
-  const router = await sessions.exec(
+  const routerWeights = { ...weights.mlp, ...weights.moe!.router };
+  const router = await sessions.run(
     'moe_router',
-    { ...weights.mlp, ...weights.moe!.router, x: new ort.Tensor('float32', x, [N, d]) },
+    { ...routerWeights, x: new ort.Tensor('float32', x, [N, d]) },
     routerFetch,
+    { l, weights: routerWeights },
   );
   const h = router['h']!.data as Float32Array;
   const probs = hook('mlp.hook_expert_weights', router['probs']!.data as Float32Array, E);
@@ -81,13 +83,14 @@ export async function moeMlp(
       xe.set(h.subarray(row * d, row * d + d), j * d);
       we[j] = routed.weights[slot]!;
     });
-    const y = (
-      await sessions.exec('moe_expert', {
-        ...weights.moe!.experts[e]!,
-        x: new ort.Tensor('float32', xe, [n, d]),
-        weight: new ort.Tensor('float32', we, [n, 1]),
-      })
-    )['y']!.data as Float32Array;
+    const expert = weights.moe!.experts[e]!;
+    const feeds = {
+      ...expert,
+      x: new ort.Tensor('float32', xe, [n, d]),
+      weight: new ort.Tensor('float32', we, [n, 1]),
+    };
+    const y = (await sessions.run('moe_expert', feeds, undefined, { l, weights: expert, part: e }))['y']!
+      .data as Float32Array;
     slots.forEach((slot, j) => {
       const at = Math.floor(slot / k) * d;
       for (let c = 0; c < d; c++) out[at + c]! += y[j * d + c]!;
