@@ -17,6 +17,10 @@ Semantics written out (per transformers):
   norm_topk_prob). Output = sum over the chosen experts of weight * down(silu(gate(h)) * up(h)). Every token's gap
   between its k-th and (k+1)-th probability is checked to be > 1e-3 (seeds are skipped until it is), so float32 and
   float64 routing cannot disagree on these fixtures.
+- Conditioning: seeds are also skipped while some row of some hook moves by 3e-6 or more (relative to that row's
+  max) when every weight is scaled by 1 + u, u uniform in +-2^-24 (float32 rounding; the worst of 4 draws): a random
+  model that amplifies rounding that much spends the tests' 1e-5 per-row budget (shared-prefix.test.ts) on the
+  fixture, not the engine. Only qwen2-moe-f32's first seed (4.5e-6) is skipped; the chosen ones are at most 2.7e-6.
 - Qwen2-MoE: plus sigmoid(shared_expert_gate(h)) * shared_expert(h); a layer is sparse when it is not in
   mlp_only_layers and (layer + 1) % decoder_sparse_step == 0, else a dense MLP of intermediate_size. q/k/v biases.
 - Qwen3-MoE: Qwen3's attention (q_norm/k_norm per head), the same sparse-layer rule, no shared expert.
@@ -449,6 +453,27 @@ def models():
         feats
 
 
+def sensitivity(cfg, W, dtype):
+    """Largest per-row relative change of any hook of the three sequences when the weights get f32-rounding noise."""
+    g = torch.Generator().manual_seed(7)
+    base = [forward(cfg, W, ids, dtype) for ids in SEQS]
+    worst = 0.0
+    for _ in range(NOISE_DRAWS):
+        noisy = {k: v * (1 + (torch.rand(v.shape, generator=g) * 2 - 1) * 2.0 ** -24) for k, v in W.items()}
+        for ids, ref in zip(SEQS, base):
+            moved = forward(cfg, noisy, ids, dtype)
+            for k, v in ref.items():
+                if k.endswith("hook_expert_indices"):
+                    continue
+                rows, other = v.reshape(v.shape[0], -1), moved[k].reshape(v.shape[0], -1)
+                scale = rows.abs().amax(1).clamp_min(1e-30)
+                worst = max(worst, float(((other - rows).abs().amax(1) / scale).max()))
+    return worst
+
+
+NOISE_DRAWS = 4
+
+
 def rel(a, b):
     return float((a - b).abs().max() / b.abs().max())
 
@@ -478,7 +503,8 @@ def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "test", "fixtures",
                                                                  "engine")
     for idx, (name, cfg, dtype, shards, fused, feats) in enumerate(models()):
-        # Seeds 3000 + 100 * index + attempt: the first attempt whose routing has no near-tie at a top-k boundary.
+        # Seeds 3000 + 100 * index + attempt: the first attempt whose routing has no near-tie at a top-k boundary
+        # and whose forward is well conditioned (module docstring).
         for attempt in range(100):
             g = torch.Generator().manual_seed(3000 + 100 * idx + attempt)
             W = weights(cfg, g, fused)
@@ -488,10 +514,10 @@ def main():
             for i, ids in enumerate(SEQS):
                 for k, v in forward(cfg, Wr, ids, dtype, gaps=gaps).items():
                     gold[f"s{i}.{k}"] = v
-            if not gaps or min(gaps) > 1e-3:
+            if (not gaps or min(gaps) > 1e-3) and sensitivity(cfg, Wr, dtype) < 3e-6:
                 break
         else:
-            raise SystemExit(f"{name}: no seed without near-ties")
+            raise SystemExit(f"{name}: no seed without near-ties and ill conditioning")
         write_model(os.path.join(out_dir, name), cfg, W, dtype, shards)
         ablations = {}
         for feat in feats:
