@@ -131,7 +131,8 @@ for (const [name, bound] of Object.entries(F16_BOUNDS)) {
           const mine = out
             .get(hook)!
             .subarray(i * maxLen * width, (i * maxLen + sequences[i]!.length) * width);
-          if (hook.endsWith('hook_expert_indices')) assert.deepEqual(Array.from(mine), Array.from(data), hook);
+          if (hook.endsWith('hook_expert_indices'))
+            assert.deepEqual(Array.from(mine), Array.from(data), hook);
           else worst = Math.max(worst, relError(mine, data));
         }
       }
