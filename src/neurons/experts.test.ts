@@ -4,10 +4,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createStore, hookName, openStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 import { expertRouting } from './experts.js';
+import { worldPlaceStore } from './store.test-util.js';
 
 interface Golden {
   n: number;
@@ -31,38 +32,20 @@ const golden = JSON.parse(
 const scratch = mkdtempSync(join(tmpdir(), 'stl-experts-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function makeStore(dir: string, hook: string) {
-  const { n, experts: E, probs } = golden;
-  const writer = createStore(
+function makeStore(dir: string, hook: string) {
+  const { experts: E, probs } = golden;
+  const entities = golden.longitude.map((lon, i) => ({
+    is_test: false,
+    target: [lon, golden.latitude[i]!] as [number, number],
+  }));
+  return worldPlaceStore(
     dir,
-    {
-      formatVersion: 1,
-      model: { id: 'tiny-moe' },
-      dataset: {
-        name: 'world_place',
-        sha256: '0'.repeat(64),
-        kind: 'space',
-        targetNames: ['longitude', 'latitude'],
-      },
-      prompt: { name: 'empty' },
-      hooks: [hook],
-      layers: probs.map((_, l) => l),
-      dtype: 'f32',
-      n,
-      d: E,
-      aggregation: 'last',
-      toolVersion: 'test',
-      createdAt: new Date(0).toISOString(),
-    },
-    Array.from({ length: n }, (_, i) => ({
-      name: `e${i}`,
-      is_test: false,
-      target: [golden.longitude[i]!, golden.latitude[i]!],
-    })),
+    'tiny-moe',
+    hook,
+    E,
+    entities,
+    probs.map((p) => Float32Array.from(p)),
   );
-  for (const [l, p] of probs.entries()) await writer.write(hookName(l, hook), Float32Array.from(p), n, E);
-  await writer.finish();
-  return openStore(dir);
 }
 
 const close = (a: number, b: number, tol: number, what: string) =>
