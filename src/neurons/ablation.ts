@@ -179,8 +179,10 @@ function verdict(o: AblationOptions, head: AblationSummaryRow, k: number, n: num
     `${n} random ${k}-D subspaces ${head.randomMin.toPrecision(3)}–${head.randomMax.toPrecision(3)}`;
   if (!n)
     return `${what}: mean KL of the ${head.readout} answers ${head.probe.toPrecision(3)} nats (no random control).`;
+  const floor =
+    n < 19 ? ` (with ${n} random subspaces the rank p cannot go below ${(1 / (n + 1)).toFixed(2)})` : '';
   if (head.exceeds)
-    return `${what} changes the model's ${head.readout} answers more than every random subspace (${nums}; rank p = ${head.p.toFixed(2)}): the model uses this direction.`;
+    return `${what} changes the model's ${head.readout} answers more than every random subspace (${nums}; rank p = ${head.p.toFixed(2)}${floor}): the model uses this direction.`;
   return (
     `${what} changes the model's ${head.readout} answers no more than random subspaces do (${nums}): ` +
     `the probe decodes ${o.label} from a direction the model's answers do not use at this layer.`

@@ -84,7 +84,9 @@ describe('causal edits against PyTorch float64 (planted 2-layer Llama)', () => {
               `prompt ${pi} layer ${layer} edit ${e} cand ${k}: ${lp[k]} vs ${want}`,
             );
           });
-          (c['firstProbs'] as number[]).forEach((want, k) => assert.ok(Math.abs(fp[k]! - want) < 2e-5));
+          (c['firstProbs'] as number[]).forEach((want, k) => {
+            assert.ok(Math.abs(fp[k]! - want) < 2e-5);
+          });
           const top = (kind === 'project' ? all.top : s.top)[e]!;
           assert.equal(top.id, (c['top'] as { id: number }).id);
           const ex = expectedAnswer(READOUT, lp);

@@ -196,4 +196,32 @@ describe('the alpha sweep with a tokenizer', () => {
       );
     }
   });
+
+  test('random directions: a band of equal-norm twins; the probe shift is re-read from the edited stream', async () => {
+    const dirn = direction(model.spec.dModel, 33, 2.5);
+    const { rows } = await interveneSweep(model, ['Paris is in the country of'], {
+      layer: 1,
+      direction: dirn,
+      alphas: [-3, 0, 3],
+      unit: 'target',
+      candidates: ['France', 'Germany'],
+      maxNewTokens: 1,
+      randomDirections: 4,
+      seed: 5,
+    });
+    for (const r of rows) {
+      // unit target: the probe re-reads alpha train std (alpha * y_scale target units), float32 stream
+      assert.ok(Math.abs(r.probeShift - r.alpha * 2.5) < 1e-3 * (1 + Math.abs(r.alpha)), `${r.probeShift}`);
+      const band = r.random!;
+      assert.equal(band.directions.length, 4);
+      // orthogonal to w: the probe does not see the twins
+      assert.ok(Math.max(Math.abs(band.probeShift.min), Math.abs(band.probeShift.max)) < 1e-3);
+      band.logProb.forEach((b, c) => {
+        assert.ok(b.min <= b.mean + 1e-9 && b.mean <= b.max + 1e-9);
+        if (r.alpha === 0)
+          assert.ok(Math.abs(b.max - r.candidates[c]!.logProb) < 1e-6 && b.max - b.min < 1e-6);
+      });
+      if (r.alpha !== 0) assert.ok(band.logProb[0]!.max - band.logProb[0]!.min > 1e-6, 'the twins differ');
+    }
+  });
 });

@@ -319,3 +319,44 @@ export function sideEffectCells(
   }
   return cells;
 }
+
+/** Per (direction, measure, amount): the probe's entity-mean Δ beside the min / mean / max of its random twins'. */
+export function doseResponse(
+  effects: PatchEffect[],
+  measures: string[],
+  nRandom: number,
+): {
+  direction: string;
+  measure: string;
+  amount: number;
+  probe: number;
+  randomMin: number;
+  randomMean: number;
+  randomMax: number;
+}[] {
+  const meanOf = (xs: number[]) => {
+    const f = xs.filter(Number.isFinite);
+    return f.length ? f.reduce((s, x) => s + x, 0) / f.length : Number.NaN;
+  };
+  const out = [];
+  const keys = [...new Set(effects.map((e) => `${e.direction}\u0000${e.amount}`))];
+  for (const key of keys) {
+    const [direction, a] = key.split('\u0000') as [string, string];
+    const amount = Number(a);
+    const mine = effects.filter((e) => e.direction === direction && e.amount === amount);
+    for (const [i, measure] of measures.entries()) {
+      const by = (s: number) => meanOf(mine.filter((e) => e.source === s).map((e) => e.deltas[i]!));
+      const rand = Array.from({ length: nRandom }, (_, s) => by(s)).filter(Number.isFinite);
+      out.push({
+        direction,
+        measure,
+        amount,
+        probe: by(-1),
+        randomMin: rand.length ? Math.min(...rand) : Number.NaN,
+        randomMean: meanOf(rand),
+        randomMax: rand.length ? Math.max(...rand) : Number.NaN,
+      });
+    }
+  }
+  return out.sort((x, y) => x.amount - y.amount);
+}
