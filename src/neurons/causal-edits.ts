@@ -123,6 +123,15 @@ export async function scoreUnderEdits(
     throw new UserError(`layer ${site.layer} is outside 0..${model.spec.nLayers - 1}`);
   if (prompt.editPosition < 0 || prompt.editPosition >= ids.length)
     throw new UserError(`edit position ${prompt.editPosition} is outside the prompt (${ids.length} tokens)`);
+  if (
+    site.positions === 'entity' &&
+    site.layer === model.spec.nLayers - 1 &&
+    prompt.editPosition < ids.length - 1
+  )
+    throw new UserError(
+      `an edit of only token ${prompt.editPosition} at the last layer (${site.layer}) cannot reach the answer after ` +
+        `token ${ids.length - 1}: edit an earlier layer, or every position`,
+    );
   for (const e of edits) {
     const bad =
       (e.kind === 'add' && e.vector.length !== d) ||
@@ -130,7 +139,26 @@ export async function scoreUnderEdits(
     if (bad) throw new UserError(`an edit vector does not have d_model = ${d} values`);
   }
   const K = candidates.length;
-  const perEdit = Math.max(1, K);
+  // Distinct proper prefixes of the candidates (a trie; node 0 = the prompt alone): one sequence each, whose last
+  // position's logits give log P of the next candidate token. Σ over a candidate's tokens = its teacher-forced
+  // log-probability, and only one row of logits per sequence is ever made.
+  const nodes: number[][] = [[]];
+  const nodeOf = new Map<string, number>([['', 0]]);
+  const steps = candidates.map((c) =>
+    c.map((id, k) => {
+      const key = c.slice(0, k).join(',');
+      let node = nodeOf.get(key);
+      if (node === undefined) {
+        node = nodes.length;
+        nodeOf.set(key, node);
+        nodes.push(c.slice(0, k));
+      }
+      return { node, id };
+    }),
+  );
+  const wanted = nodes.map(() => new Set<number>());
+  for (const c of steps) for (const { node, id } of c) wanted[node]!.add(id);
+  const perEdit = nodes.length;
   const read = options.read;
   const out: EditedScores = {
     logProbs: edits.map(() => new Float64Array(K)),
@@ -142,14 +170,15 @@ export async function scoreUnderEdits(
     }),
     relativeChange: new Float64Array(edits.length),
   };
-  const seqLen = ids.length + Math.max(0, ...candidates.map((c) => c.length));
+  const seqLen = ids.length + Math.max(0, ...nodes.map((n) => n.length));
   const editsPerRun = Math.max(1, Math.floor((options.maxTokens ?? 16384) / (perEdit * seqLen)));
   const hook = `blocks.${site.layer}.hook_resid_post`;
-  const p = ids.length - 1; // the last prompt position: its logits are the next-token distribution
   for (let from = 0; from < edits.length; from += editsPerRun) {
     const group = edits.slice(from, from + editsPerRun);
-    const seqs = group.flatMap(() => (K ? candidates.map((c) => [...ids, ...c]) : [ids]));
+    const seqs = group.flatMap(() => nodes.map((n) => [...ids, ...n]));
     const change = group.map(() => ({ sum: 0, rows: 0 }));
+    /** [edit in group][node]: token id -> log P at that node. */
+    const lp = group.map(() => nodes.map(() => new Map<number, number>()));
     const runEdits: HookEdit[] = [
       ...(options.extraEdits ?? []),
       {
@@ -196,31 +225,39 @@ export async function scoreUnderEdits(
     runEdits.push({
       hook: 'logits',
       apply(value, info) {
+        // one row per sequence: the kept (last) position
         info.sequences.forEach((s, b) => {
-          const e = from + Math.floor(s / perEdit);
-          const c = s % perEdit;
-          const base = b * info.rowsPerSequence;
-          if (c === 0) {
-            const row = (base + p) * V;
-            let best = 0;
-            for (let i = 1; i < V; i++) if (value[row + i]! > value[row + best]!) best = i;
-            out.top[e] = { id: best, prob: Math.exp(logSoftmaxAt(value, row, V, best)) };
-          }
-          if (!K) return;
-          let sum = 0;
-          candidates[c]!.forEach((id, k) => {
-            const lp = logSoftmaxAt(value, (base + p + k) * V, V, id);
-            if (k === 0) out.firstProbs[e]![c] = Math.exp(lp);
-            sum += lp;
-          });
-          out.logProbs[e]![c] = sum;
+          const g = Math.floor(s / perEdit);
+          const node = s % perEdit;
+          const row = b * V;
+          let best = 0;
+          for (let i = 1; i < V; i++) if (value[row + i]! > value[row + best]!) best = i;
+          let z = 0;
+          for (let i = 0; i < V; i++) z += Math.exp(value[row + i]! - value[row + best]!);
+          const logZ = value[row + best]! + Math.log(z);
+          if (node === 0) out.top[from + g] = { id: best, prob: Math.exp(value[row + best]! - logZ) };
+          for (const id of wanted[node]!) lp[g]![node]!.set(id, value[row + id]! - logZ);
         });
       },
     });
     // Capturing the final norm makes the run go to the end; the logits are only seen by the edit above.
-    await model.run(seqs, { hooks: ['ln_final.hook_normalized'], edits: runEdits });
-    change.forEach((c, i) => {
-      out.relativeChange[from + i] = c.rows ? c.sum / c.rows : 0;
+    await model.run(seqs, {
+      hooks: ['ln_final.hook_normalized'],
+      positions: seqs.map(() => -1),
+      edits: runEdits,
+    });
+    group.forEach((_, g) => {
+      const e = from + g;
+      out.relativeChange[e] = change[g]!.rows ? change[g]!.sum / change[g]!.rows : 0;
+      steps.forEach((c, k) => {
+        let sum = 0;
+        c.forEach(({ node, id }, j) => {
+          const v = lp[g]![node]!.get(id)!;
+          if (j === 0) out.firstProbs[e]![k] = Math.exp(v);
+          sum += v;
+        });
+        out.logProbs[e]![k] = sum;
+      });
     });
   }
   return out;

@@ -56,18 +56,28 @@ export interface AblateRunOptions extends CausalCommon {
   positions?: 'entity' | 'all';
 }
 
-/** The probe's best layer (results.json), else the middle stored layer. */
-export async function defaultCausalLayer(probe: string, store: ActivationStore): Promise<number> {
+/**
+ * The probe's best layer (results.json), else the middle stored layer; never the model's last layer, where an
+ * edit of the entity's token could not reach the answer's positions (the highest stored layer below it then).
+ */
+export async function defaultCausalLayer(
+  probe: string,
+  store: ActivationStore,
+  nLayers: number,
+): Promise<number> {
+  let layer: number | undefined;
   try {
     const r = JSON.parse(await readFile(join(probe, 'results.json'), 'utf8')) as {
       bestLayer?: number | null;
     };
-    if (typeof r.bestLayer === 'number') return r.bestLayer;
+    if (typeof r.bestLayer === 'number') layer = r.bestLayer;
   } catch {
     // no results.json: fall back to the store's layers
   }
   const layers = [...store.manifest.layers].sort((a, b) => a - b);
-  return layers[Math.floor(layers.length / 2)]!;
+  layer ??= layers[Math.floor(layers.length / 2)]!;
+  if (layer < nLayers - 1) return layer;
+  return [...layers].reverse().find((l) => l < nLayers - 1) ?? Math.max(0, nLayers - 2);
 }
 
 /** `n` test rows (seeded), those whose true answer is a candidate of the first readout first. */
@@ -196,7 +206,7 @@ const CELL_COLUMNS = Object.keys(cellRow({} as PatchCell));
 /** Directed patching with a side-effect matrix (docs/neurons.md#patch). */
 export async function runPatching(o: PatchRunOptions): Promise<CausalExperimentResult> {
   const m = o.store.manifest;
-  const layer = o.layer ?? (await defaultCausalLayer(o.probe, o.store));
+  const layer = o.layer ?? (await defaultCausalLayer(o.probe, o.store, o.model.spec.nLayers));
   const entities = await o.store.entities();
   const readouts = defaultReadouts(m.dataset.name, m.dataset.kind, m.dataset.targetNames, entities, {
     ...(o.maxCandidates !== undefined && { maxCandidates: o.maxCandidates }),
@@ -308,7 +318,7 @@ export async function runPatching(o: PatchRunOptions): Promise<CausalExperimentR
 /** Probe direction vs causal subspace (docs/neurons.md#ablate). */
 export async function runAblation(o: AblateRunOptions): Promise<CausalExperimentResult> {
   const m = o.store.manifest;
-  const layer = o.layer ?? (await defaultCausalLayer(o.probe, o.store));
+  const layer = o.layer ?? (await defaultCausalLayer(o.probe, o.store, o.model.spec.nLayers));
   const entities = await o.store.entities();
   const readouts = defaultReadouts(m.dataset.name, m.dataset.kind, m.dataset.targetNames, entities, {
     ...(o.maxCandidates !== undefined && { maxCandidates: o.maxCandidates }),
