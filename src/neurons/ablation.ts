@@ -13,7 +13,13 @@
  */
 import type { HookedModel } from '../model/index.js';
 import { UserError } from '../util/errors.js';
-import { orthonormalBasis, randomSubspaces, type StreamEdit, scoreUnderEdits } from './causal-edits.js';
+import {
+  checkReach,
+  orthonormalBasis,
+  randomSubspaces,
+  type StreamEdit,
+  scoreUnderEdits,
+} from './causal-edits.js';
 import { type PatchEntity, tokenisedPrompts } from './patching.js';
 import {
   attributeDelta,
@@ -109,6 +115,7 @@ export async function probeAblation(model: HookedModel, o: AblationOptions): Pro
   for (const [done, ent] of o.entities.entries()) {
     for (const r of o.readouts) {
       const p = promptFor(r, ent);
+      checkReach(model, site, p);
       const s = await scoreUnderEdits(model, p, edits, site);
       const exp = s.logProbs.map((lp) => expectedAnswer(r, lp));
       const lpTrue = (e: number) => (p.trueIndex >= 0 ? s.logProbs[e]![p.trueIndex]! : Number.NaN);

@@ -92,6 +92,19 @@ function editRow(row: Float32Array, edit: StreamEdit): [number, number] {
   return [0, before];
 }
 
+/**
+ * Refuses an edit that cannot reach the answer: only the entity's token, at the last layer, before the prompt's last
+ * token (no later block reads it), so every answer would come out unchanged.
+ */
+export function checkReach(model: HookedModel, site: EditSite, prompt: ScoredPrompt): void {
+  const last = prompt.ids.length - 1;
+  if (site.positions === 'entity' && site.layer === model.spec.nLayers - 1 && prompt.editPosition < last)
+    throw new UserError(
+      `an edit of only token ${prompt.editPosition} at the last layer (${site.layer}) cannot reach the answer after ` +
+        `token ${last}: edit an earlier layer, or every position`,
+    );
+}
+
 /** The rows of sequence b (micro-batch row order) that a site edits. */
 function siteRows(site: EditSite, info: EditInfo, b: number, editPosition: number): number[] {
   const len = info.lengths[b]!;
@@ -123,15 +136,6 @@ export async function scoreUnderEdits(
     throw new UserError(`layer ${site.layer} is outside 0..${model.spec.nLayers - 1}`);
   if (prompt.editPosition < 0 || prompt.editPosition >= ids.length)
     throw new UserError(`edit position ${prompt.editPosition} is outside the prompt (${ids.length} tokens)`);
-  if (
-    site.positions === 'entity' &&
-    site.layer === model.spec.nLayers - 1 &&
-    prompt.editPosition < ids.length - 1
-  )
-    throw new UserError(
-      `an edit of only token ${prompt.editPosition} at the last layer (${site.layer}) cannot reach the answer after ` +
-        `token ${ids.length - 1}: edit an earlier layer, or every position`,
-    );
   for (const e of edits) {
     const bad =
       (e.kind === 'add' && e.vector.length !== d) ||

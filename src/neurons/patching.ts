@@ -17,7 +17,7 @@
  */
 import type { HookedModel } from '../model/index.js';
 import { UserError } from '../util/errors.js';
-import { dot, randomSubspaces, type StreamEdit, scoreUnderEdits } from './causal-edits.js';
+import { checkReach, dot, randomSubspaces, type StreamEdit, scoreUnderEdits } from './causal-edits.js';
 import {
   attributeDelta,
   expectedAnswer,
@@ -162,6 +162,7 @@ export async function directedPatching(model: HookedModel, o: PatchingOptions): 
   const clean: PatchingResult['clean'] = [];
   for (const [done, ent] of o.entities.entries()) {
     const prompts = o.readouts.map((r) => promptFor(r, ent));
+    for (const p of prompts) checkReach(model, site, p);
     const p0 = prompts[0]!;
     // ‖x‖ at the edited position, unedited (for unit rms and the relative shift).
     const base = await scoreUnderEdits(model, { ...p0, candidates: [] }, [{ kind: 'none' }], site, {
