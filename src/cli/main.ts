@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerCausal } from './commands/causal.js';
 import { registerDatasets } from './commands/datasets.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerExtract } from './commands/extract.js';
 import { registerImport } from './commands/import.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
     registerCausal,
     registerSae,
     registerReport,
+    registerDoctor,
   ]) {
     register(program);
   }
