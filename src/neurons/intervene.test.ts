@@ -184,10 +184,11 @@ describe('the alpha sweep with a tokenizer', () => {
         ids,
         zero.candidates.map((c) => ({ text: c.candidate, ids: c.ids })),
       );
-      assert.deepEqual(
-        zero.candidates.map((c) => c.logProb),
-        plain.scores.map((c) => c.logProb),
-      );
+      // The sweep scores every alpha in one batched run (other sequence lengths in the batch): float32 rounding only.
+      zero.candidates.forEach((c, k) => {
+        const want = plain.scores[k]!.logProb;
+        assert.ok(Math.abs(c.logProb - want) < 1e-5 * (1 + Math.abs(want)), `${c.logProb} vs ${want}`);
+      });
       const far = rows[p * 3 + 2]!;
       assert.ok(Math.abs(far.relativeShift - 8 / Math.sqrt(model.spec.dModel)) < 1e-6);
       assert.notDeepEqual(

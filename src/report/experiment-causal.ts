@@ -117,15 +117,21 @@ function doseFigure(doc: ExperimentDoc, slug: string): ExpFigure | undefined {
   if (!values.length) return undefined;
   const directions = [...new Set(values.map((v) => v.direction))];
   const measures = [...new Set(values.map((v) => v.measure))];
+  // The unedited run is the origin of every curve (Δ = 0 exactly), drawn so the lines pass through it.
+  for (const direction of directions)
+    for (const measure of measures)
+      if (values.some((v) => v.direction === direction && v.measure === measure))
+        values.push({ direction, measure, amount: 0, probe: 0, lo: 0, hi: 0, mid: 0 });
+  values.sort((a, b) => Number(a.amount) - Number(b.amount));
   const unit =
-    doc.settings?.['unit'] === 'rms' ? 'per-coordinate RMS units' : 'train std of the direction’s probe';
-  const x = { field: 'amount', type: 'quantitative', title: `amount moved (${unit})` };
+    doc.settings?.['unit'] === 'rms' ? 'per-coordinate RMS units' : 'train std of the direction’s own probe';
+  const x = { field: 'amount', type: 'quantitative', title: 'amount' };
   return {
     slug,
     title: `Dose-response of the model's answers, probe direction vs random directions (${label(doc)})`,
     caption:
-      'Each panel: one direction moved along (row) and one answer measured (column). Dark line: mean change over the entities along the probe direction; ' +
-      'grey band: the min–max of the same mean along each random direction of equal norm. Look for dark lines that leave the band.',
+      `Each panel: one direction moved along (row) and one answer measured (column); amount in ${unit}. Red line: mean change of the answer over the entities along the probe direction; ` +
+      'grey band and dashed line: the min–max and the mean of the same mean along each random direction of equal norm (0 at amount 0, the unedited run). Look for red lines that leave the band.',
     spec: {
       $schema: SCHEMA,
       data: { values },
@@ -134,14 +140,14 @@ function doseFigure(doc: ExperimentDoc, slug: string): ExpFigure | undefined {
           field: 'direction',
           type: 'nominal',
           sort: directions,
-          title: null,
+          title: 'direction moved along',
           header: { labelFontSize: 12, labelAngle: 0, labelAlign: 'left' },
         },
         column: {
           field: 'measure',
           type: 'nominal',
           sort: measures,
-          title: null,
+          title: 'answer measured',
           header: { labelFontSize: 12 },
         },
       },
@@ -299,12 +305,12 @@ export function ablateSection(docs: ExperimentDoc[]): ExpSection | undefined {
     if (fig) figures.push(fig);
   });
   const table = htmlTable(
-    ['result', 'uses the direction?', 'verdict'],
+    // The verdict goes in the first column, the only one that wraps.
+    ['result and verdict', 'uses the direction?'],
     list.map((doc) => ({
       cells: [
-        label(doc),
+        `${label(doc)}. ${String(doc.summary?.['verdict'] ?? '')}`,
         doc.summary?.['used'] === true ? 'yes' : 'no',
-        String(doc.summary?.['verdict'] ?? ''),
       ],
     })),
     'Probe direction vs causal use: projecting the probe’s directions out of its layer',

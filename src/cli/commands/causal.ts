@@ -11,8 +11,9 @@ import {
 import { openStore } from '../../store/index.js';
 import { UserError } from '../../util/errors.js';
 import { type DeviceFlags, deviceOption, engineDevice, gpuDtypeOption } from '../device.js';
+import { addSourceOptions, type SourceFlags, sourceFromFlags } from '../source.js';
 
-interface CommonFlags extends DeviceFlags {
+interface CommonFlags extends DeviceFlags, SourceFlags {
   model: string;
   store: string;
   probe: string;
@@ -42,7 +43,7 @@ function list(text: string | undefined): string[] | undefined {
 }
 
 function commonOptions(cmd: Command, positions: 'entity' | 'all', entities: number): Command {
-  return cmd
+  return addSourceOptions(cmd)
     .requiredOption('--model <dir|id>', 'the model the store was extracted from (with a tokenizer)')
     .requiredOption('--store <dir>', 'activation store (entities, targets, split)')
     .requiredOption('--probe <dir>', "output directory of 'spacetime-lens probe' on that store")
@@ -72,7 +73,7 @@ async function withModel(
   run: (common: Parameters<typeof runAblation>[0]) => Promise<CausalExperimentResult>,
 ): Promise<void> {
   const store = await openStore(flags.store);
-  const model = await loadModel(flags.model, await engineDevice(flags));
+  const model = await loadModel(flags.model, { ...sourceFromFlags(flags), ...(await engineDevice(flags)) });
   let result: CausalExperimentResult;
   try {
     result = await run({
