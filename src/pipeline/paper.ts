@@ -286,6 +286,8 @@ function experimentKey(options: PaperOptions, storeKeys: Record<string, string>,
     alphas: options.alphas ?? null,
     paperCompat: !!options.paperCompat,
     mlp: options.mlp ?? null,
+    // only when set, so results keyed before the causal experiments existed still match
+    ...(options.causal && { causal: options.causal }),
   };
 }
 
