@@ -76,6 +76,10 @@ export function interveneSection(docs: ExperimentDoc[]): ExpSection | undefined 
         shift: r['probe_shift'],
         lo: finite(r['probe_shift_random_min']) ? r['probe_shift_random_min'] : null,
         hi: finite(r['probe_shift_random_max']) ? r['probe_shift_random_max'] : null,
+        mid:
+          finite(r['probe_shift_random_min']) && finite(r['probe_shift_random_max'])
+            ? ((r['probe_shift_random_min'] as number) + (r['probe_shift_random_max'] as number)) / 2
+            : null,
         completion: String(r['completion'] ?? ''),
       }));
     const target = String(doc.settings?.['target'] ?? doc.targetNames?.[0] ?? 'target');
@@ -137,14 +141,14 @@ export function interveneSection(docs: ExperimentDoc[]): ExpSection | undefined 
       figures.push({
         slug: `intervene-probe-shift-${doc.dataset}`,
         title: `Decoded ${target} after the edit against strength (${modelDisplayName(doc.model)})`,
-        caption: `The probe’s reading of ${target}, re-read from the edited residual stream, minus its unedited reading at each α (hover for the greedy completion).${shift.some((v) => v.lo !== null) ? ' Shaded: the same for the random directions, which the probe should not see (a band at 0).' : ''}`,
+        caption: `The probe’s reading of ${target}, re-read from the edited residual stream, minus its unedited reading at each α (hover for the greedy completion).${shift.some((v) => v.lo !== null) ? ' Dashed, with its shaded min–max: the same re-reading along the random directions of equal norm, which the probe should not see (a line at 0).' : ''}`,
         spec: {
           $schema: SCHEMA,
           data: { values: shift },
           width: 520,
           height: 200,
           layer: [
-            ...(shift.some((v) => v.lo !== null) ? [bandLayer('prompt')] : []),
+            ...(shift.some((v) => v.lo !== null) ? [bandLayer('prompt'), dashedMean('prompt')] : []),
             lineLayer({
               x: { field: 'alpha', type: 'quantitative', title: 'steering strength α' },
               y: { field: 'shift', type: 'quantitative', title: `change of decoded ${target}` },
@@ -158,6 +162,12 @@ export function interveneSection(docs: ExperimentDoc[]): ExpSection | undefined 
                 { field: 'prompt' },
                 { field: 'alpha' },
                 { field: 'shift', format: '.2f' },
+                ...(shift.some((v) => v.lo !== null)
+                  ? [
+                      { field: 'lo', format: '.3g', title: 'random min' },
+                      { field: 'hi', format: '.3g', title: 'random max' },
+                    ]
+                  : []),
                 { field: 'completion' },
               ],
             }),
