@@ -15,11 +15,13 @@ import type { HookedModel } from '../model/index.js';
 import { UserError } from '../util/errors.js';
 import {
   checkReach,
+  finiteMean as mean,
   orthonormalBasis,
   randomSubspaces,
   type StreamEdit,
   scoreUnderEdits,
 } from './causal-edits.js';
+import { quantile } from './familiarity.js';
 import { type PatchEntity, tokenisedPrompts } from './patching.js';
 import {
   attributeDelta,
@@ -81,18 +83,6 @@ export interface AblationResult {
   summary: AblationSummaryRow[];
   used: boolean;
   verdict: string;
-}
-
-const mean = (xs: number[]) => {
-  const f = xs.filter(Number.isFinite);
-  return f.length ? f.reduce((s, x) => s + x, 0) / f.length : Number.NaN;
-};
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return Number.NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export async function probeAblation(model: HookedModel, o: AblationOptions): Promise<AblationResult> {
@@ -162,7 +152,7 @@ function summarise(rows: AblationEntityRow[], readouts: Readout[], n: number): A
       const rand = Array.from({ length: n }, (_, i) =>
         mean(mine.filter((x) => x.source === i).map(f)),
       ).filter(Number.isFinite);
-      const med = median(rand);
+      const med = quantile(rand, 0.5);
       out.push({
         readout: r.name,
         metric,

@@ -311,3 +311,9 @@ export function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
   for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
   return s;
 }
+
+/** Mean of the finite values (NaN when none): entities without a value for a measure do not count. */
+export function finiteMean(xs: number[]): number {
+  const f = xs.filter(Number.isFinite);
+  return f.length ? f.reduce((s, x) => s + x, 0) / f.length : Number.NaN;
+}

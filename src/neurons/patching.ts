@@ -17,7 +17,14 @@
  */
 import type { HookedModel } from '../model/index.js';
 import { UserError } from '../util/errors.js';
-import { checkReach, dot, randomSubspaces, type StreamEdit, scoreUnderEdits } from './causal-edits.js';
+import {
+  checkReach,
+  dot,
+  finiteMean,
+  randomSubspaces,
+  type StreamEdit,
+  scoreUnderEdits,
+} from './causal-edits.js';
 import {
   attributeDelta,
   expectedAnswer,
@@ -335,10 +342,6 @@ export function doseResponse(
   randomMean: number;
   randomMax: number;
 }[] {
-  const meanOf = (xs: number[]) => {
-    const f = xs.filter(Number.isFinite);
-    return f.length ? f.reduce((s, x) => s + x, 0) / f.length : Number.NaN;
-  };
   const out = [];
   const keys = [...new Set(effects.map((e) => `${e.direction}\u0000${e.amount}`))];
   for (const key of keys) {
@@ -346,7 +349,7 @@ export function doseResponse(
     const amount = Number(a);
     const mine = effects.filter((e) => e.direction === direction && e.amount === amount);
     for (const [i, measure] of measures.entries()) {
-      const by = (s: number) => meanOf(mine.filter((e) => e.source === s).map((e) => e.deltas[i]!));
+      const by = (s: number) => finiteMean(mine.filter((e) => e.source === s).map((e) => e.deltas[i]!));
       const rand = Array.from({ length: nRandom }, (_, s) => by(s)).filter(Number.isFinite);
       out.push({
         direction,
@@ -354,7 +357,7 @@ export function doseResponse(
         amount,
         probe: by(-1),
         randomMin: rand.length ? Math.min(...rand) : Number.NaN,
-        randomMean: meanOf(rand),
+        randomMean: finiteMean(rand),
         randomMax: rand.length ? Math.max(...rand) : Number.NaN,
       });
     }
