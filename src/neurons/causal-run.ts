@@ -203,14 +203,21 @@ const cellRow = (c: PatchCell) => ({
 });
 const CELL_COLUMNS = Object.keys(cellRow({} as PatchCell));
 
-/** Directed patching with a side-effect matrix (docs/neurons.md#patch). */
-export async function runPatching(o: PatchRunOptions): Promise<CausalExperimentResult> {
+/** The layer (default: defaultCausalLayer), the store's entities and the dataset's readouts. */
+async function setting(o: CausalCommon) {
   const m = o.store.manifest;
   const layer = o.layer ?? (await defaultCausalLayer(o.probe, o.store, o.model.spec.nLayers));
   const entities = await o.store.entities();
   const readouts = defaultReadouts(m.dataset.name, m.dataset.kind, m.dataset.targetNames, entities, {
     ...(o.maxCandidates !== undefined && { maxCandidates: o.maxCandidates }),
   });
+  return { layer, entities, readouts };
+}
+
+/** Directed patching with a side-effect matrix (docs/neurons.md#patch). */
+export async function runPatching(o: PatchRunOptions): Promise<CausalExperimentResult> {
+  const m = o.store.manifest;
+  const { layer, entities, readouts } = await setting(o);
   const scales = attributeScales(o.store, entities);
   const wanted = o.steer ?? [...m.dataset.targetNames, ...EXTRA_ATTRIBUTES.map((c) => `log10_${c}`)];
   const probeNames = wanted.filter((s) => !s.startsWith('log10_'));
@@ -318,11 +325,7 @@ export async function runPatching(o: PatchRunOptions): Promise<CausalExperimentR
 /** Probe direction vs causal subspace (docs/neurons.md#ablate). */
 export async function runAblation(o: AblateRunOptions): Promise<CausalExperimentResult> {
   const m = o.store.manifest;
-  const layer = o.layer ?? (await defaultCausalLayer(o.probe, o.store, o.model.spec.nLayers));
-  const entities = await o.store.entities();
-  const readouts = defaultReadouts(m.dataset.name, m.dataset.kind, m.dataset.targetNames, entities, {
-    ...(o.maxCandidates !== undefined && { maxCandidates: o.maxCandidates }),
-  });
+  const { layer, entities, readouts } = await setting(o);
   const probe = await probeDirections(o.probe, layer, o.targets);
   const picked = pickEntities(m.dataset.name, entities, readouts[0]!, o.entities ?? 24, o.seed ?? 0);
   const n = o.randomDirections ?? 8;
