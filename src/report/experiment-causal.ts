@@ -17,7 +17,7 @@ import {
   type Row,
   SCHEMA,
 } from './experiment-common.js';
-import { BASE_CONFIG, type VlSpec } from './specs.js';
+import { BASE_CONFIG } from './specs.js';
 
 const num = (v: unknown) => (finite(v) ? v : null);
 const label = (doc: ExperimentDoc) =>

@@ -1,6 +1,6 @@
 import { basename, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import type { CommonOptions, ExperimentName } from '../../experiments/index.js';
+import type { CommonOptions } from '../../experiments/index.js';
 import {
   type ExperimentResult,
   formatTable,
