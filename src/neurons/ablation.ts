@@ -22,31 +22,15 @@ import {
   scoreUnderEdits,
 } from './causal-edits.js';
 import { quantile } from './familiarity.js';
-import { type PatchEntity, tokenisedPrompts } from './patching.js';
-import {
-  attributeDelta,
-  expectedAnswer,
-  klDivergence,
-  type Readout,
-  type ReadoutPrompt,
-} from './readouts.js';
+import { type ReadoutEditOptions, tokenisedPrompts } from './patching.js';
+import { attributeDelta, expectedAnswer, klDivergence, type Readout } from './readouts.js';
 
-export interface AblationOptions {
+export interface AblationOptions extends ReadoutEditOptions {
   layer: number;
   /** The probe directions (any k independent vectors of length d). */
   directions: Float64Array[];
   /** What they decode, for the verdict (e.g. "longitude, latitude"). */
   label: string;
-  positions?: 'entity' | 'all';
-  readouts: Readout[];
-  entities: PatchEntity[];
-  randomDirections?: number;
-  seed?: number;
-  /** Spread per attribute, for |ΔE| in spreads. */
-  scales?: Record<string, number>;
-  /** Tokenises a readout for an entity (default: readoutPrompt with the model's tokenizer). */
-  promptFor?(readout: Readout, entity: PatchEntity): ReadoutPrompt;
-  onProgress?(done: number, total: number): void;
 }
 
 export interface AblationEntityRow {

@@ -48,22 +48,26 @@ export interface PatchEntity {
   text: string;
 }
 
-export interface PatchingOptions {
-  layer: number;
-  directions: SteeringDirection[];
-  /** Non-zero amounts (the unedited run is the zero). */
-  amounts: number[];
-  unit?: 'target' | 'rms';
+/** What patching and ablation share: where to edit, the answers read, the entities and the random control. */
+export interface ReadoutEditOptions {
   positions?: 'entity' | 'all';
   readouts: Readout[];
   entities: PatchEntity[];
   randomDirections?: number;
   seed?: number;
-  /** Spread (e.g. std over the dataset) per measured attribute name: normalised slopes. */
+  /** Spread (e.g. std over the dataset) per attribute name: slopes and |ΔE| in spreads. */
   scales?: Record<string, number>;
   /** Tokenises a readout for an entity (default: readoutPrompt with the model's tokenizer). */
   promptFor?(readout: Readout, entity: PatchEntity): ReadoutPrompt;
   onProgress?(done: number, total: number): void;
+}
+
+export interface PatchingOptions extends ReadoutEditOptions {
+  layer: number;
+  directions: SteeringDirection[];
+  /** Non-zero amounts (the unedited run is the zero). */
+  amounts: number[];
+  unit?: 'target' | 'rms';
 }
 
 /** A measured column: an attribute of a readout, or Δ log P(true answer) of a readout (`attribute` null). */
