@@ -84,6 +84,7 @@ export type {
   PatchEntity,
   PatchingOptions,
   PatchingResult,
+  ReadoutEditOptions,
   SteeringDirection,
 } from './patching.js';
 export { directedPatching, doseResponse, sideEffectCells } from './patching.js';
