@@ -5,6 +5,7 @@
  * experiment for several datasets and models share one figure: one panel per dataset, one colour per model.
  */
 
+import { ablateSection, patchSection } from './experiment-causal.js';
 import type { DepthOf, ExperimentDoc, ExpSection } from './experiment-common.js';
 import { expertsSection } from './experiment-experts.js';
 import { familiaritySection } from './experiment-familiarity.js';
@@ -42,6 +43,8 @@ export function experimentSections(
     neuronsSection(docs),
     expertsSection(docs),
     interveneSection(docs),
+    patchSection(docs),
+    ablateSection(docs),
     familiaritySection(docs),
   ].filter((s): s is ExpSection => s !== undefined);
 }
@@ -56,5 +59,7 @@ export const KNOWN_EXPERIMENTS = new Set([
   'neurons',
   'experts',
   'intervene',
+  'patch',
+  'ablate',
   'familiarity',
 ]);
