@@ -291,10 +291,10 @@ export function calendarYearOffset(unit: TimeTargetUnit): number {
  */
 /**
  * A calendar year as running text writes it: 1986 -> "1986", -44 -> "44 BC". Negative years are the datasets'
- * historical numbering (Wikidata's: -44 is Caesar's 44 BC; there is no year 0).
+ * historical numbering (Wikidata's: -44 is Caesar's 44 BC). Text has no year 0: it reads as "1 BC".
  */
 export function yearText(year: number): string {
-  return year < 0 ? `${-year} BC` : String(year);
+  return year > 0 ? String(year) : `${Math.max(1, -year)} BC`;
 }
 
 export function calendarYear(unit: TimeTargetUnit, value: number): number {

@@ -69,7 +69,7 @@ describe('familiarity questions for the time datasets: the calendar year and the
     assert.equal(entity.target[0], -44);
     assert.equal(extracted, 'Julius Caesar');
     assert.equal(question(entity, 'historical_figure'), 'Julius Caesar died in the year 44 BC');
-    assert.deepEqual([-44, -1, 1, 1986].map(yearText), ['44 BC', '1 BC', '1', '1986']);
+    assert.deepEqual([-44, -1, 0, 1, 1986].map(yearText), ['44 BC', '1 BC', '1 BC', '1', '1986']);
   });
 });
 
