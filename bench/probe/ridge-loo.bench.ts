@@ -7,7 +7,6 @@
  * Usage: npx tsx bench/probe/ridge-loo.bench.ts [--n 30000] [--d 576,2048,4096] [--test 5000] [--skip-sklearn]
  * Timings on a shared 2-core machine are noisy: compare the ratios, and re-run when the machine is quiet.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { logspace } from '../../src/probe/alphas.js';
 import { r2Column } from '../../src/probe/metrics.js';
 import { ridgeLoo, ridgePredict } from '../../src/probe/ridge.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string) => {
@@ -82,6 +83,7 @@ function r2(y: Float64Array, pred: Float64Array, rows: number[]): number {
   return s / t;
 }
 
+const run = new BenchRun('probe');
 console.log(`ridge LOO sweep: n_train ${nTrain}, n_test ${nTest}, ${t} targets, ${alphas.length} alphas`);
 for (const d of dims) {
   const n = nTrain + nTest;
@@ -109,8 +111,7 @@ for (const d of dims) {
           .join(', ')}`,
     );
     if (skipSklearn) continue;
-    const py = spawnSync('/usr/bin/python3', [join(here, 'sklearn_ridgecv.py'), dir], { encoding: 'utf8' });
-    if (py.status !== 0) throw new Error(`sklearn side failed: ${py.stderr}`);
+    const py = runPython(join(here, 'sklearn_ridgecv.py'), [dir]);
     const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as {
       seconds: number;
       cpuSeconds: number;
@@ -128,7 +129,19 @@ for (const d of dims) {
         `${ref.alphaIndex === fit.alphaIndex}; |ΔR²|/R² = ${(Math.abs(oursR2 - ref.r2Test) / Math.abs(ref.r2Test)).toExponential(2)}; ` +
         `max rel. LOO-MSE difference ${looRel.toExponential(2)}`,
     );
+    run.result({
+      benchmark: `LOO ridge sweep, n ${nTrain}, d ${d}, ${alphas.length} alphas, ${t} targets`,
+      unit: 's',
+      ours,
+      reference: ref.seconds,
+      referenceName: 'scikit-learn RidgeCV (exact LOO)',
+      ratio: ref.seconds / ours,
+      note:
+        `CPU s ours ${oursCpu.toFixed(1)} / sklearn ${ref.cpuSeconds.toFixed(1)}; same alpha ${ref.alphaIndex === fit.alphaIndex}; ` +
+        `LOO-MSE rel. diff ${looRel.toExponential(1)}`,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+run.finish();
