@@ -200,54 +200,25 @@ function symvBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
-// quadForms(z, rows, d, l, inv, pairs, scratch, out): for every row z_r of Z (rows×d) and every pair of shifts,
-// y_0 = z_0, y_k = z_k − l[k−1]·y_{k−1}, out[r] = Σ_k y_k²·inv[k] — the same operations, in the same order, as the
-// JS `shiftedQuadraticForms` (so the results are bit-identical), two shifts per f64x2 lane.
-function quadBody(): number[] {
-  // params 0 z, 1 rows, 2 d, 3 l, 4 inv, 5 pairs, 6 scratch, 7 out; locals 8 r, 9 k, 10 p, 11 zrow, 12 lrow,
-  // 13 irow, 14 yaddr, 15 aaddr (i32); 16 zv, 17 yp (v128)
-  const [Z, ROWS, D, L, INV, PAIRS, SCR, OUT] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [R, K, P, ZROW, LROW, IROW, YA, AA, ZV, YP] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+// quadForms(z, rows, d, l, inv, out), for a fixed number P of shift pairs: for every row z_r of Z (rows×d) and every
+// pair, y_0 = z_0, y_k = z_k − l[k−1]·y_{k−1}, out[r] = Σ_k y_k²·inv[k] — the same operations, in the same order, as
+// the JS `shiftedQuadraticForms` (so the results are bit-identical), two shifts per f64x2 lane. The P pairs are
+// unrolled with y and the sums in locals: P independent recurrences per step keep the FPU busy (one generic loop over
+// pairs with y in memory ran 3-4x slower). l and inv are interleaved per k: P·16 bytes per step.
+function quadBody(P: number): number[] {
+  // params 0 z, 1 rows, 2 d, 3 l, 4 inv, 5 out; locals 6 r, 7 zp, 8 zend, 9 lp, 10 ip, 11 op (i32);
+  // 12 zv, 13.. y_p, 13+P.. acc_p (v128)
+  const [Z, ROWS, D, L, INV, OUT] = [0, 1, 2, 3, 4, 5];
+  const [R, ZP, ZEND, LP, IP, OP, ZV] = [6, 7, 8, 9, 10, 11, 12];
+  const Y = (q: number) => 13 + q;
+  const ACC = (q: number) => 13 + P + q;
   const g = (i: number) => [op.get, i];
   const s = (i: number) => [op.set, i];
   const c = op.i32const;
-  const lane16 = (base: number, idx: number) => [...g(base), ...g(idx), ...c(4), op.i32shl, op.i32add];
-  // yaddr = scratch + p*16, aaddr = scratch + (pairs + p)*16
-  const setPtrs = [
-    ...lane16(SCR, P),
-    ...s(YA),
-    ...g(SCR),
-    ...g(PAIRS),
-    ...g(P),
-    op.i32add,
-    ...c(4),
-    op.i32shl,
-    op.i32add,
-    ...s(AA),
-  ];
-  const loopP = (body: number[]) => [
-    ...c(0),
-    ...s(P),
-    op.block,
-    op.void,
-    op.loop,
-    op.void,
-    ...g(P),
-    ...g(PAIRS),
-    op.i32geu,
-    op.brIf,
-    1,
-    ...setPtrs,
-    ...body,
-    ...g(P),
-    ...c(1),
-    op.i32add,
-    ...s(P),
-    op.br,
-    0,
-    op.end,
-    op.end,
-  ];
+  const load = (offset: number) => [...op.simd(0), 4, ...uleb(offset)];
+  const store = (offset: number) => [...op.simd(11), 4, ...uleb(offset)];
+  const each = (f: (q: number) => number[]) => Array.from({ length: P }, (_, q) => f(q)).flat();
+  const bump = (ptr: number, bytes: number) => [...g(ptr), ...c(bytes), op.i32add, ...s(ptr)];
   const code: number[] = [
     ...c(0),
     ...s(R),
@@ -260,7 +231,7 @@ function quadBody(): number[] {
     op.i32geu,
     op.brIf,
     1,
-    // zrow = z + r*d*8
+    // zp = z + r·d·8, zend = zp + d·8
     ...g(Z),
     ...g(R),
     ...g(D),
@@ -268,111 +239,83 @@ function quadBody(): number[] {
     ...c(3),
     op.i32shl,
     op.i32add,
-    ...s(ZROW),
-    ...g(ZROW),
+    op.tee,
+    ZP,
+    ...g(D),
+    ...c(3),
+    op.i32shl,
+    op.i32add,
+    ...s(ZEND),
+    ...g(ZP),
     ...op.f64load,
     ...f64x2splat,
     ...s(ZV),
-    ...loopP([
-      ...g(YA),
+    // y_p = z_0, acc_p = z_0·z_0·inv[0]
+    ...each((q) => [
       ...g(ZV),
-      ...v128store,
-      ...g(AA),
+      ...s(Y(q)),
       ...g(ZV),
       ...g(ZV),
       ...f64x2mul,
-      ...lane16(INV, P),
-      ...v128load,
+      ...g(INV),
+      ...load(16 * q),
       ...f64x2mul,
-      ...v128store,
+      ...s(ACC(q)),
     ]),
-    ...c(1),
-    ...s(K),
+    ...bump(ZP, 8),
+    ...g(L),
+    ...s(LP),
+    ...g(INV),
+    ...c(16 * P),
+    op.i32add,
+    ...s(IP),
     op.block,
     op.void,
     op.loop,
     op.void,
-    ...g(K),
-    ...g(D),
+    ...g(ZP),
+    ...g(ZEND),
     op.i32geu,
     op.brIf,
     1,
-    // zv = splat(z[k]); lrow = l + (k−1)*pairs*16; irow = inv + k*pairs*16
-    ...g(ZROW),
-    ...g(K),
-    ...c(3),
-    op.i32shl,
-    op.i32add,
+    ...g(ZP),
     ...op.f64load,
     ...f64x2splat,
     ...s(ZV),
-    ...g(L),
-    ...g(K),
-    ...c(1),
-    op.i32sub,
-    ...g(PAIRS),
-    op.i32mul,
-    ...c(4),
-    op.i32shl,
-    op.i32add,
-    ...s(LROW),
-    ...g(INV),
-    ...g(K),
-    ...g(PAIRS),
-    op.i32mul,
-    ...c(4),
-    op.i32shl,
-    op.i32add,
-    ...s(IROW),
-    ...loopP([
-      // yp = zv − l·y
+    ...each((q) => [
+      // y = z_k − l·y; acc += y·y·inv
       ...g(ZV),
-      ...lane16(LROW, P),
-      ...v128load,
-      ...g(YA),
-      ...v128load,
+      ...g(LP),
+      ...load(16 * q),
+      ...g(Y(q)),
       ...f64x2mul,
       ...f64x2sub,
-      ...s(YP),
-      ...g(YA),
-      ...g(YP),
-      ...v128store,
-      // acc += yp·yp·inv
-      ...g(AA),
-      ...g(AA),
-      ...v128load,
-      ...g(YP),
-      ...g(YP),
+      op.tee,
+      Y(q),
+      ...g(Y(q)),
       ...f64x2mul,
-      ...lane16(IROW, P),
-      ...v128load,
+      ...g(IP),
+      ...load(16 * q),
       ...f64x2mul,
+      ...g(ACC(q)),
       ...f64x2add,
-      ...v128store,
+      ...s(ACC(q)),
     ]),
-    ...g(K),
-    ...c(1),
-    op.i32add,
-    ...s(K),
+    ...bump(ZP, 8),
+    ...bump(LP, 16 * P),
+    ...bump(IP, 16 * P),
     op.br,
     0,
     op.end,
     op.end,
-    // out[r*pairs + p] = acc[p]
-    ...loopP([
-      ...g(OUT),
-      ...g(R),
-      ...g(PAIRS),
-      op.i32mul,
-      ...g(P),
-      op.i32add,
-      ...c(4),
-      op.i32shl,
-      op.i32add,
-      ...g(AA),
-      ...v128load,
-      ...v128store,
-    ]),
+    // out[r·P + p] = acc_p
+    ...g(OUT),
+    ...g(R),
+    ...c(16 * P),
+    op.i32mul,
+    op.i32add,
+    ...s(OP),
+    ...each((q) => [...g(OP), ...g(ACC(q)), ...store(16 * q)]),
     ...g(R),
     ...c(1),
     op.i32add,
@@ -384,14 +327,15 @@ function quadBody(): number[] {
     op.end,
   ];
   const locals = vec([
-    [8, I32],
-    [2, V128],
+    [6, I32],
+    [...uleb(1 + 2 * P), V128],
   ]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
 }
 
-function moduleBytes(): Uint8Array {
+/** The module: symvLower, and quadForms unrolled for `pairs` shift pairs. */
+function moduleBytes(pairs: number): Uint8Array {
   const i32s = (k: number) => vec(Array.from({ length: k }, () => [I32]));
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
@@ -399,7 +343,7 @@ function moduleBytes(): Uint8Array {
       1,
       vec([
         [0x60, ...i32s(5), 0],
-        [0x60, ...i32s(8), 0],
+        [0x60, ...i32s(6), 0],
       ]),
     ),
     ...section(2, vec([[...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]])),
@@ -411,22 +355,26 @@ function moduleBytes(): Uint8Array {
         [...str('quadForms'), 0x00, 1],
       ]),
     ),
-    ...section(10, vec([symvBody(), quadBody()])),
+    ...section(10, vec([symvBody(), quadBody(pairs)])),
   ];
   return Uint8Array.from(bytes);
 }
 
 const WebAssemblyApi = webAssembly!;
 
-let cached: object | undefined;
+const cached = new Map<number, object>();
 
 /**
  * Compiles the module with the optimising tier only: a single long call never leaves V8's baseline (Liftoff) code,
  * which runs this loop ~3x slower. The flag is restored right after compiling.
  */
-function compiledModule(): object {
-  cached ??= withOptimizingWasm(() => new WebAssemblyApi.Module(moduleBytes()));
-  return cached;
+function compiledModule(pairs = 1): object {
+  let m = cached.get(pairs);
+  if (!m) {
+    m = withOptimizingWasm(() => new WebAssemblyApi.Module(moduleBytes(pairs)));
+    cached.set(pairs, m);
+  }
+  return m;
 }
 
 /** A wasm memory holding one symmetric m×m matrix plus two vectors, and the kernel bound to it. */
@@ -473,19 +421,18 @@ export class WasmQuadForms {
   private readonly kernel: (...args: number[]) => void;
   private readonly z: Float64Array;
   private readonly out: Float64Array;
-  private readonly offsets: { z: number; l: number; inv: number; scratch: number; out: number };
+  private readonly offsets: { z: number; l: number; inv: number; out: number };
 
   /** `lk`/`inv` are interleaved per k: lk[k·A + a] (length (d−1)·A), inv[k·A + a] (length d·A). */
   static create(maxRows: number, d: number, shifts: number, lk: Float64Array, inv: Float64Array) {
     const pairs = Math.ceil(shifts / 2);
-    const doubles =
-      maxRows * d + Math.max(1, d - 1) * pairs * 2 + d * pairs * 2 + pairs * 4 + maxRows * pairs * 2;
+    const doubles = maxRows * d + Math.max(1, d - 1) * pairs * 2 + d * pairs * 2 + maxRows * pairs * 2;
     if (doubles * 8 > 2 ** 31 - 2 ** 20) return undefined;
     return new WasmQuadForms(maxRows, d, shifts, pairs, doubles, lk, inv);
   }
 
   private constructor(
-    private readonly maxRows: number,
+    readonly maxRows: number,
     private readonly d: number,
     private readonly shifts: number,
     private readonly pairs: number,
@@ -495,7 +442,7 @@ export class WasmQuadForms {
   ) {
     const pages = Math.ceil((doubles * 8) / 65536);
     const memory = new WebAssemblyApi.Memory({ initial: pages, maximum: pages });
-    const instance = new WebAssemblyApi.Instance(compiledModule(), { env: { mem: memory } });
+    const instance = new WebAssemblyApi.Instance(compiledModule(pairs), { env: { mem: memory } });
     this.kernel = instance.exports['quadForms'] as (...args: number[]) => void;
     const buf = memory.buffer;
     let at = 0;
@@ -507,7 +454,6 @@ export class WasmQuadForms {
     this.z = take(maxRows * d);
     const l = take(Math.max(1, d - 1) * pairs * 2);
     const iv = take(d * pairs * 2);
-    const scratch = take(pairs * 4);
     this.out = take(maxRows * pairs * 2);
     // Pad the shifts to an even count with copies of the first (their results are dropped).
     const width = pairs * 2;
@@ -522,7 +468,6 @@ export class WasmQuadForms {
       z: this.z.byteOffset,
       l: l.byteOffset,
       inv: iv.byteOffset,
-      scratch: scratch.byteOffset,
       out: this.out.byteOffset,
     };
   }
@@ -534,7 +479,7 @@ export class WasmQuadForms {
       const count = Math.min(this.maxRows, rows - from);
       this.z.set(z.subarray(from * d, (from + count) * d));
       const o = this.offsets;
-      this.kernel(o.z, count, d, o.l, o.inv, pairs, o.scratch, o.out);
+      this.kernel(o.z, count, d, o.l, o.inv, o.out);
       for (let r = 0; r < count; r++) {
         for (let a = 0; a < shifts; a++) out[(from + r) * shifts + a] = this.out[r * pairs * 2 + a]!;
       }

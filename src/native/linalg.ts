@@ -379,6 +379,10 @@ export class TridiagonalShift {
   }
 }
 
+const kernels = new WeakMap<TridiagonalShift[], WasmQuadForms>();
+/** Rows per wasm call: about 8 MB of Z. */
+const kernelRows = (d: number) => Math.max(1, Math.floor(1_000_000 / d));
+
 /**
  * Quadratic forms out[r·A + a] = z_rᵀ (T + α_a I)⁻¹ z_r for every row z_r of Z (rows×d, row-major) and every shift.
  * One forward substitution per row and shift; the shifts run side by side in the inner loop.
@@ -404,13 +408,12 @@ export function shiftedQuadraticForms(
     }
   }
   if (implementation === 'wasm' && d > 0 && rows > 0) {
-    const kernel = WasmQuadForms.create(
-      Math.min(rows, Math.max(1, Math.floor(1_000_000 / d))),
-      d,
-      nA,
-      lk,
-      inv,
-    );
+    // One kernel per shift list, reused by every chunk of rows: a new one allocates and faults in its memory.
+    let kernel = kernels.get(shifts);
+    if (!kernel || kernel.maxRows < Math.min(rows, kernelRows(d))) {
+      kernel = WasmQuadForms.create(Math.min(rows, kernelRows(d)), d, nA, lk, inv);
+      if (kernel) kernels.set(shifts, kernel);
+    }
     if (kernel) {
       kernel.run(z, rows, res);
       return res;
