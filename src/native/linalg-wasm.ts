@@ -57,11 +57,13 @@ const v128zero = [...op.simd(12), ...new Array(16).fill(0)];
 // reading only S[r, c] with lo ≤ c ≤ r. Byte offsets for a, x, y.
 function symvBody(): number[] {
   // params 0 a, 1 x, 2 y, 3 m, 4 lo; locals 5 r, 6 c, 7 row (i32), 8 xr, 9 sum, 10 sv (f64), 11 acc, 12 xrv, 13 s (v128)
-  const [A, X, Y, M, LO, R, C, ROW, XR, SUM, SV, ACC, XRV, S] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+  const [A, X, Y, M, LO, R, C, ROW, XR, SUM, SV, ACC, XRV, S, ACC2] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
   ];
   const g = (i: number) => [op.get, i];
   const s = (i: number) => [op.set, i];
+  const load = (offset: number) => [...op.simd(0), 4, ...uleb(offset)];
+  const store = (offset: number) => [...op.simd(11), 4, ...uleb(offset)];
   const addr8 = (base: number, idx: number) => [
     ...g(base),
     ...g(idx),
@@ -98,8 +100,70 @@ function symvBody(): number[] {
     ...s(XRV),
     ...v128zero,
     ...s(ACC),
+    ...v128zero,
+    ...s(ACC2),
     ...g(LO),
     ...s(C),
+    // four columns a step while c + 4 <= r (exit when c + 3 >= r), two sums so the adds do not wait on each other
+    op.block,
+    op.void,
+    op.loop,
+    op.void,
+    ...g(C),
+    ...op.i32const(3),
+    op.i32add,
+    ...g(R),
+    op.i32geu,
+    op.brIf,
+    1,
+    ...addr8(ROW, C),
+    ...load(0),
+    op.tee,
+    S,
+    ...addr8(X, C),
+    ...load(0),
+    ...f64x2mul,
+    ...g(ACC),
+    ...f64x2add,
+    ...s(ACC),
+    ...addr8(Y, C),
+    ...addr8(Y, C),
+    ...load(0),
+    ...g(S),
+    ...g(XRV),
+    ...f64x2mul,
+    ...f64x2add,
+    ...store(0),
+    ...addr8(ROW, C),
+    ...load(16),
+    op.tee,
+    S,
+    ...addr8(X, C),
+    ...load(16),
+    ...f64x2mul,
+    ...g(ACC2),
+    ...f64x2add,
+    ...s(ACC2),
+    ...addr8(Y, C),
+    ...addr8(Y, C),
+    ...load(16),
+    ...g(S),
+    ...g(XRV),
+    ...f64x2mul,
+    ...f64x2add,
+    ...store(16),
+    ...g(C),
+    ...op.i32const(4),
+    op.i32add,
+    ...s(C),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    ...g(ACC),
+    ...g(ACC2),
+    ...f64x2add,
+    ...s(ACC),
     op.block,
     op.void,
     op.loop,
@@ -194,7 +258,7 @@ function symvBody(): number[] {
   const locals = vec([
     [3, I32],
     [3, F64],
-    [3, V128],
+    [4, V128],
   ]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
