@@ -398,7 +398,134 @@ function quadBody(P: number): number[] {
   return [...uleb(body.length), ...body];
 }
 
-/** The module: symvLower, and quadForms unrolled for `pairs` shift pairs. */
+// panelAxpy(dst, V, W, a, b, count, stride, lo, end): dst[r] −= V_j[r]·a[j] + W_j[r]·b[j] for j < count and the
+// byte range [lo, end) of each column (columns V_j = V + j·stride, f64, 16-byte aligned, lo and end multiples of 16);
+// panelDots(x, V, W, outW, outV, count, stride, lo, end): outW[j] = Σ_r W_j[r]·x[r], outV[j] = Σ_r V_j[r]·x[r].
+// The tridiagonalisation's panel updates (LAPACK dlatrd's dgemv calls), two lanes at a time.
+function panelBody(dots: boolean): number[] {
+  // params 0 dst|x, 1 V, 2 W, 3 a|outW, 4 b|outV, 5 count, 6 stride, 7 lo, 8 end; locals 9 j, 10 vp, 11 wp, 12 p,
+  // 13 pend (i32); 14, 15, 16 (v128)
+  const [DST, V, W, A, B, COUNT, STRIDE, LO, END] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [J, VP, WP, PP, PEND, T1, T2, T3] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const g = (i: number) => [op.get, i];
+  const s = (i: number) => [op.set, i];
+  const c = op.i32const;
+  const bump = (ptr: number, bytes: number) => [...g(ptr), ...c(bytes), op.i32add, ...s(ptr)];
+  const col = (base: number) => [
+    ...g(base),
+    ...g(J),
+    ...g(STRIDE),
+    op.i32mul,
+    op.i32add,
+    ...g(LO),
+    op.i32add,
+  ];
+  const at8 = (base: number) => [...g(base), ...g(J), ...c(3), op.i32shl, op.i32add];
+  const setup = [
+    ...col(V),
+    ...s(VP),
+    ...col(W),
+    ...s(WP),
+    ...g(DST),
+    ...g(LO),
+    op.i32add,
+    ...s(PP),
+    ...g(DST),
+    ...g(END),
+    op.i32add,
+    ...s(PEND),
+  ];
+  const inner = dots
+    ? [
+        // T1 += W·x, T2 += V·x
+        ...g(PP),
+        ...v128load,
+        ...s(T3),
+        ...g(WP),
+        ...v128load,
+        ...g(T3),
+        ...f64x2mul,
+        ...g(T1),
+        ...f64x2add,
+        ...s(T1),
+        ...g(VP),
+        ...v128load,
+        ...g(T3),
+        ...f64x2mul,
+        ...g(T2),
+        ...f64x2add,
+        ...s(T2),
+      ]
+    : [
+        // dst = (dst − V·a) − W·b
+        ...g(PP),
+        ...g(PP),
+        ...v128load,
+        ...g(VP),
+        ...v128load,
+        ...g(T1),
+        ...f64x2mul,
+        ...f64x2sub,
+        ...g(WP),
+        ...v128load,
+        ...g(T2),
+        ...f64x2mul,
+        ...f64x2sub,
+        ...v128store,
+      ];
+  const before = dots
+    ? [...v128zero, ...s(T1), ...v128zero, ...s(T2)]
+    : [...at8(A), ...op.f64load, ...f64x2splat, ...s(T1), ...at8(B), ...op.f64load, ...f64x2splat, ...s(T2)];
+  const sum = (t: number) => [...g(t), ...f64x2lane(0), ...g(t), ...f64x2lane(1), op.f64add];
+  const after = dots ? [...at8(A), ...sum(T1), ...op.f64store, ...at8(B), ...sum(T2), ...op.f64store] : [];
+  const code: number[] = [
+    ...c(0),
+    ...s(J),
+    op.block,
+    op.void,
+    op.loop,
+    op.void,
+    ...g(J),
+    ...g(COUNT),
+    op.i32geu,
+    op.brIf,
+    1,
+    ...setup,
+    ...before,
+    op.block,
+    op.void,
+    op.loop,
+    op.void,
+    ...g(PP),
+    ...g(PEND),
+    op.i32geu,
+    op.brIf,
+    1,
+    ...inner,
+    ...bump(PP, 16),
+    ...bump(VP, 16),
+    ...bump(WP, 16),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    ...after,
+    ...bump(J, 1),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    op.end,
+  ];
+  const locals = vec([
+    [5, I32],
+    [3, V128],
+  ]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
+/** The module: symvLower, quadForms unrolled for `pairs` shift pairs, panelAxpy and panelDots. */
 function moduleBytes(pairs: number): Uint8Array {
   const i32s = (k: number) => vec(Array.from({ length: k }, () => [I32]));
   const bytes = [
@@ -408,18 +535,21 @@ function moduleBytes(pairs: number): Uint8Array {
       vec([
         [0x60, ...i32s(5), 0],
         [0x60, ...i32s(6), 0],
+        [0x60, ...i32s(9), 0],
       ]),
     ),
     ...section(2, vec([[...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0], [1]])),
+    ...section(3, vec([[0], [1], [2], [2]])),
     ...section(
       7,
       vec([
         [...str('symvLower'), 0x00, 0],
         [...str('quadForms'), 0x00, 1],
+        [...str('panelAxpy'), 0x00, 2],
+        [...str('panelDots'), 0x00, 3],
       ]),
     ),
-    ...section(10, vec([symvBody(), quadBody(pairs)])),
+    ...section(10, vec([symvBody(), quadBody(pairs), panelBody(false), panelBody(true)])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -445,26 +575,54 @@ function compiledModule(pairs = 1): object {
 export class WasmSymv {
   private readonly memory: WasmMemory;
   private readonly kernel: (a: number, x: number, y: number, m: number, lo: number) => void;
+  private readonly axpyKernel: (...args: number[]) => void;
+  private readonly dotsKernel: (...args: number[]) => void;
   readonly matrix: Float64Array;
   readonly x: Float64Array;
   readonly y: Float64Array;
+  /** Panel workspace: `cols`, `v`, `w` regions of maxPanel columns of maxSize+1 doubles, and two coefficient rows. */
+  private readonly region: { cols: number; v: number; w: number; a: Float64Array; b: Float64Array };
+  private stride = 0;
 
   /** Returns undefined when the matrix does not fit a 32-bit wasm memory. */
-  static create(maxSize: number): WasmSymv | undefined {
-    const bytes = (maxSize * maxSize + 2 * maxSize + 4) * 8;
-    if (bytes > 2 ** 31 - 2 ** 20) return undefined;
-    return new WasmSymv(maxSize, bytes);
+  static create(maxSize: number, maxPanel = 64): WasmSymv | undefined {
+    const doubles = maxSize * maxSize + 2 * maxSize + 4 + 3 * maxPanel * (maxSize + 2) + 2 * maxPanel;
+    if (doubles * 8 > 2 ** 31 - 2 ** 20) return undefined;
+    return new WasmSymv(maxSize, maxPanel, doubles * 8);
   }
 
-  private constructor(maxSize: number, bytes: number) {
+  private constructor(
+    maxSize: number,
+    private readonly maxPanel: number,
+    bytes: number,
+  ) {
     const pages = Math.ceil(bytes / 65536);
     this.memory = new WebAssemblyApi.Memory({ initial: pages, maximum: pages });
     const instance = new WebAssemblyApi.Instance(compiledModule(), { env: { mem: this.memory } });
     this.kernel = instance.exports['symvLower'] as typeof this.kernel;
+    this.axpyKernel = instance.exports['panelAxpy'] as typeof this.axpyKernel;
+    this.dotsKernel = instance.exports['panelDots'] as typeof this.dotsKernel;
     const buf = this.memory.buffer;
     this.matrix = new Float64Array(buf, 0, maxSize * maxSize);
     this.x = new Float64Array(buf, maxSize * maxSize * 8, maxSize);
     this.y = new Float64Array(buf, (maxSize * maxSize + maxSize) * 8, maxSize);
+    // 16-byte aligned regions (f64x2 loads).
+    let at = Math.ceil((maxSize * maxSize + 2 * maxSize) / 2) * 2 * 8;
+    const take = (doubles: number) => {
+      const o = at;
+      at += doubles * 8;
+      return o;
+    };
+    const cols = take(maxPanel * (maxSize + 2));
+    const v = take(maxPanel * (maxSize + 2));
+    const w = take(maxPanel * (maxSize + 2));
+    this.region = {
+      cols,
+      v,
+      w,
+      a: new Float64Array(buf, take(maxPanel), maxPanel),
+      b: new Float64Array(buf, take(maxPanel), maxPanel),
+    };
   }
 
   /**
@@ -474,6 +632,66 @@ export class WasmSymv {
   multiply(m: number, lo: number): void {
     this.y.fill(0, lo, m);
     this.kernel(this.matrix.byteOffset, this.x.byteOffset, this.y.byteOffset, m, lo);
+  }
+
+  /**
+   * Zeroed panel columns for a panel of `nb` (≤ maxPanel) columns of length m, in wasm memory: `cols[i]`, `v[j]`,
+   * `w[j]` (views of length m; each column is padded to an even length with a zero the kernels may read).
+   */
+  startPanel(m: number, nb: number): { cols: Float64Array[]; v: Float64Array[]; w: Float64Array[] } {
+    if (nb > this.maxPanel) throw new Error('WasmSymv: panel wider than allocated');
+    this.stride = m + (m & 1);
+    const buf = this.memory.buffer;
+    const views = (base: number) => {
+      new Float64Array(buf, base, nb * this.stride).fill(0);
+      return Array.from({ length: nb }, (_, j) => new Float64Array(buf, base + j * this.stride * 8, m));
+    };
+    return { cols: views(this.region.cols), v: views(this.region.v), w: views(this.region.w) };
+  }
+
+  /**
+   * dst[r] −= v_j[r]·a[j] + w_j[r]·b[j] for j < count and r ≥ lo (rounded down to even: callers must not need
+   * dst[lo − 1]); dst is a column from startPanel.
+   */
+  panelAxpy(dst: Float64Array, count: number, lo: number, a: ArrayLike<number>, b: ArrayLike<number>): void {
+    if (count === 0) return;
+    for (let j = 0; j < count; j++) {
+      this.region.a[j] = a[j]!;
+      this.region.b[j] = b[j]!;
+    }
+    const r = this.region;
+    const stride = this.stride * 8;
+    this.axpyKernel(
+      dst.byteOffset,
+      r.v,
+      r.w,
+      r.a.byteOffset,
+      r.b.byteOffset,
+      count,
+      stride,
+      (lo & ~1) * 8,
+      stride,
+    );
+  }
+
+  /** outW[j] = Σ_{r ≥ lo} w_j[r]·x[r], outV[j] = Σ_{r ≥ lo} v_j[r]·x[r] for j < count (x[r] = 0 just below lo). */
+  panelDots(x: Float64Array, count: number, lo: number, outW: Float64Array, outV: Float64Array): void {
+    if (count === 0) return;
+    const r = this.region;
+    const stride = this.stride * 8;
+    this.dotsKernel(
+      x.byteOffset,
+      r.v,
+      r.w,
+      r.a.byteOffset,
+      r.b.byteOffset,
+      count,
+      stride,
+      (lo & ~1) * 8,
+      stride,
+    );
+    outW.set(r.a.subarray(0, count));
+    outV.set(r.b.subarray(0, count));
   }
 }
 
