@@ -85,7 +85,11 @@ async function benchShape(key: keyof typeof SHAPES): Promise<void> {
       dir,
       ...[s.L, s.d, s.H, s.KV, s.m, s.V, B, T].map(String),
     ]).stdout;
-    const torch = JSON.parse(py.trim().split('\n').at(-1)!) as { tokens_per_s: number; dtype: string };
+    const torch = JSON.parse(py.trim().split('\n').at(-1)!) as {
+      tokens_per_s: number;
+      dtype: string;
+      gemm_gflops: number;
+    };
     const model = await loadModel(dir);
     const seqs = Array.from({ length: B }, (_, i) =>
       Array.from({ length: T }, (_, t) => (i * 7919 + t * 104729) % s.V),
@@ -111,7 +115,8 @@ async function benchShape(key: keyof typeof SHAPES): Promise<void> {
         `  ours ${ours.toFixed(0)} tok/s (warm; first run incl. loading ${((B * T) / cold).toFixed(0)} tok/s)\n` +
         `  ours ${gflops.toFixed(0)} GFLOP/s = ${((100 * gflops) / peak).toFixed(0)}% of the ORT GEMM roofline ` +
         `${gm}x${gk}x${gn} measured just now (${peak.toFixed(0)} GFLOP/s)\n` +
-        `  PyTorch f32 ${torch.tokens_per_s.toFixed(0)} tok/s\n  ratio ours/PyTorch ${(ours / torch.tokens_per_s).toFixed(2)}x`,
+        `  PyTorch f32 ${torch.tokens_per_s.toFixed(0)} tok/s (its GEMM ${B * T}x${s.d}x${s.m}: ` +
+        `${torch.gemm_gflops.toFixed(0)} GFLOP/s)\n  ratio ours/PyTorch ${(ours / torch.tokens_per_s).toFixed(2)}x`,
     );
     run.result({
       benchmark: `${s.name}, ${B}x${T} tokens, every layer`,
@@ -121,7 +126,9 @@ async function benchShape(key: keyof typeof SHAPES): Promise<void> {
       referenceName: `PyTorch f32 (${torch.dtype} checkpoint)`,
       ratio: ours / torch.tokens_per_s,
       roofline: gflops / peak,
-      note: `${gflops.toFixed(0)} of ${peak.toFixed(0)} GFLOP/s (ORT MatMul ${gm}x${gk}x${gn})`,
+      note:
+        `${gflops.toFixed(0)} of ${peak.toFixed(0)} GFLOP/s (ORT MatMul ${gm}x${gk}x${gn}); PyTorch's GEMM ` +
+        `${B * T}x${s.d}x${s.m} ${torch.gemm_gflops.toFixed(0)} GFLOP/s`,
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
