@@ -23,6 +23,12 @@ const WEIGHT_MATRICES = new Set(['wq', 'wk', 'wv', 'wqkv', 'wo', 'w_gate', 'w_up
 export class WeightCache {
   private readonly layerCache = new Map<number, LayerWeights>();
   private readonly tables = new Map<string, Float32Array>();
+  /**
+   * Host buffers of dropped layers, by length, refilled by the next layer's reads: when weights stream, every block
+   * would otherwise widen into fresh memory (a 7B block is 800 MB of f32, and fresh pages cost ~2.6 ms per MB to
+   * fault in on these VMs: more than the block's forward pass on a chunk of short prompts).
+   */
+  private readonly spare = new Map<number, Float32Array<ArrayBuffer>[]>();
   /** The embedding multiplier rounded to the checkpoint's dtype (Gemma), set by prepare(). */
   embedScale = 1;
 
@@ -115,7 +121,9 @@ export class WeightCache {
     const load = async (entries: [string, string | undefined, number[]][]): Promise<Feeds> => {
       const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
       for (const [, name, shape] of present) expectShape(this.source, name, shape);
-      const data = await Promise.all(present.map(([, name]) => this.source.readFloat32(name)));
+      const data = await Promise.all(
+        present.map(([, name, shape]) => this.source.readFloat32(name, this.takeSpare(shape))),
+      );
       return Object.fromEntries(
         present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
       );
@@ -148,14 +156,28 @@ export class WeightCache {
   drop(l: number): void {
     const weights = this.layerCache.get(l);
     this.layerCache.delete(l);
-    if (!weights || !this.device) return;
-    for (const t of [...Object.values(weights.attn), ...Object.values(weights.mlp)]) t.dispose();
+    if (!weights) return;
+    for (const t of [...Object.values(weights.attn), ...Object.values(weights.mlp)]) {
+      if (this.device) t.dispose();
+      else {
+        const data = t.data as Float32Array<ArrayBuffer>;
+        const list = this.spare.get(data.length) ?? [];
+        list.push(data);
+        this.spare.set(data.length, list);
+      }
+    }
   }
 
-  /** Drops every cached layer and table. */
+  /** A dropped layer's buffer of this shape's size, if any. */
+  private takeSpare(shape: number[]): Float32Array<ArrayBuffer> | undefined {
+    return this.spare.get(shape.reduce((a, b) => a * b, 1))?.pop();
+  }
+
+  /** Drops every cached layer, table and spare buffer. */
   clear(): void {
     for (const l of [...this.layerCache.keys()]) this.drop(l);
     this.tables.clear();
+    this.spare.clear();
   }
 }
 
