@@ -14,8 +14,8 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeReadmeTable } from './lib/summary.js';
 import { loadavg } from './lib/run.js';
+import { writeReadmeTable } from './lib/summary.js';
 
 interface Step {
   name: string;
@@ -26,7 +26,7 @@ interface Step {
 }
 
 const STEPS: Step[] = [
-  { name: 'forward', args: ['bench/forward/bench.ts', 'all'], minutes: 3 },
+  { name: 'forward', args: ['bench/forward/bench.ts', 'all'], minutes: 2.5 },
   { name: 'extract-smollm', args: ['bench/extract/bench.ts', '--rows', '2000'], minutes: 3 },
   {
     name: 'extract-smollm-empty',
@@ -39,7 +39,7 @@ const STEPS: Step[] = [
     minutes: 12,
   },
   { name: 'probe', args: ['bench/probe/ridge-loo.bench.ts', '--d', '576,2048'], minutes: 2 },
-  { name: 'sae', args: ['bench/sae/bench.ts', '--size', 'full'], minutes: 4 },
+  { name: 'sae', args: ['bench/sae/bench.ts', '--size', 'full'], minutes: 3 },
   { name: 'experiments', args: ['bench/experiments/bench.ts'], minutes: 1 },
   { name: 'neurons', args: ['bench/neurons/correlation.bench.ts'], minutes: 0.5 },
   { name: 'store', args: ['bench/store/bench.ts'], minutes: 1 },
