@@ -61,6 +61,8 @@ export interface SummaryLine extends Result {
   loaded: boolean;
   date: string;
   commit: string;
+  /** The bench/run-all.ts step that measured it ($STL_BENCH_STEP). */
+  step?: string;
   reference_env?: ReferenceInfo;
 }
 
@@ -95,6 +97,7 @@ export class BenchRun {
       loaded: Math.max(this.since, now) >= LOADED,
       date: new Date().toISOString(),
       commit: this.commit,
+      ...(process.env['STL_BENCH_STEP'] && { step: process.env['STL_BENCH_STEP'] }),
       ...(ref && { reference_env: ref }),
     };
     this.since = now;
