@@ -93,6 +93,7 @@ test('--target globe: RidgeCV on (x, y, z), projected back to the sphere, great-
   const file = await SafetensorsFile.open(join(out, 'probes.safetensors'));
   assert.deepEqual(file.tensors.get('layer.0.coef')!.shape, [c.d, 3]);
   assert.equal(file.metadata['targetNames'], JSON.stringify(['x', 'y', 'z']));
+  await file.close();
 });
 
 test('--target log-time: RidgeCV on ln(R − year), read back as R − e^f, equals sklearn; the bad reference year is refused', async () => {
