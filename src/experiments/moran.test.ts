@@ -20,7 +20,16 @@ interface MoranMeta {
   values: string[];
   [name: string]: unknown;
 }
-type Stats = { I: number; EI: number; VI_rand: number; z_rand: number; p_rand: number; p_sim: number; EI_sim: number; seI_sim: number };
+type Stats = {
+  I: number;
+  EI: number;
+  VI_rand: number;
+  z_rand: number;
+  p_rand: number;
+  p_sim: number;
+  EI_sim: number;
+  seI_sim: number;
+};
 
 const g = loadGolden<MoranMeta>('moran_golden');
 const close = (a: number, b: number, tol: number, what: string) =>
@@ -55,7 +64,10 @@ test("Moran's I, its randomisation variance, z and p, and the replayed permutati
     close(inf.expected, want.EI, 1e-14, `${name} E[I]`);
     close(inf.variance, want.VI_rand, 1e-10, `${name} Var`);
     close(inf.z, want.z_rand, 1e-9, `${name} z`);
-    assert.ok(Math.abs(inf.p - want.p_rand) <= 2e-7 * want.p_rand + 1e-300, `${name} p ${inf.p} vs ${want.p_rand}`);
+    assert.ok(
+      Math.abs(inf.p - want.p_rand) <= 2e-7 * want.p_rand + 1e-300,
+      `${name} p ${inf.p} vs ${want.p_rand}`,
+    );
     const perm = await moranPermutationTest(w, g.get(`${name}.values`), { orders });
     const sim = g.get(`${name}.simulated`);
     for (let p = 0; p < sim.length; p++) close(perm.simulated[p]!, sim[p]!, 1e-12, `${name} perm ${p}`);
@@ -109,6 +121,9 @@ test('normalSf matches scipy.stats.norm.sf', () => {
   const z = g.get('normal_z');
   const want = g.get('normal_sf');
   for (let i = 0; i < z.length; i++) {
-    assert.ok(Math.abs(normalSf(z[i]!) - want[i]!) <= 2e-7 * want[i]!, `z ${z[i]}: ${normalSf(z[i]!)} vs ${want[i]}`);
+    assert.ok(
+      Math.abs(normalSf(z[i]!) - want[i]!) <= 2e-7 * want[i]!,
+      `z ${z[i]}: ${normalSf(z[i]!)} vs ${want[i]}`,
+    );
   }
 });

@@ -59,7 +59,11 @@ export async function sphereKnnWeights(lonLat: Float64Array, n: number, k: numbe
   const block = Math.max(16, Math.floor(8_000_000 / n));
   for (let s = 0; s < n; s += block) {
     const r = Math.min(block, n - s);
-    const out = await session.run({ Q: new ort.Tensor('float64', u.subarray(3 * s, 3 * (s + r)), [r, 3]), U, K });
+    const out = await session.run({
+      Q: new ort.Tensor('float64', u.subarray(3 * s, 3 * (s + r)), [r, 3]),
+      U,
+      K,
+    });
     const idx = out['indices']!.data as BigInt64Array;
     for (let a = 0; a < r; a++) {
       const i = s + a;
@@ -134,7 +138,11 @@ export async function moranColumns(w: SpatialWeights, block: Float64Array, m: nu
   const session = await cachedSession('moran', moranGraph);
   let idx = idxCache.get(w);
   if (!idx) {
-    idx = new ort.Tensor('int64', BigInt64Array.from(w.neighbours, (v) => BigInt(v)), [w.n * w.k]);
+    idx = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(w.neighbours, (v) => BigInt(v)),
+      [w.n * w.k],
+    );
     idxCache.set(w, idx);
   }
   const out = await session.run({
@@ -169,7 +177,7 @@ export interface MoranInference {
 export function moranInference(w: SpatialWeights, I: number, m2: number, m4: number): MoranInference {
   const { n, s0, s1, s2 } = w;
   const expected = -1 / (n - 1);
-  const b2 = (m4 / n) / (m2 / n) ** 2;
+  const b2 = m4 / n / (m2 / n) ** 2;
   const n2 = n * n;
   const s02 = s0 * s0;
   const a = n * ((n2 - 3 * n + 3) * s1 - n * s2 + 3 * s02);
@@ -284,10 +292,8 @@ export function localMoran(
     for (let s = 0; s < count; s++) {
       let sum = 0;
       for (let c = 0; c < k; c++) {
-        let j: number;
-        do {
-          j = rng.int(n);
-        } while (j === i || picked.subarray(0, c).includes(j));
+        let j = i;
+        while (j === i || taken(picked, c, j)) j = rng.int(n);
         picked[c] = j;
         sum += z[j]!;
       }
@@ -296,6 +302,11 @@ export function localMoran(
     p[i] = (Math.min(above, count - above) + 1) / (count + 1);
   }
   return { Is, quadrant, p };
+}
+
+function taken(picked: Int32Array, count: number, j: number): boolean {
+  for (let c = 0; c < count; c++) if (picked[c] === j) return true;
+  return false;
 }
 
 /** Upper tail of the standard normal, 0.5·erfc(z/√2) (erfc by Chebyshev fitting, relative error < 1.2e-7). */
@@ -313,7 +324,11 @@ export function normalSf(z: number): number {
               (0.37409196 +
                 t *
                   (0.09678418 +
-                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return 0.5 * (x >= 0 ? e : 2 - e);
 }

@@ -190,7 +190,12 @@ export async function plsRegression(
     const W = new ort.Tensor('float64', w, [d, 1]);
     for (let s = 0; s < n; s += chunk) {
       const r = Math.min(chunk, n - s);
-      const res = await sessionA.run({ X: new ort.Tensor('float32', x.subarray(s * d, (s + r) * d), [r, d]), mu, inv: invT, M: W });
+      const res = await sessionA.run({
+        X: new ort.Tensor('float32', x.subarray(s * d, (s + r) * d), [r, d]),
+        mu,
+        inv: invT,
+        M: W,
+      });
       out.set(res['P']!.data as Float64Array, s);
     }
     return out;
@@ -305,7 +310,13 @@ export async function plsRegression(
 }
 
 /** v −= Σ_j p_j (t_jᵀ u) over the train rows, for the loadings p_j fitted so far: removes X's deflated part. */
-function subtractProjection(v: Float64Array, P: Float64Array[], T: Float64Array[], u: Float64Array, isTrain: Uint8Array) {
+function subtractProjection(
+  v: Float64Array,
+  P: Float64Array[],
+  T: Float64Array[],
+  u: Float64Array,
+  isTrain: Uint8Array,
+) {
   for (let j = 0; j < P.length; j++) {
     const tj = T[j]!;
     let c = 0;

@@ -46,6 +46,8 @@ export {
   sphereCountsTree,
   unitVectors,
 } from './proximity.js';
+export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
+export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
 export type { TargetTransform, TargetVariant } from './targets.js';
 export {
   DEFAULT_REFERENCE_YEAR,
@@ -53,6 +55,4 @@ export {
   TARGET_VARIANTS,
   targetTransform,
 } from './targets.js';
-export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
-export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
 export { allWarnings, alphaEdgeWarning, sizeWarnings } from './warnings.js';

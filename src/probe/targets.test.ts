@@ -47,7 +47,11 @@ async function store(name: string, c: Case, dataset: string, kind: 'space' | 'ti
     toolVersion: 'test',
     createdAt: new Date(0).toISOString(),
   };
-  const entities = c.names.map((name, i) => ({ name, is_test: c.isTest[i]!, target: targets.slice(i * t, i * t + t) }));
+  const entities = c.names.map((name, i) => ({
+    name,
+    is_test: c.isTest[i]!,
+    target: targets.slice(i * t, i * t + t),
+  }));
   const dir = join(root, name);
   const w = createStore(dir, manifest, entities);
   await w.write(hookName(0), Float32Array.from(c.X), c.n, c.d);
@@ -76,7 +80,11 @@ test('--target globe: RidgeCV on (x, y, z), projected back to the sphere, great-
   let worst = 0;
   for (let i = 0; i < c.n; i++) {
     const dl = Math.abs(pred[2 * i]! - c.expected.predLonLat[2 * i]);
-    worst = Math.max(worst, Math.min(dl, 360 - dl), Math.abs(pred[2 * i + 1]! - c.expected.predLonLat[2 * i + 1]));
+    worst = Math.max(
+      worst,
+      Math.min(dl, 360 - dl),
+      Math.abs(pred[2 * i + 1]! - c.expected.predLonLat[2 * i + 1]),
+    );
   }
   assert.ok(worst < 1e-7, `max |Δ| ${worst}°`);
   assert.ok(Math.abs(layer.test.haversineMaeKm! - c.expected.testKm) < 1e-6);
@@ -99,7 +107,12 @@ test('--target globe: RidgeCV on (x, y, z), projected back to the sphere, great-
 test('--target log-time: RidgeCV on ln(R − year), read back as R − e^f, equals sklearn; the bad reference year is refused', async () => {
   const c = golden.logTime;
   const dir = await store('logtime', c, 'art', 'time', c.years);
-  const run = await probeStore(dir, { alphas: c.alphas, target: 'log-time', referenceYear: c.referenceYear, predictions: 'all' });
+  const run = await probeStore(dir, {
+    alphas: c.alphas,
+    target: 'log-time',
+    referenceYear: c.referenceYear,
+    predictions: 'all',
+  });
   const layer = run.results.layers[0]!;
   assert.equal(run.results.settings.referenceYear, 2025);
   assert.equal(layer.alpha, c.expected.alpha);
@@ -108,16 +121,24 @@ test('--target log-time: RidgeCV on ln(R − year), read back as R − e^f, equa
   assert.ok(Math.abs(layer.fitR2!.test - c.expected.fitR2Test) < 1e-9);
   const linear = (await probeStore(dir, { alphas: c.alphas })).results.layers[0]!;
   assert.ok(Math.abs(linear.test.r2 - c.expected.linearTestR2) < 1e-9);
-  await assert.rejects(() => probeStore(dir, { target: 'log-time', referenceYear: 2000 }), /not before the reference year 2000/);
+  await assert.rejects(
+    () => probeStore(dir, { target: 'log-time', referenceYear: 2000 }),
+    /not before the reference year 2000/,
+  );
   await assert.rejects(() => probeStore(dir, { target: 'globe' }), /needs a space dataset/);
 });
 
 test('lonLatOfVectors inverts the unit vectors on both sides of the antimeridian and at the poles', () => {
   const t = targetTransform('globe', 'space', 'world_place')!;
   const pts = Float64Array.from([179.5, -16.5, -179.5, -16.6, 0, 90, -45, -89.9, 12.3, 45.6]);
-  const back = t.back(t.forward(pts, 5).map((v) => v * 3.7), 5);
+  const back = t.back(
+    t.forward(pts, 5).map((v) => v * 3.7),
+    5,
+  );
   for (const i of [0, 1, 3, 4]) {
-    assert.ok(Math.abs(back[2 * i]! - pts[2 * i]!) < 1e-9 && Math.abs(back[2 * i + 1]! - pts[2 * i + 1]!) < 1e-9);
+    assert.ok(
+      Math.abs(back[2 * i]! - pts[2 * i]!) < 1e-9 && Math.abs(back[2 * i + 1]! - pts[2 * i + 1]!) < 1e-9,
+    );
   }
   assert.ok(Math.abs(back[5]! - 90) < 1e-12);
   assert.deepEqual(Array.from(lonLatOfVectors(new Float64Array(3), 1)), [0, 0]);

@@ -90,6 +90,7 @@ export function targetTransform(
       return out;
     },
     // e^f is capped at e^700 so a wild prediction stays a (huge) finite year instead of −Infinity.
-    back: (pred, n) => Float64Array.from({ length: n }, (_, i) => reference - Math.exp(Math.min(pred[i]!, 700)) - offset),
+    back: (pred, n) =>
+      Float64Array.from({ length: n }, (_, i) => reference - Math.exp(Math.min(pred[i]!, 700)) - offset),
   };
 }

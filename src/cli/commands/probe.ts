@@ -117,7 +117,9 @@ export function registerProbe(program: Command): void {
       console.log(
         `${r.model} · ${r.dataset} · prompt ${r.prompt} · ${r.hook} · ${r.nTrain} train / ${r.nTest} test · ` +
           `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}` +
-          (r.settings.target ? ` · target ${r.settings.target} (fitted on ${r.settings.fitTargetNames?.join(', ')})` : ''),
+          (r.settings.target
+            ? ` · target ${r.settings.target} (fitted on ${r.settings.fitTargetNames?.join(', ')})`
+            : ''),
       );
       console.log(formatResultsTable(r));
       if (r.skippedLayers.length) {
@@ -153,6 +155,7 @@ export function registerProbe(program: Command): void {
 
 function yearFlag(s: string): number {
   const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v)) throw new UserError(`--reference-year: expected a year, got '${s}'`);
+  if (s.trim() === '' || !Number.isFinite(v))
+    throw new UserError(`--reference-year: expected a year, got '${s}'`);
   return v;
 }
