@@ -5,6 +5,7 @@ export {
   type PaperConfig,
   type PaperOptions,
   type PaperResult,
+  type PaperStep,
   readPaperConfig,
   runPaper,
 } from './paper.js';

@@ -18,12 +18,16 @@ import {
   PAPER_DATASET_NAMES,
 } from '../data/index.js';
 import {
+  biasExperiment,
   type CommonOptions,
   type ExperimentName,
   holdoutExperiment,
   mlpExperiment,
+  negativeControlsExperiment,
   pcaExperiment,
+  plsExperiment,
   promptsExperiment,
+  spatialExperiment,
 } from '../experiments/index.js';
 import { EXPERIMENT_MATHS, type ExtractionModel, isStaticModel, shortKeyHash } from '../extract/index.js';
 import {
@@ -33,6 +37,7 @@ import {
   modelIdentity,
   resolveDevice,
 } from '../model/index.js';
+import { probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
@@ -40,7 +45,26 @@ import { modelDisplayName } from '../util/paths.js';
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
-export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
+/** A step of the grid: an experiment, or a probe on another target (globe: places; log-time: dates). */
+export type PaperStep = ExperimentName | 'globe' | 'log-time';
+
+/**
+ * The paper's experiments, then the follow-ups' (docs/experiments.md#pls ...): each runs where its inputs exist
+ * (spatial and globe on places, log-time on dates) and is listed as skipped elsewhere.
+ */
+export const ALL_EXPERIMENTS: PaperStep[] = [
+  'mlp',
+  'pca',
+  'block-holdout',
+  'entity-holdout',
+  'prompts',
+  'globe',
+  'log-time',
+  'pls',
+  'negative-controls',
+  'bias',
+  'spatial',
+];
 
 export interface PaperOptions {
   model: string;
@@ -48,7 +72,7 @@ export interface PaperOptions {
   datasets?: string[];
   /** 'paper' (the four prompts of each dataset, docs/method.md#prompts), 'canonical', or explicit prompt names. */
   prompts?: 'paper' | 'canonical' | string[];
-  experiments?: ExperimentName[];
+  experiments?: PaperStep[];
   /** Root directory (default ./spacetime-lens-runs); the model's runs go to <out>/<model slug>/. */
   out?: string;
   /** Extraction settings passed through to src/extract. */
@@ -176,10 +200,15 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       };
       for (const experiment of experiments) {
         const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
-        const output = join(expDir, `${experiment}.json`);
+        const output = outputOf(expDir, experiment);
         const label = `${dataset.name}/${experiment}`;
         if (experiment === 'prompts' && inputs.length < 2) {
           result.skipped.push(`${label} (needs two or more prompts)`);
+          continue;
+        }
+        const unfit = needsKind(experiment);
+        if (unfit && unfit !== dataset.kind) {
+          result.skipped.push(`${label} (needs a ${unfit} dataset)`);
           continue;
         }
         if (
@@ -230,8 +259,22 @@ function experimentKey(options: PaperOptions, storeKeys: Record<string, string>,
   };
 }
 
+/** The file a step writes (its up-to-date check). */
+function outputOf(expDir: string, step: PaperStep): string {
+  return step === 'globe' || step === 'log-time'
+    ? join(expDir, `probe-${step}`, 'results.json')
+    : join(expDir, `${step}.json`);
+}
+
+/** The dataset kind a step needs, if any. */
+function needsKind(step: PaperStep): 'space' | 'time' | undefined {
+  if (step === 'globe' || step === 'spatial') return 'space';
+  if (step === 'log-time') return 'time';
+  return undefined;
+}
+
 async function runOne(
-  experiment: ExperimentName,
+  experiment: PaperStep,
   store: string,
   stores: string[],
   common: CommonOptions,
@@ -256,6 +299,30 @@ async function runOne(
       return;
     case 'prompts':
       await promptsExperiment(stores, { ...common, probeResults });
+      return;
+    case 'globe':
+    case 'log-time': {
+      // The best layer's predictions only: the report shows this probe's line beside the plain one and one map.
+      const run = await probeStore(store, {
+        target: experiment,
+        predictions: 'best',
+        ...(options.paperCompat && { paperCompat: true }),
+        ...(options.alphas !== undefined && { alphas: options.alphas }),
+      });
+      await writeProbeResults(join(common.out!, `probe-${experiment}`), run);
+      return;
+    }
+    case 'pls':
+      await plsExperiment(store, common);
+      return;
+    case 'negative-controls':
+      await negativeControlsExperiment(store, common);
+      return;
+    case 'bias':
+      await biasExperiment(store, common);
+      return;
+    case 'spatial':
+      await spatialExperiment(store, common);
       return;
   }
 }
@@ -357,7 +424,7 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
   if (unknown.length)
     throw new UserError(`${path}: unknown key(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   const datasets = stringList('datasets');
-  const experiments = stringList('experiments') as ExperimentName[] | undefined;
+  const experiments = stringList('experiments') as PaperStep[] | undefined;
   return {
     models: models as string[],
     ...(datasets && { datasets }),

@@ -1,6 +1,6 @@
 import { basename, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import type { CommonOptions, ExperimentName } from '../../experiments/index.js';
+import type { CommonOptions } from '../../experiments/index.js';
 import {
   type ExperimentResult,
   formatTable,
@@ -14,6 +14,7 @@ import {
   ALL_EXPERIMENTS,
   modelSlug,
   type PaperOptions,
+  type PaperStep,
   readPaperConfig,
   runPaper,
 } from '../../pipeline/index.js';
@@ -216,7 +217,7 @@ function registerPaper(program: Command): void {
         prompts: promptsFlag(str('prompts') ?? 'paper'),
         experiments: str('experiments')!
           .split(',')
-          .map((s) => s.trim()) as ExperimentName[],
+          .map((s) => s.trim()) as PaperStep[],
         out: str('out')!,
         ...(str('layers') && { layers: str('layers')! }),
         ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),
