@@ -34,7 +34,17 @@ test('registerExperiment adds the experiments to a fresh program', () => {
   const group = program.commands.find((c) => c.name() === 'experiment')!;
   assert.deepEqual(
     group.commands.map((c) => c.name()),
-    ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'pls', 'spatial', 'bias', 'negative-controls', 'prompts'],
+    [
+      'mlp',
+      'pca',
+      'block-holdout',
+      'entity-holdout',
+      'pls',
+      'spatial',
+      'bias',
+      'negative-controls',
+      'prompts',
+    ],
   );
 });
 
