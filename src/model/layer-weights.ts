@@ -1,0 +1,191 @@
+/**
+ * The engine's weights: whole tensors read once (embeddings, final norm, unembedding) and each block's weights as
+ * onnxruntime feeds, checked against the shapes config.json implies, widened to f32, kept between runs when the
+ * engine caches layers (else dropped after each layer), and uploaded to the device in resident mode.
+ */
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../formats/float16.js';
+import { ort } from '../native/index.js';
+import { UserError } from '../util/errors.js';
+import type { Feeds } from './engine-context.js';
+import { layerParameterCount, type ModelSpec, type WeightSource } from './spec.js';
+
+export interface LayerWeights {
+  attn: Feeds;
+  mlp: Feeds;
+}
+
+/** Host array -> device tensor of the given shape (f16 for weight matrices held in half precision). */
+export type Upload = (data: Float32Array, dims: number[], f16?: boolean) => Promise<ort.Tensor>;
+
+/** Weight inputs held in f16 with weightDtype 'f16' (norms and biases stay f32). */
+const WEIGHT_MATRICES = new Set(['wq', 'wk', 'wv', 'wqkv', 'wo', 'w_gate', 'w_up', 'w_gu', 'w_down']);
+
+export class WeightCache {
+  private readonly layerCache = new Map<number, LayerWeights>();
+  private readonly tables = new Map<string, Float32Array>();
+  /** The embedding multiplier rounded to the checkpoint's dtype (Gemma), set by prepare(). */
+  embedScale = 1;
+
+  /** `device`: resident mode, where layer weights live in device memory (`f16`: matrices held in half precision). */
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly source: WeightSource,
+    private readonly device?: { upload: Upload; f16: boolean },
+  ) {}
+
+  /** A table already read (prepare() reads 'embed' and, with learned positions, 'pos'). */
+  loaded(key: string): Float32Array | undefined {
+    return this.tables.get(key);
+  }
+
+  /** A whole tensor as f32, read once and kept (embeddings, final norm, unembedding). */
+  async table(key: string, name: string): Promise<Float32Array> {
+    let t = this.tables.get(key);
+    if (!t) {
+      t = await this.source.readFloat32(name);
+      this.tables.set(key, t);
+    }
+    return t;
+  }
+
+  /** A norm weight, read once; Gemma's stored w becomes the 1 + w it multiplies by. */
+  async normTable(key: string, name: string): Promise<Float32Array> {
+    if (!this.tables.has(key)) this.tables.set(key, this.normWeight(await this.source.readFloat32(name)));
+    return this.tables.get(key)!;
+  }
+
+  private normWeight(w: Float32Array): Float32Array {
+    if (this.spec.normPlusOne) for (let i = 0; i < w.length; i++) w[i] = 1 + w[i]!;
+    return w;
+  }
+
+  /** Loads what embed() needs before a run. */
+  async prepare(): Promise<void> {
+    const { names, vocabSize, dModel } = this.spec;
+    expectShape(this.source, names.embed, [vocabSize, dModel]);
+    await this.table('embed', names.embed);
+    if (names.posEmbed) await this.table('pos', names.posEmbed);
+    // Gemma multiplies by √d as a tensor of the model's dtype (so bf16 checkpoints use a rounded factor).
+    if (this.spec.embedScale !== undefined)
+      this.embedScale = roundToDtype(this.spec.embedScale, this.source.info(names.embed).dtype);
+  }
+
+  async layer(l: number): Promise<LayerWeights> {
+    const cached = this.layerCache.get(l);
+    if (cached) return cached;
+    const spec = this.spec;
+    const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
+    const n = spec.names.layer(l);
+    const lin = (out: number, inn: number) => (spec.linear === 'out_in' ? [out, inn] : [inn, out]);
+    const qkWidth = spec.qkNorm === 'full' ? [H * hd, KV * hd] : [hd, hd];
+    const attnSpec: [string, string | undefined, number[]][] = [
+      ['ln1_w', n.ln1, [d]],
+      ['ln1_b', n.ln1Bias, [d]],
+      ['wo', n.o, lin(d, H * hd)],
+      ['bo', n.oBias, [d]],
+      ['post_attn_w', n.postAttnNorm, [d]],
+      ['q_norm', n.qNorm, [qkWidth[0]!]],
+      ['k_norm', n.kNorm, [qkWidth[1]!]],
+    ];
+    if (spec.qkv === 'separate') {
+      attnSpec.push(
+        ['wq', n.q, lin(H * hd, d)],
+        ['bq', n.qBias, [H * hd]],
+        ['wk', n.k, lin(KV * hd, d)],
+        ['bk', n.kBias, [KV * hd]],
+        ['wv', n.v, lin(KV * hd, d)],
+        ['bv', n.vBias, [KV * hd]],
+      );
+    } else {
+      const out = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd; // gpt2, fused
+      attnSpec.push(['wqkv', n.qkv, lin(out, d)], ['bqkv', n.qkvBias, [out]]);
+    }
+    const mlpSpec: [string, string | undefined, number[]][] = [
+      ['ln2_w', n.ln2, [d]],
+      ['ln2_b', n.ln2Bias, [d]],
+      ['w_up', n.up, lin(m, d)],
+      ['b_up', n.upBias, [m]],
+      ['w_gate', spec.gated ? n.gate : undefined, lin(m, d)],
+      ['b_gate', spec.gated ? n.gateBias : undefined, [m]],
+      ['w_gu', n.gateUp, lin(2 * m, d)],
+      ['w_down', n.down, lin(d, m)],
+      ['b_down', n.downBias, [d]],
+      ['post_mlp_w', n.postMlpNorm, [d]],
+    ];
+    const load = async (entries: [string, string | undefined, number[]][]): Promise<Feeds> => {
+      const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
+      for (const [, name, shape] of present) expectShape(this.source, name, shape);
+      const data = await Promise.all(present.map(([, name]) => this.source.readFloat32(name)));
+      return Object.fromEntries(
+        present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
+      );
+    };
+    const attn = await load(attnSpec);
+    const mlp = await load(mlpSpec);
+    for (const feeds of [attn, mlp]) {
+      for (const key of ['ln1_w', 'ln2_w', 'post_attn_w', 'post_mlp_w', 'q_norm', 'k_norm']) {
+        if (feeds[key]) this.normWeight(feeds[key].data as Float32Array);
+      }
+    }
+    if (spec.qkv === 'separate') zeroMissingBiases(attn, { bq: H * hd, bk: KV * hd, bv: KV * hd });
+    const weights = this.device
+      ? { attn: await this.uploadFeeds(attn), mlp: await this.uploadFeeds(mlp) }
+      : { attn, mlp };
+    this.layerCache.set(l, weights);
+    return weights;
+  }
+
+  /** Host weight tensors -> device tensors; the weight matrices in f16 when the engine holds them so. */
+  private async uploadFeeds(feeds: Feeds): Promise<Feeds> {
+    const out: Feeds = {};
+    for (const [key, t] of Object.entries(feeds)) {
+      const f16 = !!this.device!.f16 && WEIGHT_MATRICES.has(key);
+      out[key] = await this.device!.upload(t.data as Float32Array, t.dims as number[], f16);
+    }
+    return out;
+  }
+
+  drop(l: number): void {
+    const weights = this.layerCache.get(l);
+    this.layerCache.delete(l);
+    if (!weights || !this.device) return;
+    for (const t of [...Object.values(weights.attn), ...Object.values(weights.mlp)]) t.dispose();
+  }
+
+  /** Drops every cached layer and table. */
+  clear(): void {
+    for (const l of [...this.layerCache.keys()]) this.drop(l);
+    this.tables.clear();
+  }
+}
+
+/** f32 bytes of one block's weights. */
+export function layerBytes(spec: ModelSpec): number {
+  return 4 * layerParameterCount(spec);
+}
+
+/** The graph takes q, k and v biases together: a checkpoint with only some of them gets zeros for the others. */
+function zeroMissingBiases(feeds: Feeds, widths: Record<string, number>): void {
+  if (!Object.keys(widths).some((k) => feeds[k])) return;
+  for (const [k, width] of Object.entries(widths)) {
+    feeds[k] ??= new ort.Tensor('float32', new Float32Array(width), [width]);
+  }
+}
+
+/** A number as the given float dtype would hold it (round to nearest even), back in f64. */
+function roundToDtype(v: number, dtype: string): number {
+  const f32 = Float32Array.of(v);
+  if (dtype === 'BF16') return bf16ToF32(f32ToBf16(f32))[0]!;
+  if (dtype === 'F16') return f16ToF32(f32ToF16(f32))[0]!;
+  return dtype === 'F64' ? v : f32[0]!;
+}
+
+function expectShape(source: WeightSource, name: string, expected: number[]): void {
+  if (!source.has(name)) throw new UserError(`${source.dir}: the checkpoint has no tensor '${name}'`);
+  const shape = source.info(name).shape;
+  if (shape.length !== expected.length || shape.some((v, i) => v !== expected[i])) {
+    throw new UserError(
+      `${source.dir}: tensor '${name}' has shape [${shape.join(', ')}], config.json implies [${expected.join(', ')}]`,
+    );
+  }
+}
