@@ -140,7 +140,7 @@ test('negative controls: fields are smooth, orthogonal to any linear read-out of
       x[i * 6 + j] = u[0]! * mix[j]! + u[1]! * mix[6 + j]! + u[2]! * mix[12 + j]! + 0.01 * gaussian(rng);
   }
   const data = { ...layerData('space', s.lonLat, s.isTest, s.columns), x, d: 6 };
-  const sets = negativeControlTargets(data, 3, 0);
+  const sets = await negativeControlTargets(data, 3, 0);
   assert.deepEqual(
     sets.map((c) => c.name),
     ['real', 'permuted', 'field-1', 'field-2', 'field-3'],

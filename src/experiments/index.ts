@@ -82,4 +82,4 @@ export {
   paperFixedAlpha,
 } from './settings.js';
 export { type LayerSource, openLayerSource } from './source.js';
-export { runSpatial, type SpatialResult, type UnitSource } from './spatial-experiment.js';
+export { runSpatial, type SpatialResult, type UnitMap, type UnitSource } from './spatial-experiment.js';

@@ -16,6 +16,7 @@ import { shuffleWithinGroups, unitVectors } from '../probe/index.js';
 import { Rng } from '../util/rng.js';
 import { sphericalCentroid } from './holdout.js';
 import type { LayerData } from './layer-data.js';
+import { orthonormalize } from './linalg.js';
 import { fitRidgeLoo, predictLinear, type ScalarMetrics, scoreSplit } from './linear.js';
 import { splitRows } from './prompts.js';
 import { gaussian } from './stats.js';
@@ -29,28 +30,19 @@ export function permutedTargets(targets: Float64Array, n: number, t: number, see
 }
 
 /** Removes the least-squares fit on the design columns (n each) from y and scales it to unit variance (ddof 0). */
-export function residualise(y: Float64Array, design: Float64Array[]): Float64Array {
+export async function residualise(y: Float64Array, design: Float64Array[]): Promise<Float64Array> {
   const n = y.length;
-  const basis: Float64Array[] = [];
-  for (const col of design) {
-    const v = Float64Array.from(col);
-    for (let pass = 0; pass < 2; pass++) {
-      for (const b of basis) {
-        let dot = 0;
-        for (let i = 0; i < n; i++) dot += b[i]! * v[i]!;
-        for (let i = 0; i < n; i++) v[i] -= dot * b[i]!;
-      }
-    }
-    let norm = 0;
-    for (let i = 0; i < n; i++) norm += v[i]! * v[i]!;
-    norm = Math.sqrt(norm);
-    if (norm > 1e-12) basis.push(v.map((x) => x / norm));
-  }
+  const q = design.length;
+  const a = new Float64Array(n * q);
+  design.forEach((col, c) => {
+    for (let i = 0; i < n; i++) a[i * q + c] = col[i]!;
+  });
+  const basis = await orthonormalize(a, n, q); // n×q, orthonormal columns spanning the design
   const out = Float64Array.from(y);
-  for (const b of basis) {
+  for (let c = 0; c < q; c++) {
     let dot = 0;
-    for (let i = 0; i < n; i++) dot += b[i]! * out[i]!;
-    for (let i = 0; i < n; i++) out[i] -= dot * b[i]!;
+    for (let i = 0; i < n; i++) dot += basis[i * q + c]! * out[i]!;
+    for (let i = 0; i < n; i++) out[i] -= dot * basis[i * q + c]!;
   }
   let ss = 0;
   for (const v of out) ss += v * v;
@@ -79,7 +71,7 @@ export function smoothSphereFields(
   n: number,
   count: number,
   seed: number,
-): Float64Array[] {
+): Promise<Float64Array[]> {
   const u = unitVectors(lonLat, n, 'haversine');
   const [clon, clat] = sphericalCentroid(
     lonLat,
@@ -95,8 +87,10 @@ export function smoothSphereFields(
   spread = Math.max(Math.sqrt(spread / n), 1e-4);
   const design = [0, 1, 2].map((j) => Float64Array.from({ length: n }, (_, i) => u[3 * i + j]!));
   const ones = new Float64Array(n).fill(1);
-  return Array.from({ length: count }, (_, k) =>
-    residualise(randomCosines(u, n, 3, spread, new Rng(seed, `field-${k}`)), [ones, ...design]),
+  return Promise.all(
+    Array.from({ length: count }, (_, k) =>
+      residualise(randomCosines(u, n, 3, spread, new Rng(seed, `field-${k}`)), [ones, ...design]),
+    ),
   );
 }
 
@@ -106,7 +100,7 @@ export function smoothTimeFields(
   n: number,
   count: number,
   seed: number,
-): Float64Array[] {
+): Promise<Float64Array[]> {
   let mean = 0;
   for (const v of dates) mean += v;
   mean /= n;
@@ -115,8 +109,10 @@ export function smoothTimeFields(
   const sd = Math.sqrt(ss / n) || 1;
   const z = Float64Array.from(dates, (v) => (v - mean) / sd);
   const ones = new Float64Array(n).fill(1);
-  return Array.from({ length: count }, (_, k) =>
-    residualise(randomCosines(z, n, 1, 1, new Rng(seed, `field-${k}`)), [ones, z]),
+  return Promise.all(
+    Array.from({ length: count }, (_, k) =>
+      residualise(randomCosines(z, n, 1, 1, new Rng(seed, `field-${k}`)), [ones, z]),
+    ),
   );
 }
 
@@ -129,11 +125,11 @@ export interface ControlTargetSet {
 }
 
 /** The real targets, their permutation and `fields` smooth random fields, for a dataset kind. */
-export function negativeControlTargets(
+export async function negativeControlTargets(
   data: Pick<LayerData, 'kind' | 'n' | 't' | 'targets'>,
   fields: number,
   seed: number,
-): ControlTargetSet[] {
+): Promise<ControlTargetSet[]> {
   const sets: ControlTargetSet[] = [
     { name: 'real', kind: 'real', t: data.t, targets: data.targets },
     {
@@ -143,10 +139,9 @@ export function negativeControlTargets(
       targets: permutedTargets(data.targets, data.n, data.t, seed),
     },
   ];
-  const made =
-    data.kind === 'space'
-      ? smoothSphereFields(data.targets, data.n, fields, seed)
-      : smoothTimeFields(data.targets, data.n, fields, seed);
+  const made = await (data.kind === 'space'
+    ? smoothSphereFields(data.targets, data.n, fields, seed)
+    : smoothTimeFields(data.targets, data.n, fields, seed));
   made.forEach((f, k) => {
     sets.push({ name: `field-${k + 1}`, kind: 'field', t: 1, targets: f });
   });

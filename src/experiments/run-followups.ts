@@ -28,6 +28,18 @@ import { columnBlock, runSpatial, type UnitSource } from './spatial-experiment.j
 /** The default k list of `pls`: 1..32. */
 export const DEFAULT_PLS_COMPONENTS = Array.from({ length: 32 }, (_, i) => i + 1);
 
+/** What a result says about the store it ran on. */
+function describe(source: LayerSource) {
+  return {
+    model: source.modelId,
+    dataset: source.dataset,
+    prompt: source.prompt,
+    hook: source.hook,
+    kind: source.kind,
+    targetNames: source.targetNames,
+  };
+}
+
 function oneLayer(source: LayerSource, layer: number | undefined) {
   return pickLayers(source, layer === undefined ? undefined : [layer], 'pca')[0]!;
 }
@@ -67,13 +79,8 @@ export async function plsExperiment(
     newResult({
       experiment: 'pls',
       title: 'PLS probes: test R² against the number of PLS components, beside PCA-k and the ridge',
-      model: source.modelId,
-      dataset: source.dataset,
-      prompt: source.prompt,
+      ...describe(source),
       layer,
-      hook: source.hook,
-      kind: source.kind,
-      targetNames: source.targetNames,
       settings: {
         components: pls.map((r) => r.k),
         componentsFitted: res.components,
@@ -310,13 +317,8 @@ export async function biasExperiment(
     newResult({
       experiment: 'bias',
       title: `Fame and region bias of the probe's errors (${res.unit})`,
-      model: source.modelId,
-      dataset: source.dataset,
-      prompt: source.prompt,
+      ...describe(source),
       layer,
-      hook: source.hook,
-      kind: source.kind,
-      targetNames: source.targetNames,
       settings: {
         alphas: alphas.values,
         alphaPreset: alphas.preset,
@@ -411,11 +413,11 @@ export async function negativeControlsExperiment(
   const distance: Distance = options.distance ?? defaultDistance(source.kind, options.paperCompat);
   const fields = options.fields ?? 3;
   const rows: Row[] = [];
-  let sets: ReturnType<typeof negativeControlTargets> | undefined;
+  let sets: Awaited<ReturnType<typeof negativeControlTargets>> | undefined;
   for (const layer of layers) {
     options.log?.(`negative-controls: layer ${layer}`);
     const data = await source.load(layer);
-    sets ??= negativeControlTargets(data, fields, options.seed ?? 0);
+    sets ??= await negativeControlTargets(data, fields, options.seed ?? 0);
     for (const r of await probeTargetSets(data, sets, { alphas: alphas.values, distance })) {
       rows.push({
         layer,
@@ -438,13 +440,8 @@ export async function negativeControlsExperiment(
     newResult({
       experiment: 'negative-controls',
       title: 'Negative-control targets: permuted targets and random smooth fields beside the real ones',
-      model: source.modelId,
-      dataset: source.dataset,
-      prompt: source.prompt,
+      ...describe(source),
       layer: layers.length === 1 ? layers[0]! : null,
-      hook: source.hook,
-      kind: source.kind,
-      targetNames: source.targetNames,
       settings: {
         layers,
         fields,

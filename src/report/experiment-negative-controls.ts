@@ -4,6 +4,7 @@ import {
   type DepthOf,
   datasetOrder,
   datasetTitle,
+  depthR2Encoding,
   type ExperimentDoc,
   type ExpSection,
   finite,
@@ -38,13 +39,7 @@ export function negativeControlsSection(docs: ExperimentDoc[], depthOf: DepthOf)
       }));
   });
   const enc = {
-    x: {
-      field: 'depth',
-      type: 'quantitative',
-      title: 'normalized depth (layer / last layer)',
-      scale: { domain: [0, 1] },
-    },
-    y: { field: 'r2', type: 'quantitative', title: 'test R²' },
+    ...depthR2Encoding('series'),
     color: {
       field: 'kind',
       type: 'nominal',
@@ -55,7 +50,6 @@ export function negativeControlsSection(docs: ExperimentDoc[], depthOf: DepthOf)
       },
     },
     detail: { field: 'series' },
-    tooltip: [{ field: 'series' }, { field: 'layer' }, { field: 'r2', format: '.3f', title: 'test R²' }],
   };
   const table = htmlTable(
     ['model · dataset', 'best real R²', 'best permuted R²', 'best field R²'],

@@ -1,4 +1,5 @@
 /** Moran's I of units and LISA maps of the top ones (docs/experiments.md#spatial). */
+import type { UnitMap } from '../experiments/index.js';
 import { modelDisplayName } from '../util/paths.js';
 import {
   type Cell,
@@ -16,16 +17,6 @@ import { BASE_CONFIG, mapFrame, OUTLINE_MARK, outlineData } from './specs.js';
 import type { GeoJsonCollection } from './types.js';
 
 type Row = Record<string, Cell>;
-
-interface UnitMap {
-  source: string;
-  unit: number;
-  I: number;
-  pSim: number;
-  hotShare: number;
-  coldShare: number;
-  points: [number, number, number, number, number][];
-}
 
 const LISA_DOMAIN = ['high-high', 'low-low', 'low-high', 'high-low', 'not significant'];
 const LISA_RANGE = ['#d7191c', '#2c7bb6', '#abd9e9', '#fdae61', '#d9d9d9'];
