@@ -302,12 +302,12 @@ async function runOne(
       return;
     case 'globe':
     case 'log-time': {
-      // The best layer's predictions only: the report shows this probe's line beside the plain one and one map.
+      // The plain probe's settings (run's: the auto grid, LOO), so the two compare; the best layer's predictions
+      // only: the report shows this probe's line beside the plain one and one map.
       const run = await probeStore(store, {
         target: experiment,
         predictions: 'best',
         ...(options.paperCompat && { paperCompat: true }),
-        ...(options.alphas !== undefined && { alphas: options.alphas }),
       });
       await writeProbeResults(join(common.out!, `probe-${experiment}`), run);
       return;
