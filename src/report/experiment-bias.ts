@@ -77,6 +77,9 @@ function biasFameFigure(list: ExperimentDoc[]): ExpFigure | undefined {
   };
 }
 
+/** The block columns of the paper's datasets, in words (a user's own column keeps its name). */
+const GROUP_WORDS: Record<string, string> = { state_id: 'state', borough_name: 'borough', country: 'country' };
+
 function biasMap(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigure | undefined {
   if (doc.kind !== 'space') return undefined;
   const groups = ((doc.tables?.['groups']?.rows ?? []) as Row[]).filter(
@@ -88,6 +91,7 @@ function biasMap(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigure
   );
   if (!groups.length) return undefined;
   const by = String(groups[0]!['by']);
+  const what = GROUP_WORDS[by] ?? by;
   const kind = mapKindOf(doc.dataset);
   const frame = mapFrame(kind, nycOutlines);
   const values = groups
@@ -103,8 +107,8 @@ function biasMap(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigure
     }));
   return {
     slug: `bias-map-${doc.dataset}`,
-    title: `Median test error per ${by}: ${datasetTitle(doc.dataset)} (${modelDisplayName(doc.model)}, layer ${doc.layer})`,
-    caption: `One circle per ${by} at the spherical mean of its places; area = test rows, colour = median great-circle error. Look for where the data are dense (large circles) and whether the error is small there and large where the dataset is thin.`,
+    title: `Median test error per ${what}: ${datasetTitle(doc.dataset)} (${modelDisplayName(doc.model)}, layer ${doc.layer})`,
+    caption: `One circle per ${what} at the spherical mean of its places; area = test rows, colour = median great-circle error. Look for where the data are dense (large circles) and whether the error is small there and large where the dataset is thin.`,
     spec: {
       $schema: SCHEMA,
       width: Math.min(frame.width, 900),

@@ -1,7 +1,8 @@
 /**
  * Test and benchmark support: every result type the report reads, made by the real commands. A tiny random Llama
  * runs over evenly spaced rows of the paper's CSVs (so every entity type and block is present): `paper` (probe runs
- * for each prompt, mlp, pca, block and entity hold-outs, prompts), then `neurons`, `intervene` and `familiarity`.
+ * for each prompt, mlp, pca, block and entity hold-outs, prompts, and the follow-ups: globe and log-time probes, pls,
+ * negative controls, bias, spatial), then `neurons`, `intervene` and `familiarity`.
  * It drives the CLI, so like the CLI tests it sits above the report stage; the library does not import it.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -114,7 +115,12 @@ export async function buildSampleRuns(
       const dir = join(runDir, dataset, entry.name);
       const files = await readdir(dir);
       if (files.includes('probe')) paths.push(join(dir, 'probe', 'results.json'));
-      else for (const f of files) if (f.endsWith('.json')) paths.push(join(dir, f));
+      else
+        for (const f of files) {
+          if (f.endsWith('.json')) paths.push(join(dir, f));
+          // experiments/probe-globe, probe-log-time: the paper's probes on another target
+          else if (f.startsWith('probe-')) paths.push(join(dir, f, 'results.json'));
+        }
     }
   }
   return { model, runDir, paths };
