@@ -77,8 +77,16 @@ function biasFameFigure(list: ExperimentDoc[]): ExpFigure | undefined {
   };
 }
 
-/** The block columns of the paper's datasets, in words (a user's own column keeps its name). */
-const GROUP_WORDS: Record<string, string> = { state_id: 'state', borough_name: 'borough', country: 'country' };
+/** The grouping columns of the paper's datasets, in words (a user's own column keeps its name). */
+const GROUP_WORDS: Record<string, string> = {
+  state_id: 'state',
+  borough_name: 'borough',
+  facility_t_name: 'facility type',
+  entity_type: 'entity type',
+};
+const groupWords = (by: unknown) => GROUP_WORDS[String(by)] ?? String(by);
+/** A group's value as read (the paper's CSVs write United_States). */
+const groupName = (v: unknown) => String(v).replace(/_/g, ' ');
 
 function biasMap(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigure | undefined {
   if (doc.kind !== 'space') return undefined;
@@ -91,13 +99,13 @@ function biasMap(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigure
   );
   if (!groups.length) return undefined;
   const by = String(groups[0]!['by']);
-  const what = GROUP_WORDS[by] ?? by;
+  const what = groupWords(by);
   const kind = mapKindOf(doc.dataset);
   const frame = mapFrame(kind, nycOutlines);
   const values = groups
     .filter((r) => r['by'] === by)
     .map((r) => ({
-      group: r['group'],
+      group: groupName(r['group']),
       lon: r['centroid_lon'],
       lat: r['centroid_lat'],
       n: r['n'],
@@ -133,7 +141,7 @@ function biasMap(doc: ExperimentDoc, nycOutlines?: GeoJsonCollection): ExpFigure
             },
             order: { field: 'n', sort: 'descending' },
             tooltip: [
-              { field: 'group', title: by },
+              { field: 'group', title: what },
               { field: 'n', title: 'test rows' },
               { field: 'share', format: '.1%', title: 'share of dataset' },
               { field: 'median', format: '.0f', title: 'median km' },
@@ -178,11 +186,11 @@ export function biasSection(docs: ExperimentDoc[], nycOutlines?: GeoJsonCollecti
           .slice(0, 7)
           .map((r) => ({
             cells: [
-              `${modelDisplayName(doc.model)} · ${datasetTitle(doc.dataset)} · ${r['by']} ${r['group']}`,
+              `${modelDisplayName(doc.model)} · ${datasetTitle(doc.dataset)} · ${groupWords(r['by'])} ${groupName(r['group'])}`,
               finite(r['share']) ? `${((r['share'] as number) * 100).toFixed(1)}%` : '–',
               int(r['n']),
-              err(r['median_error'], unit),
-              err(r['mean_error'], unit),
+              `${err(r['median_error'], unit)} ${unit ?? ''}`,
+              `${err(r['mean_error'], unit)} ${unit ?? ''}`,
             ],
           })),
       );

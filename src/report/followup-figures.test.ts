@@ -94,7 +94,7 @@ const bias: ExperimentDoc = {
         },
         {
           by: 'country',
-          group: 'India',
+          group: 'South_Africa',
           n: 100,
           share: 0.1,
           mean_error: 900,
@@ -159,6 +159,11 @@ test('follow-up sections: PLS-k, negative controls, bias maps and LISA maps, eac
   assert.ok(b!.tables.join('').includes('&lt;img src=x onerror=alert(1)&gt;'));
   assert.ok(!b!.tables.join('').includes(HOSTILE));
   assert.match(b!.tables[0]!, /-120 km/);
+  assert.match(b!.tables[1]!, /World · country South Africa<\/td>.*<td class="num">850 km<\/td>/);
+  const groupsOnMap = (b!.figures[1]!.spec['layer'] as { data?: { values?: { group: string }[] } }[]).flatMap(
+    (l) => l.data?.values?.map((v) => v.group) ?? [],
+  );
+  assert.ok(groupsOnMap.includes('South Africa'), groupsOnMap.join(', '));
   assert.equal(sp!.figures[0]!.marks, 3);
   const clusters = (sp!.figures[0]!.spec['datasets'].points as { cluster: string }[]).map((c) => c.cluster);
   assert.deepEqual(clusters, ['high-high', 'low-low', 'not significant']);
