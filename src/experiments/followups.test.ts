@@ -282,6 +282,39 @@ test("experiment spatial ranks residual dimensions and SAE features by Moran's I
   assert.match(timeStore.err, /needs places/);
 });
 
+test("experiment spatial on a store of MLP neurons (mlp.hook_post) ranks them as neurons; --hooks it lacks is a user error", async () => {
+  await ready;
+  const neurons = join(root, 'neurons');
+  const rng = new Rng(6, 'neurons');
+  // 3 neurons: two noise, one a smooth function of place (a "region" unit, not a linear code of position).
+  const x = new Float32Array(places.n * 3);
+  for (let i = 0; i < places.n; i++) {
+    const [lon, lat] = [places.targets[2 * i]!, places.targets[2 * i + 1]!];
+    x[i * 3] = gaussian(rng);
+    x[i * 3 + 1] = Math.cos((lon * Math.PI) / 60) * Math.cos((lat * Math.PI) / 45);
+    x[i * 3 + 2] = gaussian(rng);
+  }
+  await writeSyntheticStore(neurons, { ...places, d: 3 }, [x.map(() => gaussian(rng)), x], {
+    hook: 'mlp.hook_post',
+  });
+  const out = join(root, 'out-neurons');
+  const args = ['--store', neurons, '--layer', '1', '--permutations', '99', '--top', '3', '--maps', '1'];
+  const r = await cli('experiment', 'spatial', ...args, '--lisa-permutations', '19', '--out', out, '--quiet');
+  assert.equal(r.code, 0, r.err);
+  const json = JSON.parse(readFileSync(join(out, 'spatial.json'), 'utf8'));
+  assert.deepEqual(
+    json.settings.sources.map((s: { name: string; origin: string }) => [s.name, s.origin]),
+    [['neurons', 'blocks.1.mlp.hook_post']],
+  );
+  assert.equal(json.table[0].source, 'neurons');
+  assert.equal(json.table[0].unit, 1);
+  assert.ok(json.table[0].moran_i > 0.5 && json.table[0].p_sim === 0.01, JSON.stringify(json.table[0]));
+  for (const noise of json.table.slice(1)) assert.ok(noise.moran_i < 0.2, JSON.stringify(noise));
+  const missing = await cli('experiment', 'spatial', '--store', neurons, '--hooks', 'resid_post', '--out', out);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.err.trim().split('\n').length, 1, missing.err);
+});
+
 test('experiment bias and negative-controls run on stores (places and dates)', async () => {
   await ready;
   const out = join(root, 'out-bias');
