@@ -282,7 +282,7 @@ test("experiment spatial ranks residual dimensions and SAE features by Moran's I
   assert.match(timeStore.err, /needs places/);
 });
 
-test("experiment spatial on a store of MLP neurons (mlp.hook_post) ranks them as neurons; --hooks it lacks is a user error", async () => {
+test('experiment spatial on a store of MLP neurons (mlp.hook_post) ranks them as neurons; --hooks it lacks is a user error', async () => {
   await ready;
   const neurons = join(root, 'neurons');
   const rng = new Rng(6, 'neurons');
@@ -310,7 +310,16 @@ test("experiment spatial on a store of MLP neurons (mlp.hook_post) ranks them as
   assert.equal(json.table[0].unit, 1);
   assert.ok(json.table[0].moran_i > 0.5 && json.table[0].p_sim === 0.01, JSON.stringify(json.table[0]));
   for (const noise of json.table.slice(1)) assert.ok(noise.moran_i < 0.2, JSON.stringify(noise));
-  const missing = await cli('experiment', 'spatial', '--store', neurons, '--hooks', 'resid_post', '--out', out);
+  const missing = await cli(
+    'experiment',
+    'spatial',
+    '--store',
+    neurons,
+    '--hooks',
+    'resid_post',
+    '--out',
+    out,
+  );
   assert.equal(missing.code, 1);
   assert.equal(missing.err.trim().split('\n').length, 1, missing.err);
 });
