@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { runCliCaptured } from '../cli/testing.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { createStore, hookName, type StoreManifestInput } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
@@ -126,6 +127,63 @@ test('--target log-time: RidgeCV on ln(R − year), read back as R − e^f, equa
     /not before the reference year 2000/,
   );
   await assert.rejects(() => probeStore(dir, { target: 'globe' }), /needs a space dataset/);
+});
+
+test('probe --target globe / log-time on the command line: the golden km and R²; wrong kind and bad years are one-line errors', async () => {
+  const g = golden.globe;
+  const globeDir = await store('globe-cli', g, 'world_place', 'space', g.lonLat);
+  const out = join(root, 'globe-cli.probe');
+  const alphas = ['--alphas', g.alphas.join(',')];
+  const ok = await runCliCaptured([
+    'probe',
+    '--store',
+    globeDir,
+    '--out',
+    out,
+    ...alphas,
+    '--target',
+    'globe',
+  ]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /target globe \(fitted on x, y, z\)/);
+  const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(r.settings.target, 'globe');
+  assert.ok(Math.abs(r.layers[0].test.haversineMaeKm - g.expected.testKm) < 1e-6);
+  const t = golden.logTime;
+  const timeDir = await store('logtime-cli', t, 'art', 'time', t.years);
+  const logOut = join(root, 'logtime-cli.probe');
+  const log = await runCliCaptured(
+    [
+      'probe',
+      '--store',
+      timeDir,
+      '--out',
+      logOut,
+      '--alphas',
+      t.alphas.join(','),
+      '--target',
+      'log-time',
+    ].concat(['--reference-year', String(t.referenceYear)]),
+  );
+  assert.equal(log.code, 0, log.err);
+  const lr = JSON.parse(readFileSync(join(logOut, 'results.json'), 'utf8'));
+  assert.ok(Math.abs(lr.layers[0].test.r2 - t.expected.testR2) < 1e-9);
+  for (const [argv, message] of [
+    [['--store', timeDir, '--target', 'globe'], /needs a space dataset/],
+    [['--store', globeDir, '--target', 'log-time'], /log-time/],
+    [
+      ['--store', timeDir, '--target', 'log-time', '--reference-year', 'soon'],
+      /--reference-year: expected a year/,
+    ],
+  ] as const) {
+    const bad = await runCliCaptured(['probe', ...argv, '--out', join(root, 'bad.probe')]);
+    assert.equal(bad.code, 1, `${argv.join(' ')}: ${bad.out}`);
+    assert.match(bad.err, message);
+    assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
+  }
+  const choice = await runCliCaptured(['probe', '--store', timeDir, '--target', 'sphere']);
+  assert.equal(choice.code, 1);
+  assert.match(choice.err, /'sphere' is invalid\. Allowed choices are native, globe, log-time/);
 });
 
 test('lonLatOfVectors inverts the unit vectors on both sides of the antimeridian and at the poles', () => {
