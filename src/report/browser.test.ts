@@ -1,6 +1,7 @@
 /**
  * The report in a real browser: Debian's Chromium driven by playwright-core, at 1,280 px. The report holds every
- * result type: probe runs, mlp, pca, block and entity hold-outs, prompts, neurons, intervene and familiarity, made
+ * result type: probe runs, mlp, pca, block and entity hold-outs, prompts, the follow-ups (globe and log-time probes,
+ * pls, negative controls, bias, spatial), neurons, intervene and familiarity, made
  * by the real commands with a tiny random Llama on rows of the paper's CSVs (sample-runs.ts), plus a 40,000-point
  * synthetic world map with hostile entity names. Checks: every figure draws as many marks as its data has rows;
  * nothing is wider than the page; the paper's reference rows and markers are there; hovering shows the entity and a
