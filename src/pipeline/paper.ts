@@ -33,6 +33,7 @@ import { EXPERIMENT_MATHS, type ExtractionModel, isStaticModel, shortKeyHash } f
 import {
   DEVICE_CHOICES,
   type DeviceRequest,
+  type HookedModel,
   loadModel,
   modelIdentity,
   resolveDevice,
@@ -45,17 +46,26 @@ import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
 import { acquireLock } from '../util/lock.js';
 import { modelDisplayName } from '../util/paths.js';
+import {
+  CAUSAL_EXPERIMENTS,
+  type CausalExperiment,
+  type CausalSizes,
+  runCausalSteps,
+} from './causal-steps.js';
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
-/** A step of the grid: an experiment, or a probe on another target (globe: places; log-time: dates). */
+/** A step on one dataset's stores: an experiment, or a probe on another target (globe: places; log-time: dates). */
 export type PaperStep = ExperimentName | 'globe' | 'log-time';
 
+/** A paper run's steps: those on one dataset's stores, then the causal ones (docs/neurons.md#patch, #ablate). */
+export type PaperExperiment = PaperStep | CausalExperiment;
+
 /**
- * The paper's experiments, then the follow-ups' (docs/experiments.md#pls ...): each runs where its inputs exist
- * (spatial and globe on places, log-time on dates) and is listed as skipped elsewhere.
+ * The paper's experiments, the follow-ups' (docs/experiments.md#pls ...: each runs where its inputs exist, spatial
+ * and globe on places, log-time on dates, and is listed as skipped elsewhere), then the causal ones.
  */
-export const ALL_EXPERIMENTS: PaperStep[] = [
+export const ALL_EXPERIMENTS: PaperExperiment[] = [
   'mlp',
   'pca',
   'block-holdout',
@@ -67,6 +77,7 @@ export const ALL_EXPERIMENTS: PaperStep[] = [
   'negative-controls',
   'bias',
   'spatial',
+  ...CAUSAL_EXPERIMENTS,
 ];
 
 export interface PaperOptions extends SourceOptions {
@@ -75,7 +86,7 @@ export interface PaperOptions extends SourceOptions {
   datasets?: string[];
   /** 'paper' (the four prompts of each dataset, docs/method.md#prompts), 'canonical', or explicit prompt names. */
   prompts?: 'paper' | 'canonical' | string[];
-  experiments?: PaperStep[];
+  experiments?: PaperExperiment[];
   /** Root directory (default ./spacetime-lens-runs); the model's runs go to <out>/<model slug>/. */
   out?: string;
   /** Extraction settings passed through to src/extract. */
@@ -99,6 +110,8 @@ export interface PaperOptions extends SourceOptions {
   controls?: boolean;
   /** Also the random-init twin on each dataset's canonical prompt (one more extraction each). */
   randomInitControl?: boolean;
+  /** Sizes of the causal experiments (defaults: 12 entities for patch, 24 for ablate, 8 random directions). */
+  causal?: CausalSizes;
 }
 
 export interface PaperResult {
@@ -213,6 +226,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           log,
         };
         for (const experiment of experiments) {
+          if (isCausal(experiment)) continue;
           const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
           const output = outputOf(expDir, experiment);
           const label = `${dataset.name}/${experiment}`;
@@ -247,6 +261,28 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
             result.skipped.push(`${label} (${err.message})`);
           }
         }
+        const causal = experiments.filter(isCausal);
+        const canonicalProbe = probes[prompts.indexOf(canonical)];
+        if (causal.length && model && canonicalProbe && stores[canonical]) {
+          await runCausalSteps(
+            model as unknown as HookedModel,
+            stores[canonical],
+            canonicalProbe,
+            expDir,
+            {
+              experiments: causal,
+              keyed,
+              ...(options.seed !== undefined && { seed: options.seed }),
+              ...(options.causal && { sizes: options.causal }),
+              dataset: dataset.name,
+              log,
+            },
+            result,
+          );
+        } else {
+          for (const e of causal)
+            result.skipped.push(`${dataset.name}/${e} (needs a language model with weights)`);
+        }
       } finally {
         await expLock.release();
       }
@@ -273,6 +309,8 @@ function experimentKey(options: PaperOptions, storeKeys: Record<string, string>,
     alphas: options.alphas ?? null,
     paperCompat: !!options.paperCompat,
     mlp: options.mlp ?? null,
+    // only when set, so results keyed before the causal experiments existed still match
+    ...(options.causal && { causal: options.causal }),
   };
 }
 
@@ -289,6 +327,9 @@ function needsKind(step: PaperStep): 'space' | 'time' | undefined {
   if (step === 'log-time') return 'time';
   return undefined;
 }
+
+const isCausal = (e: PaperExperiment): e is CausalExperiment =>
+  (CAUSAL_EXPERIMENTS as readonly string[]).includes(e);
 
 async function runOne(
   experiment: PaperStep,
@@ -436,12 +477,13 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     'seed',
     'alphas',
     'mlp',
+    'causal',
   ]);
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length)
     throw new UserError(`${path}: unknown key(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   const datasets = stringList('datasets');
-  const experiments = stringList('experiments') as PaperStep[] | undefined;
+  const experiments = stringList('experiments') as PaperExperiment[] | undefined;
   return {
     models: models as string[],
     ...(datasets && { datasets }),
@@ -458,6 +500,26 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     ...(typeof c['seed'] === 'number' && { seed: c['seed'] }),
     ...(c['alphas'] !== undefined && { alphas: String(c['alphas']) }),
     ...(typeof c['mlp'] === 'object' && c['mlp'] !== null && { mlp: c['mlp'] as PaperOptions['mlp'] }),
+    ...(c['causal'] !== undefined && { causal: causalSizes(c['causal'], path) }),
+  };
+}
+
+function causalSizes(value: unknown, path: string): CausalSizes {
+  const v = value as Record<string, unknown> | null;
+  const ok = (x: unknown) => x === undefined || (Number.isInteger(x) && (x as number) >= 0);
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    Array.isArray(v) ||
+    !ok(v['entities']) ||
+    !ok(v['randomDirections'])
+  )
+    throw new UserError(
+      `${path}: 'causal' must be { entities?: N, randomDirections?: N } with whole numbers`,
+    );
+  return {
+    ...(v['entities'] !== undefined && { entities: v['entities'] as number }),
+    ...(v['randomDirections'] !== undefined && { randomDirections: v['randomDirections'] as number }),
   };
 }
 

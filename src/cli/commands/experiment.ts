@@ -13,8 +13,8 @@ import type { DeviceRequest } from '../../model/index.js';
 import {
   ALL_EXPERIMENTS,
   modelSlug,
+  type PaperExperiment,
   type PaperOptions,
-  type PaperStep,
   readPaperConfig,
   runPaper,
 } from '../../pipeline/index.js';
@@ -217,7 +217,7 @@ function registerPaper(program: Command): void {
         prompts: promptsFlag(str('prompts') ?? 'paper'),
         experiments: str('experiments')!
           .split(',')
-          .map((s) => s.trim()) as PaperStep[],
+          .map((s) => s.trim()) as PaperExperiment[],
         out: str('out')!,
         ...(str('layers') && { layers: str('layers')! }),
         ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),
