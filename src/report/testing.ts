@@ -71,9 +71,9 @@ export async function buildSampleRuns(
     data.join(','),
     '--prompts',
     'paper',
-    // the causal experiments run below on two datasets, sized for a test
+    // every step but the causal ones, which run below on two datasets, sized for a test
     '--experiments',
-    'mlp,pca,block-holdout,entity-holdout,prompts',
+    'mlp,pca,block-holdout,entity-holdout,prompts,globe,log-time,pls,negative-controls,bias,spatial',
     '--out',
     runs,
     '--quiet',
