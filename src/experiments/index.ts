@@ -1,4 +1,6 @@
 // Public surface of the experiments stage: the paper's robustness experiments (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments).
+
+export { type BiasResult, olsLine, rowErrors, runBias } from './bias.js';
 export {
   centroidAngle,
   type HoldoutOptions,
@@ -28,6 +30,22 @@ export {
 } from './mlp.js';
 export { type MlpExperimentLayer, runMlpExperiment } from './mlp-experiment.js';
 export {
+  localMoran,
+  moranColumns,
+  moranInference,
+  moranPermutationTest,
+  normalSf,
+  type SpatialWeights,
+  sphereKnnWeights,
+} from './moran.js';
+export {
+  negativeControlTargets,
+  permutedTargets,
+  probeTargetSets,
+  smoothSphereFields,
+  smoothTimeFields,
+} from './negative-controls.js';
+export {
   type ExperimentName,
   type ExperimentResult,
   formatTable,
@@ -38,6 +56,8 @@ export {
 } from './output.js';
 export { type PcaOptions, type PcaResult, pca, projectOntoComponents } from './pca.js';
 export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experiment.js';
+export { type PlsFit, type PlsOptions, plsRegression } from './pls.js';
+export { type PlsExperiment, runPlsExperiment } from './pls-experiment.js';
 export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';
 export { Rng } from './rng.js';
 export {
@@ -48,9 +68,17 @@ export {
   promptsExperiment,
 } from './run.js';
 export {
+  biasExperiment,
+  DEFAULT_PLS_COMPONENTS,
+  negativeControlsExperiment,
+  plsExperiment,
+  spatialExperiment,
+} from './run-followups.js';
+export {
   PAPER_FIXED_ALPHA,
   PAPER_LAYERS,
   paperExperimentLayer,
   paperFixedAlpha,
 } from './settings.js';
 export { type LayerSource, openLayerSource } from './source.js';
+export { runSpatial, type SpatialResult, type UnitMap, type UnitSource } from './spatial-experiment.js';

@@ -46,7 +46,7 @@ const METRIC_COLUMNS: [string, string][] = [
   ['haversine_mae_km', 'haversineMaeKm'],
 ];
 
-function metricCells(prefix: string, m: ScalarMetrics | null, kind: 'space' | 'time'): Row {
+export function metricCells(prefix: string, m: ScalarMetrics | null, kind: 'space' | 'time'): Row {
   const row: Row = {};
   for (const [col, key] of METRIC_COLUMNS) {
     if (key === 'haversineMaeKm' && kind !== 'space') continue;
@@ -56,13 +56,13 @@ function metricCells(prefix: string, m: ScalarMetrics | null, kind: 'space' | 't
   return row;
 }
 
-function metricColumnNames(prefix: string, kind: 'space' | 'time'): string[] {
+export function metricColumnNames(prefix: string, kind: 'space' | 'time'): string[] {
   return METRIC_COLUMNS.filter(([, k]) => k !== 'haversineMaeKm' || kind === 'space').map(
     ([c]) => `${prefix}_${c}`,
   );
 }
 
-async function finish(result: ExperimentResult, options: CommonOptions): Promise<ExperimentResult> {
+export async function finish(result: ExperimentResult, options: CommonOptions): Promise<ExperimentResult> {
   if (options.out) {
     const paths = await writeExperimentResult(options.out, result);
     options.log?.(`wrote ${paths.join(', ')}`);
@@ -70,7 +70,7 @@ async function finish(result: ExperimentResult, options: CommonOptions): Promise
   return result;
 }
 
-function pickLayers(
+export function pickLayers(
   source: LayerSource,
   requested: number[] | undefined,
   experiment: 'mlp' | 'pca' | 'holdout' | 'transfer',

@@ -135,8 +135,15 @@ export async function writeSyntheticStore(
   dir: string,
   base: LayerData,
   layers: Float32Array[],
-  options: { model?: string; prompt?: string; datasetSha?: string; extra?: Record<string, unknown> } = {},
+  options: {
+    model?: string;
+    prompt?: string;
+    datasetSha?: string;
+    hook?: string;
+    extra?: Record<string, unknown>;
+  } = {},
 ): Promise<string> {
+  const hook = options.hook ?? 'hook_resid_post';
   const w = createStore(
     dir,
     {
@@ -149,7 +156,7 @@ export async function writeSyntheticStore(
         targetNames: base.targetNames,
       },
       prompt: { name: options.prompt ?? base.prompt },
-      hooks: ['hook_resid_post'],
+      hooks: [hook],
       layers: layers.map((_, l) => l),
       dtype: 'f32',
       n: base.n,
@@ -161,6 +168,6 @@ export async function writeSyntheticStore(
     },
     entitiesFromDataset(base),
   );
-  for (const [l, x] of layers.entries()) await w.write(hookName(l), x, base.n, base.d);
+  for (const [l, x] of layers.entries()) await w.write(hookName(l, hook), x, base.n, base.d);
   return w.finish();
 }

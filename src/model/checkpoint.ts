@@ -18,8 +18,11 @@ export interface Checkpoint {
   tensorNames: string[];
   has(name: string): boolean;
   info(name: string): { dtype: SafetensorsDtype; shape: number[] };
-  /** One tensor widened (F16/BF16, exact) or narrowed (F64) to f32; reads nothing else. */
-  readFloat32(name: string): Promise<Float32Array>;
+  /**
+   * One tensor widened (F16/BF16, exact) or narrowed (F64) to f32; reads nothing else. `into`: a buffer of the
+   * tensor's size to fill and return instead of a fresh one, where the source can (callers use the result).
+   */
+  readFloat32(name: string, into?: Float32Array<ArrayBuffer>): Promise<Float32Array>;
   /** The tensor's bytes as stored. */
   readRaw(name: string): Promise<Uint8Array>;
   /**
@@ -201,7 +204,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
       const t = fileOf(name).info(name);
       return { dtype: t.dtype, shape: [...t.shape] };
     },
-    readFloat32: async (name) => fileOf(name).readFloat32(name),
+    readFloat32: async (name, into) => fileOf(name).readFloat32(name, into),
     readRaw: async (name) => fileOf(name).readRaw(name),
     readRows: async (name, rows) => {
       const file = fileOf(name);

@@ -41,4 +41,12 @@ export {
 } from './proximity.js';
 export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
 export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
+export { shuffleWithinGroups } from './shuffle.js';
+export type { TargetTransform, TargetVariant } from './targets.js';
+export {
+  DEFAULT_REFERENCE_YEAR,
+  lonLatOfVectors,
+  TARGET_VARIANTS,
+  targetTransform,
+} from './targets.js';
 export { allWarnings, alphaEdgeWarning, sizeWarnings } from './warnings.js';

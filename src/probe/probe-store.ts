@@ -19,9 +19,10 @@ import {
   type WithinGroupResult,
   withinGroupProbe,
 } from './group-control.js';
-import { type Metrics, MIN_TEST_ROWS, splitMetrics } from './metrics.js';
+import { type Metrics, MIN_TEST_ROWS, r2Column, splitMetrics } from './metrics.js';
 import type { DistanceMode } from './proximity.js';
 import { fitRidge, type RidgeModel, ridgeLoo, ridgePredict } from './ridge.js';
+import { type TargetVariant, targetTransform } from './targets.js';
 import { alphaEdgeWarning, sizeWarnings } from './warnings.js';
 
 export const PROBE_RESULTS_SCHEMA = 'spacetime-lens/probe-results@1';
@@ -37,6 +38,8 @@ export interface LayerResult {
   test: Metrics;
   /** The probe refitted within groups (docs/controls.md#group-baseline-and-within-group-r); absent without groups. */
   withinGroup?: WithinGroupResult;
+  /** Target variants only: R² (mean over the fitted columns) on the fitted targets, e.g. (x, y, z) or ln(R − year). */
+  fitR2?: { train: number; test: number };
   warnings?: string[];
 }
 
@@ -60,6 +63,12 @@ export interface ProbeResults {
     alphaPreset: string;
     mode: 'default' | 'paper-compat';
     distance: DistanceMode;
+    /** What the ridge was fitted on when not the dataset's targets (docs/method.md#target-variants). */
+    target?: Exclude<TargetVariant, 'native'>;
+    /** The fitted columns (the probes file's columns), e.g. x, y, z. */
+    fitTargetNames?: string[];
+    /** log-time: the reference year R of ln(R − year). */
+    referenceYear?: number;
   };
   nTrain: number;
   nTest: number;
@@ -111,6 +120,13 @@ export interface ProbeOptions {
    * defaultGroupColumn; `none` turns both off).
    */
   groupBy?: string;
+  /**
+   * Fit the probe on (x, y, z) unit vectors (`globe`, space) or on ln(R − year) (`log-time`, time) and score its
+   * predictions mapped back to longitude/latitude or years (docs/method.md#target-variants); default `native`.
+   */
+  target?: TargetVariant;
+  /** log-time: the reference year R (default 2025; every date must be earlier). */
+  referenceYear?: number;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
   /** Called for each layer that is skipped (non-finite activations). */
@@ -213,6 +229,11 @@ export async function probeStore(
     throw new Error(`probeStore: targets hold ${targets.length} values, expected ${m.n * t}`);
   const isTest = store.isTest();
   const n = m.n;
+  const transform = targetTransform(options.target ?? 'native', kind, m.dataset.name, {
+    ...(options.referenceYear !== undefined && { referenceYear: options.referenceYear }),
+  });
+  const fitTargets = transform ? transform.forward(targets, n) : targets;
+  const tFit = transform ? transform.fitNames.length : t;
   const trainRows: number[] = [];
   for (let i = 0; i < n; i++) if (!isTest[i]) trainRows.push(i);
   if (trainRows.length < 2)
@@ -245,12 +266,17 @@ export async function probeStore(
       continue;
     }
     const x = { data, rows: n, cols: m.d };
-    const ridgeOptions = { rows: trainRows, targetNames };
+    const ridgeOptions = { rows: trainRows, targetNames: transform?.fitNames ?? targetNames };
     const fit =
       cv === 'loo'
-        ? await ridgeLoo(x, targets, t, grid.alphas, ridgeOptions)
-        : { ...(await fitRidge(x, targets, t, grid.alphas[0]!, ridgeOptions)), alphaIndex: null, looMse: [] };
-    const pred = await ridgePredict(fit, x);
+        ? await ridgeLoo(x, fitTargets, tFit, grid.alphas, ridgeOptions)
+        : {
+            ...(await fitRidge(x, fitTargets, tFit, grid.alphas[0]!, ridgeOptions)),
+            alphaIndex: null,
+            looMse: [],
+          };
+    const fitted = await ridgePredict(fit, x);
+    const pred = transform ? transform.back(fitted, n) : fitted;
     const metrics = await splitMetrics(targets, pred, t, isTest, distance);
     const layerWarnings = [...fit.warnings, alphaEdgeWarning(fit.alphaIndex, grid.alphas) ?? []].flat();
     // Last use of this layer's activations: the within-group probe demeans them in place.
@@ -267,6 +293,7 @@ export async function probeStore(
       train: metrics.train,
       test: metrics.test,
       ...(within ? { withinGroup: within } : {}),
+      ...(transform && { fitR2: fitR2(fitTargets, fitted, tFit, isTest) }),
       ...(layerWarnings.length ? { warnings: layerWarnings } : {}),
     };
     const model: RidgeModel = fit;
@@ -303,7 +330,15 @@ export async function probeStore(
     hook,
     kind,
     targetNames,
-    settings: { cv, alphas: grid.alphas, alphaPreset: grid.preset, mode, distance },
+    settings: {
+      cv,
+      alphas: grid.alphas,
+      alphaPreset: grid.preset,
+      mode,
+      distance,
+      ...(transform && { target: transform.variant, fitTargetNames: transform.fitNames }),
+      ...(transform?.referenceYear !== undefined && { referenceYear: transform.referenceYear }),
+    },
     nTrain: trainRows.length,
     nTest,
     d: m.d,
@@ -350,6 +385,23 @@ function rowsNote(base: GroupBaseline): string {
   return base.unseenTestRows
     ? `${base.unseenTestRows} test rows of groups without training rows left out`
     : 'every test row scored';
+}
+
+/** R² on the fitted targets (mean over their columns), train and test rows (NaN with no such rows). */
+function fitR2(truth: Float64Array, pred: Float64Array, t: number, isTest: Uint8Array) {
+  const score = (test: boolean) => {
+    const rows = [...isTest.keys()].filter((i) => !!isTest[i] === test);
+    if (!rows.length) return Number.NaN;
+    let sum = 0;
+    for (let j = 0; j < t; j++) {
+      sum += r2Column(
+        rows.map((i) => truth[i * t + j]!),
+        rows.map((i) => pred[i * t + j]!),
+      );
+    }
+    return sum / t;
+  };
+  return { train: score(false), test: score(true) };
 }
 
 /** The result with the highest finite score (the first on ties); undefined when no score is finite. */
@@ -488,7 +540,7 @@ export async function writeProbeResults(dir: string, run: ProbeRun): Promise<voi
   await writeSafetensors(join(dir, r.probes.file), tensors, {
     schema: 'spacetime-lens/probes@1',
     hook: r.hook,
-    targetNames: JSON.stringify(r.targetNames),
+    targetNames: JSON.stringify(r.settings.fitTargetNames ?? r.targetNames),
     alphas: JSON.stringify(r.layers.map((l) => [l.layer, l.alpha])),
   });
   await writeFileAtomic(join(dir, r.predictions.file), predictionsCsv(run));
@@ -520,6 +572,7 @@ export function formatResultsTable(results: ProbeResults): string {
     'test prox',
     ...(space ? ['test km'] : []),
     ...(base ? ['within R²', space ? 'within km' : 'within MAE'] : []),
+    ...(results.settings.target ? [`test R² ${results.settings.target}`] : []),
   ];
   const rows = results.layers.map((r) => {
     const sp = r.test.spearman.length
@@ -537,6 +590,7 @@ export function formatResultsTable(results: ProbeResults): string {
       ...(base
         ? [fixed(r.withinGroup?.test.r2 ?? Number.NaN, 4), r.withinGroup ? err(r.withinGroup.test) : 'n/a']
         : []),
+      ...(results.settings.target ? [fixed(r.fitR2?.test ?? Number.NaN, 4)] : []),
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));

@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { ALPHA_PRESETS } from '../../probe/alphas.js';
 import { MIN_TEST_ROWS } from '../../probe/metrics.js';
 import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
+import { DEFAULT_REFERENCE_YEAR, TARGET_VARIANTS, type TargetVariant } from '../../probe/targets.js';
 import { UserError } from '../../util/errors.js';
 
 interface ProbeFlags {
@@ -17,6 +18,8 @@ interface ProbeFlags {
   quiet?: boolean;
   groupBy?: string;
   controlTask?: boolean;
+  target: TargetVariant;
+  referenceYear?: string;
 }
 
 /** Registers `probe`: ridge probes on every layer of an activation store. */
@@ -67,6 +70,16 @@ export function registerProbe(program: Command): void {
         .choices(['compact', 'best', 'all'])
         .default('compact'),
     )
+    .addOption(
+      new Option(
+        '--target <what>',
+        'fit on the targets (native), on 3-D unit vectors mapped back to lon/lat (globe, places), or on ' +
+          'ln(reference year − year) mapped back to years (log-time, dates); docs/method.md#target-variants',
+      )
+        .choices([...TARGET_VARIANTS])
+        .default('native'),
+    )
+    .option('--reference-year <year>', `log-time: the reference year R (default ${DEFAULT_REFERENCE_YEAR})`)
     .option('--out <dir>', 'output directory (default: <store>.probe)')
     .option('--quiet', 'no per-layer progress lines')
     .option(
@@ -93,6 +106,8 @@ export function registerProbe(program: Command): void {
         paperCompat: !!flags.paperCompat,
         predictions: flags.predictions,
         ...(flags.groupBy !== undefined ? { groupBy: flags.groupBy } : {}),
+        target: flags.target,
+        ...(flags.referenceYear !== undefined && { referenceYear: yearFlag(flags.referenceYear) }),
         onLayer: (r, done, total) => {
           if (!flags.quiet) {
             console.error(
@@ -110,7 +125,10 @@ export function registerProbe(program: Command): void {
       const r = run.results;
       console.log(
         `${r.model} · ${r.dataset} · prompt ${r.prompt} · ${r.hook} · ${r.nTrain} train / ${r.nTest} test · ` +
-          `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}`,
+          `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}` +
+          (r.settings.target
+            ? ` · target ${r.settings.target} (fitted on ${r.settings.fitTargetNames?.join(', ')})`
+            : ''),
       );
       console.log(formatResultsTable(r));
       if (r.skippedLayers.length) {
@@ -126,4 +144,11 @@ export function registerProbe(program: Command): void {
           : `best layer ${r.bestLayer} (by test R²); results in ${out}`,
       );
     });
+}
+
+function yearFlag(s: string): number {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v))
+    throw new UserError(`--reference-year: expected a year, got '${s}'`);
+  return v;
 }
