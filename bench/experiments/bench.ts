@@ -74,8 +74,8 @@ try {
       for (let s = 0; s < n; s += batch) {
         const rows = perm.subarray(s, Math.min(n, s + batch));
         await trainer.step(
-          gatherRowsForBench(x, d, rows, new Float32Array(rows.length * d)),
-          gatherRowsForBench(yf, t, rows, new Float32Array(rows.length * t)),
+          gatherRowsForBench(x, d, rows, { into: new Float32Array(rows.length * d) }),
+          gatherRowsForBench(yf, t, rows, { into: new Float32Array(rows.length * t) }),
           rows.length,
         );
         steps++;

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { Command } from 'commander';
 import { registerExperiment } from '../cli/commands/experiment.js';
 import { runCliCaptured } from '../cli/testing.js';
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 import { gaussian } from './stats.js';
 import { syntheticPlaces, writeSyntheticStore } from './synthetic.js';
 

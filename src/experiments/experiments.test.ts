@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Rng } from '../util/rng.js';
 import { loadGolden } from './fixtures.js';
 import { runHoldout } from './holdout.js';
 import type { LayerData } from './layer-data.js';
 import { runMlpExperiment } from './mlp-experiment.js';
 import { runPcaExperiment } from './pca-experiment.js';
 import { promptSensitivity, promptTransfer } from './prompts.js';
-import { Rng } from './rng.js';
 import { gaussian } from './stats.js';
 import { syntheticPlaces, syntheticYears } from './synthetic.js';
 

@@ -1,4 +1,6 @@
 // Public surface of the experiments stage: the paper's robustness experiments (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments).
+
+export { Rng } from '../util/rng.js';
 export {
   centroidAngle,
   type HoldoutOptions,
@@ -40,7 +42,6 @@ export {
 export { type PcaOptions, type PcaResult, pca, projectOntoComponents } from './pca.js';
 export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experiment.js';
 export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';
-export { Rng } from './rng.js';
 export {
   type CommonOptions,
   holdoutExperiment,

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gatherRows } from '../probe/index.js';
+import { Rng } from '../util/rng.js';
 import { loadGolden } from './fixtures.js';
-import { fitMlpProbe, gatherRows, initMlp, type MlpParams, MlpTrainer, predictMlpProbe } from './mlp.js';
-import { Rng } from './rng.js';
+import { fitMlpProbe, initMlp, type MlpParams, MlpTrainer, predictMlpProbe } from './mlp.js';
 
 interface MlpGoldenMeta {
   n: number;
@@ -31,8 +32,8 @@ test('MlpTrainer matches PyTorch AdamW training step by step (golden)', async ()
     for (const [s, rows] of spec.batches.entries()) {
       const b = rows.length;
       const loss = await trainer.step(
-        gatherRows(x, d, rows, new Float32Array(b * d)),
-        gatherRows(y, t, rows, new Float32Array(b * t)),
+        gatherRows(x, d, rows, { into: new Float32Array(b * d) }),
+        gatherRows(y, t, rows, { into: new Float32Array(b * t) }),
         b,
       );
       assert.ok(

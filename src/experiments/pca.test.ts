@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formQ, gemm64, tridiagonalize } from '../native/linalg.js';
+import { Rng } from '../util/rng.js';
 import { loadGolden } from './fixtures.js';
 import {
   applyTridiagonalQ,
@@ -11,7 +12,6 @@ import {
   tridiagonalEigenvectors,
 } from './linalg.js';
 import { pca, projectOntoComponents } from './pca.js';
-import { Rng } from './rng.js';
 import { gaussian } from './stats.js';
 
 test('symmetricEigen diagonalises a hand-checkable matrix', () => {

@@ -11,6 +11,7 @@
 import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
 import { gemm64, tridiagonalize } from '../native/linalg.js';
 import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
 import {
   applyTridiagonalQ,
   orthonormalize,
@@ -18,7 +19,6 @@ import {
   topTridiagonalEigenvalues,
   tridiagonalEigenvectors,
 } from './linalg.js';
-import { Rng } from './rng.js';
 import { gaussian } from './stats.js';
 
 export interface PcaOptions {

@@ -1,4 +1,4 @@
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** Metrics as a flat name -> number record (see linear.ts `ScalarMetrics`). */
 export type MetricRecord = Record<string, number>;

@@ -3,8 +3,8 @@
  * Everything is drawn from the seeded Rng, so a test's data never changes between runs.
  */
 import { createStore, entitiesFromDataset, hookName } from '../store/index.js';
+import { Rng } from '../util/rng.js';
 import type { LayerData } from './layer-data.js';
-import { Rng } from './rng.js';
 import { gaussian } from './stats.js';
 
 export interface SyntheticPlacesOptions {

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { f16ToF32, f32ToF16 } from '../formats/float16.js';
 import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { processAlive, writeFileAtomic } from '../util/fsx.js';
 import { keyDifferences } from './cache-key.js';
 
 /**
@@ -210,16 +210,6 @@ export async function removeStaleStoreTemps(storeDir: string): Promise<string[]>
     removed.push(name);
   }
   return removed;
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes the work directory once its store is in place. */

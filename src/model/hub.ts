@@ -18,7 +18,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { ListFileEntry } from '@huggingface/hub';
 import { downloadFile, fileDownloadInfo, HubApiError, listFiles, modelInfo } from '@huggingface/hub';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { processAlive, writeFileAtomic } from '../util/fsx.js';
 import { cacheDir as defaultCacheRoot } from '../util/paths.js';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint.js';
 
@@ -329,15 +329,6 @@ async function fetchIntoSnapshot(
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // One writer per blob, across processes and within one: `<blob>.lock` holds the writer's pid. A lock whose process
 // is gone is taken over; a live one is waited for (it is downloading the same bytes).

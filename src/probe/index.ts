@@ -48,4 +48,5 @@ export {
 } from './proximity.js';
 export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
 export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
+export { gatherRows } from './rows.js';
 export { allWarnings, alphaEdgeWarning, sizeWarnings } from './warnings.js';

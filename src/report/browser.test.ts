@@ -16,6 +16,8 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { sharedDir } from '../util/paths.js';
 import { renderReport } from './html.js';
 import { loadReportInputs, readGeoJson } from './load.js';
+import { buildReportModel } from './model.js';
+import { pointRows } from './points.js';
 import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
 import { buildSampleRuns } from './testing.js';
 import type { ExtraResult, ReportRun } from './types.js';
@@ -348,6 +350,26 @@ test('the page decodes its packed data to the source predictions: 1e-3 degree, 0
   }
   const timings = await page.evaluate(() => (globalThis as any).spacetimeReport.timings);
   console.log(`# decoding the packed data took ${timings.unpack} ms after the script started`);
+});
+
+test('map error km in the page equal points.ts: the true haversine, and the swapped one of --paper-compat runs', async () => {
+  const world = buildReportModel({ runs: [synthetic[0]!] }).points[0]!;
+  const swapped = { ...world, distance: 'haversine-swapped' as const };
+  const inPage: { errKm: number }[][] = await page.evaluate(() => {
+    // biome-ignore lint/suspicious/noExplicitAny: the page's API
+    const r = (globalThis as any).spacetimeReport;
+    const p = r.data().points[0];
+    return [r.rowsFor(p, 24, 'test'), r.rowsFor({ ...p, distance: 'haversine-swapped' }, 24, 'test')];
+  });
+  for (const [k, points] of [world, swapped].entries()) {
+    const expected = pointRows(points, 24, 'test');
+    assert.equal(inPage[k]!.length, expected.length);
+    let worst = 0;
+    for (const [i, row] of expected.entries())
+      worst = Math.max(worst, Math.abs(inPage[k]![i]!.errKm - (row.errKm as number)));
+    assert.ok(worst < 1e-6, `${points.distance}: largest difference ${worst} km`);
+  }
+  assert.notEqual(inPage[0]![5]!.errKm, inPage[1]![5]!.errKm, 'the two formulas differ');
 });
 
 test("maps and the time scatter print the shown layer's test Spearman ρ and R² inside the plot", async () => {
