@@ -9,7 +9,8 @@ import { packageRoot } from './util/paths.js';
  * base (util, native, version.ts), never from a stage above. Stages, lowest first:
  *   data / formats / store -> model -> probe -> extract -> experiments / neurons / sae -> report -> pipeline -> cli
  * and src/index.ts (the public API) sits above all of them. Tests and test helpers (*.test.ts, testing.ts,
- * test-data.ts, *.test-util.ts, fixtures.ts) may reach anywhere: they are not part of the library.
+ * testing-*.ts, test-data.ts, *.test-util.ts, fixtures.ts) may reach anywhere: they are not part of the library
+ * (tsconfig.build.json leaves them out of dist; package.test.ts checks what ships).
  */
 const RANK: Record<string, number> = {
   util: 0,
@@ -30,7 +31,8 @@ const RANK: Record<string, number> = {
   'index.ts': 9,
 };
 
-const TEST_HELPER = /(\.test\.ts|\.test-util\.ts|[\\/]testing\.ts|[\\/]test-data\.ts|[\\/]fixtures\.ts)$/;
+const TEST_HELPER =
+  /(\.test\.ts|\.test-util\.ts|[\\/]testing(-[^\\/]*)?\.ts|[\\/]test-data\.ts|[\\/]fixtures\.ts)$/;
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

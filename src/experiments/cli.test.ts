@@ -8,7 +8,7 @@ import { registerExperiment } from '../cli/commands/experiment.js';
 import { runCliCaptured } from '../cli/testing.js';
 import { Rng } from '../util/rng.js';
 import { gaussian } from './stats.js';
-import { syntheticPlaces, writeSyntheticStore } from './synthetic.js';
+import { syntheticPlaces, writeSyntheticStore } from './synthetic.test-util.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stl-exp-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));

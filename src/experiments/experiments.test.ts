@@ -8,7 +8,7 @@ import { runMlpExperiment } from './mlp-experiment.js';
 import { runPcaExperiment } from './pca-experiment.js';
 import { promptSensitivity, promptTransfer } from './prompts.js';
 import { gaussian } from './stats.js';
-import { syntheticPlaces, syntheticYears } from './synthetic.js';
+import { syntheticPlaces, syntheticYears } from './synthetic.test-util.js';
 
 test('block hold-out: a geometric code generalises to unseen blocks, a memorised block code does not', async () => {
   const geometric = syntheticPlaces({ blocks: 6, perBlock: 50, d: 16, seed: 1 });

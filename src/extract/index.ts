@@ -49,4 +49,3 @@ export {
   shardRows,
 } from './spec.js';
 export { extractStatic, isStaticModel, sliceDataset } from './static-route.js';
-export { type LlamaShape, SMOLLM2_135M, TINY_LLAMA, writeRandomLlama } from './testing.js';

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
-import { sharedDir } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { runPipeline } from './run.js';
 
 // `run` computes the controls beside the probe: surface baselines with the model's own tokenizer, the control
@@ -15,7 +15,7 @@ import { runPipeline } from './run.js';
 let tmp: string;
 let modelDir: string;
 let dataset: EntityDataset;
-const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 
 before(async () => {
   if (skip) return;

@@ -12,12 +12,12 @@ import { loadModel } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
-import { sharedDir } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { modelSlug, type RunPipelineOptions, runPipeline } from './run.js';
 
 // `run` on a small generated Llama and slices of the paper's world_place CSV (sorted by entity type: structures,
 // then populated places, then natural places).
-const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 const TYPE_STARTS = [0, 6453, 37236];
 let tmp: string;
 let modelDir: string;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { sharedDir } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { renderReport } from './html.js';
 import { loadReportInputs, readGeoJson } from './load.js';
 import { buildReportModel } from './model.js';
@@ -27,7 +27,7 @@ const SHOTS = resolve('test-output/report');
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const BREAKOUT = '</script><img src=x onerror=alert(2)>';
 const WORLD_SLUG = 'map-synthetic-7b-world-place-coords';
-const haveShared = !!sharedDir();
+const haveShared = !skipWithoutShared();
 
 let context: BrowserContext;
 let page: Page;
@@ -92,7 +92,7 @@ async function buildPage(): Promise<string> {
   }
   // The outlines the fetch verifies, from the shared copy (a user's come from `datasets fetch nyc_place`).
   const nycOutlines = haveShared
-    ? await readGeoJson(join(sharedDir()!, 'data', 'paper', 'nyc_borough_boundaries.geojson'))
+    ? await readGeoJson(join(sharedForTests()!, 'data', 'paper', 'nyc_borough_boundaries.geojson'))
     : undefined;
   return renderReport({ runs, extras }, { layer: 24, notes: [`note ${BREAKOUT}`], nycOutlines });
 }
