@@ -53,6 +53,12 @@ test('run: extract + probe + report in one call, and a second call skips every s
   assert.equal(results.layers.length, 3);
   const key = (await manifestOf(join(out, 'store'))).extra?.['cacheKey'];
   assert.equal(results.storeKeySha256, hashJson(key), 'the probe results name the store key they came from');
+  const probeKey = JSON.parse(await readFile(join(out, 'probe/cache-key.json'), 'utf8'));
+  assert.equal(
+    probeKey.probe.predictions,
+    results.predictions.mode,
+    'the key records the predictions written',
+  );
   assert.match(await readFile(join(out, 'report.html'), 'utf8'), /<html/i);
   const second = await runPipeline({ ...base(), limit: 60, out });
   assert.deepEqual(second.ran, { extract: false, probe: false, report: false });
