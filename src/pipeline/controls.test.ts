@@ -48,7 +48,10 @@ test('run: surface baselines, control task and random-init twin beside the probe
   assert.deepEqual(task.groupColumns, ['entity_type', 'country']);
   assert.equal(task.layers.length, 3);
   const html = await readFile(first.report, 'utf8');
-  assert.match(html, /<th>controls<\/th>/);
+  assert.match(
+    html,
+    /<tr class="run-details"><td colspan="11"><span class="controls-cell"><b>controls<\/b> /,
+  );
   for (const l of task.layers) {
     if (l.real !== null && l.control !== null)
       assert.ok(Math.abs(l.selectivity - (l.real - l.control)) < 1e-12);

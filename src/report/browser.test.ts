@@ -489,3 +489,58 @@ test('a browser without DecompressionStream gets a message on the page, not a bl
     await old.close();
   }
 });
+
+test('runs table at 1,280 px: controls, settings and source get a readable full-width row under each run', async () => {
+  const layers = [0, 8, 16, 24, 31];
+  const real = syntheticSpaceRun({
+    n: 300,
+    layers,
+    model: 'meta-llama/Llama-2-7b-hf',
+    predictionLayers: [24],
+  });
+  real.controlTask = {
+    groupColumns: ['entity_type', 'country'],
+    split: 'test',
+    layers: real.results.layers.map((l) => ({
+      layer: l.layer,
+      real: l.test.r2,
+      control: 0.1,
+      selectivity: l.test.r2 - 0.1,
+    })),
+  };
+  const control = (model: string) => {
+    const run = syntheticSpaceRun({ n: 40, layers: [0], model });
+    delete run.predictions;
+    return run;
+  };
+  const runs = [real, control('surface:tfidf@meta-llama/Llama-2-7b-hf'), control('surface:char-ngrams')];
+  runs.push(control('random-init:meta-llama/Llama-2-7b-hf'));
+  for (const r of runs)
+    r.source =
+      '/home/someone/spacetime-lens-runs/meta-llama--Llama-2-7b-hf/world_place/coords-3f9a1c2b/probe';
+  const file = join(work, 'runs-table.html');
+  writeFileSync(file, renderReport({ runs }));
+  const p = await context.newPage();
+  try {
+    await p.goto(`file://${file}`);
+    await p.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    assert.deepEqual(await p.evaluate(() => (globalThis as any).spacetimeReport.tooWide()), []);
+    const table = p.locator('table.runs');
+    assert.equal(await table.locator('tr.run-details').count(), runs.length, 'one details row per run');
+    // Each phrase (controls, settings, source) fits on one or two lines of the 1,240 px page.
+    const spans = await table.locator('tr.run-details > td > span').evaluateAll((els) =>
+      els.map((el) => ({
+        text: el.textContent ?? '',
+        lines: Math.round(
+          el.getBoundingClientRect().height /
+            Number.parseFloat((globalThis as any).getComputedStyle(el).lineHeight),
+        ),
+      })),
+    );
+    assert.ok(spans.some((s) => s.text.startsWith('controls') && s.text.includes('selectivity')));
+    for (const s of spans) assert.ok(s.lines <= 2, `${s.lines} lines: ${s.text}`);
+    await table.screenshot({ path: join(SHOTS, 'runs-table.png') });
+  } finally {
+    await p.close();
+  }
+});

@@ -104,7 +104,10 @@ test('report with controls: grey reference lines in the R² figure, a controls c
   );
   assert.equal(model.runs.find((r) => r.model === 'surface:char-ngrams')!.controls, '');
   const html = renderReport({ runs });
-  assert.match(html, /<th>controls<\/th>/);
+  assert.match(
+    html,
+    /<tr class="run-details"><td colspan="11"><span class="controls-cell"><b>controls<\/b> /,
+  );
   assert.ok(html.includes(`selectivity ${sel}`));
 });
 
