@@ -18,7 +18,7 @@ import { renderReport } from './html.js';
 import { loadReportInputs, readGeoJson } from './load.js';
 import { buildReportModel } from './model.js';
 import { pointRows } from './points.js';
-import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
+import { syntheticRunsWithControls, syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
 import { buildSampleRuns } from './testing.js';
 import type { ExtraResult, ReportRun } from './types.js';
 
@@ -491,30 +491,7 @@ test('a browser without DecompressionStream gets a message on the page, not a bl
 });
 
 test('runs table at 1,280 px: controls, settings and source get a readable full-width row under each run', async () => {
-  const layers = [0, 8, 16, 24, 31];
-  const real = syntheticSpaceRun({
-    n: 300,
-    layers,
-    model: 'meta-llama/Llama-2-7b-hf',
-    predictionLayers: [24],
-  });
-  real.controlTask = {
-    groupColumns: ['entity_type', 'country'],
-    split: 'test',
-    layers: real.results.layers.map((l) => ({
-      layer: l.layer,
-      real: l.test.r2,
-      control: 0.1,
-      selectivity: l.test.r2 - 0.1,
-    })),
-  };
-  const control = (model: string) => {
-    const run = syntheticSpaceRun({ n: 40, layers: [0], model });
-    delete run.predictions;
-    return run;
-  };
-  const runs = [real, control('surface:tfidf@meta-llama/Llama-2-7b-hf'), control('surface:char-ngrams')];
-  runs.push(control('random-init:meta-llama/Llama-2-7b-hf'));
+  const { runs } = syntheticRunsWithControls();
   for (const r of runs)
     r.source =
       '/home/someone/spacetime-lens-runs/meta-llama--Llama-2-7b-hf/world_place/coords-3f9a1c2b/probe';

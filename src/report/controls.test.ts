@@ -7,51 +7,15 @@ import { controlLabel, splitControls } from './controls.js';
 import { renderReport } from './html.js';
 import { loadReportInputs } from './load.js';
 import { buildReportModel } from './model.js';
-import { syntheticSpaceRun } from './test-data.js';
+import {
+  syntheticBaseline as baseline,
+  syntheticSpaceRun,
+  syntheticRunsWithControls as withControls,
+} from './test-data.js';
 import type { ReportRun } from './types.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stl-report-controls-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** A one-layer baseline run with a given test R². */
-function baseline(model: string, r2: number): ReportRun {
-  const run = syntheticSpaceRun({ n: 40, layers: [0], model });
-  run.results.layers[0]!.test.r2 = r2;
-  delete run.predictions;
-  return run;
-}
-
-function withControls() {
-  const real = syntheticSpaceRun({ n: 60, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'org/model-7b' });
-  real.controlTask = {
-    groupColumns: ['entity_type', 'country'],
-    split: 'test',
-    layers: real.results.layers.map((l) => ({
-      layer: l.layer,
-      real: l.test.r2,
-      control: 0.1,
-      selectivity: l.test.r2 - 0.1,
-    })),
-  };
-  const twin = syntheticSpaceRun({
-    n: 60,
-    layers: [0, 1, 2, 3, 4, 5, 6, 7],
-    model: 'random-init:org/model-7b',
-  });
-  twin.results.layers.forEach((l) => {
-    l.test.r2 = 0.05;
-  });
-  delete twin.predictions;
-  return {
-    real,
-    runs: [
-      real,
-      baseline('surface:tfidf@/models/org/model-7b', 0.4),
-      baseline('surface:char-ngrams', 0.45),
-      twin,
-    ],
-  };
-}
 
 test('report with controls: grey reference lines in the R² figure, a controls column in the runs table', () => {
   const { real, runs } = withControls();

@@ -170,3 +170,44 @@ export function syntheticTimeRun(o: SyntheticOptions): ReportRun {
     columns: { entity_type: names.map((_, i) => types[i % 3]) },
   };
 }
+
+/** A one-layer baseline (control) run with a given test R², without predictions. */
+export function syntheticBaseline(model: string, r2: number): ReportRun {
+  const run = syntheticSpaceRun({ n: 40, layers: [0], model });
+  run.results.layers[0]!.test.r2 = r2;
+  delete run.predictions;
+  return run;
+}
+
+/** A run of org/model-7b with its control task, two surface baselines and its random-init twin (R² 0.05). */
+export function syntheticRunsWithControls(): { real: ReportRun; runs: ReportRun[] } {
+  const real = syntheticSpaceRun({ n: 60, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'org/model-7b' });
+  real.controlTask = {
+    groupColumns: ['entity_type', 'country'],
+    split: 'test',
+    layers: real.results.layers.map((l) => ({
+      layer: l.layer,
+      real: l.test.r2,
+      control: 0.1,
+      selectivity: l.test.r2 - 0.1,
+    })),
+  };
+  const twin = syntheticSpaceRun({
+    n: 60,
+    layers: [0, 1, 2, 3, 4, 5, 6, 7],
+    model: 'random-init:org/model-7b',
+  });
+  twin.results.layers.forEach((l) => {
+    l.test.r2 = 0.05;
+  });
+  delete twin.predictions;
+  return {
+    real,
+    runs: [
+      real,
+      syntheticBaseline('surface:tfidf@/models/org/model-7b', 0.4),
+      syntheticBaseline('surface:char-ngrams', 0.45),
+      twin,
+    ],
+  };
+}
