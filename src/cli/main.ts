@@ -3,6 +3,7 @@ import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { registerDatasets } from './commands/datasets.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerExtract } from './commands/extract.js';
 import { registerImport } from './commands/import.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     registerNeurons,
     registerSae,
     registerReport,
+    registerDoctor,
   ]) {
     register(program);
   }

@@ -16,7 +16,12 @@ import {
   type SelectedRows,
   selectRows,
 } from '../data/index.js';
-import { type CheckpointIdentity, checkpointIdentity, inspectCheckpoint } from '../model/index.js';
+import {
+  type CheckpointIdentity,
+  checkpointIdentity,
+  inspectCheckpoint,
+  sourceOptions,
+} from '../model/index.js';
 import { hookName, parseHooks, parseLayers } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson, sha256Hex } from '../util/hash.js';
@@ -76,6 +81,7 @@ export interface KeySettings {
   paperCompat?: boolean;
   revision?: string;
   offline?: boolean;
+  cacheDir?: string;
   loadedModel?: ExtractionModel;
 }
 
@@ -206,10 +212,7 @@ export async function expectedStoreKey(
     const id = await loadedModelIdentity(o.loadedModel, o.model, o.revision);
     return { key: storeKeyOf(id, dataset, o.prompt, selected, settings), selected };
   }
-  const { dir, checkpoint, spec } = await inspectCheckpoint(o.model, {
-    ...(o.revision ? { revision: o.revision } : {}),
-    ...(o.offline ? { offline: true } : {}),
-  });
+  const { dir, checkpoint, spec } = await inspectCheckpoint(o.model, sourceOptions(o));
   try {
     const settings = resolveSettings(o, spec.nLayers);
     return {

@@ -4,12 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 import { loadDataset, subsetDataset } from '../data/index.js';
 import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import type { EntityDataset, RenderedPrompt } from '../data/types.js';
-import { type Device, loadModel, modelIdentity } from '../model/index.js';
+import { type Device, loadModel, sourceOptions } from '../model/index.js';
 import type { ModelTokenizer } from '../model/tokenizer.js';
 import { hookName, openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
 import { hashJson } from '../util/hash.js';
+import { acquireLock, type HeldLock } from '../util/lock.js';
 import { VERSION } from '../version.js';
 import { assembleStore, type SegmentSource } from './assemble.js';
 import { type ExtractionModel, extractBatch, hookWidth } from './batch.js';
@@ -103,6 +104,8 @@ export interface ExtractOptions {
   modelId?: string;
   revision?: string;
   offline?: boolean;
+  /** Hugging Face cache root for a Hub id (default: huggingface_hub's). */
+  cacheDir?: string;
 }
 
 export interface ExtractResult {
@@ -161,6 +164,8 @@ interface Plan {
   seed: number;
   storeDir: string;
   workDir: string;
+  /** Held on `<store>.lock` for the whole extraction; `lost` when another process judged it stale. */
+  lock?: HeldLock;
   key: Record<string, unknown>;
   maxId?: number;
   paperCompat: boolean;
@@ -201,8 +206,30 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
   const dataset = typeof options.dataset === 'string' ? await loadDataset(options.dataset) : options.dataset;
   if (isStaticModel(options.model)) return extractStaticResult(options, dataset);
   const storeDir = resolve(shardOutDir(options.out, options.shard));
-  const workDir = workDirFor(storeDir);
+  // One process at a time builds a store and its work folder (two `--resume` jobs of one command on a cluster):
+  // a resume waits for the other and then finds the store done; a fresh extraction refuses.
+  const lock = await acquireLock(`${storeDir}.lock`, {
+    wait: !!options.resume,
+    purpose: 'extract',
+    onWait: (line) => progress.log(`${line}; continuing when it is done`),
+    refuse: (who) =>
+      `${storeDir} is being written by ${who}; wait for it, or rerun with --resume to wait and then reuse it`,
+  });
+  try {
+    return await extractLocked(options, dataset, storeDir, lock, progress);
+  } finally {
+    await lock.release();
+  }
+}
 
+async function extractLocked(
+  options: ExtractOptions,
+  dataset: EntityDataset,
+  storeDir: string,
+  lock: HeldLock,
+  progress: ProgressSink,
+): Promise<ExtractResult> {
+  const workDir = workDirFor(storeDir);
   // A finished store is never touched again unless asked; a resume that finds it (killed after the final rename)
   // only cleans up, once its key shows it is the store these settings make.
   const finished = await pathExists(join(storeDir, 'manifest.json'));
@@ -222,11 +249,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractResult> {
     ((await loadModel(options.model, {
       ...(options.device ? { device: options.device } : {}),
       ...(options.weightDtype ? { weightDtype: options.weightDtype } : {}),
-      ...(options.revision ? { revision: options.revision } : {}),
-      ...(options.offline ? { offline: true } : {}),
+      ...sourceOptions(options),
     })) as unknown as ExtractionModel);
   try {
-    const plan = await makePlan(options, dataset, model, storeDir, workDir);
+    const plan = { ...(await makePlan(options, dataset, model, storeDir, workDir)), lock };
     for (const w of plan.warnings) (options.onWarning ?? ((l) => progress.log(`warning: ${l}`)))(w);
     if (finished && !options.overwrite) return await alreadyComplete(plan, progress);
     return await runPlan(plan, options, model, progress);
@@ -250,7 +276,7 @@ async function alreadyComplete(plan: Plan, progress: ProgressSink): Promise<Extr
   );
   if (diffs.length)
     throw new UserError(mismatchMessage(plan.storeDir, diffs, 'pass --overwrite or choose another --out'));
-  await removeWorkDir(plan.workDir);
+  await removeOwnWorkDir(plan);
   progress.log(`${plan.storeDir} is already complete`);
   return {
     store: plan.storeDir,
@@ -486,8 +512,9 @@ async function runPlan(
 
   const chunkIds: number[] = [];
   for (let c = firstChunk; c < lastChunk; c++) chunkIds.push(c);
+  if (plan.lock?.lost) throw lostLock(plan);
   await finish(plan, options, job, chunkIds, d);
-  await removeWorkDir(workDir);
+  await removeOwnWorkDir(plan);
   return {
     store: storeDir,
     n: rowEnd - rowStart,
@@ -501,8 +528,21 @@ async function runPlan(
   };
 }
 
+function lostLock(plan: Plan): UserError {
+  return new UserError(
+    `another process took over ${plan.lock?.path} while this one ran (it judged this one dead); the finished ` +
+      `chunks are kept in ${plan.workDir} for it`,
+  );
+}
+
+/** Removes the work folder, unless another process took the lock over (the folder is then its). */
+async function removeOwnWorkDir(plan: Plan): Promise<void> {
+  if (plan.lock?.lost) throw lostLock(plan);
+  await removeWorkDir(plan.workDir);
+}
+
 async function checkDiskSpace(plan: Plan, d: number, rows: number, chunkBytes: number): Promise<void> {
-  const free = await freeBytes(await nearestExisting(dirname(plan.storeDir)));
+  const free = await freeBytes(dirname(plan.storeDir));
   if (free === undefined) return;
   const values = rows * d * plan.hookMap.size;
   const storeBytes = (plan.rowEnd - plan.rowStart) * d * plan.hookMap.size * (plan.dtype === 'f16' ? 2 : 4);
@@ -533,12 +573,6 @@ export function creationTime(env: NodeJS.ProcessEnv = process.env): string {
 function datasetSource(given: string | EntityDataset, dataset: EntityDataset): string {
   if (typeof given !== 'string') return dataset.source.path;
   return existsSync(given) ? resolve(given) : given;
-}
-
-async function nearestExisting(dir: string): Promise<string> {
-  let d = dir;
-  while (!(await pathExists(d)) && dirname(d) !== d) d = dirname(d);
-  return d;
 }
 
 /** Builds the final store from the work directory's chunks (atomic: the store appears complete or not at all). */

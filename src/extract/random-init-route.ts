@@ -1,5 +1,11 @@
 import { existsSync } from 'node:fs';
-import { type Device, modelIdentity, resolveModelSource } from '../model/index.js';
+import {
+  type Device,
+  modelIdentity,
+  resolveModelSource,
+  type SourceOptions,
+  sourceOptions,
+} from '../model/index.js';
 import { loadRandomInitModel, RANDOM_INIT } from '../model/random-init.js';
 import { UserError } from '../util/errors.js';
 import type { ExtractionModel } from './batch.js';
@@ -11,16 +17,20 @@ export function controlModelId(o: { model: string; control?: string }): string {
 }
 
 /** `extract --control random-init`: the twin built from the model directory's config.json and tokenizer. */
-export async function loadControlModel(o: {
-  model: string;
-  control?: string;
-  seed?: number;
-  device?: Device;
-}): Promise<ExtractionModel> {
+export async function loadControlModel(
+  o: {
+    model: string;
+    control?: string;
+    seed?: number;
+    device?: Device;
+  } & SourceOptions,
+): Promise<ExtractionModel> {
   if (o.control !== RANDOM_INIT)
     throw new UserError(`--control: '${o.control}' is not one of ${RANDOM_INIT}`);
   // A Hub id is used from the local cache only (after a real run, or a download of config + tokenizer files).
-  const dir = existsSync(o.model) ? o.model : await resolveModelSource(o.model, { offline: true });
+  const dir = existsSync(o.model)
+    ? o.model
+    : await resolveModelSource(o.model, { ...sourceOptions(o), offline: true });
   const model = await loadRandomInitModel(dir, {
     seed: o.seed ?? 0,
     ...(o.device ? { device: o.device } : {}),

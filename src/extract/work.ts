@@ -1,9 +1,13 @@
-import { readdir, readFile, rm, statfs } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { f16ToF32, f32ToF16 } from '../formats/float16.js';
 import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
-import { processAlive, writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { processAlive } from '../util/lock.js';
+
+export { formatBytes, freeBytes } from '../util/disk.js';
+
 import { keyDifferences } from './cache-key.js';
 
 /**
@@ -215,27 +219,6 @@ export async function removeStaleStoreTemps(storeDir: string): Promise<string[]>
 /** Removes the work directory once its store is in place. */
 export async function removeWorkDir(workDir: string): Promise<void> {
   await rm(workDir, { recursive: true, force: true });
-}
-
-/** Bytes free for an unprivileged writer on the filesystem holding `dir` (undefined if unknown). */
-export async function freeBytes(dir: string): Promise<number | undefined> {
-  try {
-    const s = await statfs(dir);
-    return Number(s.bavail) * Number(s.bsize);
-  } catch {
-    return undefined;
-  }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u ? 1 : 0)} ${units[u]}`;
 }
 
 /** Turns ENOSPC / EDQUOT / EFBIG into a UserError that says what to do; anything else passes through. */

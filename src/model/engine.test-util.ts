@@ -44,3 +44,28 @@ export async function openGolden(name: string) {
     close: () => file.close(),
   };
 }
+
+/**
+ * Checks every hook of every golden sequence in `out` (a run of all of golden.meta.sequences in one right-padded
+ * batch, no kept positions) against PyTorch within `tol`; returns the worst relative error.
+ */
+export async function expectGoldenHooks(
+  golden: Awaited<ReturnType<typeof openGolden>>,
+  out: Map<string, Float32Array>,
+  label: string,
+  tol: number,
+): Promise<number> {
+  const { sequences, hooks } = golden.meta;
+  const maxLen = Math.max(...sequences.map((s) => s.length));
+  let worst = 0;
+  for (const hook of hooks) {
+    for (let i = 0; i < sequences.length; i++) {
+      const { data, width } = await golden.read(`s${i}.${hook}`);
+      const mine = out.get(hook)!.subarray(i * maxLen * width, (i * maxLen + sequences[i]!.length) * width);
+      const err = relError(mine, data);
+      worst = Math.max(worst, err);
+      if (!(err <= tol)) throw new Error(`${label} s${i}.${hook}: ${err.toExponential(2)} > ${tol}`);
+    }
+  }
+  return worst;
+}

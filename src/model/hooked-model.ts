@@ -55,7 +55,7 @@ export interface EngineOptions {
   threads?: number;
   /**
    * Keep layer weights between runs when the whole model fits in this many bytes (default 2 GiB of host memory;
-   * on webgpu 8 GiB of GPU memory).
+   * on webgpu and cuda 8 GiB of GPU memory).
    */
   weightCacheBytes?: number;
   /**
@@ -68,8 +68,15 @@ export interface EngineOptions {
    * Default: on for webgpu, off elsewhere (on the CPU it is only useful for testing the GPU path).
    */
   resident?: boolean;
-  /** Residual-stream bytes per chunk (default 1 GiB; 4 GiB on webgpu): weights are streamed once per chunk. */
+  /** Residual-stream bytes per chunk (default 1 GiB; 4 GiB on webgpu and cuda): weights are streamed once per chunk. */
   chunkBytes?: number;
+  /**
+   * Bake each block's weights into onnxruntime sessions of its own (one per graph kind and layer) as initializers,
+   * which the provider copies into its memory once, when the session is built, instead of with every call.
+   * Default: on for cuda, whose device tensors onnxruntime-node cannot hand back to JavaScript (so the resident
+   * path is WebGPU-only); sessions are released with the layer when weights stream.
+   */
+  bakeWeights?: boolean;
   /**
    * Let onnxruntime's idle threads spin between ops (default false: a block is many small ops, and on a machine
    * whose cores are busy a spinning thread halves the speed; see bench/README.md#forward-engine).
@@ -110,12 +117,19 @@ export class HookedModel {
     };
     const webgpu = options.device === 'webgpu';
     this.resident = options.resident ?? webgpu;
+    const bakeWeights = options.bakeWeights ?? (options.device === 'cuda' && !this.resident);
+    if (bakeWeights && this.resident)
+      throw new UserError('bakeWeights and resident are two ways to hold weights on the device; choose one');
     if (options.weightDtype === 'f16' && !this.resident)
       throw new UserError('f16 weights need the device-resident engine (webgpu, or resident: true)');
     this.flags.f16Weights = options.weightDtype === 'f16';
     const bytes = (layerBytes(spec) * spec.nLayers) / (this.flags.f16Weights ? 2 : 1);
-    this.cacheLayers = bytes <= (options.weightCacheBytes ?? (webgpu ? 2 ** 33 : 2 ** 31));
-    const sessions = new EngineSessions(spec, this.flags, { ...options, resident: this.resident });
+    this.cacheLayers = bytes <= (options.weightCacheBytes ?? (this.onGpu ? 2 ** 33 : 2 ** 31));
+    const sessions = new EngineSessions(spec, this.flags, {
+      ...options,
+      resident: this.resident,
+      bakeWeights,
+    });
     const device = {
       upload: (data: Float32Array, dims: number[], f16?: boolean) => upload(sessions, data, dims, f16),
       f16: !!this.flags.f16Weights,
@@ -124,12 +138,17 @@ export class HookedModel {
     this.engine = { spec, sessions, weights, attention: new AttentionInputs(spec) };
   }
 
+  /** The engine runs on a GPU provider (webgpu or cuda): GPU batch sizes, chunk sizes and weight cache. */
+  private get onGpu(): boolean {
+    return this.options.device === 'webgpu' || this.options.device === 'cuda';
+  }
+
   /**
-   * Padded tokens per onnxruntime call when run() is not told: 4096 on the CPU; on webgpu as many as keep the widest
-   * activation (q/k/v, gate/up or the MLP) of one call under 1 GiB, at most 32768 (a GPU wants big GEMMs).
+   * Padded tokens per onnxruntime call when run() is not told: 4096 on the CPU; on a GPU (webgpu, cuda) as many as
+   * keep the widest activation (q/k/v, gate/up or the MLP) of one call under 1 GiB, at most 32768 (big GEMMs).
    */
   get defaultBatchTokens(): number {
-    if (this.options.device !== 'webgpu') return 4096;
+    if (!this.onGpu) return 4096;
     const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = this.spec;
     const widest = Math.max(d, (H + 2 * KV) * hd, (this.spec.gated ? 2 : 1) * m);
     return Math.max(256, Math.min(32768, Math.floor(2 ** 30 / (4 * widest))));
@@ -148,9 +167,9 @@ export class HookedModel {
     return Math.max(1, Math.floor(this.chunkBytes / (this.spec.dModel * 8)));
   }
 
-  /** Residual-stream bytes per chunk: 1 GiB of host memory, 4 GiB of GPU memory on webgpu (fewer weight reloads). */
+  /** Residual-stream bytes per chunk: 1 GiB of host memory, 4 GiB on a GPU (fewer weight reloads). */
   private get chunkBytes(): number {
-    return this.options.chunkBytes ?? (this.options.device === 'webgpu' ? 2 ** 32 : 2 ** 30);
+    return this.options.chunkBytes ?? (this.onGpu ? 2 ** 32 : 2 ** 30);
   }
 
   /** The checkpoint's raw config.json. */
@@ -216,7 +235,10 @@ export class HookedModel {
             else await hostBlock(this.engine, l, batch, weights, caps, eds, kept, past);
           }
           releasePresent(prefix, this.resident);
-          if (!this.cacheLayers) this.engine.weights.drop(l);
+          if (!this.cacheLayers) {
+            this.engine.weights.drop(l);
+            await this.engine.sessions.dropLayer(l);
+          }
           options.onProgress?.(done + Math.floor((chunkSeqs * (l + 1)) / (lastLayer + 2)), nSeq);
         }
         for (const batch of chunk) if (this.resident && needFinal) await fromDevice(this.engine, batch);

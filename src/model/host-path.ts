@@ -82,7 +82,7 @@ export async function hostBlock(
     ...(attnWanted ? ['attn_out'] : []),
     ...(batch.isPrefix ? PRESENT : []),
   ];
-  const attn = await (await sessions.session(kind)).run(await sessions.feedsFor(kind, attnFeeds), attnFetch);
+  const attn = await sessions.run(kind, attnFeeds, attnFetch, { l, weights: weights.attn });
   if (batch.isPrefix) batch.present = { past_k: attn['present_k']!, past_v: attn['present_v']! };
   let attnOut = attnWanted ? hook('hook_attn_out', attn['attn_out']!.data as Float32Array) : undefined;
   let mlpIn = pre;
@@ -96,7 +96,8 @@ export async function hostBlock(
   }
   const feeds: Feeds = { ...weights.mlp, x: new ort.Tensor('float32', mlpIn, [N, d]) };
   if (attnOut) feeds['attn_out'] = new ort.Tensor('float32', attnOut, [N, d]);
-  batch.resid = hook('hook_resid_post', await mlp(engine, feeds, N, hook, wanted, edited));
+  const layer = { l, weights: weights.mlp };
+  batch.resid = hook('hook_resid_post', await mlp(engine, layer, feeds, N, hook, wanted, edited));
 }
 
 /**
@@ -105,6 +106,7 @@ export async function hostBlock(
  */
 async function mlp(
   engine: Engine,
+  layer: { l: number; weights: Feeds },
   feeds: Feeds,
   N: number,
   hook: (name: string, value: Float32Array, width?: number) => Float32Array,
@@ -117,13 +119,13 @@ async function mlp(
   const outFetch = ['resid_post', ...(outWanted ? ['mlp_out'] : [])];
   let out: Record<string, ort.Tensor>;
   if (edited('mlp.hook_post')) {
-    const inn = await (await sessions.session('mlp_in')).run(await sessions.feedsFor('mlp_in', feeds));
+    const inn = await sessions.run('mlp_in', feeds, undefined, layer);
     const post = hook('mlp.hook_post', inn['mlp_post']!.data as Float32Array, engine.spec.dMlp);
     feeds['mlp_post'] = new ort.Tensor('float32', post, [N, engine.spec.dMlp]);
-    out = await (await sessions.session('mlp_out')).run(await sessions.feedsFor('mlp_out', feeds), outFetch);
+    out = await sessions.run('mlp_out', feeds, outFetch, layer);
   } else {
     const fetch = postWanted ? [...outFetch, 'mlp_post'] : outFetch;
-    out = await (await sessions.session('mlp_full')).run(await sessions.feedsFor('mlp_full', feeds), fetch);
+    out = await sessions.run('mlp_full', feeds, fetch, layer);
     if (postWanted) hook('mlp.hook_post', out['mlp_post']!.data as Float32Array, engine.spec.dMlp);
   }
   const residPost = out['resid_post']!.data as Float32Array;
@@ -164,7 +166,7 @@ export async function final(
   if (spec.names.finalNormBias) {
     feeds['norm_b'] = new ort.Tensor('float32', await weights.table('norm_b', spec.names.finalNormBias), [d]);
   }
-  const out = await (await sessions.session('final_norm')).run(feeds);
+  const out = await sessions.run('final_norm', feeds);
   const normalized = hookPoint(
     'ln_final.hook_normalized',
     undefined,
@@ -185,7 +187,7 @@ export async function final(
   if (spec.names.unembedBias) {
     uFeeds['b_u'] = new ort.Tensor('float32', await weights.table('unembed_b', spec.names.unembedBias), [V]);
   }
-  const logits = (await (await sessions.session('unembed')).run(uFeeds))['logits']!.data as Float32Array;
+  const logits = (await sessions.run('unembed', uFeeds))['logits']!.data as Float32Array;
   hookPoint('logits', undefined, logits, batch, captures, edits, kept, V, !!kept);
 }
 

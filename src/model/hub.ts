@@ -1,65 +1,59 @@
-// Model sources: a local checkpoint directory (zero network), or a Hugging Face Hub id downloaded into a cache.
-//
-// The cache uses the Hub's own layout (the one huggingface_hub writes), so a Python cache can be shared:
-//   <cache>/models--<owner>--<name>/refs/<revision>          the commit a branch/tag resolved to
-//   <cache>/models--<owner>--<name>/blobs/<etag>             file contents (etag = sha256 for LFS files)
-//   <cache>/models--<owner>--<name>/snapshots/<commit>/<f>   symlinks to the blobs (copies where links fail)
-// Listing, revision resolution and transfers go through @huggingface/hub; downloads go to blobs/<etag>.incomplete,
-// resume from its length with an HTTP Range request after a dropped connection, are checked (size, and sha256 for
-// LFS files) and only then renamed into place, so an interrupted run never leaves a corrupt file behind.
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, symlink } from 'node:fs/promises';
+// Model sources: a local checkpoint directory (zero network), or a Hub id resolved in the Hugging Face cache
+// (hub-cache.ts: huggingface_hub's own layout and location, shared with Python) and downloaded where incomplete.
+// A revision that resolves locally to a complete snapshot is used with no network call; otherwise the revision is
+// resolved to one commit, listed and fetched at that commit (hub-download.ts: resume, checksums, locks).
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { join, resolve } from 'node:path';
 import type { ListFileEntry } from '@huggingface/hub';
-import { downloadFile, fileDownloadInfo, HubApiError, listFiles, modelInfo } from '@huggingface/hub';
+import { HubApiError, listFiles, modelInfo } from '@huggingface/hub';
 import { UserError } from '../util/errors.js';
-import { processAlive, writeFileAtomic } from '../util/fsx.js';
-import { cacheDir as defaultCacheRoot } from '../util/paths.js';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint.js';
+import { findHubToken, type HubToken } from './hub-auth.js';
+import { COMMIT, hubCacheDir, MODEL_FILES, RepoCache, shardNames } from './hub-cache.js';
+import { type DownloadProgress, ensureFile, etagOf, type Transfer } from './hub-download.js';
+
+export { hubCacheDir, MODEL_FILES, repoFolderName } from './hub-cache.js';
+export type { DownloadProgress } from './hub-download.js';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 
-/** Non-weight files fetched when the repository has them. */
-export const MODEL_FILES = [
-  'config.json',
-  'generation_config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-];
-
-export interface DownloadProgress {
-  file: string;
-  /** Bytes of this file on disk so far (including a resumed part). */
-  bytes: number;
-  total: number;
-}
-
-export interface ResolveOptions {
+/** Where a Hub model comes from: the options every model-loading command shares (`--revision`, `--offline`, `--cache-dir`). */
+export interface SourceOptions {
   /** Branch, tag or commit; also accepted as `id@revision`. Default "main". */
   revision?: string;
-  /** Cache root. Default: cacheDir('models'), i.e. ~/.cache/spacetime-lens/models. */
-  cacheDir?: string;
   /** Use only the cache (also HF_HUB_OFFLINE=1 / SPACETIME_LENS_OFFLINE=1). */
   offline?: boolean;
+  /** Cache root. Default: huggingface_hub's ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
+  cacheDir?: string;
+}
+
+export interface ResolveOptions extends SourceOptions {
   /** Default: $HF_ENDPOINT or https://huggingface.co. */
   hubUrl?: string;
-  /** Default: $HF_TOKEN or $HUGGING_FACE_HUB_TOKEN. */
+  /** Default: findHubToken() ($HF_TOKEN, $HF_TOKEN_PATH, $HF_HOME/token); '' for none. */
   token?: string;
+  /** Ask the Hub where a branch or tag points even when the cache already resolves it (default false). */
+  refresh?: boolean;
   /** Attempts per file after a network failure (default 5); each resumes where the last stopped. */
   retries?: number;
   /** First back-off delay in ms, doubled per attempt (default 500). */
   retryDelayMs?: number;
   onProgress?: (p: DownloadProgress) => void;
-  /** Called when the Hub cannot be reached and a cached snapshot is used instead (default: process.emitWarning). */
+  /** One-line notes: a cached snapshot used because the Hub is unreachable, a bad checksum, a wait for a lock. */
   onWarning?: (message: string) => void;
   /** Custom fetch (proxies, tests). */
   fetch?: typeof fetch;
+}
+
+/** The source options set in `o` (for passing --revision/--offline/--cache-dir along). */
+export function sourceOptions(o: SourceOptions): SourceOptions {
+  return {
+    ...(o.revision ? { revision: o.revision } : {}),
+    ...(o.offline ? { offline: true } : {}),
+    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+  };
 }
 
 export interface HubRef {
@@ -68,11 +62,15 @@ export interface HubRef {
 }
 
 const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
-const COMMIT = /^[0-9a-f]{40}$/;
 
 function envFlag(name: string): boolean {
   const v = process.env[name];
   return !!v && !['0', 'false', 'no', 'off', ''].includes(v.toLowerCase());
+}
+
+/** HF_HUB_OFFLINE / SPACETIME_LENS_OFFLINE. */
+export function offlineFromEnv(): boolean {
+  return envFlag('HF_HUB_OFFLINE') || envFlag('SPACETIME_LENS_OFFLINE');
 }
 
 /** Splits `owner/name@revision`; undefined when the string cannot be a Hub id. */
@@ -98,11 +96,6 @@ export function modelIdentity(source: string): string {
   return existsSync(local) && statSync(local).isDirectory() ? resolve(local) : source;
 }
 
-/** Directory name of a repository in the cache (huggingface_hub's convention). */
-export function repoFolderName(repo: string): string {
-  return `models--${repo.replaceAll('/', '--')}`;
-}
-
 /**
  * A local directory as is (no network), or the cached snapshot of a Hub id, downloading what is missing.
  * Returns the directory that holds config.json, the tokenizer files and the safetensors weights.
@@ -121,351 +114,209 @@ export async function resolveModelSource(idOrDir: string, o: ResolveOptions = {}
     throw new UserError(`two revisions given for ${ref.repo}: @${ref.revision} and --revision ${o.revision}`);
   }
   const revision = o.revision ?? ref.revision;
-  const root = resolve(o.cacheDir ?? defaultCacheRoot('models'));
-  const offline = o.offline ?? (envFlag('HF_HUB_OFFLINE') || envFlag('SPACETIME_LENS_OFFLINE'));
+  const cache = new RepoCache(resolve(o.cacheDir ?? hubCacheDir()), ref.repo);
+  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m));
 
-  if (offline) {
-    for (const cache of [root, huggingFaceCache()]) {
-      const dir = cachedSnapshot(cache, ref.repo, revision);
-      if (dir) return dir;
-    }
+  if (o.offline ?? offlineFromEnv()) {
+    const dir = cache.completeSnapshot(revision, false);
+    if (dir) return dir;
     throw new UserError(
-      `offline: ${ref.repo}@${revision} is not in the cache ${root} (nor in ${huggingFaceCache()}); ` +
-        'run once online, or pass a local directory',
+      `offline: ${ref.repo}@${revision} is not complete in the cache ${cache.root}; ` +
+        'run once online, point --cache-dir (or HF_HUB_CACHE) at the cache that has it, or pass a local directory',
     );
   }
-  if (COMMIT.test(revision)) {
-    const dir = cachedSnapshot(root, ref.repo, revision);
-    if (dir) return dir; // a pinned commit that is complete needs no network
+  // A revision the cache resolves to a complete snapshot needs no network (a branch stays where it was fetched
+  // until `refresh`); a partial one (Python fetched only some files) is completed below, reusing its blobs.
+  if (!o.refresh) {
+    const dir = cache.completeSnapshot(revision, true);
+    if (dir) return dir;
   }
   try {
-    return await download(ref.repo, revision, root, o);
+    return await download(cache, revision, o, warn);
   } catch (err) {
     // Like transformers: when the Hub cannot be reached, a complete cached snapshot of the revision still serves.
-    const cached = err instanceof UnreachableError ? cachedSnapshot(root, ref.repo, revision) : undefined;
+    const cached = err instanceof UnreachableError ? cache.completeSnapshot(revision, false) : undefined;
     if (!cached) throw err;
-    (o.onWarning ?? ((m: string) => process.emitWarning(m)))(
-      `${(err as Error).message.split(';')[0]}; using the cached snapshot ${cached}`,
-    );
+    warn(`${(err as Error).message.split(';')[0]}; using the cached snapshot ${cached}`);
     return cached;
   }
-}
-
-/** huggingface_hub's cache, for offline reuse of models fetched with Python. */
-function huggingFaceCache(): string {
-  return (
-    process.env['HF_HUB_CACHE'] ??
-    join(
-      process.env['HF_HOME'] ??
-        join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'huggingface'),
-      'hub',
-    )
-  );
-}
-
-/** The snapshot directory when it holds a complete checkpoint, else undefined. */
-function cachedSnapshot(cache: string, repo: string, revision: string): string | undefined {
-  const base = join(cache, repoFolderName(repo));
-  let commit = revision;
-  if (!COMMIT.test(revision)) {
-    const refPath = join(base, 'refs', revision);
-    if (!existsSync(refPath)) return undefined;
-    commit = readFileSyncTrim(refPath);
-  }
-  const dir = join(base, 'snapshots', commit);
-  return isComplete(dir) ? dir : undefined;
-}
-
-function readFileSyncTrim(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-/** config.json plus either model.safetensors or the index and every shard it names. */
-function isComplete(dir: string): boolean {
-  if (!existsSync(join(dir, 'config.json'))) return false;
-  if (existsSync(join(dir, SINGLE_FILE))) return true;
-  const index = join(dir, INDEX_FILE);
-  if (!existsSync(index)) return false;
-  try {
-    return shardNames(readFileSync(index, 'utf8')).every((f) => existsSync(join(dir, f)));
-  } catch {
-    return false;
-  }
-}
-
-function shardNames(indexText: string): string[] {
-  const index = JSON.parse(indexText) as { weight_map?: Record<string, string> };
-  if (!index.weight_map || typeof index.weight_map !== 'object')
-    throw new UserError(`${INDEX_FILE} has no weight_map`);
-  return [...new Set(Object.values(index.weight_map))];
 }
 
 /** The Hub could not be reached at all (as opposed to answering with an error). */
 class UnreachableError extends UserError {}
 
-function hubError(err: unknown, repo: string, revision: string, hubUrl: string): Error {
+interface Context {
+  repo: string;
+  revision: string;
+  hubUrl: string;
+  token: HubToken | undefined;
+}
+
+function loginHint(hubUrl: string): string {
+  const cli = hubUrl === DEFAULT_HUB_URL ? 'hf auth login' : `HF_ENDPOINT=${hubUrl} hf auth login`;
+  return `log in with \`${cli}\` (or set HF_TOKEN)`;
+}
+
+/** A one-line UserError for what the Hub answered (or that it did not answer). */
+function hubError(err: unknown, c: Context, stage: 'repo' | 'file'): Error {
   if (err instanceof UserError) return err;
   if (err instanceof HubApiError) {
-    if (err.statusCode === 401 || err.statusCode === 403) {
+    const page = `${c.hubUrl}/${c.repo}`;
+    const status = err.statusCode;
+    if ((status === 401 || status === 403) && stage === 'file') {
       return new UserError(
-        `access to ${repo} was refused (${err.statusCode}): it may be gated or private; accept its licence on the ` +
-          'Hub and set HF_TOKEN',
+        c.token
+          ? `${c.repo} is gated and your token (from ${c.token.source}) has no access (${status}): accept its licence ` +
+              `at ${page} with that account, or use a token that has access`
+          : `${c.repo} is gated (${status}): accept its licence at ${page}, then ${loginHint(c.hubUrl)}`,
       );
     }
-    if (err.statusCode === 404) return new UserError(`${repo}@${revision} was not found on ${hubUrl}`);
-    return new UserError(`the Hub answered ${err.statusCode} for ${repo}@${revision}: ${err.message}`);
+    if (status === 401 || status === 403) {
+      return new UserError(
+        c.token
+          ? `${c.repo} was refused (${status}) with your token (from ${c.token.source}): is the id right, and does ` +
+              `the token's account have access to ${page}?`
+          : `${c.repo} was not found or is private (${status}): check the id, or ${loginHint(c.hubUrl)}`,
+      );
+    }
+    if (status === 404) return new UserError(`${c.repo}@${c.revision} was not found on ${c.hubUrl}`);
+    return new UserError(
+      `the Hub answered ${status} for ${c.repo}@${c.revision}: ${err.message.split('. URL:')[0]}`,
+    );
   }
   const e = err as Error;
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code || e.message === 'fetch failed') {
     return new UnreachableError(
-      `cannot reach ${hubUrl} for ${repo}@${revision} (${cause?.code ?? cause?.message ?? e.message}); ` +
+      `cannot reach ${c.hubUrl} for ${c.repo}@${c.revision} (${cause?.code ?? cause?.message ?? e.message}); ` +
         'use a local directory, or --offline with a cached model',
     );
   }
-  if (/access token/i.test(e.message)) return new UserError(`${e.message} (check HF_TOKEN)`);
   return e;
 }
 
-async function download(repo: string, revision: string, root: string, o: ResolveOptions): Promise<string> {
-  const hubUrl = (o.hubUrl ?? process.env['HF_ENDPOINT'] ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
-  const accessToken = o.token ?? process.env['HF_TOKEN'] ?? process.env['HUGGING_FACE_HUB_TOKEN'];
-  const common = { hubUrl, fetch: o.fetch, ...(accessToken ? { accessToken } : {}) };
-  const base = join(root, repoFolderName(repo));
+/** What a Hub checkpoint needs at one commit, and how to fetch into the cache. */
+export interface SnapshotPlan {
+  repo: string;
+  commit: string;
+  /** The files a checkpoint needs (config, tokenizer files, weights), as the tree listing gives them. */
+  files: ListFileEntry[];
+  /** Bytes of those files whose blob is not in the cache yet. */
+  missingBytes: number;
+  snapshot: string;
+}
 
-  // Pin everything to one commit: the revision's sha, then list and fetch at that sha.
+/**
+ * Resolves the revision to a commit and lists it: which files a checkpoint needs and how many bytes are not cached
+ * yet. Only a sharded checkpoint's index (small) is fetched, into the cache, to know its shards.
+ */
+export async function planSnapshot(
+  repo: string,
+  o: ResolveOptions & { revision?: string } = {},
+): Promise<SnapshotPlan> {
+  const cache = new RepoCache(resolve(o.cacheDir ?? hubCacheDir()), repo);
+  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m));
+  return (await listSnapshot(cache, o.revision ?? 'main', o, warn)).plan;
+}
+
+async function listSnapshot(
+  cache: RepoCache,
+  revision: string,
+  o: ResolveOptions,
+  warn: (m: string) => void,
+) {
+  const hubUrl = (o.hubUrl ?? process.env['HF_ENDPOINT'] ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
+  const token =
+    o.token === undefined
+      ? findHubToken()
+      : o.token
+        ? { token: o.token, source: 'the token option' }
+        : undefined;
+  const c: Context = { repo: cache.repo, revision, hubUrl, token };
+  const api = {
+    hubUrl,
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...(token ? { accessToken: token.token } : {}),
+  };
+
   let commit: string;
-  let listing: ListFileEntry[];
+  const byPath = new Map<string, ListFileEntry>();
   try {
-    const info = await modelInfo({ name: repo, revision, additionalFields: ['sha'], ...common });
+    const info = await modelInfo({ name: cache.repo, revision, additionalFields: ['sha'], ...api });
     commit = String((info as { sha?: string }).sha ?? '');
-    if (!COMMIT.test(commit)) throw new UserError(`the Hub gave no commit sha for ${repo}@${revision}`);
-    listing = [];
+    if (!COMMIT.test(commit)) throw new UserError(`the Hub gave no commit sha for ${cache.repo}@${revision}`);
     for await (const entry of listFiles({
-      repo: { type: 'model', name: repo },
+      repo: { type: 'model', name: cache.repo },
       revision: commit,
-      ...common,
+      ...api,
     })) {
-      if (entry.type === 'file') listing.push(entry);
+      if (entry.type === 'file') byPath.set(entry.path, entry);
     }
   } catch (err) {
-    throw hubError(err, repo, revision, hubUrl);
+    throw hubError(err, c, 'repo');
   }
-  const snapshot = join(base, 'snapshots', commit);
-  const byPath = new Map(listing.map((e) => [e.path, e]));
-  const fetchFile = (path: string) =>
-    fetchIntoSnapshot(repo, commit, byPath.get(path) as ListFileEntry, base, o, common);
+  const transfer: Transfer = {
+    ...api,
+    retries: o.retries ?? 5,
+    retryDelayMs: o.retryDelayMs ?? 500,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    onWarning: warn,
+  };
+  const fetchFile = async (path: string) => {
+    try {
+      await ensureFile(cache, commit, byPath.get(path) as ListFileEntry, transfer);
+    } catch (err) {
+      throw hubError(err, c, 'file');
+    }
+  };
 
-  const wanted = MODEL_FILES.filter((f) => byPath.has(f));
   if (!byPath.has('config.json'))
-    throw new UserError(`${repo}@${revision} has no config.json; is it a model repository?`);
+    throw new UserError(`${cache.repo}@${revision} has no config.json; is it a model repository?`);
+  const wanted = MODEL_FILES.filter((f) => byPath.has(f));
   if (byPath.has(SINGLE_FILE)) {
     wanted.push(SINGLE_FILE);
   } else if (byPath.has(INDEX_FILE)) {
-    await fetchFile(INDEX_FILE).catch((err) => Promise.reject(hubError(err, repo, revision, hubUrl)));
-    const shards = shardNames(await readFile(join(snapshot, INDEX_FILE), 'utf8'));
+    await fetchFile(INDEX_FILE);
+    const shards = shardNames(await readFile(join(cache.snapshot(commit), INDEX_FILE), 'utf8'));
     const absent = shards.filter((s) => !byPath.has(s));
     if (absent.length)
-      throw new UserError(`${repo}@${revision}: ${INDEX_FILE} names missing shards ${absent.join(', ')}`);
-    wanted.push(...shards);
+      throw new UserError(
+        `${cache.repo}@${revision}: ${INDEX_FILE} names missing shards ${absent.join(', ')}`,
+      );
+    wanted.push(INDEX_FILE, ...shards);
   } else {
-    const weights = listing.map((e) => e.path).filter((p) => /\.(bin|pt|pth|gguf|h5|msgpack)$/.test(p));
+    const weights = [...byPath.keys()].filter((p) => /\.(bin|pt|pth|gguf|h5|msgpack)$/.test(p));
     throw new UserError(
-      `${repo}@${revision} has no safetensors weights` +
+      `${cache.repo}@${revision} has no safetensors weights` +
         (weights.length
           ? ` (it has ${weights.slice(0, 4).join(', ')}; only safetensors checkpoints load)`
           : ''),
     );
   }
-  for (const f of wanted) {
-    try {
-      await fetchFile(f);
-    } catch (err) {
-      throw hubError(err, repo, revision, hubUrl);
-    }
-  }
-  if (revision !== commit) await writeFileAtomic(join(base, 'refs', revision), commit);
-  return snapshot;
+  const files = wanted.map((f) => byPath.get(f)!);
+  const missingBytes = files
+    .filter((e) => !cache.hasBlob(etagOf(e), e.lfs?.size ?? e.size))
+    .reduce((sum, e) => sum + (e.lfs?.size ?? e.size), 0);
+  const plan: SnapshotPlan = {
+    repo: cache.repo,
+    commit,
+    files,
+    missingBytes,
+    snapshot: cache.snapshot(commit),
+  };
+  return { plan, fetchFile, absent: MODEL_FILES.filter((f) => !byPath.has(f)) };
 }
 
-interface Common {
-  hubUrl: string;
-  fetch?: typeof fetch;
-  accessToken?: string;
-}
-
-/** Makes snapshots/<commit>/<path> point at a verified blob, downloading (or resuming) it when needed. */
-async function fetchIntoSnapshot(
-  repo: string,
-  commit: string,
-  entry: ListFileEntry,
-  base: string,
+/** Resolves the revision to a commit, lists it, and brings the files a checkpoint needs into the snapshot. */
+async function download(
+  cache: RepoCache,
+  revision: string,
   o: ResolveOptions,
-  common: Common,
-): Promise<void> {
-  const pointer = join(base, 'snapshots', commit, entry.path);
-  const size = entry.lfs?.size ?? entry.size;
-  if (existsSync(pointer) && statSync(pointer).size === size) return;
-  const sha256 = entry.lfs?.oid;
-  const etag = sha256 ?? entry.oid ?? `${commit}-${entry.path.replaceAll('/', '--')}`;
-  const blob = join(base, 'blobs', etag);
-  const have = () => existsSync(blob) && statSync(blob).size === size;
-  if (!have()) {
-    await withLock(blob, async () => {
-      if (!have()) await downloadBlob(repo, commit, entry.path, blob, size, sha256, o, common);
-    });
-  }
-  await mkdir(dirname(pointer), { recursive: true });
-  await rm(pointer, { force: true });
-  try {
-    await symlink(relative(dirname(pointer), blob), pointer);
-  } catch {
-    await copyFile(blob, pointer); // filesystems without symlinks
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// One writer per blob, across processes and within one: `<blob>.lock` holds the writer's pid. A lock whose process
-// is gone is taken over; a live one is waited for (it is downloading the same bytes).
-const heldHere = new Set<string>();
-
-async function withLock(blobPath: string, fn: () => Promise<void>): Promise<void> {
-  const lock = `${blobPath}.lock`;
-  await mkdir(dirname(blobPath), { recursive: true });
-  for (;;) {
-    if (!heldHere.has(lock)) {
-      try {
-        const handle = await open(lock, 'wx');
-        await handle.writeFile(String(process.pid));
-        await handle.close();
-        heldHere.add(lock);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number.parseInt(readFileSyncTrim(lock), 10);
-        const justCreated = existsSync(lock) && Date.now() - statSync(lock).mtimeMs < 5000;
-        const stale =
-          pid > 0 ? (pid === process.pid ? !heldHere.has(lock) : !processAlive(pid)) : !justCreated;
-        if (stale) {
-          await rm(lock, { force: true }); // stale: its writer died
-          continue;
-        }
-      }
-    }
-    await sleep(200);
-  }
-  try {
-    await fn();
-  } finally {
-    heldHere.delete(lock);
-    await rm(lock, { force: true });
-  }
-}
-
-async function downloadBlob(
-  repo: string,
-  commit: string,
-  path: string,
-  blobPath: string,
-  size: number,
-  sha256: string | undefined,
-  o: ResolveOptions,
-  common: Common,
-): Promise<void> {
-  const partial = `${blobPath}.incomplete`;
-  await mkdir(dirname(blobPath), { recursive: true });
-  const retries = o.retries ?? 5;
-  let delay = o.retryDelayMs ?? 500;
-  let lastError: unknown;
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) {
-      await sleep(delay);
-      delay = Math.min(delay * 2, 8000);
-    }
-    let have = existsSync(partial) ? statSync(partial).size : 0;
-    if (have > size) {
-      await rm(partial, { force: true });
-      have = 0;
-    }
-    try {
-      if (have < size) await appendRange(repo, commit, path, partial, have, size, o, common);
-      if (statSync(partial).size !== size)
-        throw new Error(`short download: ${statSync(partial).size} of ${size} bytes`);
-      if (sha256 && (await sha256Of(partial)) !== sha256) {
-        await rm(partial, { force: true }); // corrupt: start over
-        throw new Error(`sha256 of ${path} does not match the Hub's ${sha256}`);
-      }
-      await rename(partial, blobPath);
-      return;
-    } catch (err) {
-      if (err instanceof UserError || (err instanceof HubApiError && err.statusCode < 500)) throw err;
-      lastError = err;
-    }
-  }
-  const msg = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new UserError(
-    `downloading ${path} of ${repo} failed after ${retries + 1} attempts (${msg}); ` +
-      `run again to resume from ${existsSync(partial) ? statSync(partial).size : 0} bytes`,
-  );
-}
-
-/** Streams bytes [from, size) of the file onto the end of `partial`, refusing more bytes than asked for. */
-async function appendRange(
-  repo: string,
-  commit: string,
-  path: string,
-  partial: string,
-  from: number,
-  size: number,
-  o: ResolveOptions,
-  common: Common,
-): Promise<void> {
-  const info = await fileDownloadInfo({
-    repo: { type: 'model', name: repo },
-    path,
-    revision: commit,
-    ...common,
-  });
-  if (!info) throw new UserError(`${repo}: ${path} is listed but cannot be downloaded`);
-  if (info.size !== size) throw new Error(`${path}: the Hub reports ${info.size} bytes, the listing ${size}`);
-  const blob = await downloadFile({
-    repo: { type: 'model', name: repo },
-    path,
-    revision: commit,
-    downloadInfo: info,
-    ...common,
-  });
-  if (!blob) throw new UserError(`${repo}: ${path} is listed but cannot be downloaded`);
-  let written = from;
-  const guard = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      written += chunk.length;
-      if (written > size)
-        done(new Error(`the server sent more than ${size} bytes for ${path} (ignored the Range?)`));
-      else {
-        o.onProgress?.({ file: path, bytes: written, total: size });
-        done(null, chunk);
-      }
-    },
-  });
-  const body = Readable.fromWeb(
-    (from > 0 ? blob.slice(from) : blob).stream() as unknown as NodeReadableStream,
-  );
-  try {
-    await pipeline(body, guard, createWriteStream(partial, { flags: 'a' }));
-  } catch (err) {
-    if (written > size) await rm(partial, { force: true });
-    throw err;
-  }
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  warn: (m: string) => void,
+): Promise<string> {
+  const { plan, fetchFile, absent } = await listSnapshot(cache, revision, o, warn);
+  for (const e of plan.files) await fetchFile(e.path);
+  for (const f of absent) await cache.markAbsent(plan.commit, f);
+  await cache.writeRef(revision, plan.commit); // only once the snapshot is complete
+  return plan.snapshot;
 }

@@ -25,8 +25,18 @@ export type { EditInfo, EngineOptions, HookEdit, RunOptions } from './hooked-mod
 export { HookedModel, layerBytes } from './hooked-model.js';
 export type { HookKind, ParsedHook } from './hooks.js';
 export { hookNames, parseHook } from './hooks.js';
-export type { DownloadProgress, HubRef, ResolveOptions } from './hub.js';
-export { DEFAULT_HUB_URL, modelIdentity, parseHubId, resolveModelSource } from './hub.js';
+export type { DownloadProgress, HubRef, ResolveOptions, SnapshotPlan, SourceOptions } from './hub.js';
+export {
+  DEFAULT_HUB_URL,
+  hubCacheDir,
+  modelIdentity,
+  offlineFromEnv,
+  parseHubId,
+  planSnapshot,
+  resolveModelSource,
+  sourceOptions,
+} from './hub.js';
+export { findHubToken, type HubToken, tokenPath } from './hub-auth.js';
 export { type CheckpointIdentity, checkpointIdentity } from './identity.js';
 export type { MemoryOptions, ModelInfo } from './info.js';
 export { estimateExtractionMemory, formatModelInfo, modelInfo, usedParameterCount } from './info.js';

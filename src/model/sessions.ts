@@ -1,11 +1,13 @@
 /**
  * The engine's onnxruntime sessions, one per graph kind, built on first use for the engine's device. exec() is the
  * resident path's way to run one: it checks that device outputs stayed on the device and maps WebGPU failures to
- * one-line errors (device-errors.ts).
+ * one-line errors (device-errors.ts). run() is the host path's: with `bakeWeights` (CUDA) a block's weights are
+ * baked into sessions of their own, one per (kind, layer), as initializers that the provider copies to its memory
+ * once when the session is built, instead of with every call; dropLayer() releases them with the layer.
  */
 import { availableParallelism } from 'node:os';
 import { createSession, type Device, type GraphBuilder, type ort, requireWebGpu } from '../native/index.js';
-import { sessionError, webGpuRunError } from './device-errors.js';
+import { cudaRunError, sessionError, webGpuRunError } from './device-errors.js';
 import type { Feeds } from './engine-context.js';
 import {
   attentionGraph,
@@ -56,10 +58,20 @@ export interface SessionOptions {
   spinning?: boolean;
   /** Resident mode: the GPU_OUTPUTS of each session stay in device memory. */
   resident: boolean;
+  /** Block weights baked into per-layer sessions (run() with a layer). */
+  bakeWeights?: boolean;
 }
+
+/**
+ * Largest weight bytes baked into one session: a serialized ONNX model must stay under protobuf's 2 GiB; a bigger
+ * sub-block (70B-class MLPs) keeps its weights as inputs.
+ */
+export const BAKE_LIMIT_BYTES = 1.5 * 2 ** 30;
 
 export class EngineSessions {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  /** Baked sessions by layer, then kind. */
+  private readonly baked = new Map<number, Map<SessionKind, Promise<ort.InferenceSession>>>();
   readonly device: Device;
 
   constructor(
@@ -90,6 +102,65 @@ export class EngineSessions {
     return out;
   }
 
+  /**
+   * Runs session `kind` on host tensors: with `layer`, the session that has that layer's weights baked in when the
+   * engine bakes weights (else the shared one, fed the weights); CUDA failures become one-line errors.
+   */
+  async run(
+    kind: SessionKind,
+    feeds: Feeds,
+    fetches?: string[],
+    layer?: { l: number; weights: Feeds },
+  ): Promise<Record<string, ort.Tensor>> {
+    const session =
+      layer && this.options.bakeWeights
+        ? await this.bakedSession(kind, layer.l, layer.weights)
+        : await this.session(kind);
+    const picked = Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!]));
+    try {
+      return (fetches ? await session.run(picked, fetches) : await session.run(picked)) as Record<
+        string,
+        ort.Tensor
+      >;
+    } catch (err) {
+      throw this.device === 'cuda' ? cudaRunError(kind, err) : err;
+    }
+  }
+
+  /** Baked sessions currently held (for tests and memory accounting). */
+  get bakedSessionCount(): number {
+    let n = 0;
+    for (const m of this.baked.values()) n += m.size;
+    return n;
+  }
+
+  private bakedSession(kind: SessionKind, l: number, weights: Feeds): Promise<ort.InferenceSession> {
+    const bytes = Object.values(weights).reduce((s, t) => s + (t.data as Float32Array).byteLength, 0);
+    if (bytes > BAKE_LIMIT_BYTES) return this.session(kind);
+    let byKind = this.baked.get(l);
+    if (!byKind) {
+      byKind = new Map();
+      this.baked.set(l, byKind);
+    }
+    let s = byKind.get(kind);
+    if (!s) {
+      const values = Object.fromEntries(
+        Object.entries(weights).map(([k, t]) => [k, { data: t.data as Float32Array, dims: t.dims }]),
+      );
+      s = this.create(kind, () => this.graph(kind).bakeInputs(values));
+      byKind.set(kind, s);
+    }
+    return s;
+  }
+
+  /** Releases the sessions holding layer l's weights (the layer is dropped from the weight cache). */
+  async dropLayer(l: number): Promise<void> {
+    const byKind = this.baked.get(l);
+    if (!byKind) return;
+    this.baked.delete(l);
+    for (const s of byKind.values()) await (await s.catch(() => undefined))?.release();
+  }
+
   /** The feeds a session takes (onnxruntime rejects unknown input names). */
   async feedsFor(kind: SessionKind, feeds: Feeds): Promise<Feeds> {
     const session = await this.session(kind);
@@ -99,48 +170,54 @@ export class EngineSessions {
   session(kind: SessionKind): Promise<ort.InferenceSession> {
     let s = this.sessions.get(kind);
     if (!s) {
-      const build = (): GraphBuilder => {
-        switch (kind) {
-          case 'attn':
-          case 'attn_kv':
-          case 'attn_past':
-            return attentionGraph(this.spec, this.flags, KV_MODES[kind]);
-          case 'final_norm':
-            return finalNormGraph(this.spec, this.flags);
-          case 'unembed':
-            return unembedGraph(this.spec, this.flags);
-          case 'upload_f32':
-          case 'upload_f16':
-            return uploadGraph(kind === 'upload_f16');
-          case 'gather':
-            return gatherGraph();
-          default:
-            return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
-        }
-      };
-      const device = this.device;
-      const ready = device === 'webgpu' ? requireWebGpu() : Promise.resolve();
-      s = ready
-        .then(() =>
-          createSession(build(), {
-            device,
-            threads: this.options.threads ?? availableParallelism(),
-            spinning: this.options.spinning ?? false,
-            ...(this.options.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
-          }),
-        )
-        .catch((err) => {
-          throw sessionError(device, kind, err);
-        });
+      s = this.create(kind, () => this.graph(kind));
       this.sessions.set(kind, s);
     }
     return s;
+  }
+
+  private graph(kind: SessionKind): GraphBuilder {
+    switch (kind) {
+      case 'attn':
+      case 'attn_kv':
+      case 'attn_past':
+        return attentionGraph(this.spec, this.flags, KV_MODES[kind]);
+      case 'final_norm':
+        return finalNormGraph(this.spec, this.flags);
+      case 'unembed':
+        return unembedGraph(this.spec, this.flags);
+      case 'upload_f32':
+      case 'upload_f16':
+        return uploadGraph(kind === 'upload_f16');
+      case 'gather':
+        return gatherGraph();
+      default:
+        return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
+    }
+  }
+
+  private create(kind: SessionKind, build: () => GraphBuilder): Promise<ort.InferenceSession> {
+    const device = this.device;
+    const ready = device === 'webgpu' ? requireWebGpu() : Promise.resolve();
+    return ready
+      .then(() =>
+        createSession(build(), {
+          device,
+          threads: this.options.threads ?? availableParallelism(),
+          spinning: this.options.spinning ?? false,
+          ...(this.options.resident && { gpuOutputs: GPU_OUTPUTS[kind] ?? [] }),
+        }),
+      )
+      .catch((err) => {
+        throw sessionError(device, kind, err);
+      });
   }
 
   /** Forgets every session now and releases them (a session that failed to build has nothing to release). */
   async dispose(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
+    for (const l of [...this.baked.keys()]) await this.dropLayer(l);
     for (const s of sessions) await (await s.catch(() => undefined))?.release();
   }
 }

@@ -82,6 +82,25 @@ export class GraphBuilder {
     return name;
   }
 
+  /** The f32 inputs named in `values` become initializers holding those bytes (raw, little-endian as in memory). */
+  bakeInputs(values: Record<string, { data: Float32Array; dims: readonly number[] }>): this {
+    for (let i = this.inputs.length - 1; i >= 0; i--) {
+      const name = this.inputs[i]!.name!;
+      const v = values[name];
+      if (!v) continue;
+      if (this.inputs[i]!.type?.tensorType?.elemType !== onnx.TensorProto.DataType.FLOAT)
+        throw new Error(`bakeInputs: ${name} is not a float32 input`);
+      this.inputs.splice(i, 1);
+      this.initializers.push({
+        name,
+        dims: [...v.dims],
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        rawData: new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength),
+      });
+    }
+    return this;
+  }
+
   toBytes(opset = 17): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,

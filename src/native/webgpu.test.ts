@@ -93,7 +93,7 @@ test('Vulkan driver search: VK_DRIVER_FILES, else the XDG icd.d folders; unreada
   }
 });
 
-test('resolveDevice: cpu and cuda pass through, webgpu needs an adapter, auto falls back to the cpu and says so', async () => {
+test('resolveDevice: cpu passes through, cuda needs its provider, webgpu an adapter, auto falls back to the cpu and says so', async () => {
   let probes = 0;
   const none = async (): Promise<WebGpuProbe> => {
     probes++;
@@ -101,8 +101,16 @@ test('resolveDevice: cpu and cuda pass through, webgpu needs an adapter, auto fa
   };
   const found = async (): Promise<WebGpuProbe> => ({ ok: true, maxRelError: 3e-7 });
   assert.equal(await resolveDevice('cpu', { probe: none }), 'cpu');
-  assert.equal(await resolveDevice('cuda', { probe: none }), 'cuda');
-  assert.equal(probes, 0, 'cpu and cuda do not look for a GPU');
+  const cudaOk = async () => ({ ok: true }) as const;
+  assert.equal(await resolveDevice('cuda', { probe: none, cudaProbe: cudaOk }), 'cuda');
+  assert.equal(probes, 0, 'cpu and cuda do not look for a WebGPU adapter');
+  await assert.rejects(
+    resolveDevice('cuda', {
+      probe: none,
+      cudaProbe: async () => ({ ok: false, reason: 'libcudnn.so.9 is missing' }),
+    }),
+    (e) => e instanceof UserError && e.message === '--device cuda: libcudnn.so.9 is missing',
+  );
   const lines: string[] = [];
   const log = (l: string) => lines.push(l);
   assert.equal(await resolveDevice('auto', { probe: none, log }), 'cpu');

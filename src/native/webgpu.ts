@@ -272,15 +272,26 @@ function firstLine(err: unknown): string {
 }
 
 /**
- * Turns `--device` into the provider to use. `webgpu` without an adapter is a UserError naming what is missing;
- * `auto` falls back to the CPU and says why through `log`.
+ * Turns `--device` into the provider to use. `webgpu` without an adapter, or `cuda` whose provider does not run, is
+ * a UserError naming what is missing; `auto` falls back to the CPU and says why through `log`.
  */
 export async function resolveDevice(
   requested: DeviceRequest,
-  options: { log?: (line: string) => void; probe?: () => Promise<WebGpuProbe> } = {},
+  options: {
+    log?: (line: string) => void;
+    probe?: () => Promise<WebGpuProbe>;
+    cudaProbe?: () => Promise<{ ok: true } | { ok: false; reason: string }>;
+  } = {},
 ): Promise<Device> {
   if (!DEVICE_CHOICES.includes(requested)) {
     throw new UserError(`--device: '${requested}' is not one of ${DEVICE_CHOICES.join(', ')}`);
+  }
+  if (requested === 'cuda') {
+    // cuda.ts imports this file's self-test; loaded here on demand to keep the import graph acyclic
+    const result = await (options.cudaProbe ?? (await import('./cuda.js')).probeCuda)();
+    if (!result.ok) throw new UserError(`--device cuda: ${result.reason}`);
+    options.log?.('device: cuda');
+    return 'cuda';
   }
   if (requested !== 'webgpu' && requested !== 'auto') return requested;
   const result = await (options.probe ?? probeWebGpu)();

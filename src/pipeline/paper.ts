@@ -32,17 +32,20 @@ import {
   loadModel,
   modelIdentity,
   resolveDevice,
+  type SourceOptions,
+  sourceOptions,
 } from '../model/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
+import { acquireLock } from '../util/lock.js';
 import { modelDisplayName } from '../util/paths.js';
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
 export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
 
-export interface PaperOptions {
+export interface PaperOptions extends SourceOptions {
   model: string;
   /** Dataset names or paths (default: the six paper datasets; ones that cannot be loaded are an error). */
   datasets?: string[];
@@ -133,7 +136,10 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const probes: string[] = [];
       for (const prompt of prompts) {
         if (!static_ && !model)
-          model = (await loadModel(options.model, engine)) as unknown as ExtractionModel;
+          model = (await loadModel(options.model, {
+            ...engine,
+            ...sourceOptions(options),
+          })) as unknown as ExtractionModel;
         log(`== ${dataset.name} / ${prompt}`);
         const run = await runPipeline({
           model: options.model,
@@ -146,6 +152,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           ...(options.sample !== undefined && { sample: options.sample }),
           ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
           ...engine,
+          ...sourceOptions(options),
           ...(options.paperCompat && { paperCompat: true }),
           ...(options.seed !== undefined && { seed: options.seed }),
           controls: prompt === canonical && options.controls !== false,
@@ -162,47 +169,57 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       const expDir = join(root, dataset.name, `experiments-${shortKeyHash(expKey)}`);
       experimentDirs.push(expDir);
       result.datasets.push({ dataset: dataset.name, prompts: stores, experiments: expDir });
-      const keyed = await keyMatches(expDir, expKey);
-      if (!keyed) {
-        await mkdir(expDir, { recursive: true });
-        await writeKey(expDir, expKey);
-      }
-      const common: CommonOptions = {
-        out: expDir,
-        ...(options.paperCompat && { paperCompat: true }),
-        ...(options.seed !== undefined && { seed: options.seed }),
-        ...(options.alphas !== undefined && { alphas: options.alphas }),
-        log,
-      };
-      for (const experiment of experiments) {
-        const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
-        const output = join(expDir, `${experiment}.json`);
-        const label = `${dataset.name}/${experiment}`;
-        if (experiment === 'prompts' && inputs.length < 2) {
-          result.skipped.push(`${label} (needs two or more prompts)`);
-          continue;
+      // Two paper jobs of one model and settings take turns on a dataset's experiments (the second finds them done).
+      await mkdir(expDir, { recursive: true });
+      const expLock = await acquireLock(join(expDir, '.lock'), {
+        purpose: 'paper experiments',
+        onWait: (line) => log(`experiments: ${line}; continuing when it is done`),
+      });
+      try {
+        const keyed = await keyMatches(expDir, expKey);
+        if (!keyed) {
+          await mkdir(expDir, { recursive: true });
+          await writeKey(expDir, expKey);
         }
-        if (
-          keyed &&
-          (await upToDate(
-            output,
-            inputs.map((s) => join(s, 'manifest.json')),
-          ))
-        ) {
-          log(`experiment ${label}: up to date, skipping`);
-          result.skipped.push(label);
-          continue;
+        const common: CommonOptions = {
+          out: expDir,
+          ...(options.paperCompat && { paperCompat: true }),
+          ...(options.seed !== undefined && { seed: options.seed }),
+          ...(options.alphas !== undefined && { alphas: options.alphas }),
+          log,
+        };
+        for (const experiment of experiments) {
+          const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
+          const output = join(expDir, `${experiment}.json`);
+          const label = `${dataset.name}/${experiment}`;
+          if (experiment === 'prompts' && inputs.length < 2) {
+            result.skipped.push(`${label} (needs two or more prompts)`);
+            continue;
+          }
+          if (
+            keyed &&
+            (await upToDate(
+              output,
+              inputs.map((s) => join(s, 'manifest.json')),
+            ))
+          ) {
+            log(`experiment ${label}: up to date, skipping`);
+            result.skipped.push(label);
+            continue;
+          }
+          log(`experiment ${label}`);
+          try {
+            await runOne(experiment, main, inputs, common, options, probes);
+            result.ran.push(label);
+          } catch (err) {
+            // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
+            if (!(err instanceof UserError)) throw err;
+            log(`experiment ${label} skipped: ${err.message}`);
+            result.skipped.push(`${label} (${err.message})`);
+          }
         }
-        log(`experiment ${label}`);
-        try {
-          await runOne(experiment, main, inputs, common, options, probes);
-          result.ran.push(label);
-        } catch (err) {
-          // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
-          if (!(err instanceof UserError)) throw err;
-          log(`experiment ${label} skipped: ${err.message}`);
-          result.skipped.push(`${label} (${err.message})`);
-        }
+      } finally {
+        await expLock.release();
       }
     }
   } finally {

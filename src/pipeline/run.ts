@@ -16,6 +16,7 @@ import { modelIdentity } from '../model/index.js';
 import { allWarnings, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { pathExists } from '../util/fsx.js';
+import { acquireLock } from '../util/lock.js';
 import { modelDisplayName } from '../util/paths.js';
 import { runControlsFor } from './controls.js';
 import { checkStoreKey, clearKey, keyMatches, writeKey } from './keys.js';
@@ -118,53 +119,61 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const results = join(probeDir, 'results.json');
   const ran = { extract: false, probe: false, report: false };
   await mkdir(out, { recursive: true });
+  // Two jobs with the same settings (common on Slurm) take turns: the second waits, then finds every step done.
+  const lock = await acquireLock(join(out, '.lock'), {
+    purpose: 'run',
+    onWait: (line) => log(`run: ${line}; continuing when it is done`),
+  });
+  try {
+    if (await pathExists(manifest)) {
+      await checkStoreKey(store, storeKey, options.out ? '--out' : undefined);
+      for (const w of selected.warnings) warn(w);
+      log(`extract: ${store} is done, skipping`);
+    } else if (isStaticModel(options.model)) {
+      const r = await extractStatic({
+        model: options.model,
+        dataset,
+        out: store,
+        prompt,
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        ...(options.sample !== undefined ? { sample: options.sample } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      });
+      for (const w of r.warnings) warn(w);
+      if (r.uncovered) log(`static: ${r.uncovered} of ${r.n} entities had no known word (zero vectors)`);
+      ran.extract = true;
+    } else {
+      await extract({ ...options, dataset, prompt, out: store, resume: true, onWarning: warn });
+      ran.extract = true;
+    }
 
-  if (await pathExists(manifest)) {
-    await checkStoreKey(store, storeKey, options.out ? '--out' : undefined);
-    for (const w of selected.warnings) warn(w);
-    log(`extract: ${store} is done, skipping`);
-  } else if (isStaticModel(options.model)) {
-    const r = await extractStatic({
-      model: options.model,
-      dataset,
-      out: store,
-      prompt,
-      ...(options.limit !== undefined ? { limit: options.limit } : {}),
-      ...(options.sample !== undefined ? { sample: options.sample } : {}),
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    });
-    for (const w of r.warnings) warn(w);
-    if (r.uncovered) log(`static: ${r.uncovered} of ${r.n} entities had no known word (zero vectors)`);
-    ran.extract = true;
-  } else {
-    await extract({ ...options, dataset, prompt, out: store, resume: true, onWarning: warn });
-    ran.extract = true;
-  }
+    if ((await keyMatches(probeDir, probeKey)) && (await upToDate(results, [manifest]))) {
+      log(`probe: ${probeDir} is up to date, skipping`);
+    } else {
+      const run = await probeStore(store, {
+        predictions: probeKey.probe.predictions,
+        ...(options.paperCompat ? { paperCompat: true } : {}),
+      });
+      await mkdir(probeDir, { recursive: true });
+      await clearKey(probeDir);
+      await writeProbeResults(probeDir, run);
+      await writeKey(probeDir, probeKey);
+      log(formatResultsTable(run.results));
+      for (const s of run.results.skippedLayers) log(`probe: layer ${s.layer} skipped: ${s.reason}`);
+      for (const w of allWarnings(run.results)) log(`warning: ${w}`);
+      ran.probe = true;
+    }
 
-  if ((await keyMatches(probeDir, probeKey)) && (await upToDate(results, [manifest]))) {
-    log(`probe: ${probeDir} is up to date, skipping`);
-  } else {
-    const run = await probeStore(store, {
-      predictions: probeKey.probe.predictions,
-      ...(options.paperCompat ? { paperCompat: true } : {}),
-    });
-    await mkdir(probeDir, { recursive: true });
-    await clearKey(probeDir);
-    await writeProbeResults(probeDir, run);
-    await writeKey(probeDir, probeKey);
-    log(formatResultsTable(run.results));
-    for (const s of run.results.skippedLayers) log(`probe: layer ${s.layer} skipped: ${s.reason}`);
-    for (const w of allWarnings(run.results)) log(`warning: ${w}`);
-    ran.probe = true;
+    const controls = await runControlsFor(options, { dataset, prompt, out, store, probeDir, log });
+    if (!controls.ran && (await upToDate(report, [results]))) {
+      log(`report: ${report} is up to date, skipping`);
+    } else {
+      const inputs = await loadReportInputs([probeDir, ...controls.probeDirs], { stores: [store] });
+      await writeReport(report, inputs, {});
+      ran.report = true;
+    }
+    return { out, store, probe: probeDir, report, storeKey, ran, controls: controls.probeDirs };
+  } finally {
+    await lock.release();
   }
-
-  const controls = await runControlsFor(options, { dataset, prompt, out, store, probeDir, log });
-  if (!controls.ran && (await upToDate(report, [results]))) {
-    log(`report: ${report} is up to date, skipping`);
-  } else {
-    const inputs = await loadReportInputs([probeDir, ...controls.probeDirs], { stores: [store] });
-    await writeReport(report, inputs, {});
-    ran.report = true;
-  }
-  return { out, store, probe: probeDir, report, storeKey, ran, controls: controls.probeDirs };
 }

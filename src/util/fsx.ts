@@ -8,19 +8,6 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-/**
- * Whether process `pid` is alive (a temp name or lock file holds its writer's pid: a dead writer's is stale). EPERM
- * means it exists under another user.
- */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Writes `data` to `path` atomically: temp file in the same directory, fsync, then rename. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array | Uint8Array[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

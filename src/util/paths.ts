@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Root of spacetime-lens's cache (datasets, downloaded models, derived data).
+ * Root of spacetime-lens's cache (datasets, derived data; Hub models go to the Hugging Face cache, src/model/hub-cache.ts).
  * `SPACETIME_LENS_CACHE` overrides it; otherwise `$XDG_CACHE_HOME/spacetime-lens` or `~/.cache/spacetime-lens`.
  */
 export function cacheDir(...parts: string[]): string {

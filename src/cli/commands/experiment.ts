@@ -20,6 +20,7 @@ import {
 import { UserError } from '../../util/errors.js';
 import { deviceOption, gpuDtypeOption } from '../device.js';
 import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
+import { addSourceOptions, type SourceFlags, sourceFromFlags } from '../source.js';
 
 interface CommonFlags {
   store: string[];
@@ -166,8 +167,7 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
 }
 
 function registerPaper(program: Command): void {
-  program
-    .command('paper')
+  addSourceOptions(program.command('paper'))
     .description(
       "the paper's whole grid for a model: datasets × prompts (extract + probe), the experiments, one report",
     )
@@ -223,6 +223,7 @@ function registerPaper(program: Command): void {
         ...(str('device') && { device: str('device') as DeviceRequest }),
         ...(str('gpuDtype') === 'f16' && { weightDtype: 'f16' as const }),
         ...(flags['paperCompat'] === true && { paperCompat: true }),
+        ...sourceFromFlags(flags as SourceFlags),
         seed: nonNegativeInt(str('seed')!, '--seed'),
         ...(flags['controls'] === false && { controls: false }),
         ...(flags['randomInitControl'] === true && { randomInitControl: true }),

@@ -24,9 +24,10 @@ import { modelSlug, runPipeline } from '../../pipeline/index.js';
 import { UserError } from '../../util/errors.js';
 import { engineDevice } from '../device.js';
 import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
+import { type SourceFlags, sourceFromFlags } from '../source.js';
 
 /** Raw commander options of `extract` / `run` (strings as typed). */
-export interface ExtractFlags {
+export interface ExtractFlags extends SourceFlags {
   model: string;
   dataset: string;
   prompt?: string;
@@ -41,8 +42,6 @@ export interface ExtractFlags {
   seed: string;
   device: string;
   gpuDtype?: string;
-  revision?: string;
-  offline?: boolean;
   paperCompat?: boolean;
   quiet?: boolean;
   resume?: boolean;
@@ -80,8 +79,7 @@ export async function optionsFromFlags(
     seed: parseSeed(flags.seed),
     device,
     ...(weightDtype ? { weightDtype } : {}),
-    ...(flags.revision ? { revision: flags.revision } : {}),
-    ...(flags.offline ? { offline: true } : {}),
+    ...sourceFromFlags(flags),
     ...(flags.paperCompat ? { paperCompat: true } : {}),
     ...(flags.resume ? { resume: true } : {}),
     ...(flags.overwrite ? { overwrite: true } : {}),
@@ -174,8 +172,7 @@ async function extractCommand(
     : await loadModel(flags.model, {
         device: base.device ?? 'cpu',
         ...(base.weightDtype ? { weightDtype: base.weightDtype } : {}),
-        ...(base.revision ? { revision: base.revision } : {}),
-        ...(base.offline ? { offline: true } : {}),
+        ...sourceFromFlags(base),
       });
   try {
     for (const p of listPrompts(dataset)) {

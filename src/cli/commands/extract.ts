@@ -1,9 +1,10 @@
 import { type Command, Option } from 'commander';
 import { deviceOption, gpuDtypeOption } from '../device.js';
+import { addSourceOptions } from '../source.js';
 import { extractCli, mergeCli, runCli } from './extract-run.js';
 
 function addExtractionOptions(cmd: Command): Command {
-  return cmd
+  return addSourceOptions(cmd)
     .option(
       '--layers <spec>',
       'layers: all | 0,8,16 | 0:32:4 (Python-style ranges, negatives count from the end)',
@@ -46,8 +47,6 @@ function addExtractionOptions(cmd: Command): Command {
     )
     .addOption(deviceOption())
     .addOption(gpuDtypeOption())
-    .option('--revision <rev>', 'Hub revision (branch, tag or commit) of a Hub model id')
-    .option('--offline', 'never touch the network; use cached Hub downloads only')
     .option(
       '--paper-compat',
       "reproduce the authors' pipeline: 8-bit per-channel quantisation and the last layer after the final norm",

@@ -23,6 +23,7 @@ import { openStore, parseLayers } from '../../store/index.js';
 import { UserError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
 import { type DeviceFlags, deviceOption, engineDevice, gpuDtypeOption } from '../device.js';
+import { addSourceOptions, type SourceFlags, sourceFromFlags } from '../source.js';
 
 function numberList(text: string, flag: string): number[] {
   const out = text
@@ -55,7 +56,7 @@ export function registerNeurons(program: Command): void {
   registerFamiliarity(program);
 }
 
-interface NeuronFlags extends DeviceFlags {
+interface NeuronFlags extends DeviceFlags, SourceFlags {
   model: string;
   store: string;
   probe?: string;
@@ -76,8 +77,7 @@ async function probeLayerCount(dir: string): Promise<number> {
 }
 
 function registerNeuronsCommand(program: Command): void {
-  program
-    .command('neurons')
+  addSourceOptions(program.command('neurons'))
     .summary('find space and time neurons (both procedures of docs/method.md#neurons)')
     .description(
       'Two procedures, named as such:\n' +
@@ -119,7 +119,10 @@ function registerNeuronsCommand(program: Command): void {
             : [flags.procedure as NeuronProcedure];
       const store = await openStore(flags.store);
       const top = Math.max(...store.manifest.layers) + 1;
-      const model = await loadModel(flags.model, await engineDevice(flags));
+      const model = await loadModel(flags.model, {
+        ...sourceFromFlags(flags),
+        ...(await engineDevice(flags)),
+      });
       const result = await runNeurons({
         model,
         store,
@@ -139,7 +142,7 @@ function registerNeuronsCommand(program: Command): void {
     });
 }
 
-interface InterveneFlags extends DeviceFlags {
+interface InterveneFlags extends DeviceFlags, SourceFlags {
   model: string;
   probe: string;
   layer: string;
@@ -156,8 +159,7 @@ interface InterveneFlags extends DeviceFlags {
 }
 
 function registerIntervene(program: Command): void {
-  program
-    .command('intervene')
+  addSourceOptions(program.command('intervene'))
     .summary('steer the model along a probe direction and measure how its answers move')
     .description(
       "Adds alpha · v to blocks.L.hook_resid_post (every position, or only the prompt's last token) while the " +
@@ -212,7 +214,10 @@ function registerIntervene(program: Command): void {
         throw new UserError(`--norm should be a positive number, got '${flags.norm}'`);
       const probes = await readProbeDirections(flags.probe);
       const dir = await probeDirection(probes, layer, flags.target ?? 0).finally(() => probes.close());
-      const model = await loadModel(flags.model, await engineDevice(flags));
+      const model = await loadModel(flags.model, {
+        ...sourceFromFlags(flags),
+        ...(await engineDevice(flags)),
+      });
       try {
         const { rows, typicalNorms } = await interveneSweep(
           model,
@@ -313,7 +318,7 @@ function registerIntervene(program: Command): void {
     });
 }
 
-interface FamiliarityFlags extends DeviceFlags {
+interface FamiliarityFlags extends DeviceFlags, SourceFlags {
   model: string;
   store: string;
   template?: string;
@@ -328,8 +333,7 @@ interface FamiliarityFlags extends DeviceFlags {
 }
 
 function registerFamiliarity(program: Command): void {
-  program
-    .command('familiarity')
+  addSourceOptions(program.command('familiarity'))
     .summary('score how well the model knows each entity; probe R² by familiarity')
     .description(
       'Familiarity score of an entity = log P(true answer | factual prompt) under the model, e.g. "<place> is in ' +
@@ -366,7 +370,10 @@ function registerFamiliarity(program: Command): void {
       if (flags.scores) {
         scores = await readFamiliarity(flags.scores, man.n);
       } else {
-        const model = await loadModel(flags.model, await engineDevice(flags));
+        const model = await loadModel(flags.model, {
+          ...sourceFromFlags(flags),
+          ...(await engineDevice(flags)),
+        });
         try {
           const list = await scoreFamiliarity(model, await store.entities(), spec, {
             batchSize: intFlag(flags.batchSize, '--batch-size', 1),
