@@ -47,8 +47,8 @@ export {
   holdoutExperiment,
   mlpExperiment,
   pcaExperiment,
-  promptsExperiment,
 } from './run.js';
+export { promptsExperiment } from './run-prompts.js';
 export {
   PAPER_FIXED_ALPHA,
   PAPER_LAYERS,

@@ -1,25 +1,10 @@
-/**
- * Store-level experiment runners: open stores, pick layers and α the paper's way, run an experiment, build the
- * `spacetime-lens/experiment@1` result (and write it when `out` is given). The CLI is a thin layer over these.
- */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { PROBE_RESULTS_SCHEMA, type ProbeResults } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { runHoldout } from './holdout.js';
-import { fullHookName } from './layer-data.js';
-import {
-  type Distance,
-  defaultDistance,
-  experimentAlphaGrid,
-  type ScalarMetrics,
-  toScalarMetrics,
-} from './linear.js';
+import { type Distance, defaultDistance, experimentAlphaGrid, type ScalarMetrics } from './linear.js';
 import { DEFAULT_WEIGHT_DECAYS } from './mlp.js';
 import { runMlpExperiment } from './mlp-experiment.js';
 import { type ExperimentResult, newResult, type Row, writeExperimentResult } from './output.js';
 import { PAPER_PCA_KS, runPcaExperiment } from './pca-experiment.js';
-import { promptSensitivity, promptTransfer, type SensitivityRow } from './prompts.js';
 import { holdoutGroupsFor, paperExperimentLayer, paperFixedAlpha } from './settings.js';
 import { type LayerSource, openLayerSource } from './source.js';
 
@@ -46,7 +31,7 @@ const METRIC_COLUMNS: [string, string][] = [
   ['haversine_mae_km', 'haversineMaeKm'],
 ];
 
-function metricCells(prefix: string, m: ScalarMetrics | null, kind: 'space' | 'time'): Row {
+export function metricCells(prefix: string, m: ScalarMetrics | null, kind: 'space' | 'time'): Row {
   const row: Row = {};
   for (const [col, key] of METRIC_COLUMNS) {
     if (key === 'haversineMaeKm' && kind !== 'space') continue;
@@ -56,13 +41,13 @@ function metricCells(prefix: string, m: ScalarMetrics | null, kind: 'space' | 't
   return row;
 }
 
-function metricColumnNames(prefix: string, kind: 'space' | 'time'): string[] {
+export function metricColumnNames(prefix: string, kind: 'space' | 'time'): string[] {
   return METRIC_COLUMNS.filter(([, k]) => k !== 'haversineMaeKm' || kind === 'space').map(
     ([c]) => `${prefix}_${c}`,
   );
 }
 
-async function finish(result: ExperimentResult, options: CommonOptions): Promise<ExperimentResult> {
+export async function finish(result: ExperimentResult, options: CommonOptions): Promise<ExperimentResult> {
   if (options.out) {
     const paths = await writeExperimentResult(options.out, result);
     options.log?.(`wrote ${paths.join(', ')}`);
@@ -87,7 +72,7 @@ function pickLayers(
   return [paperExperimentLayer(source.modelId, source.nLayers, available, experiment)];
 }
 
-function compactList(xs: number[]): string {
+export function compactList(xs: number[]): string {
   return xs.length > 12 ? `${xs.slice(0, 5).join(',')},…,${xs.slice(-3).join(',')}` : xs.join(',');
 }
 
@@ -441,177 +426,4 @@ function centroidRow(
   });
   row['angle_deg'] = c.angleDeg;
   return row;
-}
-
-/** Prompt sensitivity (every layer of each store) and prompt transfer at one layer (docs/method.md#prompt-experiments). */
-export async function promptsExperiment(
-  stores: string[],
-  options: CommonOptions & {
-    layers?: number[];
-    transferLayer?: number;
-    transfer?: boolean;
-    /**
-     * probe results.json files (or their folders) of these stores: layers they already scored with the same alpha
-     * grid, hook and distance are taken from them instead of being refitted.
-     */
-    probeResults?: string[];
-  },
-): Promise<ExperimentResult> {
-  if (stores.length < 1)
-    throw new UserError('give the stores of one model and dataset under several prompts');
-  const sources = await Promise.all(stores.map((s) => openLayerSource(s, options.hook)));
-  const first = sources[0]!;
-  const byPrompt = new Map<string, LayerSource>();
-  for (const s of sources) {
-    if (s.modelId !== first.modelId || s.dataset !== first.dataset || s.datasetSha !== first.datasetSha) {
-      throw new UserError(
-        `store ${s.dir} is ${s.modelId}/${s.dataset}, but ${first.dir} is ${first.modelId}/${first.dataset}`,
-      );
-    }
-    if (byPrompt.has(s.prompt))
-      throw new UserError(
-        `two stores have prompt '${s.prompt}': ${byPrompt.get(s.prompt)!.dir} and ${s.dir}`,
-      );
-    byPrompt.set(s.prompt, s);
-  }
-  const prompts = [...byPrompt.keys()];
-  const common = first.layers.filter((l) => sources.every((s) => s.layers.includes(l)));
-  const layers = options.layers?.length ? options.layers : common;
-  for (const l of layers) {
-    if (!common.includes(l))
-      throw new UserError(`layer ${l} is not in every prompt store (common layers: ${compactList(common)})`);
-  }
-  const alphas = experimentAlphaGrid(options.alphas ?? 'auto', first.d, first.modelId);
-  const distance = options.distance ?? defaultDistance(first.kind, options.paperCompat);
-  const load = (prompt: string, layer: number) => byPrompt.get(prompt)!.load(layer);
-  const reused = await reusableProbeRows(options.probeResults ?? [], first, alphas.values, distance);
-  const sensitivity: SensitivityRow[] = [];
-  for (const prompt of prompts) {
-    const known = reused.get(prompt);
-    const missing = layers.filter((l) => !known?.has(l));
-    const fitted = await promptSensitivity([prompt], missing, load, {
-      alphas: alphas.values,
-      distance,
-      onLayer: (p, l) => options.log?.(`prompts: ${p} layer ${l}`),
-    });
-    for (const layer of layers) sensitivity.push(known?.get(layer) ?? fitted.find((r) => r.layer === layer)!);
-  }
-  const rows: Row[] = sensitivity.map((r) => ({
-    prompt: r.prompt,
-    layer: r.layer,
-    alpha: r.alpha,
-    ...metricCells('train', r.train, first.kind),
-    ...metricCells('test', r.test, first.kind),
-  }));
-  const tables: ExperimentResult['tables'] = {};
-  const summary: Record<string, number | null> = {};
-  let transferLayer: number | null = null;
-  if ((options.transfer ?? true) && prompts.length >= 2) {
-    transferLayer =
-      options.transferLayer ?? paperExperimentLayer(first.modelId, first.nLayers, common, 'transfer');
-    if (!common.includes(transferLayer))
-      throw new UserError(`transfer layer ${transferLayer} is not in every prompt store`);
-    options.log?.(`prompts: transfer at layer ${transferLayer}`);
-    const transfer = await promptTransfer(prompts, transferLayer, load, { alphas: alphas.values, distance });
-    tables['transfer'] = {
-      columns: [
-        'activation_prompt',
-        'probe_prompt',
-        'centred',
-        ...metricColumnNames('train', first.kind),
-        ...metricColumnNames('test', first.kind),
-      ],
-      rows: transfer.rows.map((r) => ({
-        activation_prompt: r.activationPrompt,
-        probe_prompt: r.probePrompt,
-        centred: r.centred,
-        ...metricCells('train', r.train, first.kind),
-        ...metricCells('test', r.test, first.kind),
-      })),
-    };
-    for (const key of ['r2', 'spearman', 'proxError'] as const) {
-      const col = key === 'proxError' ? 'prox_error' : key;
-      summary[`same_test_${col}`] = finiteOrNull(transfer.same[key]);
-      summary[`different_test_${col}`] = finiteOrNull(transfer.different[key]);
-    }
-  }
-  return finish(
-    newResult({
-      experiment: 'prompts',
-      title: 'Prompt sensitivity and prompt transfer',
-      model: first.modelId,
-      dataset: first.dataset,
-      prompt: prompts.join(','),
-      layer: transferLayer,
-      hook: first.hook,
-      kind: first.kind,
-      targetNames: first.targetNames,
-      settings: {
-        prompts,
-        layers,
-        transferLayer,
-        alphas: alphas.values,
-        alphaPreset: alphas.preset,
-        distance,
-      },
-      columns: [
-        'prompt',
-        'layer',
-        'alpha',
-        ...metricColumnNames('train', first.kind),
-        ...metricColumnNames('test', first.kind),
-      ],
-      table: rows,
-      summary,
-      tables,
-      notes: [
-        'table: the LOO ridge probe per prompt and layer (sensitivity).',
-        'transfer: probe fitted on probe_prompt applied to activation_prompt; centred subtracts mean(X_a) − mean(X_b) first (means over all rows).',
-        'summary same = mean over activation_prompt = probe_prompt; different = mean over the other pairs, centred and uncentred (test split).',
-      ],
-    }),
-    options,
-  );
-}
-
-/** Sensitivity rows from probe results that match this run (same model, dataset, hook, grid, distance, LOO). */
-async function reusableProbeRows(paths: string[], ref: LayerSource, alphas: number[], distance: Distance) {
-  const out = new Map<string, Map<number, SensitivityRow>>();
-  for (const path of paths) {
-    const file = path.endsWith('.json') ? path : join(path, 'results.json');
-    let res: ProbeResults;
-    try {
-      res = JSON.parse(await readFile(file, 'utf8')) as ProbeResults;
-    } catch {
-      throw new UserError(`cannot read probe results ${file}`);
-    }
-    const sameGrid =
-      res.settings?.alphas?.length === alphas.length &&
-      res.settings.alphas.every((a, i) => Math.abs(a / alphas[i]! - 1) < 1e-12);
-    const matches =
-      res.schema === PROBE_RESULTS_SCHEMA &&
-      res.model === ref.modelId &&
-      res.dataset === ref.dataset &&
-      fullHookName(res.hook, 0) === fullHookName(ref.hook, 0) &&
-      res.settings.cv === 'loo' &&
-      res.settings.distance === distance &&
-      sameGrid;
-    if (!matches) continue;
-    const rows = new Map<number, SensitivityRow>();
-    for (const l of res.layers) {
-      rows.set(l.layer, {
-        prompt: res.prompt,
-        layer: l.layer,
-        alpha: l.alpha,
-        train: toScalarMetrics(l.train),
-        test: toScalarMetrics(l.test),
-      });
-    }
-    out.set(res.prompt, rows);
-  }
-  return out;
-}
-
-function finiteOrNull(v: number | undefined): number | null {
-  return v !== undefined && Number.isFinite(v) ? v : null;
 }

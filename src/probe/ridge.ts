@@ -10,15 +10,8 @@
  * Dual route (n ≤ d): M = XcXcᵀ = Q T Qᵀ; c = (M+αI)⁻¹Y, diag(G⁻¹)_i = q_iᵀ(T+αI)⁻¹q_i − 1/(nα), e = c / diag.
  * Both are exact (no eigenvectors of T are needed; the LDLᵀ of the shifted tridiagonal gives every quantity).
  */
-import {
-  cholesky,
-  choleskySolve,
-  formQ,
-  gemm64,
-  shiftedQuadraticForms,
-  TridiagonalShift,
-  tridiagonalize,
-} from '../native/linalg.js';
+import { cholesky, choleskySolve } from '../native/cholesky.js';
+import { formQ, gemm64, shiftedQuadraticForms, TridiagonalShift, tridiagonalize } from '../native/linalg.js';
 import { cachedSession, GraphBuilder, ort } from '../native/onnx.js';
 import { UserError } from '../util/errors.js';
 import { gatherRows } from './rows.js';
