@@ -91,3 +91,34 @@ test('extract by Hub id from a cache @huggingface/hub wrote, with HF_HUB_OFFLINE
   assert.equal(r3.code, 1);
   assert.match(r3.err, /offline: org\/tiny-llama@main is not complete in the cache .*empty/);
 });
+
+test('--refresh asks the Hub where main points (no file body is downloaded again); refused with --offline', async () => {
+  hub.reset();
+  const out = join(tmp, 'refreshed');
+  const r = await withEnv(
+    { HF_HUB_OFFLINE: undefined, HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: undefined },
+    () => runCliCaptured([...args('org/tiny-llama', out), '--cache-dir', cache, '--refresh']),
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.ok(
+    hub.log.some((l) => l.server === 'hub' && l.url.includes('org/tiny-llama')),
+    'the Hub was asked',
+  );
+  assert.deepEqual(hub.bodyRequests(), [], 'the cached blobs were reused');
+  const both = await runCliCaptured([...args('org/tiny-llama', join(tmp, 'x')), '--offline', '--refresh']);
+  assert.notEqual(both.code, 0);
+  assert.match(both.err, /--refresh.*--offline|--offline.*--refresh/);
+});
+
+test('surface:KIND@<Hub id> finds its tokenizer in the --cache-dir cache, offline', async () => {
+  const fromDir = join(tmp, 'surface-dir');
+  const r0 = await runCliCaptured(args(`surface:bag-of-tokens@${modelDir}`, fromDir));
+  assert.equal(r0.code, 0, r0.err);
+  const out = join(tmp, 'surface-hub');
+  const r = await withEnv(
+    { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: undefined, HF_HOME: join(tmp, 'no-home') },
+    () => runCliCaptured([...args('surface:bag-of-tokens@org/tiny-llama', out), '--cache-dir', cache]),
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(await (await openStore(out)).readLayer(0), await (await openStore(fromDir)).readLayer(0));
+});

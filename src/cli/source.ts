@@ -1,4 +1,4 @@
-/** `--revision`, `--offline`, `--cache-dir`: one definition for every command that loads a model. */
+/** `--revision`, `--offline`, `--cache-dir`, `--refresh`: one definition for every command that loads a model. */
 import { type Command, Option } from 'commander';
 import type { SourceOptions } from '../model/index.js';
 
@@ -6,6 +6,7 @@ export interface SourceFlags {
   revision?: string;
   offline?: boolean;
   cacheDir?: string;
+  refresh?: boolean;
 }
 
 function sourceOptionList(): Option[] {
@@ -16,10 +17,14 @@ function sourceOptionList(): Option[] {
       '--cache-dir <dir>',
       "Hugging Face cache to read and write (default: huggingface_hub's, $HF_HUB_CACHE or $HF_HOME/hub)",
     ),
+    new Option(
+      '--refresh',
+      'ask the Hub where --revision (a branch or tag) points now, even when the cache already resolves it',
+    ).conflicts('offline'),
   ];
 }
 
-/** Adds the three options where a model comes from. */
+/** Adds the four options where a model comes from. */
 export function addSourceOptions(cmd: Command): Command {
   for (const o of sourceOptionList()) cmd.addOption(o);
   return cmd;
@@ -31,5 +36,6 @@ export function sourceFromFlags(flags: SourceFlags): SourceOptions {
     ...(flags.revision ? { revision: flags.revision } : {}),
     ...(flags.offline ? { offline: true } : {}),
     ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+    ...(flags.refresh ? { refresh: true } : {}),
   };
 }

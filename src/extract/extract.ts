@@ -101,6 +101,8 @@ export interface ExtractOptions {
   offline?: boolean;
   /** Hugging Face cache root for a Hub id (default: huggingface_hub's). */
   cacheDir?: string;
+  /** Ask the Hub where a branch or tag points even when the cache resolves it. */
+  refresh?: boolean;
 }
 
 export interface ExtractResult {
@@ -267,6 +269,7 @@ async function extractStaticResult(options: ExtractOptions, dataset: EntityDatas
     ...(options.sample !== undefined ? { sample: options.sample } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.overwrite ? { overwrite: true } : {}),
+    source: sourceOptions(options),
   });
   return {
     store: resolve(options.out),

@@ -1,5 +1,6 @@
 import { loadDataset, subsetDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
+import type { SourceOptions } from '../model/index.js';
 import { selectFor, staticStoreKey } from './cache-key.js';
 import { buildStaticEmbeddingStore, type StaticEmbeddingResult } from './static-embedding.js';
 import { buildSurfaceStore, isSurfaceModel } from './surface.js';
@@ -25,6 +26,8 @@ export async function extractStatic(o: {
   sample?: number;
   seed?: number;
   overwrite?: boolean;
+  /** Where a surface baseline's Hub tokenizer comes from (`surface:tfidf@org/name`). */
+  source?: SourceOptions;
 }): Promise<StaticEmbeddingResult & { warnings: string[] }> {
   const full = typeof o.dataset === 'string' ? await loadDataset(o.dataset) : o.dataset;
   const selected = selectFor(full, o);
@@ -41,7 +44,7 @@ export async function extractStatic(o: {
     },
   };
   if (isSurfaceModel(o.model)) {
-    const r = await buildSurfaceStore(dataset, common);
+    const r = await buildSurfaceStore(dataset, { ...common, ...(o.source ? { source: o.source } : {}) });
     const covered = r.n - r.uncovered;
     return { ...r, covered, tokenCoverage: r.n ? covered / r.n : 0, warnings: selected.warnings };
   }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { entityString, getPrompt } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
-import { loadTokenizer, resolveModelSource } from '../model/index.js';
+import { loadTokenizer, resolveModelSource, type SourceOptions } from '../model/index.js';
 import { entitiesFromDataset } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { writeOneLayerStore } from './static-embedding.js';
@@ -80,9 +80,9 @@ export function parseSurfaceModel(model: string): SurfaceSpec {
 }
 
 /** The directory holding tokenizer.json for a shipped name, a model directory or a Hub id. */
-async function tokenizerDir(name: string, offline?: boolean): Promise<string> {
+async function tokenizerDir(name: string, source: SourceOptions): Promise<string> {
   const pkg = SHIPPED_TOKENIZERS[name];
-  if (!pkg) return resolveModelSource(name, offline ? { offline: true } : {});
+  if (!pkg) return resolveModelSource(name, source);
   try {
     return `${dirname(createRequire(import.meta.url).resolve(`${pkg}/models/tokenizer.json`))}`;
   } catch {
@@ -97,10 +97,10 @@ async function tokenizerDir(name: string, offline?: boolean): Promise<string> {
 async function analyse(
   texts: string[],
   spec: SurfaceSpec,
-  offline?: boolean,
+  source: SourceOptions,
 ): Promise<(string | number)[][]> {
   if (spec.kind === 'char-ngrams') return texts.map((t) => charWbNgrams(t));
-  const tokenizer = await loadTokenizer(await tokenizerDir(spec.tokenizer!, offline), { bos: 'none' });
+  const tokenizer = await loadTokenizer(await tokenizerDir(spec.tokenizer!, source), { bos: 'none' });
   return texts.map((t) => tokenizer.encode(t).ids);
 }
 
@@ -112,7 +112,8 @@ export interface SurfaceOptions {
   /** Columns kept: the matrix itself up to this width, else a projection of this rank (default: see SURFACE_RANK). */
   rank?: number;
   seed?: number;
-  offline?: boolean;
+  /** Where a Hub tokenizer (`@org/name`) comes from: revision, offline, Hugging Face cache. */
+  source?: SourceOptions;
   /** More manifest `extra` fields (the cache key and row selection). */
   extra?: Record<string, unknown>;
 }
@@ -131,8 +132,8 @@ export interface SurfaceResult {
 }
 
 /** The sparse term matrix of a dataset's entity strings, weighted as the kind says. */
-export async function surfaceMatrix(texts: string[], spec: SurfaceSpec, offline?: boolean) {
-  const { csr, vocabulary } = countMatrix(await analyse(texts, spec, offline));
+export async function surfaceMatrix(texts: string[], spec: SurfaceSpec, source: SourceOptions = {}) {
+  const { csr, vocabulary } = countMatrix(await analyse(texts, spec, source));
   if (spec.kind !== 'bag-of-tokens') applyTfidf(csr);
   return { csr, vocabulary };
 }
@@ -149,7 +150,7 @@ export async function buildSurfaceStore(
   if (chosen !== undefined && !(Number.isInteger(chosen) && chosen > 0))
     throw new UserError(`surface rank must be a positive integer, got ${chosen}`);
   const texts = Array.from({ length: dataset.n }, (_, i) => entityString(dataset, i));
-  const { csr, vocabulary } = await surfaceMatrix(texts, spec, options.offline);
+  const { csr, vocabulary } = await surfaceMatrix(texts, spec, options.source);
   const rank = chosen ?? (csr.cols <= SURFACE_EXACT_COLUMNS ? SURFACE_EXACT_COLUMNS : SURFACE_RANK);
   const features = await denseFeatures(csr, { rank, seed: options.seed ?? 0 });
   const empty = [...Array(dataset.n).keys()].filter((i) => csr.ptr[i + 1] === csr.ptr[i]);

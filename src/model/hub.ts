@@ -27,6 +27,8 @@ export interface SourceOptions {
   offline?: boolean;
   /** Cache root. Default: huggingface_hub's ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
   cacheDir?: string;
+  /** Ask the Hub where a branch or tag points even when the cache already resolves it (default false). */
+  refresh?: boolean;
 }
 
 export interface ResolveOptions extends SourceOptions {
@@ -34,8 +36,6 @@ export interface ResolveOptions extends SourceOptions {
   hubUrl?: string;
   /** Default: findHubToken() ($HF_TOKEN, $HF_TOKEN_PATH, $HF_HOME/token); '' for none. */
   token?: string;
-  /** Ask the Hub where a branch or tag points even when the cache already resolves it (default false). */
-  refresh?: boolean;
   /** Attempts per file after a network failure (default 5); each resumes where the last stopped. */
   retries?: number;
   /** First back-off delay in ms, doubled per attempt (default 500). */
@@ -53,6 +53,7 @@ export function sourceOptions(o: SourceOptions): SourceOptions {
     ...(o.revision ? { revision: o.revision } : {}),
     ...(o.offline ? { offline: true } : {}),
     ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+    ...(o.refresh ? { refresh: true } : {}),
   };
 }
 

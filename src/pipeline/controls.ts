@@ -11,6 +11,7 @@ import type { EntityDataset } from '../data/types.js';
 import { type ExtractOptions, extract, extractStatic, isStaticModel } from '../extract/index.js';
 import { controlModelId } from '../extract/random-init-route.js';
 import { SURFACE_KINDS } from '../extract/surface.js';
+import { sourceOptions } from '../model/index.js';
 import {
   CONTROL_TASK_FILE,
   controlTask,
@@ -77,6 +78,7 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
         ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(o.extractOptions?.sample !== undefined ? { sample: o.extractOptions.sample } : {}),
         ...(o.extractOptions?.seed !== undefined ? { seed: o.extractOptions.seed } : {}),
+        source: sourceOptions(o.extractOptions ?? {}),
       });
       result.ran = true;
     }

@@ -12,7 +12,7 @@ import {
   type StoreKey,
   shortKeyHash,
 } from '../extract/index.js';
-import { modelIdentity } from '../model/index.js';
+import { modelIdentity, sourceOptions } from '../model/index.js';
 import { allWarnings, formatResultsTable, probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { pathExists } from '../util/fsx.js';
@@ -138,6 +138,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         ...(options.limit !== undefined ? { limit: options.limit } : {}),
         ...(options.sample !== undefined ? { sample: options.sample } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        source: sourceOptions(options),
       });
       for (const w of r.warnings) warn(w);
       if (r.uncovered) log(`static: ${r.uncovered} of ${r.n} entities had no known word (zero vectors)`);

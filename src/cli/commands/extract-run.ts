@@ -141,6 +141,7 @@ async function extractCommand(
       ...(flags.sample ? { sample: parsePositiveInt(flags.sample, '--sample') } : {}),
       seed: parseSeed(flags.seed),
       ...(flags.overwrite ? { overwrite: true } : {}),
+      source: sourceFromFlags(flags),
     });
     for (const w of r.warnings) console.error(`warning: ${w}`);
     if (flags.model.startsWith('surface:')) {
