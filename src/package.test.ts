@@ -56,4 +56,13 @@ test('npm pack ships the library and CLI, and no test, test helper or fixtures m
     [],
     'test-only modules ship: name them *.test-util.ts (or testing.ts, test-data.ts, fixtures.ts) and keep library code from importing them',
   );
+  // test/fixtures is not shipped, so no shipped module may read from it
+  assert.deepEqual(
+    files.filter(
+      (f) =>
+        f.endsWith('.js') && readFileSync(join(scratch, f), 'utf8').match(/test['"]?\s*[/,]\s*['"]?fixtures/),
+    ),
+    [],
+    'shipped modules that read test/fixtures (not in the package): move that code into a test helper',
+  );
 });
