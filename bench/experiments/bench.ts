@@ -28,7 +28,7 @@ const runMlp = !args.includes('--skip-mlp');
 const runPca = !args.includes('--skip-pca');
 
 const rng = new Rng(1, 'bench');
-const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+const gauss = () => rng.normal();
 // activations with a decaying spectrum (like real layers) and a planted target
 const x = new Float32Array(n * d);
 const scales = Float64Array.from({ length: d }, (_, j) => 1 / Math.sqrt(1 + j));

@@ -85,7 +85,7 @@ test('fitMlpProbe: validation split, weight-decay choice, early-stopping bookkee
   const d = 8;
   const rng = new Rng(3, 'data');
   const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) x[i] = gaussian(rng);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) y[i] = Math.abs(x[i * d]! - x[i * d + 1]!) * 100 + 1900; // a "year"-like scale
   const train = Int32Array.from({ length: 500 }, (_, i) => i);
@@ -116,8 +116,8 @@ test('fitMlpProbe stops after `patience` epochs without improvement', async () =
   const n = 300;
   const d = 4;
   const rng = new Rng(9, 'noise');
-  const x = Float32Array.from({ length: n * d }, () => gaussian(rng));
-  const y = Float64Array.from({ length: n }, () => gaussian(rng));
+  const x = Float32Array.from({ length: n * d }, () => rng.normal());
+  const y = Float64Array.from({ length: n }, () => rng.normal());
   const fit = await fitMlpProbe(
     x,
     y,
@@ -141,8 +141,4 @@ test('fitMlpProbe stops after `patience` epochs without improvement', async () =
 
 function mean(a: Float64Array): number {
   return a.reduce((s, v) => s + v, 0) / a.length;
-}
-
-function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
 }

@@ -19,7 +19,6 @@ import {
   topTridiagonalEigenvalues,
   tridiagonalEigenvectors,
 } from './linalg.js';
-import { gaussian } from './stats.js';
 
 export interface PcaOptions {
   /**
@@ -103,7 +102,7 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
 
   const rng = new Rng(options.seed ?? 0, 'pca-start');
   const start = new Float64Array(d * q);
-  for (let i = 0; i < start.length; i++) start[i] = gaussian(rng);
+  for (let i = 0; i < start.length; i++) start[i] = rng.normal();
   let V = await orthonormalize(start, d, q);
   let ritz: { values: Float64Array; vectors: Float64Array } = {
     values: new Float64Array(q),

@@ -8,18 +8,15 @@ import { bf16ToF32Into, f16ToF32Into } from '../formats/float16.js';
 import type { SafetensorsDtype } from '../formats/safetensors.js';
 import { DTYPE_SIZE, SafetensorsFile } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
+import type { WeightSource } from './spec.js';
 
 export type WeightDtype = 'F32' | 'F16' | 'BF16';
 
-export interface Checkpoint {
-  dir: string;
-  config: Record<string, unknown>;
-  /** Every tensor, in file/index order. */
-  tensorNames: string[];
-  has(name: string): boolean;
-  info(name: string): { dtype: SafetensorsDtype; shape: number[] };
-  /** One tensor widened (F16/BF16, exact) or narrowed (F64) to f32; reads nothing else. */
-  readFloat32(name: string): Promise<Float32Array>;
+/**
+ * A checkpoint on disk: the engine's WeightSource (tensor names in file/index order; readFloat32 widens F16/BF16
+ * exactly, narrows F64, and reads nothing else) plus raw and row reads and what the directory holds.
+ */
+export interface Checkpoint extends WeightSource {
   /** The tensor's bytes as stored. */
   readRaw(name: string): Promise<Uint8Array>;
   /**
