@@ -21,7 +21,7 @@ export async function toDevice(engine: Engine, batch: Batch): Promise<void> {
 /** Brings the whole residual stream back for final() (only when a final hook is asked for). */
 export async function fromDevice(engine: Engine, batch: Batch): Promise<void> {
   const dev = batch.dev!;
-  batch.resid = await gatherRows(
+  batch.resid = await readBackRows(
     engine.sessions,
     dev,
     [...Array(batch.B * batch.T).keys()],
@@ -123,11 +123,11 @@ async function residentHook(
 ): Promise<ort.Tensor> {
   if (!captures.has(name) && !edits.has(name)) return value;
   if (!edits.has(name) && kept) {
-    const rows = await gatherRows(sessions, value, keptRows(batch.seqs, batch.T, kept), name);
+    const rows = await readBackRows(sessions, value, keptRows(batch.seqs, batch.T, kept), name);
     hookPoint(name, layer, rows, batch, captures, NO_EDITS, kept, width, true);
     return value;
   }
-  const all = await gatherRows(sessions, value, [...Array(batch.B * batch.T).keys()], name);
+  const all = await readBackRows(sessions, value, [...Array(batch.B * batch.T).keys()], name);
   const edited = hookPoint(name, layer, all, batch, captures, edits, kept, width);
   return edits.has(name) ? upload(sessions, edited, [batch.B * batch.T, width]) : value;
 }
@@ -147,7 +147,7 @@ export async function upload(
 }
 
 /** Rows of a device tensor [N, w], read back to the host. */
-async function gatherRows(
+async function readBackRows(
   sessions: EngineSessions,
   value: ort.Tensor,
   rows: number[],
