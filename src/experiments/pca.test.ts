@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formQ, gemm64, tridiagonalize } from '../native/linalg.js';
+import { formQ, gemm64, topTridiagonalEigenvalues, tridiagonalize } from '../native/linalg.js';
 import { Rng } from '../util/rng.js';
 import { loadGolden } from './fixtures.js';
 import {
@@ -8,7 +8,6 @@ import {
   cholesky,
   orthonormalize,
   symmetricEigen,
-  topTridiagonalEigenvalues,
   tridiagonalEigenvectors,
 } from './linalg.js';
 import { pca, projectOntoComponents } from './pca.js';

@@ -9,16 +9,10 @@
  */
 
 import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
-import { gemm64, tridiagonalize } from '../native/linalg.js';
+import { gemm64, topTridiagonalEigenvalues, tridiagonalize } from '../native/linalg.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import {
-  applyTridiagonalQ,
-  orthonormalize,
-  symmetricEigen,
-  topTridiagonalEigenvalues,
-  tridiagonalEigenvectors,
-} from './linalg.js';
+import { applyTridiagonalQ, orthonormalize, symmetricEigen, tridiagonalEigenvectors } from './linalg.js';
 
 export interface PcaOptions {
   /**

@@ -20,6 +20,14 @@ function invertLower(l: F64, b: number): F64 {
   return inv;
 }
 
+/** (Lᵀ)⁻¹ = (L⁻¹)ᵀ for a small dense lower-triangular L (row-major b×b), in JS: an upper-triangular matrix. */
+export function inverseTransposeLower(l: F64, b: number): F64 {
+  const inv = invertLower(l, b);
+  const out = new Float64Array(b * b);
+  for (let i = 0; i < b; i++) for (let j = 0; j <= i; j++) out[j * b + i] = inv[i * b + j]!;
+  return out;
+}
+
 /** A blocked Cholesky factor A = L Lᵀ, kept as panels: L11⁻¹ (b×b) and L21 ((m−b)×b) per diagonal block. */
 export interface CholeskyFactor {
   size: number;

@@ -7,7 +7,8 @@
  *   `formQ` builds Q explicitly from the block reflectors (dorgtr, blocked WY, all GEMM).
  * - `TridiagonalShift`: LDLᵀ of T + αI (T positive semi-definite, α > 0) for solves and quadratic forms in O(d),
  *   which is all the ridge maths needs: zᵀ(T+αI)⁻¹z and (T+αI)⁻¹b, with no tridiagonal eigenvectors at all.
- * - `tridiagonalEigenvalues`: eigenvalues of T by bisection (diagnostics and tests).
+ * - `topTridiagonalEigenvalues`: the k largest eigenvalues of T by Sturm bisection (the PCA's Lanczos step);
+ *   `tridiagonalEigenvalues` all of them (diagnostics and tests).
  *
  * The blocked Cholesky factorisation (direct ridge solves) is in cholesky.ts.
  */
@@ -442,12 +443,11 @@ export function shiftedQuadraticForms(
   return res;
 }
 
-/** Number of eigenvalues of T strictly less than x (Sturm count, LDLᵀ of T − xI). */
-function sturmCount(t: Tridiagonal, x: number): number {
+/** Number of eigenvalues of T strictly less than x (Sturm count, LDLᵀ of T − xI); a zero pivot becomes −tiny. */
+function sturmCountBelow(t: Tridiagonal, x: number, tiny: number): number {
   const d = t.diag.length;
   let count = 0;
   let q = t.diag[0]! - x;
-  const tiny = Number.MIN_VALUE * 1e10;
   for (let k = 0; k < d; k++) {
     if (k > 0) q = t.diag[k]! - x - (t.off[k - 1]! * t.off[k - 1]!) / q;
     if (q === 0) q = -tiny;
@@ -456,28 +456,35 @@ function sturmCount(t: Tridiagonal, x: number): number {
   return count;
 }
 
-/** Eigenvalues of a symmetric tridiagonal matrix, ascending, by bisection (O(d²·log(1/eps))). */
-export function tridiagonalEigenvalues(t: Tridiagonal): F64 {
+/** The k largest eigenvalues of a symmetric tridiagonal matrix, descending, by Sturm bisection. */
+export function topTridiagonalEigenvalues(t: Tridiagonal, k: number): Float64Array {
   const d = t.diag.length;
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k < d; k++) {
-    const r = (k > 0 ? Math.abs(t.off[k - 1]!) : 0) + (k < d - 1 ? Math.abs(t.off[k]!) : 0);
-    lo = Math.min(lo, t.diag[k]! - r);
-    hi = Math.max(hi, t.diag[k]! + r);
+  for (let i = 0; i < d; i++) {
+    const r = (i > 0 ? Math.abs(t.off[i - 1]!) : 0) + (i < d - 1 ? Math.abs(t.off[i]!) : 0);
+    lo = Math.min(lo, t.diag[i]! - r);
+    hi = Math.max(hi, t.diag[i]! + r);
   }
   const span = Math.max(Math.abs(lo), Math.abs(hi), Number.MIN_VALUE);
-  const out = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let a = lo - 1e-300;
-    let b = hi;
-    while (b - a > 4 * Number.EPSILON * span && b - a > 0) {
+  const tiny = span * 1e-300 || Number.MIN_VALUE;
+  const out = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    const index = d - 1 - i; // ascending index of the i-th largest
+    let a = lo - span * 1e-15;
+    let b = hi + span * 1e-15;
+    while (b - a > 2 * Number.EPSILON * span) {
       const mid = 0.5 * (a + b);
       if (mid === a || mid === b) break;
-      if (sturmCount(t, mid) > i) b = mid;
+      if (sturmCountBelow(t, mid, tiny) > index) b = mid;
       else a = mid;
     }
     out[i] = 0.5 * (a + b);
   }
   return out;
+}
+
+/** Eigenvalues of a symmetric tridiagonal matrix, ascending (diagnostics and tests). */
+export function tridiagonalEigenvalues(t: Tridiagonal): F64 {
+  return topTridiagonalEigenvalues(t, t.diag.length).reverse();
 }
