@@ -7,7 +7,7 @@ import { fullHookName } from './layer-data.js';
 import { type Distance, defaultDistance, experimentAlphaGrid, toScalarMetrics } from './linear.js';
 import { type ExperimentResult, newResult, type Row } from './output.js';
 import { promptSensitivity, promptTransfer, type SensitivityRow } from './prompts.js';
-import { type CommonOptions, compactList, finish, metricCells, metricColumnNames } from './run.js';
+import { type CommonOptions, compactList, finish, metricCells, metricColumnNames, origin } from './run.js';
 import { paperExperimentLayer } from './settings.js';
 import { type LayerSource, openLayerSource } from './source.js';
 
@@ -107,13 +107,7 @@ export async function promptsExperiment(
     newResult({
       experiment: 'prompts',
       title: 'Prompt sensitivity and prompt transfer',
-      model: first.modelId,
-      dataset: first.dataset,
-      prompt: prompts.join(','),
-      layer: transferLayer,
-      hook: first.hook,
-      kind: first.kind,
-      targetNames: first.targetNames,
+      ...origin(first, transferLayer, prompts.join(',')),
       settings: {
         prompts,
         layers,

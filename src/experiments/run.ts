@@ -55,6 +55,12 @@ export async function finish(result: ExperimentResult, options: CommonOptions): 
   return result;
 }
 
+/** The fields of a result that say which activations it came from (in the order the JSON writes them). */
+export function origin(source: LayerSource, layer: number | null, prompt = source.prompt) {
+  const { modelId: model, dataset, hook, kind, targetNames } = source;
+  return { model, dataset, prompt, layer, hook, kind, targetNames };
+}
+
 function pickLayers(
   source: LayerSource,
   requested: number[] | undefined,
@@ -150,13 +156,7 @@ export async function mlpExperiment(
     newResult({
       experiment: 'mlp',
       title: 'Linear ridge vs MLP probe',
-      model: source.modelId,
-      dataset: source.dataset,
-      prompt: source.prompt,
-      layer: layers.length === 1 ? layers[0]! : null,
-      hook: source.hook,
-      kind: source.kind,
-      targetNames: source.targetNames,
+      ...origin(source, layers.length === 1 ? layers[0]! : null),
       settings: {
         alphas: alphas.values,
         alphaPreset: alphas.preset,
@@ -236,13 +236,7 @@ export async function pcaExperiment(
     newResult({
       experiment: 'pca',
       title: 'PCA probes: test R² and Spearman against the number of principal components',
-      model: source.modelId,
-      dataset: source.dataset,
-      prompt: source.prompt,
-      layer: layer!,
-      hook: source.hook,
-      kind: source.kind,
-      targetNames: source.targetNames,
+      ...origin(source, layer!),
       settings: {
         ks: res.rows.map((r) => r.k),
         skippedKs: res.skippedKs,
@@ -355,13 +349,7 @@ export async function holdoutExperiment(
     newResult({
       experiment,
       title: which === 'block' ? `Block hold-out by ${column}` : `Entity-type hold-out by ${column}`,
-      model: source.modelId,
-      dataset: source.dataset,
-      prompt: source.prompt,
-      layer: layer!,
-      hook: source.hook,
-      kind: source.kind,
-      targetNames: source.targetNames,
+      ...origin(source, layer!),
       settings: {
         column,
         values: res.groups.map((g) => g.group),
