@@ -9,9 +9,8 @@ import {
   finite,
   lineLayer,
   pointLayer,
-  SCHEMA,
 } from './experiment-common.js';
-import { BASE_CONFIG } from './specs.js';
+import { BASE_CONFIG, SCHEMA } from './specs.js';
 
 export function interveneSection(docs: ExperimentDoc[]): ExpSection | undefined {
   const list = byExperiment(docs, 'intervene');

@@ -6,10 +6,9 @@ import { DATASETS } from '../data/registry.js';
 import { quantile } from '../neurons/index.js';
 import { PAPER_DATASETS } from './paper-reference.js';
 import { nearestLayer, type RunPoints } from './points.js';
-import { BASE_CONFIG, mapFrame, mapLegend, PALETTE, type VlSpec } from './specs.js';
+import { BASE_CONFIG, mapFrame, mapLegend, PALETTE, SCHEMA, type VlSpec } from './specs.js';
 import type { GeoJsonCollection, ReportRun } from './types.js';
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const MAX_OVERVIEW_POINTS = 10000;
 
 export interface OverviewFigure {

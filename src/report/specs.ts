@@ -8,7 +8,18 @@ import type { GeoJsonCollection, MapKind, ReportRun } from './types.js';
 // biome-ignore lint/suspicious/noExplicitAny: Vega-Lite specs are plain JSON.
 export type VlSpec = Record<string, any>;
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** The facet of a one-panel-per-dataset figure, in `sort` order when given. */
+export function datasetFacet(sort?: string[]): VlSpec {
+  return {
+    field: 'dataset',
+    type: 'nominal',
+    title: null,
+    ...(sort ? { sort } : {}),
+    header: { labelFontSize: 13, labelFontWeight: 'bold' },
+  };
+}
 const FONT = 'system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif';
 export const BASE_CONFIG = {
   font: FONT,
@@ -173,13 +184,7 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
   return {
     $schema: SCHEMA,
     data: { values },
-    facet: {
-      field: 'dataset',
-      type: 'nominal',
-      title: null,
-      sort: datasets,
-      header: { labelFontSize: 13, labelFontWeight: 'bold' },
-    },
+    facet: datasetFacet(datasets),
     columns,
     spec: {
       width: columns === 1 ? 560 : columns === 2 ? 420 : 300,
