@@ -6,7 +6,7 @@ import { DATASETS } from '../data/registry.js';
 import { quantile } from '../neurons/index.js';
 import { PAPER_DATASETS } from './paper-reference.js';
 import { nearestLayer, type RunPoints } from './points.js';
-import { BASE_CONFIG, mapFrame, mapLegend, PALETTE, SCHEMA, type VlSpec } from './specs.js';
+import { BASE_CONFIG, groupColor, mapFrame, SCHEMA, type VlSpec } from './specs.js';
 import type { GeoJsonCollection, ReportRun } from './types.js';
 
 const MAX_OVERVIEW_POINTS = 10000;
@@ -68,13 +68,7 @@ export function overviewSpecs(points: RunPoints[], nycOutlines?: GeoJsonCollecti
             encoding: {
               longitude: { field: 'lon', type: 'quantitative' },
               latitude: { field: 'lat', type: 'quantitative' },
-              color: {
-                field: 'group',
-                type: 'nominal',
-                title: p.groupTitle,
-                scale: { domain: p.groupNames, scheme: PALETTE(p.groupNames.length) },
-                legend: mapLegend(p.groupNames.length),
-              },
+              color: groupColor(p.groupTitle, p.groupNames),
               tooltip: [
                 { field: 'name', title: 'entity' },
                 { field: 'group', title: p.groupTitle },

@@ -312,6 +312,17 @@ export function mapLegend(groups: number): VlSpec {
 
 export const PALETTE = (n: number) => (n <= 10 ? 'tableau10' : 'tableau20');
 
+/** A map's colour by entity group: one palette colour per group, the legend placed by mapLegend. */
+export function groupColor(title: string, groups: string[]): VlSpec {
+  return {
+    field: 'group',
+    type: 'nominal',
+    title,
+    scale: { domain: groups, scheme: PALETTE(groups.length) },
+    legend: mapLegend(groups.length),
+  };
+}
+
 /**
  * The layer's test Spearman ρ and R² as text in a corner of the plot (`stats` is filled with the layer shown, by
  * the page and by the export). Bottom-left on maps (ocean on the world and US maps), top-left in time scatters
@@ -348,13 +359,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
     encoding: {
       longitude: { field: 'plon', type: 'quantitative' },
       latitude: { field: 'plat', type: 'quantitative' },
-      color: {
-        field: 'group',
-        type: 'nominal',
-        title: points.groupTitle,
-        scale: { domain: points.groupNames, scheme: PALETTE(points.groupNames.length) },
-        legend: mapLegend(points.groupNames.length),
-      },
+      color: groupColor(points.groupTitle, points.groupNames),
       tooltip: [
         { field: 'name', title: 'entity' },
         { field: 'group', title: points.groupTitle },
