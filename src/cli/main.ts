@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
+import { registerCausal } from './commands/causal.js';
 import { registerDatasets } from './commands/datasets.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     registerProbe,
     registerExperiment,
     registerNeurons,
+    registerCausal,
     registerSae,
     registerReport,
     registerDoctor,

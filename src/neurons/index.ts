@@ -1,5 +1,12 @@
 // Public surface of the neurons / interventions / familiarity area (docs/neurons.md). The lead re-exports it from
 // src/experiments/index.ts.
+
+export type { AblationEntityRow, AblationOptions, AblationResult, AblationSummaryRow } from './ablation.js';
+export { probeAblation } from './ablation.js';
+export type { EditedScores, EditSite, ScoredPrompt, StreamEdit } from './causal-edits.js';
+export { orthonormalBasis, randomSubspaces, scoreUnderEdits } from './causal-edits.js';
+export type { AblateRunOptions, CausalCommon, PatchRunOptions } from './causal-run.js';
+export { defaultCausalLayer, EXTRA_ATTRIBUTES, runAblation, runPatching } from './causal-run.js';
 export type { FamiliarityProbeRow, FamiliarityScore, FamiliarityTemplate } from './familiarity.js';
 export {
   answerOf,
@@ -16,6 +23,7 @@ export type {
   CandidateScore,
   EditPositions,
   ProbeDirection,
+  RandomBand,
   SteeringUnit,
   SweepOptions,
   SweepRow,
@@ -31,6 +39,8 @@ export {
   steeringVector,
   typicalResidualNorm,
 } from './intervene.js';
+export type { InterveneRunOptions } from './intervene-run.js';
+export { runIntervene } from './intervene-run.js';
 export type {
   ActivationSource,
   CorrelationHit,
@@ -66,3 +76,16 @@ export {
 } from './neurons-math.js';
 export type { CausalExperimentResult, NeuronProcedure, NeuronsOptions } from './neurons-run.js';
 export { runNeurons, writeCausalResult } from './neurons-run.js';
+export type {
+  Measure,
+  PatchCell,
+  PatchEffect,
+  PatchEntity,
+  PatchingOptions,
+  PatchingResult,
+  ReadoutEditOptions,
+  SteeringDirection,
+} from './patching.js';
+export { directedPatching, doseResponse, sideEffectCells } from './patching.js';
+export type { Readout, ReadoutCandidate, ReadoutPrompt } from './readouts.js';
+export { defaultReadouts, expectedAnswer, readoutPrompt, yearText } from './readouts.js';

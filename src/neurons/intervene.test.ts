@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { writeRandomLlama } from '../extract/testing.js';
 import { type HookedModel, loadModel } from '../model/index.js';
 import { packageRoot } from '../util/paths.js';
+import { randomSubspaces } from './causal-edits.js';
 import {
   interveneSweep,
   type ProbeDirection,
@@ -184,16 +185,103 @@ describe('the alpha sweep with a tokenizer', () => {
         ids,
         zero.candidates.map((c) => ({ text: c.candidate, ids: c.ids })),
       );
-      assert.deepEqual(
-        zero.candidates.map((c) => c.logProb),
-        plain.scores.map((c) => c.logProb),
-      );
+      // The sweep scores every alpha in one batched run (other sequence lengths in the batch): float32 rounding only.
+      zero.candidates.forEach((c, k) => {
+        const want = plain.scores[k]!.logProb;
+        assert.ok(Math.abs(c.logProb - want) < 1e-5 * (1 + Math.abs(want)), `${c.logProb} vs ${want}`);
+      });
       const far = rows[p * 3 + 2]!;
       assert.ok(Math.abs(far.relativeShift - 8 / Math.sqrt(model.spec.dModel)) < 1e-6);
       assert.notDeepEqual(
         far.candidates.map((c) => c.logProb),
         zero.candidates.map((c) => c.logProb),
       );
+    }
+  });
+
+  test('random directions: a band of equal-norm twins; the probe shift is re-read from the edited stream', async () => {
+    const dirn = direction(model.spec.dModel, 33, 2.5);
+    const { rows } = await interveneSweep(model, ['Paris is in the country of'], {
+      layer: 1,
+      direction: dirn,
+      alphas: [-3, 0, 3],
+      unit: 'target',
+      candidates: ['France', 'Germany'],
+      maxNewTokens: 1,
+      randomDirections: 4,
+      seed: 5,
+    });
+    for (const r of rows) {
+      // unit target: the probe re-reads alpha train std (alpha * y_scale target units), float32 stream
+      assert.ok(Math.abs(r.probeShift - r.alpha * 2.5) < 1e-3 * (1 + Math.abs(r.alpha)), `${r.probeShift}`);
+      const band = r.random!;
+      assert.equal(band.directions.length, 4);
+      // orthogonal to w: the probe does not see the twins
+      assert.ok(Math.max(Math.abs(band.probeShift.min), Math.abs(band.probeShift.max)) < 1e-3);
+      band.logProb.forEach((b, c) => {
+        assert.ok(b.min <= b.mean + 1e-9 && b.mean <= b.max + 1e-9);
+        if (r.alpha === 0)
+          assert.ok(Math.abs(b.max - r.candidates[c]!.logProb) < 1e-6 && b.max - b.min < 1e-6);
+      });
+      if (r.alpha !== 0) assert.ok(band.logProb[0]!.max - band.logProb[0]!.min > 1e-6, 'the twins differ');
+    }
+  });
+
+  test('each random twin scores as its own unbatched run: v_i = (v·ŵ) r_i, r_i ⟂ w, ‖v_i‖ = ‖v‖', async () => {
+    const d = model.spec.dModel;
+    const dirn = direction(d, 47, 1.5);
+    const prompt = 'Tokyo is in the country of';
+    const tok = model.tokenizer!;
+    const ids = [tok.bosId!, ...tok.encode(prompt).ids];
+    const N = 3;
+    const rs = (await randomSubspaces(d, 1, N, [dirn.w], 9)).map((b) => b[0]!);
+    for (const positions of ['all', 'last'] as const) {
+      const { rows, typicalNorms } = await interveneSweep(model, [prompt], {
+        layer: 0,
+        direction: dirn,
+        alphas: [-6, 5],
+        unit: 'rms',
+        positions,
+        candidates: ['Japan', 'China', 'France'],
+        maxNewTokens: 1,
+        randomDirections: N,
+        seed: 9,
+      });
+      for (const r of rows) {
+        // the probe edit as the engine's own add-edit (not the per-sequence batched path)
+        const { v } = steeringVector(dirn, r.alpha, 'rms', typicalNorms[0]!);
+        let c = 0;
+        for (let j = 0; j < d; j++) c += (v[j]! * dirn.w[j]!) / dirn.wNorm;
+        const cands = r.candidates.map((x) => ({ text: x.candidate, ids: x.ids }));
+        for (const [i, rv] of rs.entries()) {
+          const twin = Float32Array.from(rv, (x) => c * x);
+          let dotW = 0;
+          let ss = 0;
+          for (let j = 0; j < d; j++) {
+            dotW += rv[j]! * dirn.w[j]!;
+            ss += twin[j]! * twin[j]!;
+          }
+          assert.ok(Math.abs(dotW) < 1e-9 * dirn.wNorm, `r_${i}·w = ${dotW}`);
+          assert.ok(Math.abs(Math.sqrt(ss) - r.shiftNorm) < 1e-5 * r.shiftNorm, 'equal norm');
+          const alone = await scoreCandidates(model, ids, cands, [
+            steeringEdit(0, twin, positions, ids.length - 1),
+          ]);
+          const got = r.random!.directions[i]!;
+          alone.scores.forEach((sc, k) => {
+            assert.ok(
+              Math.abs(got.logProbs[k]! - sc.logProb) < 1e-4 * (1 + Math.abs(sc.logProb)),
+              `${positions} α ${r.alpha} twin ${i} ${sc.candidate}: ${got.logProbs[k]} vs ${sc.logProb}`,
+            );
+          });
+          assert.equal(got.topToken, tok.decode([alone.top.id]));
+        }
+        const alone = await scoreCandidates(model, ids, cands, [
+          steeringEdit(0, v, positions, ids.length - 1),
+        ]);
+        alone.scores.forEach((sc, k) => {
+          assert.ok(Math.abs(r.candidates[k]!.logProb - sc.logProb) < 1e-4 * (1 + Math.abs(sc.logProb)));
+        });
+      }
     }
   });
 });

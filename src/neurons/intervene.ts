@@ -16,7 +16,10 @@
  */
 import type { HookEdit, HookedModel, ModelTokenizer } from '../model/index.js';
 import { UserError } from '../util/errors.js';
+import { type EditedScores, randomSubspaces, type StreamEdit, scoreUnderEdits } from './causal-edits.js';
 import type { ProbeDirections } from './neurons.js';
+
+export { logSoftmaxAt } from './causal-edits.js';
 
 export type SteeringUnit = 'rms' | 'norm' | 'target';
 export type EditPositions = 'all' | 'last';
@@ -96,15 +99,6 @@ export async function typicalResidualNorm(model: HookedModel, ids: number[], lay
   return sum / (ids.length - from);
 }
 
-/** log-softmax of one row of logits at index `id` (float64). */
-export function logSoftmaxAt(logits: Float32Array, offset: number, width: number, id: number): number {
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < width; i++) max = Math.max(max, logits[offset + i]!);
-  let sum = 0;
-  for (let i = 0; i < width; i++) sum += Math.exp(logits[offset + i]! - max);
-  return logits[offset + id]! - max - Math.log(sum);
-}
-
 export interface CandidateScore {
   candidate: string;
   ids: number[];
@@ -115,8 +109,9 @@ export interface CandidateScore {
 }
 
 /**
- * Scores candidate continuations of a prompt under optional edits: one batched run over prompt+candidate sequences.
- * Edits with absolute positions keep their meaning (positions past the prompt are the candidate's).
+ * Scores candidate continuations of a prompt under optional edits: one batched run over prompt+candidate sequences
+ * (scoreUnderEdits with only engine edits). Edits with absolute positions keep their meaning (positions past the
+ * prompt are the candidate's).
  */
 export async function scoreCandidates(
   model: HookedModel,
@@ -124,26 +119,27 @@ export async function scoreCandidates(
   candidates: { text: string; ids: number[] }[],
   edits: HookEdit[] = [],
 ): Promise<{ scores: CandidateScore[]; top: { id: number; prob: number } }> {
-  const V = model.spec.vocabSize;
-  const seqs = candidates.length ? candidates.map((c) => [...promptIds, ...c.ids]) : [promptIds];
-  const logits = (await model.run(seqs, { hooks: ['logits'], edits })).get('logits')!;
-  const T = Math.max(...seqs.map((s) => s.length));
-  const p = promptIds.length - 1;
-  const row0 = p * V; // first sequence, last prompt position: the next-token distribution (the same for all)
-  let top = 0;
-  for (let i = 1; i < V; i++) if (logits[row0 + i]! > logits[row0 + top]!) top = i;
-  const topProb = Math.exp(logSoftmaxAt(logits, row0, V, top));
-  const scores = candidates.map((c, s) => {
-    let logProb = 0;
-    let firstProb = Number.NaN;
-    c.ids.forEach((id, k) => {
-      const lp = logSoftmaxAt(logits, (s * T + p + k) * V, V, id);
-      if (k === 0) firstProb = Math.exp(lp);
-      logProb += lp;
-    });
-    return { candidate: c.text, ids: c.ids, firstProb, logProb };
-  });
-  return { scores, top: { id: top, prob: topProb } };
+  const s = await scoreUnderEdits(
+    model,
+    { ids: promptIds, candidates: candidates.map((c) => c.ids), editPosition: 0 },
+    [{ kind: 'none' }],
+    { layer: 0, positions: 'entity' },
+    { extraEdits: edits },
+  );
+  return { scores: candidateScores(candidates, s, 0), top: s.top[0]! };
+}
+
+function candidateScores(
+  candidates: { text: string; ids: number[] }[],
+  s: EditedScores,
+  e: number,
+): CandidateScore[] {
+  return candidates.map((c, k) => ({
+    candidate: c.text,
+    ids: c.ids,
+    firstProb: s.firstProbs[e]![k]!,
+    logProb: s.logProbs[e]![k]!,
+  }));
 }
 
 export interface SweepRow {
@@ -152,13 +148,28 @@ export interface SweepRow {
   shiftNorm: number;
   /** ‖v‖ / typical residual norm. */
   relativeShift: number;
-  /** The probe's predicted change of its target, in target units. */
+  /**
+   * The probe's change of its target (target units), measured: the probe re-reads the edited resid_post at the
+   * prompt's last position (the value a capture of the hook returns after the edit) minus its unedited reading.
+   */
   probeShift: number;
   completion: string;
   completionIds: number[];
   topToken: string;
   topProb: number;
   candidates: CandidateScore[];
+  /** The matched control: the same α along random directions of the same norm, orthogonal to the probe's. */
+  random?: RandomBand;
+}
+
+/** What N random directions of ‖v‖ (the probe direction's component removed) do at one α. */
+export interface RandomBand {
+  /** Per candidate (in `candidates` order): min, mean and max of its log P over the random directions. */
+  logProb: { min: number; mean: number; max: number }[];
+  /** Min and max of the measured probe shift over the random directions (≈ 0: they are orthogonal to w). */
+  probeShift: { min: number; max: number };
+  /** One entry per random direction. */
+  directions: { index: number; probeShift: number; logProbs: number[]; topToken: string; topProb: number }[];
 }
 
 export interface SweepOptions {
@@ -171,6 +182,10 @@ export interface SweepOptions {
   norm?: number;
   maxNewTokens?: number;
   candidates?: string[];
+  /** Random directions of equal norm scored beside the probe at every α (default 0: none). */
+  randomDirections?: number;
+  /** Seed of the random directions (default 0). */
+  seed?: number;
 }
 
 /** Candidate token ids after a prompt: encode(prompt + sep + candidate) minus the prompt's own tokens. */
@@ -191,7 +206,18 @@ export function promptIds(tokenizer: ModelTokenizer, prompt: string): number[] {
   return tokenizer.bosId !== undefined ? [tokenizer.bosId, ...ids] : ids;
 }
 
-/** Runs the α sweep on each prompt: greedy completion and candidate scores per α. */
+/** Unit-length float64 copy of w. */
+function unit(w: Float64Array): Float64Array {
+  let ss = 0;
+  for (const x of w) ss += x * x;
+  const n = Math.sqrt(ss);
+  return Float64Array.from(w, (x) => x / n);
+}
+
+/**
+ * Runs the α sweep on each prompt: greedy completion and candidate scores per α; with `randomDirections` N, the
+ * same α along N random directions of equal norm (seeded, orthogonal to w) scored in the same batched run.
+ */
 export async function interveneSweep(
   model: HookedModel,
   prompts: string[],
@@ -201,12 +227,15 @@ export async function interveneSweep(
   const tok = model.tokenizer;
   if (!tok) throw new UserError(`the model at ${model.source.dir} has no tokenizer.json`);
   const { layer, direction } = options;
+  const d = model.spec.dModel;
   if (layer < 0 || layer >= model.spec.nLayers)
     throw new UserError(`--layer ${layer} is outside 0..${model.spec.nLayers - 1}`);
-  if (direction.w.length !== model.spec.dModel)
-    throw new UserError(
-      `the probe has d = ${direction.w.length}, the model has d_model = ${model.spec.dModel}`,
-    );
+  if (direction.w.length !== d)
+    throw new UserError(`the probe has d = ${direction.w.length}, the model has d_model = ${d}`);
+  const nRandom = options.randomDirections ?? 0;
+  const randoms = (await randomSubspaces(d, 1, nRandom, [direction.w], options.seed ?? 0)).map((b) => b[0]!);
+  const u = unit(direction.w);
+  const positions = options.positions ?? 'all';
   const rows: SweepRow[] = [];
   const typicalNorms: number[] = [];
   for (const prompt of prompts) {
@@ -214,26 +243,78 @@ export async function interveneSweep(
     const cands = (options.candidates ?? []).map((text) => ({ text, ids: candidateIds(tok, prompt, text) }));
     const typical = options.norm ?? (await typicalResidualNorm(model, ids, layer));
     typicalNorms.push(typical);
-    for (const alpha of options.alphas) {
-      const { v, norm, probeShift } = steeringVector(direction, alpha, options.unit ?? 'rms', typical);
-      const edits = [steeringEdit(layer, v, options.positions ?? 'all', ids.length - 1)];
-      const completionIds = await model.generate(ids, { maxNewTokens: options.maxNewTokens ?? 8, edits });
-      const { scores, top } = await scoreCandidates(model, ids, cands, edits);
+    const last = ids.length - 1;
+    const steer = options.alphas.map((alpha) =>
+      steeringVector(direction, alpha, options.unit ?? 'rms', typical),
+    );
+    // Edit 0 is the clean run; then per α the probe vector and its random twins (the same signed norm along r).
+    const edits: StreamEdit[] = [{ kind: 'none' }];
+    for (const { v } of steer) {
+      const c = dotF(v, u); // signed ‖v‖: v = c·u
+      edits.push({ kind: 'add', vector: v });
+      for (const r of randoms) edits.push({ kind: 'add', vector: Float32Array.from(r, (x) => c * x) });
+    }
+    const scored = await scoreUnderEdits(
+      model,
+      { ids, candidates: cands.map((c) => c.ids), editPosition: last },
+      edits,
+      { layer, positions: positions === 'all' ? 'all' : 'entity' },
+      { read: { position: last, directions: [direction.w] } },
+    );
+    const shiftOf = (e: number) => (scored.readings![e]![0]! - scored.readings![0]![0]!) * direction.yScale;
+    for (const [a, alpha] of options.alphas.entries()) {
+      const e = 1 + a * (1 + nRandom);
+      const { v, norm } = steer[a]!;
+      const completionIds = await model.generate(ids, {
+        maxNewTokens: options.maxNewTokens ?? 8,
+        edits: [steeringEdit(layer, v, positions, last)],
+      });
       const row: SweepRow = {
         prompt,
         alpha,
         shiftNorm: norm,
         relativeShift: typical > 0 ? norm / typical : Number.NaN,
-        probeShift,
+        probeShift: shiftOf(e),
         completion: tok.decode(completionIds),
         completionIds,
-        topToken: tok.decode([top.id]),
-        topProb: top.prob,
-        candidates: scores,
+        topToken: tok.decode([scored.top[e]!.id]),
+        topProb: scored.top[e]!.prob,
+        candidates: candidateScores(cands, scored, e),
+        ...(nRandom > 0 && { random: randomBand(scored, e, nRandom, cands.length, shiftOf, tok) }),
       };
       rows.push(row);
       onRow?.(row);
     }
   }
   return { rows, typicalNorms };
+}
+
+function dotF(v: Float32Array, u: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < v.length; j++) s += v[j]! * u[j]!;
+  return s;
+}
+
+/** The random twins of the probe edit `e` (edits e+1 .. e+n) summarised per candidate. */
+function randomBand(
+  scored: EditedScores,
+  e: number,
+  n: number,
+  k: number,
+  shiftOf: (e: number) => number,
+  tok: ModelTokenizer,
+): RandomBand {
+  const directions = Array.from({ length: n }, (_, i) => ({
+    index: i,
+    probeShift: shiftOf(e + 1 + i),
+    logProbs: Array.from(scored.logProbs[e + 1 + i]!),
+    topToken: tok.decode([scored.top[e + 1 + i]!.id]),
+    topProb: scored.top[e + 1 + i]!.prob,
+  }));
+  const logProb = Array.from({ length: k }, (_, c) => {
+    const xs = directions.map((r) => r.logProbs[c]!);
+    return { min: Math.min(...xs), mean: xs.reduce((s, x) => s + x, 0) / n, max: Math.max(...xs) };
+  });
+  const shifts = directions.map((r) => r.probeShift);
+  return { logProb, probeShift: { min: Math.min(...shifts), max: Math.max(...shifts) }, directions };
 }

@@ -120,6 +120,22 @@ test('intervene: a dose-response table per alpha with candidate scores', { skip 
   assert.ok(r.columns.includes('logp_France') && r.columns.includes('p_first_Germany'));
   assert.equal(r.figures.doseResponse.length, 2);
   assert.ok(r.table.every((x: { logp_France: number }) => x.logp_France < 0));
+  // the matched control (default 8 random directions of equal norm): a band per candidate, every twin in a table
+  assert.equal(r.settings.randomDirections, 8);
+  for (const row of r.table) {
+    assert.ok(row.logp_France_random_min <= row.logp_France_random_mean + 1e-9);
+    assert.ok(row.logp_France_random_mean <= row.logp_France_random_max + 1e-9);
+    assert.ok(Math.abs(row.probe_shift_random_min) < 1e-3 && Math.abs(row.probe_shift_random_max) < 1e-3);
+  }
+  assert.equal(r.tables.random.rows.length, 3 * 8);
+  assert.ok(
+    r.figures.doseResponse[0].points.every((p: { randomMin: number }) => Number.isFinite(p.randomMin)),
+  );
+  const csv = await readFile(join(out, 'intervene.random.csv'), 'utf8');
+  assert.match(
+    csv.split('\n')[0]!,
+    /^prompt,alpha,direction,probe_shift,top_token,top_prob,logp_France,logp_Germany$/,
+  );
   await assert.rejects(
     cli('intervene', '--model', modelDir, '--probe', probeDir, '--layer', '9', '--prompt', 'x'),
     (e: Error) => e instanceof UserError && /no layer 9/.test(e.message),

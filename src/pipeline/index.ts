@@ -3,6 +3,7 @@
 export {
   ALL_EXPERIMENTS,
   type PaperConfig,
+  type PaperExperiment,
   type PaperOptions,
   type PaperResult,
   readPaperConfig,

@@ -37,6 +37,7 @@ test('paper --config runs extract + probe for two prompts, the experiments and o
       'prompts: [coords, empty]',
       'mlp: { maxEpochs: 2, weightDecays: [0.1] }',
       'alphas: "0.1,1,10"',
+      'causal: { entities: 2, randomDirections: 2 }',
       '',
     ].join('\n'),
   );
@@ -68,6 +69,16 @@ test('paper --config runs extract + probe for two prompts, the experiments and o
   const blocks = JSON.parse(readFileSync(join(expDir, 'block-holdout.json'), 'utf8'));
   assert.ok(blocks.table.some((r: { group: string }) => r.group === 'United_States'));
   assert.match(readFileSync(join(runDir, 'report.html'), 'utf8'), /Block hold-out by country/);
+  // the causal experiments on the canonical store and probe, sized by the config
+  const patch = JSON.parse(readFileSync(join(expDir, 'patch.json'), 'utf8'));
+  assert.equal(patch.settings.entities.length, 2);
+  assert.equal(patch.settings.randomDirections, 2);
+  const ablate = JSON.parse(readFileSync(join(expDir, 'ablate.json'), 'utf8'));
+  assert.equal(ablate.layer, patch.layer);
+  assert.match(ablate.summary.verdict, /probe directions \(2-D\) out of layer/);
+  const html = readFileSync(join(runDir, 'report.html'), 'utf8');
+  assert.match(html, /Directed patching: side effects/);
+  assert.match(html, /Probe direction vs causal subspace/);
 
   const second = await cli('paper', '--config', config, '--out', out, '--quiet');
   assert.equal(second.code, 0, second.err);

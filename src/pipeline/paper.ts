@@ -29,6 +29,7 @@ import { EXPERIMENT_MATHS, type ExtractionModel, isStaticModel, shortKeyHash } f
 import {
   DEVICE_CHOICES,
   type DeviceRequest,
+  type HookedModel,
   loadModel,
   modelIdentity,
   resolveDevice,
@@ -40,10 +41,26 @@ import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
 import { acquireLock } from '../util/lock.js';
 import { modelDisplayName } from '../util/paths.js';
+import {
+  CAUSAL_EXPERIMENTS,
+  type CausalExperiment,
+  type CausalSizes,
+  runCausalSteps,
+} from './causal-steps.js';
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
-export const ALL_EXPERIMENTS: ExperimentName[] = ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'];
+/** A paper run's experiments: the robustness experiments, then the causal ones (docs/neurons.md#patch, #ablate). */
+export type PaperExperiment = ExperimentName | CausalExperiment;
+
+export const ALL_EXPERIMENTS: PaperExperiment[] = [
+  'mlp',
+  'pca',
+  'block-holdout',
+  'entity-holdout',
+  'prompts',
+  ...CAUSAL_EXPERIMENTS,
+];
 
 export interface PaperOptions extends SourceOptions {
   model: string;
@@ -51,7 +68,7 @@ export interface PaperOptions extends SourceOptions {
   datasets?: string[];
   /** 'paper' (the four prompts of each dataset, docs/method.md#prompts), 'canonical', or explicit prompt names. */
   prompts?: 'paper' | 'canonical' | string[];
-  experiments?: ExperimentName[];
+  experiments?: PaperExperiment[];
   /** Root directory (default ./spacetime-lens-runs); the model's runs go to <out>/<model slug>/. */
   out?: string;
   /** Extraction settings passed through to src/extract. */
@@ -75,6 +92,8 @@ export interface PaperOptions extends SourceOptions {
   controls?: boolean;
   /** Also the random-init twin on each dataset's canonical prompt (one more extraction each). */
   randomInitControl?: boolean;
+  /** Sizes of the causal experiments (defaults: 12 entities for patch, 24 for ablate, 8 random directions). */
+  causal?: CausalSizes;
 }
 
 export interface PaperResult {
@@ -189,6 +208,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           log,
         };
         for (const experiment of experiments) {
+          if (isCausal(experiment)) continue;
           const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
           const output = join(expDir, `${experiment}.json`);
           const label = `${dataset.name}/${experiment}`;
@@ -209,7 +229,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           }
           log(`experiment ${label}`);
           try {
-            await runOne(experiment, main, inputs, common, options, probes);
+            await runOne(experiment as ExperimentName, main, inputs, common, options, probes);
             result.ran.push(label);
           } catch (err) {
             // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
@@ -217,6 +237,28 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
             log(`experiment ${label} skipped: ${err.message}`);
             result.skipped.push(`${label} (${err.message})`);
           }
+        }
+        const causal = experiments.filter(isCausal);
+        const canonicalProbe = probes[prompts.indexOf(canonical)];
+        if (causal.length && model && canonicalProbe && stores[canonical]) {
+          await runCausalSteps(
+            model as unknown as HookedModel,
+            stores[canonical],
+            canonicalProbe,
+            expDir,
+            {
+              experiments: causal,
+              keyed,
+              ...(options.seed !== undefined && { seed: options.seed }),
+              ...(options.causal && { sizes: options.causal }),
+              dataset: dataset.name,
+              log,
+            },
+            result,
+          );
+        } else {
+          for (const e of causal)
+            result.skipped.push(`${dataset.name}/${e} (needs a language model with weights)`);
         }
       } finally {
         await expLock.release();
@@ -244,8 +286,13 @@ function experimentKey(options: PaperOptions, storeKeys: Record<string, string>,
     alphas: options.alphas ?? null,
     paperCompat: !!options.paperCompat,
     mlp: options.mlp ?? null,
+    // only when set, so results keyed before the causal experiments existed still match
+    ...(options.causal && { causal: options.causal }),
   };
 }
+
+const isCausal = (e: PaperExperiment): e is CausalExperiment =>
+  (CAUSAL_EXPERIMENTS as readonly string[]).includes(e);
 
 async function runOne(
   experiment: ExperimentName,
@@ -369,12 +416,13 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     'seed',
     'alphas',
     'mlp',
+    'causal',
   ]);
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length)
     throw new UserError(`${path}: unknown key(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   const datasets = stringList('datasets');
-  const experiments = stringList('experiments') as ExperimentName[] | undefined;
+  const experiments = stringList('experiments') as PaperExperiment[] | undefined;
   return {
     models: models as string[],
     ...(datasets && { datasets }),
@@ -391,6 +439,26 @@ export async function readPaperConfig(path: string): Promise<PaperConfig> {
     ...(typeof c['seed'] === 'number' && { seed: c['seed'] }),
     ...(c['alphas'] !== undefined && { alphas: String(c['alphas']) }),
     ...(typeof c['mlp'] === 'object' && c['mlp'] !== null && { mlp: c['mlp'] as PaperOptions['mlp'] }),
+    ...(c['causal'] !== undefined && { causal: causalSizes(c['causal'], path) }),
+  };
+}
+
+function causalSizes(value: unknown, path: string): CausalSizes {
+  const v = value as Record<string, unknown> | null;
+  const ok = (x: unknown) => x === undefined || (Number.isInteger(x) && (x as number) >= 0);
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    Array.isArray(v) ||
+    !ok(v['entities']) ||
+    !ok(v['randomDirections'])
+  )
+    throw new UserError(
+      `${path}: 'causal' must be { entities?: N, randomDirections?: N } with whole numbers`,
+    );
+  return {
+    ...(v['entities'] !== undefined && { entities: v['entities'] as number }),
+    ...(v['randomDirections'] !== undefined && { randomDirections: v['randomDirections'] as number }),
   };
 }
 

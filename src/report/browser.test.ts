@@ -176,6 +176,13 @@ test('every figure draws as many marks as its data has rows; one screenshot per 
       ...['block-holdout-maps-world_place', 'block-holdout-maps-us_place', 'block-holdout-timeline-art'],
       ...['pca-k', 'neurons-world_place', 'neurons-art', 'intervene-dose-response-world_place'],
       ...['intervene-probe-shift-world_place', 'familiarity-buckets', 'entity-type-error-boxes'],
+      ...[
+        'patch-matrix-world_place',
+        'patch-dose-world_place',
+        'patch-matrix-art',
+        'ablate-world_place',
+        'ablate-art',
+      ],
       ...['overview-world_place', 'overview-us_place', 'overview-nyc_place', 'overview-years'],
     );
   }

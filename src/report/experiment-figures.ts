@@ -5,6 +5,7 @@
  * experiment for several datasets and models share one figure: one panel per dataset, one colour per model.
  */
 
+import { ablateSection, patchSection } from './experiment-causal.js';
 import type { DepthOf, ExperimentDoc, ExpSection } from './experiment-common.js';
 import { familiaritySection } from './experiment-familiarity.js';
 import { holdoutSection } from './experiment-holdout.js';
@@ -40,6 +41,8 @@ export function experimentSections(
     pcaSection(docs),
     neuronsSection(docs),
     interveneSection(docs),
+    patchSection(docs),
+    ablateSection(docs),
     familiaritySection(docs),
   ].filter((s): s is ExpSection => s !== undefined);
 }
@@ -53,5 +56,7 @@ export const KNOWN_EXPERIMENTS = new Set([
   'pca',
   'neurons',
   'intervene',
+  'patch',
+  'ablate',
   'familiarity',
 ]);

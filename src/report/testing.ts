@@ -1,7 +1,8 @@
 /**
  * Test and benchmark support: every result type the report reads, made by the real commands. A tiny random Llama
  * runs over evenly spaced rows of the paper's CSVs (so every entity type and block is present): `paper` (probe runs
- * for each prompt, mlp, pca, block and entity hold-outs, prompts), then `neurons`, `intervene` and `familiarity`.
+ * for each prompt, mlp, pca, block and entity hold-outs, prompts), then `neurons`, `intervene`, `patch`, `ablate`
+ * and `familiarity`.
  * It drives the CLI, so like the CLI tests it sits above the report stage; the library does not import it.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -70,6 +71,9 @@ export async function buildSampleRuns(
     data.join(','),
     '--prompts',
     'paper',
+    // the causal experiments run below on two datasets, sized for a test
+    '--experiments',
+    'mlp,pca,block-holdout,entity-holdout,prompts',
     '--out',
     runs,
     '--quiet',
@@ -96,6 +100,24 @@ export async function buildSampleRuns(
     ...['--candidates', 'France,Japan', '--alphas', '-8,-4,-2,0,2,4,8'],
     ...['--out', join(runDir, 'world_place', 'intervene'), '--quiet'],
   );
+  for (const [dataset, dir] of [
+    ['world_place', world],
+    ['art', art],
+  ] as const) {
+    const base = [
+      '--model',
+      model,
+      '--store',
+      join(dir, 'store'),
+      '--probe',
+      join(dir, 'probe'),
+      '--layer',
+      '1',
+    ];
+    const small = ['--entities', '6', '--random-directions', '6', '--max-candidates', '12', '--quiet'];
+    await cli('patch', ...base, ...small, '--out', join(runDir, dataset, 'patch'));
+    await cli('ablate', ...base, ...small, '--out', join(runDir, dataset, 'ablate'));
+  }
   await cli(
     'familiarity',
     ...[

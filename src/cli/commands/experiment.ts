@@ -1,6 +1,6 @@
 import { basename, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import type { CommonOptions, ExperimentName } from '../../experiments/index.js';
+import type { CommonOptions } from '../../experiments/index.js';
 import {
   type ExperimentResult,
   formatTable,
@@ -13,6 +13,7 @@ import type { DeviceRequest } from '../../model/index.js';
 import {
   ALL_EXPERIMENTS,
   modelSlug,
+  type PaperExperiment,
   type PaperOptions,
   readPaperConfig,
   runPaper,
@@ -214,7 +215,7 @@ function registerPaper(program: Command): void {
         prompts: promptsFlag(str('prompts') ?? 'paper'),
         experiments: str('experiments')!
           .split(',')
-          .map((s) => s.trim()) as ExperimentName[],
+          .map((s) => s.trim()) as PaperExperiment[],
         out: str('out')!,
         ...(str('layers') && { layers: str('layers')! }),
         ...(str('limit') && { limit: positiveInt(str('limit')!, '--limit') }),

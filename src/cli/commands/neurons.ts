@@ -8,11 +8,11 @@ import {
   FAMILIARITY_FILE,
   familiarityProbe,
   familiarityTemplate,
-  interveneSweep,
   type NeuronProcedure,
   probeDirection,
   readFamiliarity,
   readProbeDirections,
+  runIntervene,
   runNeurons,
   type SteeringUnit,
   scoreFamiliarity,
@@ -154,6 +154,8 @@ interface InterveneFlags extends DeviceFlags, SourceFlags {
   norm?: string;
   candidates?: string;
   maxNewTokens: string;
+  randomDirections: string;
+  seed: string;
   out: string;
   quiet?: boolean;
 }
@@ -172,8 +174,12 @@ function registerIntervene(program: Command): void {
         '  rms    (default) v = alpha · (typical ‖x‖ / √d) · w/‖w‖: alpha in typical per-coordinate RMS units\n' +
         '  norm   v = alpha · typical ‖x‖ · w/‖w‖: alpha as a fraction of the residual norm\n' +
         "  target v = alpha · w/‖w‖²: moves the probe's prediction by alpha train standard deviations\n" +
-        "typical ‖x‖ = mean residual norm at layer L over the prompt's positions after the first (or --norm).\n\n" +
-        'Writes <out>/intervene.json (experiment@1) and intervene.csv.',
+        "typical ‖x‖ = mean residual norm at layer L over the prompt's positions after the first (or --norm).\n" +
+        'probe_shift is measured: the probe re-reads the edited resid_post at the last prompt position. With ' +
+        '--random-directions N (default 8) every alpha is also applied along N seeded random directions of the same ' +
+        "norm with the probe direction's component removed: the band (min/mean/max of each candidate's log P) a " +
+        'direction the probe does not read produces.\n\n' +
+        'Writes <out>/intervene.json (experiment@1), intervene.csv and intervene.random.csv.',
     )
     .requiredOption('--model <dir|id>', 'model (local directory or Hub id) with a tokenizer')
     .requiredOption('--probe <dir>', 'probe output directory (probes.safetensors, results.json)')
@@ -196,6 +202,12 @@ function registerIntervene(program: Command): void {
     .option('--norm <value>', 'typical residual norm to scale by (default: measured on each prompt)')
     .option('--candidates <list>', 'candidate answers to score, comma-separated, e.g. "France,Germany"')
     .option('--max-new-tokens <n>', 'greedy completion length', '8')
+    .option(
+      '--random-directions <n>',
+      'matched control: the same alphas along N random directions of equal norm, orthogonal to the probe direction (0: none)',
+      '8',
+    )
+    .option('--seed <n>', 'seed of the random directions', '0')
     .option('--out <dir>', 'output directory', 'intervene-out')
     .addOption(deviceOption())
     .addOption(gpuDtypeOption())
@@ -219,98 +231,26 @@ function registerIntervene(program: Command): void {
         ...(await engineDevice(flags)),
       });
       try {
-        const { rows, typicalNorms } = await interveneSweep(
-          model,
-          flags.prompt,
-          {
-            layer,
-            direction: dir,
-            alphas,
-            unit: flags.unit,
-            positions: flags.positions,
-            ...(norm !== undefined ? { norm } : {}),
-            maxNewTokens: intFlag(flags.maxNewTokens, '--max-new-tokens'),
-            candidates,
-          },
-          (r) => {
-            if (!flags.quiet) console.error(`alpha ${r.alpha}: ${JSON.stringify(r.completion)}`);
-          },
-        );
-        const candCols = candidates.flatMap((c) => [`p_first_${c}`, `logp_${c}`]);
-        const table = rows.map((r) => {
-          const row: Record<string, string | number> = {
-            prompt: r.prompt,
-            alpha: r.alpha,
-            shift_norm: r.shiftNorm,
-            relative_shift: r.relativeShift,
-            probe_shift: r.probeShift,
-            completion: r.completion,
-            top_token: r.topToken,
-            top_prob: r.topProb,
-          };
-          for (const c of r.candidates) {
-            row[`p_first_${c.candidate}`] = c.firstProb;
-            row[`logp_${c.candidate}`] = c.logProb;
-          }
-          return row;
-        });
-        const columns = [
-          'prompt',
-          'alpha',
-          'shift_norm',
-          'relative_shift',
-          'probe_shift',
-          'completion',
-          'top_token',
-          'top_prob',
-          ...candCols,
-        ];
-        const result: CausalExperimentResult = {
-          schema: 'spacetime-lens/experiment@1',
-          experiment: 'intervene',
-          title: `Steering along the ${dir.target} probe direction at layer ${layer}`,
-          model: modelIdentity(flags.model),
+        const result = await runIntervene(model, {
+          prompts: flags.prompt,
+          modelId: modelIdentity(flags.model),
+          probeDir: flags.probe,
           dataset: probes.dataset ?? '',
-          prompt: flags.prompt.join(' | '),
-          layer,
-          hook: `blocks.${layer}.hook_resid_post`,
-          kind: dir.target === 'year' ? 'time' : 'space',
           targetNames: probes.targetNames,
-          settings: {
-            probe: flags.probe,
-            target: dir.target,
-            alphas,
-            unit: flags.unit,
-            positions: flags.positions,
-            typicalNorms,
-            probeWNorm: dir.wNorm,
-            probeYScale: dir.yScale,
-            candidates,
+          layer,
+          direction: dir,
+          alphas,
+          unit: flags.unit,
+          positions: flags.positions,
+          ...(norm !== undefined ? { norm } : {}),
+          maxNewTokens: intFlag(flags.maxNewTokens, '--max-new-tokens'),
+          candidates,
+          randomDirections: intFlag(flags.randomDirections, '--random-directions'),
+          seed: intFlag(flags.seed, '--seed'),
+          onRow: (alpha, completion) => {
+            if (!flags.quiet) console.error(`alpha ${alpha}: ${JSON.stringify(completion)}`);
           },
-          columns,
-          table,
-          summary: {},
-          tables: {},
-          figures: {
-            doseResponse: candidates.map((c) => ({
-              candidate: c,
-              points: rows.map((r) => ({
-                prompt: r.prompt,
-                alpha: r.alpha,
-                logProb: r.candidates.find((x) => x.candidate === c)!.logProb,
-                firstProb: r.candidates.find((x) => x.candidate === c)!.firstProb,
-              })),
-            })),
-            candidateTokens: rows[0]
-              ? rows[0].candidates.map((c) => ({ candidate: c.candidate, ids: c.ids }))
-              : [],
-          },
-          notes: [
-            'probe_shift = the change of the probe prediction (target units) the edit causes at layer L by construction.',
-          ],
-          toolVersion: VERSION,
-          createdAt: new Date().toISOString(),
-        };
+        });
         await finish(result, resolve(flags.out), flags.quiet);
       } finally {
         await model.dispose();
