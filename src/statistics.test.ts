@@ -5,13 +5,11 @@
  * are not library code and are not scanned.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from './util/paths.js';
-
-const TEST_HELPER =
-  /(\.test\.ts|\.test-util\.ts|[\\/]testing(-[^\\/]*)?\.ts|[\\/]test-data\.ts|[\\/]fixtures\.ts)$/;
+import { libraryFiles } from './util/source-files.test-util.js';
 
 /** What marks an implementation, and the files allowed to hold one. */
 const HOMES: { what: string; marks: RegExp; homes: string[] }[] = [
@@ -40,15 +38,6 @@ const HOMES: { what: string; marks: RegExp; homes: string[] }[] = [
     homes: ['src/util/rng.ts', 'src/util/gaussian.ts'],
   },
 ];
-
-function libraryFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) libraryFiles(path, out);
-    else if (name.endsWith('.ts') && !TEST_HELPER.test(path)) out.push(path);
-  }
-  return out;
-}
 
 const root = packageRoot();
 const sources = libraryFiles(join(root, 'src')).map((f) => ({

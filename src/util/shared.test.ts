@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot, sharedDir } from './paths.js';
 import { checkShared, SHARED_MISSING, skipWithoutShared } from './shared.test-util.js';
+import { testFiles } from './source-files.test-util.js';
 
 test('a missing ../shared fails under CI=true and skips with a one-line reason otherwise', () => {
   assert.throws(() => checkShared(undefined, true), /CI=true but \.\.\/shared .* is missing/);
@@ -15,15 +16,6 @@ test('a missing ../shared fails under CI=true and skips with a one-line reason o
 
 /** Calls that read the paper CSVs from ../shared (util/paths.ts sharedDir and the test helpers built on it). */
 const READS_SHARED = /\b(sharedDir|writePaperSlice|writeSpreadSlice|buildSampleRuns)\(/;
-
-function testFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) testFiles(path, out);
-    else if (name.endsWith('.test.ts')) out.push(path);
-  }
-  return out;
-}
 
 test('every test file that reads the paper CSVs decides through shared.test-util (skip, or fail under CI)', () => {
   const src = join(packageRoot(), 'src');
