@@ -3,20 +3,10 @@
  * predictions = truth + noise that shrinks with depth, in the probe-results schema of COMMON.md.
  */
 import { createRequire } from 'node:module';
+import { mulberry32 } from '../util/mulberry32.test-util.js';
 import type { Metrics, PredictionTable, ProbeLayerResult, ReportRun } from './types.js';
 
 const require = createRequire(import.meta.url);
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
