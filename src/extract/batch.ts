@@ -4,7 +4,15 @@ import type { Aggregation } from './spec.js';
 
 /** What extraction needs from a loaded model (src/model's HookedModel provides it). */
 export interface ExtractionModel {
-  spec: { nLayers: number; dModel: number; dMlp: number; maxPositions?: number; modelType: string };
+  spec: {
+    nLayers: number;
+    dModel: number;
+    dMlp: number;
+    maxPositions?: number;
+    modelType: string;
+    /** Mixture-of-experts models: the widths of mlp.hook_expert_weights (nExperts) and hook_expert_indices (topK). */
+    moe?: { nExperts: number; topK: number };
+  };
   /** The checkpoint's raw config.json (hashed into the manifest so shards and resumes can be checked). */
   config: Record<string, unknown>;
   /** Where the checkpoint's files are (its identity goes into cache keys); absent for in-memory test models. */
@@ -32,10 +40,22 @@ export interface ObserverEdit {
   ): void;
 }
 
-/** Width of the hooks' vectors (d_model, or d_mlp for mlp.hook_post); all hooks of one store share it. */
+/**
+ * Width of the hooks' vectors (d_model; d_mlp for mlp.hook_post; n_experts and top-k for the expert hooks); all hooks
+ * of one store share it.
+ */
 export function hookWidth(model: Pick<ExtractionModel, 'spec'>, hooks: string[]): number {
+  const { spec } = model;
+  const widthOf = (h: string) => {
+    if (h.endsWith('mlp.hook_post')) return spec.dMlp;
+    if (h.endsWith('mlp.hook_expert_weights') || h.endsWith('mlp.hook_expert_indices')) {
+      if (!spec.moe) throw new UserError(`${h}: ${spec.modelType} is not a mixture-of-experts model`);
+      return h.endsWith('weights') ? spec.moe.nExperts : spec.moe.topK;
+    }
+    return spec.dModel;
+  };
   const widths = new Map<number, string>();
-  for (const h of hooks) widths.set(h.endsWith('mlp.hook_post') ? model.spec.dMlp : model.spec.dModel, h);
+  for (const h of hooks) widths.set(widthOf(h), h);
   if (widths.size !== 1) {
     const list = [...widths].map(([w, h]) => `${h} has width ${w}`).join(', ');
     throw new UserError(

@@ -294,6 +294,12 @@ async function makePlan(
   const { nLayers } = model.spec;
   const settings = resolveSettings(options, nLayers);
   const { layers, hookSuffixes, paperCompat, dtype, aggregate, seed } = settings;
+  if (hookSuffixes.includes('mlp.hook_expert_indices') && (dtype === 'int8' || aggregate === 'mean')) {
+    throw new UserError(
+      'mlp.hook_expert_indices holds expert numbers: extract it with --dtype f32 or f16 and the last-token ' +
+        'aggregation (use expert_weights for averages)',
+    );
+  }
   const chunkRows = options.batchSize ?? defaultBatchSize(model.spec);
   if (!Number.isInteger(chunkRows) || chunkRows < 1)
     throw new UserError(`--batch-size must be a positive integer`);

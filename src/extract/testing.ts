@@ -60,7 +60,14 @@ function normals(seed: number): (n: number, std: number) => Float32Array {
 export async function writeRandomLlama(
   dir: string,
   shape: LlamaShape = TINY_LLAMA,
-  options: { seed?: number; dtype?: 'F32' | 'BF16'; std?: number; tokenizer?: TestTokenizer } = {},
+  options: {
+    seed?: number;
+    dtype?: 'F32' | 'BF16';
+    std?: number;
+    tokenizer?: TestTokenizer;
+    /** A Mixtral instead (block_sparse_moe: `count` experts of `intermediate`, top `topK`). */
+    experts?: { count: number; topK: number };
+  } = {},
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   const { layers, hidden: d, heads, kvHeads, intermediate: m, vocab } = shape;
@@ -85,14 +92,28 @@ export async function writeRandomLlama(
     add(`${p}.self_attn.v_proj.weight`, [kvHeads * headDim, d], rand(kvHeads * headDim * d, std));
     add(`${p}.self_attn.o_proj.weight`, [d, heads * headDim], rand(d * heads * headDim, std));
     add(`${p}.post_attention_layernorm.weight`, [d], ones(d));
+    if (options.experts) {
+      const q = `${p}.block_sparse_moe`;
+      add(`${q}.gate.weight`, [options.experts.count, d], rand(options.experts.count * d, 4 * std));
+      for (let e = 0; e < options.experts.count; e++) {
+        add(`${q}.experts.${e}.w1.weight`, [m, d], rand(m * d, std));
+        add(`${q}.experts.${e}.w2.weight`, [d, m], rand(d * m, std));
+        add(`${q}.experts.${e}.w3.weight`, [m, d], rand(m * d, std));
+      }
+      continue;
+    }
     add(`${p}.mlp.gate_proj.weight`, [m, d], rand(m * d, std));
     add(`${p}.mlp.up_proj.weight`, [m, d], rand(m * d, std));
     add(`${p}.mlp.down_proj.weight`, [d, m], rand(d * m, std));
   }
   add('model.norm.weight', [d], ones(d));
   const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [options.experts ? 'MixtralForCausalLM' : 'LlamaForCausalLM'],
+    model_type: options.experts ? 'mixtral' : 'llama',
+    ...(options.experts && {
+      num_local_experts: options.experts.count,
+      num_experts_per_tok: options.experts.topK,
+    }),
     hidden_size: d,
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,

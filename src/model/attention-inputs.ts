@@ -23,7 +23,7 @@ export class AttentionInputs {
       bt: new ort.Tensor('int64', BigInt64Array.from([BigInt(batch.B), BigInt(batch.T)]), [2]),
       mask: this.mask(batch.T, sliding, past ? batch.offset : 0),
       scale: new ort.Tensor('float32', Float32Array.of(this.spec.attnScale(l)), [1]),
-      ...this.rotary(batch.T, sliding, batch.offset),
+      ...this.rotary(batch.T, sliding, batch.offset, this.spec.noRopeLayer?.(l) ?? false),
       ...past,
     };
   }
@@ -57,11 +57,27 @@ export class AttentionInputs {
     return m;
   }
 
-  /** Full-width cos/sin tables [T, 1, headDim] for positions offset..offset+T-1 (see graphs.ts's rotary). */
-  private rotary(T: number, sliding: boolean, offset: number): Feeds {
+  /**
+   * Full-width cos/sin tables [T, 1, headDim] for positions offset..offset+T-1 (see graphs.ts's rotary). A NoPE
+   * layer (SmolLM3) gets cos 1, sin 0 everywhere: x·1 + rotate_half(x)·0 is x exactly, so the same graph skips rotary.
+   */
+  private rotary(T: number, sliding: boolean, offset: number, nope: boolean): Feeds {
     const local = sliding && this.spec.localRotary !== undefined;
     const rot = local ? this.spec.localRotary : this.spec.rotary;
     if (!rot) return {};
+    if (nope) {
+      const key = `${T}:nope`;
+      let r = this.rope.get(key);
+      if (!r) {
+        const hd = this.spec.headDim;
+        r = {
+          cos: new ort.Tensor('float32', new Float32Array(T * hd).fill(1), [T, 1, hd]),
+          sin: new ort.Tensor('float32', new Float32Array(T * hd), [T, 1, hd]),
+        };
+        this.rope.set(key, r);
+      }
+      return { ...r };
+    }
     const key = `${T}:${local}:${offset}`;
     let r = this.rope.get(key);
     if (!r) {

@@ -77,6 +77,28 @@ test('baked weights: cached layers keep one session per (kind, layer); edits and
   }
 });
 
+test('baked weights, mixture of experts: the router and each routed expert get a session of their own per layer', async () => {
+  const golden = await openGolden('mixtral-f32');
+  const model = await loadModel(golden.dir, { bakeWeights: true });
+  try {
+    const { sequences, hooks } = golden.meta;
+    const out = await model.run(sequences, { hooks });
+    await expectGoldenHooks(golden, out, 'mixtral-f32 baked', TOL);
+    // attn + moe_router per layer, plus one session per expert any token of that layer was routed to
+    let expected = 0;
+    for (let l = 0; l < model.spec.nLayers; l++) {
+      const hit = new Set<number>();
+      for (let i = 0; i < sequences.length; i++)
+        for (const e of (await golden.read(`s${i}.blocks.${l}.mlp.hook_expert_indices`)).data) hit.add(e);
+      expected += 2 + hit.size;
+    }
+    assert.equal(bakedSessions(model), expected);
+  } finally {
+    await model.dispose();
+    await golden.close();
+  }
+});
+
 test('cuda sizes batches, chunks and the weight cache like webgpu (the host engine keeps the CPU sizes)', async () => {
   const golden = await openGolden('llama-gqa-tied-bf16-sharded');
   const models = await Promise.all(

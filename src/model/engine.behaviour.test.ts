@@ -254,7 +254,7 @@ test('clear errors: unsupported model_type, unknown hooks, bad ids and positions
     () => modelSpec({ model_type: 'bert' }, () => false),
     (e: Error) =>
       e instanceof UserError &&
-      /bert.*llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2/.test(
+      /bert.*llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, gemma3, phi3, olmo, olmo2, olmo3, smollm3, granite, mixtral, qwen2_moe, qwen3_moe, olmoe, gpt_neox, gpt2/.test(
         e.message,
       ),
   );

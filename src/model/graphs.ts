@@ -63,10 +63,13 @@ class Ops {
   linear(x: string, w: string, b: string | undefined, transB: number, output?: string): string {
     return this.g.op('Gemm', b ? [x, w, b] : [x, w], { transB }, output);
   }
-  norm(spec: ModelSpec, x: string, w: string, b?: string): string {
+  /** The family's norm of x; without `w` (OLMo-1's parameter-free LayerNorm) the scale is a constant 1. */
+  norm(spec: ModelSpec, x: string, w: string | undefined, b?: string): string {
     const g = this.g;
     if (spec.norm === 'layer') {
-      return g.op('LayerNormalization', b ? [x, w, b] : [x, w], {
+      const scale =
+        w ?? g.constant({ type: 'float32', dims: [spec.dModel], values: new Array(spec.dModel).fill(1) });
+      return g.op('LayerNormalization', b ? [x, scale, b] : [x, scale], {
         axis: -1,
         epsilon: { float: spec.normEps },
       });
@@ -75,7 +78,17 @@ class Ops {
     // optimizer fuses into one SimplifiedLayerNormalization kernel (one pass instead of six elementwise ops).
     const ms = g.op('ReduceMean', [g.op('Pow', [x, this.scalar(2)])], { axes: [-1], keepdims: 1 });
     const rms = g.op('Sqrt', [g.op('Add', [ms, this.scalar(spec.normEps)])]);
-    return g.op('Mul', [g.op('Div', [x, rms]), w]);
+    const normalized = g.op('Div', [x, rms]);
+    return w ? g.op('Mul', [normalized, w]) : normalized;
+  }
+  /** x clamped to [-c, c] (OLMo's clip_qkv). */
+  clip(x: string, c: number | undefined): string {
+    return c === undefined ? x : this.g.op('Clip', [x, this.scalar(-c), this.scalar(c)]);
+  }
+  /** x · m, or x itself when m is absent (Granite's residual_multiplier). */
+  times(x: string, m: number | undefined, output?: string): string {
+    if (m === undefined || m === 1) return output ? this.g.op('Identity', [x], {}, output) : x;
+    return this.g.op('Mul', [x, this.scalar(m)], {}, output);
   }
   act(spec: ModelSpec, x: string): string {
     const g = this.g;
@@ -141,7 +154,11 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags, kv: KvMode = 
   const mask = g.input('mask', 'float32', ['GT', kv === 'past' ? 'PT' : 'T']);
   const scale = g.input('scale', 'float32', [1]);
   const ln1b = flags.ln1Bias ? g.input('ln1_b', 'float32', [d]) : undefined;
-  const h = flags.ln1 ? o.norm(spec, x, g.input('ln1_w', 'float32', [d]), ln1b) : x;
+  const h = flags.ln1
+    ? o.norm(spec, x, g.input('ln1_w', 'float32', [d]), ln1b)
+    : spec.parameterFreeNorms
+      ? o.norm(spec, x, undefined)
+      : x;
   const shape = (...tail: number[]) => g.op('Concat', [bt, o.ints(tail)], { axis: 0 });
   let q: string;
   let k: string;
@@ -183,6 +200,9 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags, kv: KvMode = 
       q2 = o.norm(spec, q2, g.input('q_norm', 'float32', [H * hd]));
       k2 = o.norm(spec, k2, g.input('k_norm', 'float32', [KV * hd]));
     }
+    q2 = o.clip(q2, spec.clipQkv);
+    k2 = o.clip(k2, spec.clipQkv);
+    v2 = o.clip(v2, spec.clipQkv);
     q = g.op('Reshape', [q2, shape(H, hd)]);
     k = g.op('Reshape', [k2, shape(KV, hd)]);
     v = g.op('Reshape', [v2, shape(KV, hd)]);
@@ -227,15 +247,15 @@ export function attentionGraph(spec: ModelSpec, flags: GraphFlags, kv: KvMode = 
   const wo = o.weight('wo', ['oo', 'oi'], flags.f16Weights);
   const bo = flags.oBias ? g.input('bo', 'float32', [d]) : undefined;
   // The last op writes attn_out itself (an Identity would copy [N, d] on every call).
+  const rm = spec.residualMultiplier;
   if (flags.postAttnNorm) {
-    g.op(
-      'Identity',
-      [o.norm(spec, o.linear(merged, wo, bo, tb), g.input('post_attn_w', 'float32', [d]))],
-      {},
-      'attn_out',
-    );
-  } else {
+    const normed = o.norm(spec, o.linear(merged, wo, bo, tb), g.input('post_attn_w', 'float32', [d]));
+    if (rm === undefined || rm === 1) g.op('Identity', [normed], {}, 'attn_out');
+    else o.times(normed, rm, 'attn_out');
+  } else if (rm === undefined || rm === 1) {
     o.linear(merged, wo, bo, tb, 'attn_out');
+  } else {
+    o.times(o.linear(merged, wo, bo, tb), rm, 'attn_out');
   }
   g.output('attn_out', 'float32', ['N', d]);
   if (!spec.parallelResidual) {
@@ -257,8 +277,7 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   if (part === 'out') {
     post = g.input('mlp_post', 'float32', ['N', m]);
   } else {
-    const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [d]) : undefined;
-    const h = flags.ln2 ? o.norm(spec, x, g.input('ln2_w', 'float32', [d]), ln2b) : x;
+    const h = mlpInput(spec, flags, o, x);
     if (spec.gated && flags.fusedGateUp) {
       // gate and up stored concatenated on the output axis (Phi-3): one GEMM, then act(gate) * up.
       const gu = o.linear(
@@ -297,11 +316,16 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   }
   const wDown = o.weight('w_down', ['d0', 'd1'], flags.f16Weights);
   const bDown = flags.downBias ? g.input('b_down', 'float32', [d]) : undefined;
+  const rm = spec.residualMultiplier;
   if (flags.postMlpNorm) {
     const down = o.linear(post, wDown, bDown, tb);
-    g.op('Identity', [o.norm(spec, down, g.input('post_mlp_w', 'float32', [d]))], {}, 'mlp_out');
-  } else {
+    const normed = o.norm(spec, down, g.input('post_mlp_w', 'float32', [d]));
+    if (rm === undefined || rm === 1) g.op('Identity', [normed], {}, 'mlp_out');
+    else o.times(normed, rm, 'mlp_out');
+  } else if (rm === undefined || rm === 1) {
     o.linear(post, wDown, bDown, tb, 'mlp_out');
+  } else {
+    o.times(o.linear(post, wDown, bDown, tb), rm, 'mlp_out');
   }
   g.output('mlp_out', 'float32', ['N', d]);
   const update = spec.parallelResidual
@@ -312,11 +336,66 @@ export function mlpGraph(spec: ModelSpec, flags: GraphFlags, part: MlpPart): Gra
   return g;
 }
 
+/** The MLP's input: x through the pre-MLP norm (parameter-free in OLMo-1), or x itself (OLMo-2's post norms). */
+function mlpInput(spec: ModelSpec, flags: GraphFlags, o: Ops, x: string): string {
+  const g = o.g;
+  const ln2b = flags.ln2Bias ? g.input('ln2_b', 'float32', [spec.dModel]) : undefined;
+  if (flags.ln2) return o.norm(spec, x, g.input('ln2_w', 'float32', [spec.dModel]), ln2b);
+  return spec.parameterFreeNorms ? o.norm(spec, x, undefined) : x;
+}
+
+/** act(x·gateᵀ) · (x·upᵀ) · downᵀ with [m, d], [m, d], [d, m] weights named by `prefix` (w_gate, w_up, w_down). */
+function gatedMlp(spec: ModelSpec, o: Ops, x: string, prefix: string, f16: boolean | undefined): string {
+  const w = (name: string) => o.weight(`${prefix}${name}`, [`${prefix}${name}0`, `${prefix}${name}1`], f16);
+  const gate = o.linear(x, w('gate'), undefined, 1);
+  const up = o.linear(x, w('up'), undefined, 1);
+  return o.linear(o.g.op('Mul', [o.act(spec, gate), up]), w('down'), undefined, 1);
+}
+
+/**
+ * A mixture-of-experts layer's router: h = norm2(x) [N, d] (what every expert reads) and probs = softmax(h ·
+ * routerᵀ) [N, E] in float32 (hook_expert_weights); with Qwen2-MoE's shared expert also shared_out =
+ * sigmoid(h · shared_gateᵀ) · shared_expert(h). Top-k selection happens on the host (hooked engine).
+ */
+export function routerGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
+  const moe = spec.moe;
+  if (!moe) throw new Error('routerGraph: the spec has no mixture-of-experts MLP');
+  const g = new GraphBuilder('moe_router');
+  const o = new Ops(g);
+  const d = spec.dModel;
+  const x = g.input('x', 'float32', ['N', d]);
+  const h = g.op('Identity', [mlpInput(spec, flags, o, x)], {}, 'h');
+  g.output('h', 'float32', ['N', d]);
+  const logits = o.linear(h, o.weight('w_router', [moe.nExperts, d], flags.f16Weights), undefined, 1);
+  g.op('Softmax', [logits], { axis: -1 }, 'probs');
+  g.output('probs', 'float32', ['N', moe.nExperts]);
+  if (moe.dShared) {
+    const gate = g.op('Sigmoid', [o.linear(h, g.input('w_shared_gate', 'float32', [1, d]), undefined, 1)]);
+    g.op('Mul', [gate, gatedMlp(spec, o, h, 'shared_', flags.f16Weights)], {}, 'shared_out');
+    g.output('shared_out', 'float32', ['N', d]);
+  }
+  return g;
+}
+
+/**
+ * One expert on the rows routed to it: y = weight · down(act(gate · x) · up · x), x [n, d] (h's routed rows), weight
+ * [n, 1] (each row's routing weight for this expert); the host adds y into the routed rows of the layer's output.
+ */
+export function expertGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
+  const g = new GraphBuilder('moe_expert');
+  const o = new Ops(g);
+  const x = g.input('x', 'float32', ['n', spec.dModel]);
+  const weight = g.input('weight', 'float32', ['n', 1]);
+  g.op('Mul', [gatedMlp(spec, o, x, 'w_', flags.f16Weights), weight], {}, 'y');
+  g.output('y', 'float32', ['n', spec.dModel]);
+  return g;
+}
+
 export function finalNormGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
   const g = new GraphBuilder('final_norm');
   const o = new Ops(g);
   const x = g.input('x', 'float32', ['N', spec.dModel]);
-  const w = g.input('norm_w', 'float32', [spec.dModel]);
+  const w = spec.parameterFreeNorms ? undefined : g.input('norm_w', 'float32', [spec.dModel]);
   const b = flags.finalNormBias ? g.input('norm_b', 'float32', [spec.dModel]) : undefined;
   g.op('Identity', [o.norm(spec, x, w, b)], {}, 'normalized');
   g.output('normalized', 'float32', ['N', spec.dModel]);
@@ -328,7 +407,9 @@ export function unembedGraph(spec: ModelSpec, flags: GraphFlags): GraphBuilder {
   const x = g.input('x', 'float32', ['N', spec.dModel]);
   const w = g.input('w_u', 'float32', [spec.vocabSize, spec.dModel]);
   const b = flags.unembedBias ? g.input('b_u', 'float32', [spec.vocabSize]) : undefined;
-  const logits = g.op('Gemm', b ? [x, w, b] : [x, w], { transB: 1 });
+  const gemm = g.op('Gemm', b ? [x, w, b] : [x, w], { transB: 1 });
+  const logits =
+    spec.logitScale && spec.logitScale !== 1 ? g.op('Div', [gemm, new Ops(g).scalar(spec.logitScale)]) : gemm;
   g.op(
     'Identity',
     [spec.finalSoftcap ? new Ops(g).softcap(logits, spec.finalSoftcap) : logits],

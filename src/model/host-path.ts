@@ -7,6 +7,7 @@ import { ort } from '../native/index.js';
 import type { Batch, Engine, Feeds } from './engine-context.js';
 import { type Capture, type HookEdit, hookPoint } from './hook-points.js';
 import type { LayerWeights } from './layer-weights.js';
+import { moeMlp } from './moe-path.js';
 import { attentionKind, PRESENT } from './shared-prefix.js';
 
 /** Embeds micro-batch `seqs` of `sequences` (token rows that start at position `offset`). */
@@ -94,6 +95,10 @@ export async function hostBlock(
     mlpIn = hook('hook_resid_mid', mid);
     attnOut = undefined;
   }
+  if (weights.moe) {
+    batch.resid = hook('hook_resid_post', await moeMlp(engine, l, batch, mlpIn, weights, hook));
+    return;
+  }
   const feeds: Feeds = { ...weights.mlp, x: new ort.Tensor('float32', mlpIn, [N, d]) };
   if (attnOut) feeds['attn_out'] = new ort.Tensor('float32', attnOut, [N, d]);
   const layer = { l, weights: weights.mlp };
@@ -158,11 +163,10 @@ export async function final(
     }
     rows = batch.B;
   }
-  const normW = await weights.normTable('norm_w', spec.names.finalNorm);
-  const feeds: Feeds = {
-    x: new ort.Tensor('float32', x, [rows, d]),
-    norm_w: new ort.Tensor('float32', normW, [d]),
-  };
+  const feeds: Feeds = { x: new ort.Tensor('float32', x, [rows, d]) };
+  if (spec.names.finalNorm) {
+    feeds['norm_w'] = new ort.Tensor('float32', await weights.normTable('norm_w', spec.names.finalNorm), [d]);
+  }
   if (spec.names.finalNormBias) {
     feeds['norm_b'] = new ort.Tensor('float32', await weights.table('norm_b', spec.names.finalNormBias), [d]);
   }

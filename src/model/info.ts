@@ -1,7 +1,7 @@
 /** What `spacetime-lens model info` shows: the normalised architecture, sizes and a peak-memory estimate. */
 import type { Checkpoint } from './checkpoint.js';
 import { layerBytes } from './hooked-model.js';
-import type { ModelSpec } from './spec.js';
+import { activeParameterCount, layerTensorNames, type ModelSpec, specParameterCount } from './spec.js';
 
 export interface ModelInfo {
   dir: string;
@@ -15,6 +15,12 @@ export interface ModelInfo {
   gatedMlp: boolean;
   vocab: number;
   parameters: number;
+  /** Parameters one token uses (mixture of experts: only its top-k experts); = parameters for dense models. */
+  activeParameters: number;
+  /** Floating-point tensors in the checkpoint the engine never reads (Gemma 3's vision tower and projector). */
+  unusedParameters: number;
+  /** The mixture-of-experts layout in words, when the model has one. */
+  experts?: string;
   weightDtype: string;
   weightBytes: number;
   positions: string;
@@ -52,7 +58,10 @@ export function estimateExtractionMemory(
   const callTokens = Math.min(chunkTokens, o.batchTokens ?? 4096);
   const layer = layerBytes(spec);
   const cached = layer * spec.nLayers <= (o.weightCacheBytes ?? 2 ** 31);
-  const largestTensor = Math.max(m * d, V * d);
+  // The largest raw tensor widened at once: an MLP matrix, the embedding, or a fused expert stack (transformers 5).
+  const fused =
+    spec.moe && Array.from({ length: spec.nLayers }, (_, l) => spec.names.layer(l).moe?.fused).some(Boolean);
+  const largestTensor = Math.max(m * d, V * d, fused ? 2 * spec.moe!.nExperts * spec.moe!.dExpert * d : 0);
   const breakdown = {
     embedding: V * d * 4,
     blockWeights: cached ? layer * spec.nLayers : layer,
@@ -67,11 +76,10 @@ export function estimateExtractionMemory(
 /** Parameters the engine uses (legacy buffers such as GPT-2's attn.bias masks are not parameters). */
 export function usedParameterCount(spec: ModelSpec, checkpoint: Checkpoint): number {
   const { names } = spec;
-  const used = new Set<string>([names.embed, names.finalNorm, names.unembed]);
-  for (const n of [names.posEmbed, names.finalNormBias, names.unembedBias]) if (n) used.add(n);
-  for (let l = 0; l < spec.nLayers; l++) {
-    for (const n of Object.values(names.layer(l))) if (typeof n === 'string') used.add(n);
-  }
+  const used = new Set<string>([names.embed, names.unembed]);
+  for (const n of [names.finalNorm, names.posEmbed, names.finalNormBias, names.unembedBias])
+    if (n) used.add(n);
+  for (let l = 0; l < spec.nLayers; l++) for (const n of layerTensorNames(spec, l)) used.add(n);
   let total = 0;
   for (const n of used) {
     if (checkpoint.has(n)) total += checkpoint.info(n).shape.reduce((a, b) => a * b, 1);
@@ -86,6 +94,7 @@ export function modelInfo(
   o: MemoryOptions = {},
 ): ModelInfo {
   const stored = checkpoint.weightDtype === 'F32' ? 4 : 2;
+  const used = usedParameterCount(spec, checkpoint);
   const mem = estimateExtractionMemory(spec, stored, o);
   return {
     dir,
@@ -98,7 +107,11 @@ export function modelInfo(
     mlpWidth: spec.dMlp,
     gatedMlp: spec.gated,
     vocab: spec.vocabSize,
-    parameters: usedParameterCount(spec, checkpoint),
+    parameters: used,
+    // From config.json's shapes (the tensors' count is `parameters`; the two agree on every supported checkpoint).
+    activeParameters: used - (specParameterCount(spec) - activeParameterCount(spec)),
+    unusedParameters: checkpoint.parameterCount - used,
+    ...(spec.moe && { experts: expertsDescription(spec) }),
     weightDtype: checkpoint.weightDtype,
     weightBytes: checkpoint.weightBytes,
     positions: spec.rotary
@@ -114,9 +127,21 @@ export function modelInfo(
   };
 }
 
+function expertsDescription(spec: ModelSpec): string {
+  const moe = spec.moe!;
+  const sparse = Array.from({ length: spec.nLayers }, (_, l) => moe.sparseLayer(l)).filter(Boolean).length;
+  const parts = [
+    `${moe.nExperts} × ${moe.dExpert} wide, top ${moe.topK}${moe.normTopK ? ' renormalised' : ''}`,
+    `in ${sparse}/${spec.nLayers} layers`,
+  ];
+  if (moe.dShared) parts.push(`shared expert ${moe.dShared} wide (sigmoid-gated)`);
+  return parts.join(', ');
+}
+
 function normDescription(spec: ModelSpec): string {
   const l0 = spec.names.layer(0);
   const parts = [`${spec.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${spec.normEps}`];
+  if (spec.parameterFreeNorms) parts.push('no weight or bias');
   if (spec.normPlusOne) parts.push('scaled by (1 + weight)');
   if (l0.postAttnNorm) parts.push(l0.ln1 ? 'pre- and post-sub-block norms' : 'post-sub-block norms only');
   if (spec.qkNorm) parts.push(`q/k norm ${spec.qkNorm === 'head' ? 'per head' : 'over the full width'}`);
@@ -135,6 +160,14 @@ function attentionDescription(spec: ModelSpec): string {
   if (spec.attnSoftcap !== undefined) parts.push(`score soft-cap ${spec.attnSoftcap}`);
   if (spec.finalSoftcap !== undefined) parts.push(`logit soft-cap ${spec.finalSoftcap}`);
   if (spec.embedScale !== undefined) parts.push(`embeddings × √${spec.dModel}`);
+  if (spec.clipQkv !== undefined) parts.push(`q/k/v clipped to ±${spec.clipQkv}`);
+  if (spec.noRopeLayer) {
+    const nope = Array.from({ length: spec.nLayers }, (_, l) => spec.noRopeLayer!(l)).filter(Boolean).length;
+    parts.push(`no rotary (NoPE) on ${nope}/${spec.nLayers} layers`);
+  }
+  if (spec.embedMultiplier !== undefined) parts.push(`embeddings × ${spec.embedMultiplier}`);
+  if (spec.residualMultiplier !== undefined) parts.push(`sub-block outputs × ${spec.residualMultiplier}`);
+  if (spec.logitScale !== undefined) parts.push(`logits / ${spec.logitScale}`);
   return parts.join(', ');
 }
 
@@ -142,12 +175,15 @@ const GB = (b: number) =>
   b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 export function formatModelInfo(info: ModelInfo): string {
-  const params =
-    info.parameters >= 1e9
-      ? `${(info.parameters / 1e9).toFixed(2)}B`
-      : info.parameters >= 1e6
-        ? `${(info.parameters / 1e6).toFixed(1)}M`
-        : `${(info.parameters / 1e3).toFixed(1)}K`;
+  const count = (n: number) =>
+    n >= 1e9
+      ? `${(n / 1e9).toFixed(2)}B`
+      : n >= 1e6
+        ? `${(n / 1e6).toFixed(1)}M`
+        : n >= 1e3
+          ? `${(n / 1e3).toFixed(1)}K`
+          : String(n);
+  const params = count(info.parameters);
   const lines = [
     ['directory', info.dir],
     ['architecture', `${info.modelType}${info.parallelResidual ? ' (parallel residual)' : ''}`],
@@ -161,6 +197,24 @@ export function formatModelInfo(info: ModelInfo): string {
     ['attention', info.attention],
     ['tied embeddings', info.tiedEmbeddings ? 'yes' : 'no'],
     ['parameters', `${params} (${info.parameters.toLocaleString('en-US')})`],
+    ...(info.experts
+      ? [
+          ['experts', info.experts],
+          [
+            'active parameters',
+            `${count(info.activeParameters)} (${info.activeParameters.toLocaleString('en-US')}) per token`,
+          ],
+        ]
+      : []),
+    ...(info.unusedParameters > 0
+      ? [
+          [
+            'not loaded',
+            `${count(info.unusedParameters)} (${info.unusedParameters.toLocaleString('en-US')}) parameters the ` +
+              'engine never reads (e.g. a vision tower)',
+          ],
+        ]
+      : []),
     ['weights', `${info.weightDtype}, ${GB(info.weightBytes)} on disk`],
     [
       'peak memory (extraction, est.)',

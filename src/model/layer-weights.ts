@@ -7,23 +7,46 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../formats/float16.js'
 import { ort } from '../native/index.js';
 import { UserError } from '../util/errors.js';
 import type { Feeds } from './engine-context.js';
-import { layerParameterCount, type ModelSpec, type WeightSource } from './spec.js';
+import {
+  type ModelSpec,
+  type MoeNames,
+  type MoeSpec,
+  maxLayerParameterCount,
+  type WeightSource,
+} from './spec.js';
 
 export interface LayerWeights {
   attn: Feeds;
+  /** The dense MLP's weights; in a mixture-of-experts layer only its pre-norm (the router graph's input). */
   mlp: Feeds;
+  /** A mixture-of-experts layer's router (+ shared expert) feeds and each expert's w_gate, w_up, w_down. */
+  moe?: { router: Feeds; experts: Feeds[] };
 }
 
 /** Host array -> device tensor of the given shape (f16 for weight matrices held in half precision). */
 export type Upload = (data: Float32Array, dims: number[], f16?: boolean) => Promise<ort.Tensor>;
 
 /** Weight inputs held in f16 with weightDtype 'f16' (norms and biases stay f32). */
-const WEIGHT_MATRICES = new Set(['wq', 'wk', 'wv', 'wqkv', 'wo', 'w_gate', 'w_up', 'w_gu', 'w_down']);
+const WEIGHT_MATRICES = new Set([
+  'wq',
+  'wk',
+  'wv',
+  'wqkv',
+  'wo',
+  'w_gate',
+  'w_up',
+  'w_gu',
+  'w_down',
+  'w_router',
+  'shared_gate',
+  'shared_up',
+  'shared_down',
+]);
 
 export class WeightCache {
   private readonly layerCache = new Map<number, LayerWeights>();
   private readonly tables = new Map<string, Float32Array>();
-  /** The embedding multiplier rounded to the checkpoint's dtype (Gemma), set by prepare(). */
+  /** The embedding multiplier: Gemma's rounded to the checkpoint's dtype, Granite's exact; set by prepare(). */
   embedScale = 1;
 
   /** `device`: resident mode, where layer weights live in device memory (`f16`: matrices held in half precision). */
@@ -68,6 +91,8 @@ export class WeightCache {
     // Gemma multiplies by √d as a tensor of the model's dtype (so bf16 checkpoints use a rounded factor).
     if (this.spec.embedScale !== undefined)
       this.embedScale = roundToDtype(this.spec.embedScale, this.source.info(names.embed).dtype);
+    // Granite multiplies by a Python float (kept exact by PyTorch's scalar arithmetic), not a tensor.
+    if (this.spec.embedMultiplier !== undefined) this.embedScale = this.spec.embedMultiplier;
   }
 
   async layer(l: number): Promise<LayerWeights> {
@@ -112,25 +137,27 @@ export class WeightCache {
       ['b_down', n.downBias, [d]],
       ['post_mlp_w', n.postMlpNorm, [d]],
     ];
-    const load = async (entries: [string, string | undefined, number[]][]): Promise<Feeds> => {
-      const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
-      for (const [, name, shape] of present) expectShape(this.source, name, shape);
-      const data = await Promise.all(present.map(([, name]) => this.source.readFloat32(name)));
-      return Object.fromEntries(
-        present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
-      );
-    };
+    const load = (entries: [string, string | undefined, number[]][]) => loadFeeds(this.source, entries);
     const attn = await load(attnSpec);
     const mlp = await load(mlpSpec);
+    const moe = n.moe && spec.moe ? await loadMoe(this.source, n.moe, spec.moe, d) : undefined;
     for (const feeds of [attn, mlp]) {
       for (const key of ['ln1_w', 'ln2_w', 'post_attn_w', 'post_mlp_w', 'q_norm', 'k_norm']) {
         if (feeds[key]) this.normWeight(feeds[key].data as Float32Array);
       }
     }
     if (spec.qkv === 'separate') zeroMissingBiases(attn, { bq: H * hd, bk: KV * hd, bv: KV * hd });
-    const weights = this.device
+    const weights: LayerWeights = this.device
       ? { attn: await this.uploadFeeds(attn), mlp: await this.uploadFeeds(mlp) }
       : { attn, mlp };
+    if (moe) {
+      weights.moe = this.device
+        ? {
+            router: await this.uploadFeeds(moe.router),
+            experts: await Promise.all(moe.experts.map((e) => this.uploadFeeds(e))),
+          }
+        : moe;
+    }
     this.layerCache.set(l, weights);
     return weights;
   }
@@ -149,7 +176,9 @@ export class WeightCache {
     const weights = this.layerCache.get(l);
     this.layerCache.delete(l);
     if (!weights || !this.device) return;
-    for (const t of [...Object.values(weights.attn), ...Object.values(weights.mlp)]) t.dispose();
+    const moe = weights.moe ? [weights.moe.router, ...weights.moe.experts] : [];
+    for (const feeds of [weights.attn, weights.mlp, ...moe])
+      for (const t of Object.values(feeds)) t.dispose();
   }
 
   /** Drops every cached layer and table. */
@@ -159,9 +188,71 @@ export class WeightCache {
   }
 }
 
-/** f32 bytes of one block's weights. */
+/** f32 bytes of the largest block's weights (a mixture-of-experts block with all its experts). */
 export function layerBytes(spec: ModelSpec): number {
-  return 4 * layerParameterCount(spec);
+  return 4 * maxLayerParameterCount(spec);
+}
+
+/** Reads the present entries (key, tensor name, expected shape) as f32 feeds, each checked against its shape. */
+async function loadFeeds(
+  source: WeightSource,
+  entries: [string, string | undefined, number[]][],
+): Promise<Feeds> {
+  const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
+  for (const [, name, shape] of present) expectShape(source, name, shape);
+  const data = await Promise.all(present.map(([, name]) => source.readFloat32(name)));
+  return Object.fromEntries(
+    present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
+  );
+}
+
+/**
+ * A sparse layer's router (+ Qwen2-MoE's shared expert and its gate) and every expert as [m, d], [m, d], [d, m]
+ * feeds. The fused layout (transformers 5) is read whole and each expert's matrices are views into it.
+ */
+async function loadMoe(
+  source: WeightSource,
+  n: MoeNames,
+  moe: MoeSpec,
+  d: number,
+): Promise<{ router: Feeds; experts: Feeds[] }> {
+  const { nExperts: E, dExpert: m, dShared: s } = moe;
+  const shared = n.shared && s;
+  const router = await loadFeeds(source, [
+    ['w_router', n.router, [E, d]],
+    ['w_shared_gate', shared ? n.shared!.gateWeight : undefined, [1, d]],
+    ['shared_gate', shared ? n.shared!.gate : undefined, [s ?? 0, d]],
+    ['shared_up', shared ? n.shared!.up : undefined, [s ?? 0, d]],
+    ['shared_down', shared ? n.shared!.down : undefined, [d, s ?? 0]],
+  ]);
+  const experts: Feeds[] = [];
+  if (n.fused) {
+    expectShape(source, n.fused.gateUp, [E, 2 * m, d]);
+    expectShape(source, n.fused.down, [E, d, m]);
+    const gateUp = await source.readFloat32(n.fused.gateUp);
+    const down = await source.readFloat32(n.fused.down);
+    const view = (a: Float32Array, at: number, dims: number[]) =>
+      new ort.Tensor('float32', a.subarray(at, at + dims[0]! * dims[1]!), dims);
+    for (let e = 0; e < E; e++) {
+      experts.push({
+        w_gate: view(gateUp, e * 2 * m * d, [m, d]),
+        w_up: view(gateUp, (e * 2 + 1) * m * d, [m, d]),
+        w_down: view(down, e * d * m, [d, m]),
+      });
+    }
+  } else {
+    for (let e = 0; e < E; e++) {
+      const x = n.expert!(e);
+      experts.push(
+        await loadFeeds(source, [
+          ['w_gate', x.gate, [m, d]],
+          ['w_up', x.up, [m, d]],
+          ['w_down', x.down, [d, m]],
+        ]),
+      );
+    }
+  }
+  return { router, experts };
 }
 
 /** The graph takes q, k and v biases together: a checkpoint with only some of them gets zeros for the others. */

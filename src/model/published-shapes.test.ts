@@ -11,7 +11,7 @@ import { modelSpec } from './architectures/index.js';
 import { openCheckpoint } from './checkpoint.js';
 import { FIXTURES } from './engine.test-util.js';
 import { layerBytes } from './hooked-model.js';
-import { estimateExtractionMemory, modelInfo, usedParameterCount } from './info.js';
+import { estimateExtractionMemory, formatModelInfo, modelInfo, usedParameterCount } from './info.js';
 import { inspectCheckpoint } from './load.js';
 import { specParameterCount } from './spec.js';
 
@@ -247,7 +247,7 @@ test('the config-only parameter count equals the stored tensors of every golden 
   }
 });
 
-test('model info describes the attention and norms of the new families (values from the fixtures config.json)', async () => {
+test('model info describes the attention, norms and experts of the new families (values from the fixtures config.json)', async () => {
   const describe = async (name: string) => {
     const { dir, checkpoint, spec } = await inspectCheckpoint(join(FIXTURES, name));
     try {
@@ -267,5 +267,23 @@ test('model info describes the attention and norms of the new families (values f
   assert.match(
     (await describe('olmo2-f32')).norm,
     /post-sub-block norms only, q\/k norm over the full width/,
+  );
+  // mixtral-f32: 3 layers of 4 experts (16 wide, d 24), top 2: a token skips 2 experts × 3 matrices per layer.
+  const mixtral = await describe('mixtral-f32');
+  assert.equal(mixtral.experts, '4 × 16 wide, top 2 renormalised, in 3/3 layers');
+  assert.equal(mixtral.parameters - mixtral.activeParameters, 3 * 2 * 3 * 16 * 24);
+  assert.match(formatModelInfo(mixtral), /active parameters\s+\d/);
+  const qwen = await describe('qwen2-moe-f32');
+  assert.equal(qwen.experts, '6 × 12 wide, top 2, in 2/3 layers, shared expert 20 wide (sigmoid-gated)');
+  assert.equal(qwen.parameters - qwen.activeParameters, 2 * 4 * 3 * 12 * 24);
+  // The Gemma 3 fixture's vision tower: patch embedding 8·3·2·2, fc1 16·8, post norm 8, projector 8·24 + 8.
+  const gemma = await describe('gemma3-mm-4x-f32');
+  assert.equal(gemma.unusedParameters, 96 + 128 + 8 + 192 + 8);
+  assert.match(formatModelInfo(gemma), /not loaded\s+432 \(432\) parameters/);
+  assert.equal((await describe('olmo-f32')).norm, 'LayerNorm eps 0.00001, no weight or bias');
+  assert.match((await describe('smollm3-f32')).attention, /no rotary \(NoPE\) on 1\/4 layers/);
+  assert.match(
+    (await describe('granite-f32')).attention,
+    /embeddings × 3, sub-block outputs × 0\.5, logits \/ 2/,
   );
 });

@@ -11,6 +11,7 @@ import { openStore } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
 import { skipWithoutShared } from '../util/shared.test-util.js';
 import { openCheckpoint } from './checkpoint.js';
+import { HookedModel } from './hooked-model.js';
 import { loadRandomInitModel, randomInitSource } from './random-init.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stl-random-init-'));
@@ -49,16 +50,33 @@ describe('random-init twin: Hugging Face init distributions from config.json alo
       const ckpt = await openCheckpoint(join(engineFixtures, name));
       try {
         const prefixless = !ckpt.has('transformer.wte.weight') && ckpt.config['model_type'] === 'gpt2';
+        // The twin writes Gemma 3's text tower in transformers 5's layout and MoE experts one by one; the
+        // fixtures in the other layouts are compared after renaming (fused experts: by parameter count).
+        const gemma3Old = ckpt.has('language_model.model.embed_tokens.weight');
+        const rename = (k: string) =>
+          prefixless
+            ? k.replace(/^transformer\./, '')
+            : gemma3Old
+              ? k
+                  .replace(/^model\.language_model\./, 'language_model.model.')
+                  .replace(/^lm_head/, 'language_model.lm_head')
+              : k;
         const { plan } = randomInitSource('x', ckpt.config, 0);
-        const ours = new Map(
-          [...plan].map(([k, v]) => [prefixless ? k.replace(/^transformer\./, '') : k, v]),
-        );
+        if (ckpt.tensorNames.some((t) => t.endsWith('mlp.experts.gate_up_proj'))) {
+          const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+          const planned = [...plan.values()].reduce((sum, t) => sum + size(t.shape), 0);
+          assert.equal(planned, ckpt.parameterCount, `${name}: parameters`);
+          continue;
+        }
+        const ours = new Map([...plan].map(([k, v]) => [rename(k), v]));
         for (const [tensor, t] of ours) {
           assert.ok(ckpt.has(tensor), `${name}: the checkpoint has no ${tensor}`);
           assert.deepEqual(t.shape, ckpt.info(tensor).shape, `${name}: ${tensor}`);
         }
         const extra = ckpt.tensorNames.filter(
-          (t) => !ours.has(t) && !/attn\.(masked_)?bias$|inv_freq$/.test(t),
+          (t) =>
+            !ours.has(t) &&
+            !/attn\.(masked_)?bias$|inv_freq$|^(model\.)?(vision_tower|multi_modal_projector)\./.test(t),
         );
         assert.deepEqual(extra, [], `${name}: tensors the twin lacks`);
       } finally {
@@ -114,6 +132,49 @@ describe('random-init twin: Hugging Face init distributions from config.json alo
     assert.notDeepEqual(await other.readFloat32('model.layers.0.self_attn.q_proj.weight'), q);
     const k = await source.readFloat32('model.layers.0.self_attn.k_proj.weight');
     assert.notDeepEqual(k.subarray(0, 16), q.subarray(0, 16), 'each tensor has its own stream');
+  });
+
+  test('Qwen2-MoE: router, experts and shared expert normal(0, initializer_range), q/k/v biases 0; the twin runs', async () => {
+    const config = {
+      model_type: 'qwen2_moe',
+      hidden_size: 64,
+      num_attention_heads: 4,
+      num_hidden_layers: 2,
+      intermediate_size: 96,
+      vocab_size: 300,
+      num_experts: 6,
+      num_experts_per_tok: 2,
+      moe_intermediate_size: 48,
+      shared_expert_intermediate_size: 80,
+      mlp_only_layers: [1],
+      initializer_range: 0.04,
+      pad_token_id: 5,
+    };
+    const { source, plan, spec } = randomInitSource('x', config, 0);
+    const p = 'model.layers.0.mlp.';
+    assert.equal(plan.get(`${p}gate.weight`)!.shape.join('x'), '6x64');
+    const experts = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((e) => source.readFloat32(`${p}experts.${e}.down_proj.weight`)),
+    );
+    assertNormal(Float32Array.from(experts.flatMap((a) => [...a])), 0.04, 'expert down_proj');
+    assertNormal(await source.readFloat32(`${p}shared_expert.up_proj.weight`), 0.04, 'shared expert');
+    assert.equal(plan.get(`${p}shared_expert_gate.weight`)!.shape.join('x'), '1x64');
+    assert.ok((await source.readFloat32('model.layers.0.self_attn.q_proj.bias')).every((v) => v === 0));
+    assert.equal(plan.has('model.layers.1.mlp.gate_proj.weight'), true, 'mlp_only_layers: a dense MLP');
+    assert.equal(plan.has('model.layers.1.mlp.experts.0.up_proj.weight'), false);
+    const embed = await source.readFloat32('model.embed_tokens.weight');
+    assert.ok(
+      embed.subarray(5 * 64, 6 * 64).every((v) => v === 0),
+      'padding row',
+    );
+    const model = new HookedModel(spec, source);
+    try {
+      const out = await model.run([[1, 2, 3, 4]], { hooks: ['logits', 'blocks.0.mlp.hook_expert_weights'] });
+      assert.ok(out.get('logits')!.every(Number.isFinite));
+      assert.equal(out.get('blocks.0.mlp.hook_expert_weights')!.length, 4 * 6);
+    } finally {
+      await model.dispose();
+    }
   });
 
   test('GPT-2: Conv1D normal(0, 0.02), c_proj normal(0, 0.02/√(2·n_layer)), LayerNorm 1/0, tied head', async () => {

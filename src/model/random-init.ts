@@ -19,7 +19,7 @@ import { UserError } from '../util/errors.js';
 import { Gaussian } from '../util/gaussian.js';
 import { modelSpec } from './architectures/index.js';
 import { type EngineOptions, HookedModel } from './hooked-model.js';
-import type { ModelSpec, WeightSource } from './spec.js';
+import type { ModelSpec, MoeNames, MoeSpec, WeightSource } from './spec.js';
 import { type LoadTokenizerOptions, loadTokenizer } from './tokenizer.js';
 
 export const RANDOM_INIT = 'random-init';
@@ -63,14 +63,31 @@ function hfHas(config: Record<string, unknown>): (name: string) => boolean {
     case 'qwen3':
     case 'phi3':
     case 'olmo2':
+    case 'olmo3':
+    case 'olmo':
+    case 'olmoe':
+    case 'mixtral':
+    case 'qwen3_moe':
+    case 'qwen2_moe':
+    case 'granite':
+    case 'smollm3':
     case 'gemma':
     case 'gemma2':
-    case 'gemma3_text': {
-      // Gemma's configs tie the head by default, the others do not; only attention_bias adds biases.
-      const tiedHead = flag('tie_word_embeddings', type.startsWith('gemma'));
+    case 'gemma3_text':
+    case 'gemma3': {
+      // Gemma's and SmolLM3's configs tie the head by default, the others do not; attention_bias adds attention
+      // biases (Qwen2-MoE: qkv_bias, default true), mlp_bias MLP biases (Granite, SmolLM3). Gemma 3 multimodal:
+      // the text tower in transformers 5's layout (model.language_model.*, lm_head.weight); no vision tower.
+      const text = type === 'gemma3' ? ((config['text_config'] ?? {}) as Record<string, unknown>) : config;
+      const tiedHead = flag('tie_word_embeddings', type.startsWith('gemma') || type === 'smollm3');
       const attnBias = flag('attention_bias', false);
+      const qkvBias = type === 'qwen2_moe' && flag('qkv_bias', true);
+      const mlpBias = (type === 'granite' || type === 'smollm3') && flag('mlp_bias', false);
       return (name) => {
-        if (name === 'lm_head.weight') return !tiedHead;
+        if (name === 'lm_head.weight')
+          return !(type === 'gemma3' ? (text['tie_word_embeddings'] ?? true) : tiedHead);
+        if (/self_attn\.[qkv]_proj\.bias$/.test(name) && qkvBias) return true;
+        if (/mlp\.\w+_proj\.bias$/.test(name)) return mlpBias;
         return /self_attn\.\w+_proj\.bias$/.test(name) && attnBias;
       };
     }
@@ -101,7 +118,7 @@ export function randomInitPlan(spec: ModelSpec, config: Record<string, unknown>)
   };
   const pad = config['pad_token_id'];
   const paddingRow =
-    ['llama', 'mistral', 'qwen2'].includes(spec.modelType) && typeof pad === 'number' && pad >= 0 && pad < V
+    PADDING_ROW_FAMILIES.includes(spec.modelType) && typeof pad === 'number' && pad >= 0 && pad < V
       ? pad
       : undefined;
   put(spec.names.embed, [V, d], paddingRow === undefined ? normal : { ...normal, zeroRow: paddingRow });
@@ -142,8 +159,52 @@ export function randomInitPlan(spec: ModelSpec, config: Record<string, unknown>)
     put(n.upBias, [m], zeros);
     put(n.down, lin(d, m), residual);
     put(n.downBias, [d], zeros);
+    if (n.moe && spec.moe) putExperts(put, n.moe, spec.moe, d, normal);
   }
   return plan;
+}
+
+/** Families whose embedding zeroes config.pad_token_id's row (LlamaPreTrainedModel._init_weights' padding_idx). */
+const PADDING_ROW_FAMILIES = [
+  'llama',
+  'mistral',
+  'qwen2',
+  'mixtral',
+  'qwen2_moe',
+  'qwen3_moe',
+  'olmoe',
+  'olmo',
+  'granite',
+  'smollm3',
+];
+
+/** A sparse layer's router, experts and shared expert: nn.Linear weights, normal(0, initializer_range). */
+function putExperts(
+  put: (name: string | undefined, shape: number[], rule: InitRule) => void,
+  n: MoeNames,
+  moe: MoeSpec,
+  d: number,
+  normal: InitRule,
+): void {
+  const m = moe.dExpert;
+  put(n.router, [moe.nExperts, d], normal);
+  if (n.fused) {
+    put(n.fused.gateUp, [moe.nExperts, 2 * m, d], normal);
+    put(n.fused.down, [moe.nExperts, d, m], normal);
+  }
+  for (let e = 0; n.expert && e < moe.nExperts; e++) {
+    const x = n.expert(e);
+    put(x.gate, [m, d], normal);
+    put(x.up, [m, d], normal);
+    put(x.down, [d, m], normal);
+  }
+  if (n.shared && moe.dShared) {
+    const s = moe.dShared;
+    put(n.shared.gate, [s, d], normal);
+    put(n.shared.up, [s, d], normal);
+    put(n.shared.down, [d, s], normal);
+    put(n.shared.gateWeight, [1, d], normal);
+  }
 }
 
 /** Draws one tensor (f32) by its rule from the stream (seed, name). */

@@ -8,6 +8,7 @@ import { UserError } from '../util/errors.js';
 import type { Batch, Engine, Feeds } from './engine-context.js';
 import { type Capture, type HookEdit, hookPoint, NO_EDITS } from './hook-points.js';
 import type { LayerWeights } from './layer-weights.js';
+import { moeMlp } from './moe-path.js';
 import { expectFinite, keptRows, rowsTensor } from './resident.js';
 import type { EngineSessions } from './sessions.js';
 import { attentionKind, PRESENT } from './shared-prefix.js';
@@ -81,6 +82,29 @@ export async function residentBlock(
   if (captures.has(attnOutName)) await hook(attnOutName, attn['attn_out']!, d);
   const attnOut = parallel ? attn['attn_out']! : undefined;
   const mlpIn = attnOut ? x : await hook(`blocks.${l}.hook_resid_mid`, attn['resid_mid']!, d);
+  if (weights.moe) {
+    // The mixture-of-experts sub-block runs on host rows (routing is chosen on the host), then goes back up.
+    const rowsN = batch.B * batch.T;
+    const host = await readBackRows(sessions, mlpIn, [...Array(rowsN).keys()], `blocks.${l}.hook_resid_mid`);
+    const hostHook = (name: string, value: Float32Array, width = d) =>
+      hookPoint(`blocks.${l}.${name}`, l, value, batch, captures, edits, kept, width);
+    const post = await moeMlp(engine, l, batch, host, weights, hostHook);
+    const residPost = await upload(sessions, post, [rowsN, d]);
+    made.push(residPost);
+    batch.dev = await residentHook(
+      sessions,
+      `blocks.${l}.hook_resid_post`,
+      l,
+      residPost,
+      batch,
+      captures,
+      edits,
+      kept,
+      d,
+    );
+    for (const t of new Set(made)) if (t !== batch.dev) t.dispose();
+    return;
+  }
   const postName = `blocks.${l}.mlp.hook_post`;
   const feeds: Feeds = { ...weights.mlp, x: mlpIn, ...(attnOut && { attn_out: attnOut }) };
   const outFetch = ['resid_post', ...(captures.has(mlpOutName) ? ['mlp_out'] : [])];

@@ -11,11 +11,13 @@ import { cudaRunError, sessionError, webGpuRunError } from './device-errors.js';
 import type { Feeds } from './engine-context.js';
 import {
   attentionGraph,
+  expertGraph,
   finalNormGraph,
   type GraphFlags,
   type KvMode,
   type MlpPart,
   mlpGraph,
+  routerGraph,
   unembedGraph,
 } from './graphs.js';
 import { expectOnDevice, gatherGraph, uploadGraph } from './resident.js';
@@ -32,7 +34,9 @@ export type SessionKind =
   | 'unembed'
   | 'upload_f32'
   | 'upload_f16'
-  | 'gather';
+  | 'gather'
+  | 'moe_router'
+  | 'moe_expert';
 
 /** Outputs that stay in device memory in resident mode (everything else comes back to the host). */
 const GPU_OUTPUTS: Partial<Record<SessionKind, string[]>> = {
@@ -70,8 +74,8 @@ export const BAKE_LIMIT_BYTES = 1.5 * 2 ** 30;
 
 export class EngineSessions {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
-  /** Baked sessions by layer, then kind. */
-  private readonly baked = new Map<number, Map<SessionKind, Promise<ort.InferenceSession>>>();
+  /** Baked sessions by layer, then kind (and part: `moe_expert.3`). */
+  private readonly baked = new Map<number, Map<string, Promise<ort.InferenceSession>>>();
   readonly device: Device;
 
   constructor(
@@ -104,17 +108,18 @@ export class EngineSessions {
 
   /**
    * Runs session `kind` on host tensors: with `layer`, the session that has that layer's weights baked in when the
-   * engine bakes weights (else the shared one, fed the weights); CUDA failures become one-line errors.
+   * engine bakes weights (else the shared one, fed the weights); `layer.part` tells apart sessions of one kind in
+   * a layer (a mixture's experts). CUDA and WebGPU failures become one-line errors.
    */
   async run(
     kind: SessionKind,
     feeds: Feeds,
     fetches?: string[],
-    layer?: { l: number; weights: Feeds },
+    layer?: { l: number; weights: Feeds; part?: number },
   ): Promise<Record<string, ort.Tensor>> {
     const session =
       layer && this.options.bakeWeights
-        ? await this.bakedSession(kind, layer.l, layer.weights)
+        ? await this.bakedSession(kind, layer.l, layer.weights, layer.part)
         : await this.session(kind);
     const picked = Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!]));
     try {
@@ -123,7 +128,8 @@ export class EngineSessions {
         ort.Tensor
       >;
     } catch (err) {
-      throw this.device === 'cuda' ? cudaRunError(kind, err) : err;
+      if (this.device === 'cuda') throw cudaRunError(kind, err);
+      throw this.device === 'webgpu' ? webGpuRunError(kind, err) : err;
     }
   }
 
@@ -134,7 +140,12 @@ export class EngineSessions {
     return n;
   }
 
-  private bakedSession(kind: SessionKind, l: number, weights: Feeds): Promise<ort.InferenceSession> {
+  private bakedSession(
+    kind: SessionKind,
+    l: number,
+    weights: Feeds,
+    part?: number,
+  ): Promise<ort.InferenceSession> {
     const bytes = Object.values(weights).reduce((s, t) => s + (t.data as Float32Array).byteLength, 0);
     if (bytes > BAKE_LIMIT_BYTES) return this.session(kind);
     let byKind = this.baked.get(l);
@@ -142,13 +153,14 @@ export class EngineSessions {
       byKind = new Map();
       this.baked.set(l, byKind);
     }
-    let s = byKind.get(kind);
+    const key = part === undefined ? kind : `${kind}.${part}`;
+    let s = byKind.get(key);
     if (!s) {
       const values = Object.fromEntries(
         Object.entries(weights).map(([k, t]) => [k, { data: t.data as Float32Array, dims: t.dims }]),
       );
       s = this.create(kind, () => this.graph(kind).bakeInputs(values));
-      byKind.set(kind, s);
+      byKind.set(key, s);
     }
     return s;
   }
@@ -191,6 +203,10 @@ export class EngineSessions {
         return uploadGraph(kind === 'upload_f16');
       case 'gather':
         return gatherGraph();
+      case 'moe_router':
+        return routerGraph(this.spec, this.flags);
+      case 'moe_expert':
+        return expertGraph(this.spec, this.flags);
       default:
         return mlpGraph(this.spec, this.flags, kind.slice(4) as MlpPart);
     }

@@ -66,12 +66,45 @@ export interface LayerNames {
   gateUp?: string;
   up?: string;
   upBias?: string;
-  down: string;
+  /** The dense MLP's down projection (absent in a mixture-of-experts layer). */
+  down?: string;
   downBias?: string;
+  /** A mixture-of-experts layer's router and experts (then gate/up/down are absent). */
+  moe?: MoeNames;
+}
+
+/** Tensor names of one mixture-of-experts layer. */
+export interface MoeNames {
+  /** The router, [n_experts, d]. */
+  router: string;
+  /** Expert e's gate, up and down ([m, d], [m, d], [d, m]): the layout the released checkpoints use. */
+  expert?: (e: number) => { gate: string; up: string; down: string };
+  /** transformers 5's fused layout: gate_up [n_experts, 2m, d] (each expert's gate rows, then its up rows), down [n_experts, d, m]. */
+  fused?: { gateUp: string; down: string };
+  /** Qwen2-MoE's shared expert (a dense gated MLP) and its gate [1, d], applied as sigmoid(gate · x). */
+  shared?: { gate: string; up: string; down: string; gateWeight: string };
+}
+
+/**
+ * A mixture-of-experts MLP (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE): p = softmax(router · x) over all experts in
+ * float32, the top-k experts by p, their p renormalised to sum 1 when `normTopK`, and the output
+ * Σ p_e · down_e(act(gate_e · x) · up_e · x) over the chosen experts only (plus the gated shared expert).
+ */
+export interface MoeSpec {
+  nExperts: number;
+  topK: number;
+  /** Each expert's hidden width (moe_intermediate_size; Mixtral and OLMoE: intermediate_size). */
+  dExpert: number;
+  /** Divide the chosen experts' probabilities by their sum (Mixtral always; the others: norm_topk_prob). */
+  normTopK: boolean;
+  /** Whether layer l is sparse (Qwen's decoder_sparse_step and mlp_only_layers); dense layers use an MLP of dMlp. */
+  sparseLayer: (layer: number) => boolean;
+  /** Qwen2-MoE's shared-expert width. */
+  dShared?: number;
 }
 
 export interface ModelSpec {
-  /** The config's model_type (llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2). */
+  /** The config's model_type (llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, gemma3, olmo, granite, ...). */
   modelType: string;
   nLayers: number;
   dModel: number;
@@ -92,8 +125,10 @@ export interface ModelSpec {
   linear: 'out_in' | 'in_out';
   /** Rotary embedding of the (global) attention layers, or none (learned positions). */
   rotary?: Rotary;
-  /** Rotary embedding of the sliding-window layers when it differs (Gemma 3's rope_local_base_freq). */
+  /** Rotary embedding of the sliding-window layers when it differs (Gemma 3's rope_local_base_freq, OLMo 3's unscaled one). */
   localRotary?: Rotary;
+  /** Layers that skip rotary (SmolLM3's NoPE layers, no_rope_layers 0); default none. */
+  noRopeLayer?: (layer: number) => boolean;
   /** Attention and MLP both read the block input (GPT-NeoX/Pythia); then there is no hook_resid_mid. */
   parallelResidual: boolean;
   /** Query·key scale of each layer (1/√head_dim, GPT-2 may divide by layer+1). */
@@ -112,11 +147,24 @@ export interface ModelSpec {
   finalSoftcap?: number;
   /** q/k norm over each head's head_dim (`head`: Qwen3, Gemma 3) or the full projected width (`full`: OLMo-2). */
   qkNorm?: 'head' | 'full';
+  /** q, k and v clamped to [-clip, clip] after the projections (and after OLMoE's full-width q/k norms). */
+  clipQkv?: number;
+  /** Every norm is a LayerNorm without weight or bias (OLMo-1): ln1, ln2 and the final norm have no tensors. */
+  parameterFreeNorms?: boolean;
+  /** Embeddings multiplied by this exact factor (Granite's embedding_multiplier; not rounded like embedScale). */
+  embedMultiplier?: number;
+  /** What attention and the MLP add to the residual stream is multiplied by this (Granite's residual_multiplier). */
+  residualMultiplier?: number;
+  /** Logits are divided by this (Granite's logits_scaling). */
+  logitScale?: number;
+  /** A mixture-of-experts MLP in the layers `moe.sparseLayer` picks. */
+  moe?: MoeSpec;
   tiedEmbeddings: boolean;
   names: {
     embed: string;
     posEmbed?: string;
-    finalNorm: string;
+    /** Absent when norms have no parameters (OLMo-1). */
+    finalNorm?: string;
     finalNormBias?: string;
     unembed: string;
     unembedBias?: string;
@@ -208,10 +256,42 @@ export function checkShape(spec: ModelSpec): ModelSpec {
   return spec;
 }
 
-/** Parameters of one block, from the spec's shapes and the tensors its names say are present. */
-export function layerParameterCount(spec: ModelSpec): number {
+/** Every tensor name block `layer` uses: its plain names and, in a sparse layer, the router and every expert's. */
+export function layerTensorNames(spec: ModelSpec, layer: number): string[] {
+  const n = spec.names.layer(layer);
+  const out = Object.values(n).filter((v): v is string => typeof v === 'string');
+  const moe = n.moe;
+  if (moe && spec.moe) {
+    out.push(moe.router);
+    if (moe.fused) out.push(moe.fused.gateUp, moe.fused.down);
+    else if (moe.expert) {
+      for (let e = 0; e < spec.moe.nExperts; e++) out.push(...Object.values(moe.expert(e)));
+    }
+    if (moe.shared) out.push(...Object.values(moe.shared));
+  }
+  return out;
+}
+
+/** Parameters of block `layer`, from the spec's shapes and the tensors its names say are present (all experts). */
+export function layerParameterCount(spec: ModelSpec, layer = 0): number {
+  return blockCount(spec, layer, spec.moe?.nExperts ?? 0);
+}
+
+/** Parameters one token uses in block `layer`: only `topK` of a sparse layer's experts (the router, all of it). */
+export function activeLayerParameterCount(spec: ModelSpec, layer = 0): number {
+  return blockCount(spec, layer, spec.moe?.topK ?? 0);
+}
+
+/** The largest block (Qwen2-MoE mixes dense and sparse layers): what one streamed layer holds. */
+export function maxLayerParameterCount(spec: ModelSpec): number {
+  let max = 0;
+  for (let l = 0; l < spec.nLayers; l++) max = Math.max(max, layerParameterCount(spec, l));
+  return max;
+}
+
+function blockCount(spec: ModelSpec, layer: number, experts: number): number {
   const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, dMlp: m } = spec;
-  const n = spec.names.layer(0);
+  const n = spec.names.layer(layer);
   const qkvOut = spec.qkv === 'neox' ? 3 * H * hd : (H + 2 * KV) * hd;
   const sizes: [string | undefined, number][] = [
     [n.ln1, d],
@@ -240,16 +320,37 @@ export function layerParameterCount(spec: ModelSpec): number {
     [n.down, d * m],
     [n.downBias, d],
   ];
-  return sizes.reduce((sum, [name, size]) => sum + (name ? size : 0), 0);
+  let total = sizes.reduce((sum, [name, size]) => sum + (name ? size : 0), 0);
+  if (n.moe && spec.moe) {
+    const { nExperts: E, dExpert: me, dShared } = spec.moe;
+    total += E * d + experts * 3 * me * d;
+    if (n.moe.shared && dShared) total += 3 * dShared * d + d;
+  }
+  return total;
 }
 
-/** Parameters of the whole model from its config alone (what `model info` counts from the tensors). */
-export function specParameterCount(spec: ModelSpec): number {
+/** Parameters outside the blocks: embeddings, learned positions, final norm, unembedding. */
+function outerParameterCount(spec: ModelSpec): number {
   const { dModel: d, vocabSize: V, names } = spec;
-  let total = spec.nLayers * layerParameterCount(spec) + V * d + d;
+  let total = V * d;
+  if (names.finalNorm) total += d;
   if (names.posEmbed) total += (spec.maxPositions ?? 0) * d;
   if (names.finalNormBias) total += d;
   if (!spec.tiedEmbeddings) total += V * d;
   if (names.unembedBias) total += V;
+  return total;
+}
+
+/** Parameters of the whole model from its config alone (what `model info` counts from the tensors). */
+export function specParameterCount(spec: ModelSpec): number {
+  let total = outerParameterCount(spec);
+  for (let l = 0; l < spec.nLayers; l++) total += layerParameterCount(spec, l);
+  return total;
+}
+
+/** Parameters one token goes through: every block's active part (top-k experts) plus the outer ones. */
+export function activeParameterCount(spec: ModelSpec): number {
+  let total = outerParameterCount(spec);
+  for (let l = 0; l < spec.nLayers; l++) total += activeLayerParameterCount(spec, l);
   return total;
 }

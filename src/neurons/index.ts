@@ -7,6 +7,8 @@ export type { EditedScores, EditSite, ScoredPrompt, StreamEdit } from './causal-
 export { orthonormalBasis, randomSubspaces, scoreUnderEdits } from './causal-edits.js';
 export type { AblateRunOptions, CausalCommon, PatchRunOptions } from './causal-run.js';
 export { defaultCausalLayer, EXTRA_ATTRIBUTES, runAblation, runPatching } from './causal-run.js';
+export type { ExpertRoutingOptions } from './experts.js';
+export { EXPERT_WEIGHTS_HOOK, equalCountBins, expertLayers, expertRouting, topExperts } from './experts.js';
 export type { FamiliarityProbeRow, FamiliarityScore, FamiliarityTemplate } from './familiarity.js';
 export {
   answerOf,

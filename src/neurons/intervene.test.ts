@@ -61,7 +61,7 @@ describe('intervention mechanics (tiny Llama, 2 layers)', () => {
       await model.run([IDS], { hooks: ['logits'], edits: [steeringEdit(1, v, 'all', IDS.length - 1)] })
     ).get('logits')!;
     // Independent float64 reference: RMSNorm (eps from config.json) with gain, then the unembedding.
-    const g = await model.source.readFloat32(spec.names.finalNorm);
+    const g = await model.source.readFloat32(spec.names.finalNorm!);
     const wu = await model.source.readFloat32(spec.names.unembed);
     const eps = model.config['rms_norm_eps'] as number;
     let worst = 0;

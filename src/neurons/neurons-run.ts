@@ -25,7 +25,7 @@ export type NeuronProcedure = 'correlation' | 'probe-cosine';
 
 /** experiment@1 with this area's experiment names (the shared union lists the robustness experiments only). */
 export type CausalExperimentResult = Omit<ExperimentResult, 'experiment'> & {
-  experiment: 'neurons' | 'intervene' | 'familiarity' | 'patch' | 'ablate';
+  experiment: 'neurons' | 'intervene' | 'familiarity' | 'patch' | 'ablate' | 'experts';
 };
 
 export interface NeuronsOptions {

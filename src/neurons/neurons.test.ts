@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { writeSafetensors } from '../formats/index.js';
 import { inspectCheckpoint } from '../model/index.js';
 import { averageRanks } from '../probe/index.js';
-import { type ActivationStore, createStore, hookName, openStore } from '../store/index.js';
+import type { ActivationStore } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
 import {
   correlationSearch,
@@ -20,6 +20,7 @@ import {
   weightTypes,
 } from './neurons.js';
 import { rankTarget, spearmanColumns } from './neurons-math.js';
+import { worldPlaceStore } from './store.test-util.js';
 
 const FIX = join(packageRoot(), 'test/fixtures/neurons');
 
@@ -55,47 +56,17 @@ function close(actual: number, expected: number, tol: number, what: string): voi
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 }
 
-async function makeStore(
-  dir: string,
-  hook: string,
-  data: Float64Array,
-  width: number,
-): Promise<ActivationStore> {
+function makeStore(dir: string, hook: string, data: Float64Array, width: number): Promise<ActivationStore> {
   const { L, n } = inputs;
-  const writer = createStore(
-    dir,
-    {
-      formatVersion: 1,
-      model: { id: 'tiny-llama' },
-      dataset: {
-        name: 'world_place',
-        sha256: '0'.repeat(64),
-        kind: 'space',
-        targetNames: ['longitude', 'latitude'],
-      },
-      prompt: { name: 'empty' },
-      hooks: [hook],
-      layers: [...Array(L).keys()],
-      dtype: 'f32',
-      n,
-      d: width,
-      aggregation: 'last',
-      toolVersion: 'test',
-      createdAt: new Date(0).toISOString(),
-    },
-    Array.from({ length: n }, (_, i) => ({
-      name: `e${i}`,
-      entity_type: inputs.types[i],
-      is_test: inputs.isTest[i] === 1,
-      target: [targets[2 * i]!, targets[2 * i + 1]!],
-    })),
+  const entities = Array.from({ length: n }, (_, i) => ({
+    entity_type: inputs.types[i],
+    is_test: inputs.isTest[i] === 1,
+    target: [targets[2 * i]!, targets[2 * i + 1]!] as [number, number],
+  }));
+  const layers = Array.from({ length: L }, (_, l) =>
+    Float32Array.from(data.subarray(l * n * width, (l + 1) * n * width)),
   );
-  for (let l = 0; l < L; l++) {
-    const slice = Float32Array.from(data.subarray(l * n * width, (l + 1) * n * width));
-    await writer.write(hookName(l, hook), slice, n, width);
-  }
-  await writer.finish();
-  return openStore(dir);
+  return worldPlaceStore(dir, 'tiny-llama', hook, width, entities, layers);
 }
 
 before(async () => {

@@ -175,6 +175,7 @@ test('every figure draws as many marks as its data has rows; one screenshot per 
       ...['linear-vs-mlp-by-layer', 'prompts-r2-by-layer', 'block-holdout-groups', 'entity-holdout-groups'],
       ...['block-holdout-maps-world_place', 'block-holdout-maps-us_place', 'block-holdout-timeline-art'],
       ...['pca-k', 'neurons-world_place', 'neurons-art', 'intervene-dose-response-world_place'],
+      ...['experts-world_place-longitude', 'experts-world_place-latitude'],
       ...['intervene-probe-shift-world_place', 'familiarity-buckets', 'entity-type-error-boxes'],
       ...[
         'patch-matrix-world_place',

@@ -140,3 +140,74 @@ test('quantiles interpolate linearly as NumPy does; year bins partition the valu
   assert.equal(bins[0]!.from, 1950);
   assert.equal(bins[4]!.to, 2000);
 });
+
+test('experts: one heat-map panel per layer and target bin × expert cell, the experts tracking each target', () => {
+  const doc: ExperimentDoc = {
+    ...base,
+    experiment: 'experts',
+    dataset: 'world_place',
+    layer: null,
+    targetNames: ['longitude', 'latitude'],
+    table: [
+      {
+        layer: 0,
+        expert: 0,
+        mean_weight: 0.6,
+        top1_share: 0.75,
+        spearman_longitude: 0.9,
+        spearman_latitude: -0.1,
+      },
+      {
+        layer: 0,
+        expert: 1,
+        mean_weight: 0.4,
+        top1_share: 0.25,
+        spearman_longitude: -0.9,
+        spearman_latitude: 0.2,
+      },
+    ],
+    figures: {
+      experts: 2,
+      layers: [0],
+      bins: {
+        longitude: [
+          [-120, -10],
+          [5, 150],
+        ],
+        latitude: [
+          [-30, 10],
+          [20, 60],
+        ],
+      },
+      top1Shares: {
+        longitude: [
+          [
+            [1, 0],
+            [0.5, 0.5],
+          ],
+        ],
+        latitude: [
+          [
+            [0.75, 0.25],
+            [0.75, 0.25],
+          ],
+        ],
+      },
+    },
+  };
+  const [section] = experimentSections([doc], depth);
+  assert.equal(section!.id, 'experts');
+  assert.deepEqual(
+    section!.figures.map((f) => [f.slug, f.marks]),
+    [
+      ['experts-world_place-longitude', 4],
+      ['experts-world_place-latitude', 4],
+    ],
+  );
+  const values = section!.figures[0]!.spec['data'].values as { bin: string; expert: number; share: number }[];
+  assert.deepEqual(values[1], { layer: 'layer 0', bin: '−120.0° to −10.0°', expert: 1, share: 0 });
+  assert.match(
+    section!.tables[0]!,
+    /<td>longitude<\/td><td class="num">0<\/td><td class="num">0<\/td><td class="num">0\.900<\/td>/,
+  );
+});

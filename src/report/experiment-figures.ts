@@ -1,5 +1,5 @@
 /**
- * Dedicated figures and tables for the result files of `experiment`, `neurons`, `intervene` and `familiarity`
+ * Dedicated figures and tables for the result files of `experiment`, `neurons`, `experts`, `intervene` and `familiarity`
  * (schema `spacetime-lens/experiment@1`), drawn the way the paper draws them (docs/method.md#mlp, #pca,
  * #block-holdout, #entity-holdout, #prompt-experiments, #neurons, #interventions, #familiarity). Results of the same
  * experiment for several datasets and models share one figure: one panel per dataset, one colour per model.
@@ -7,6 +7,7 @@
 
 import { ablateSection, patchSection } from './experiment-causal.js';
 import type { DepthOf, ExperimentDoc, ExpSection } from './experiment-common.js';
+import { expertsSection } from './experiment-experts.js';
 import { familiaritySection } from './experiment-familiarity.js';
 import { holdoutSection } from './experiment-holdout.js';
 import { interveneSection } from './experiment-intervene.js';
@@ -40,6 +41,7 @@ export function experimentSections(
     holdoutSection(docs, 'entity'),
     pcaSection(docs),
     neuronsSection(docs),
+    expertsSection(docs),
     interveneSection(docs),
     patchSection(docs),
     ablateSection(docs),
@@ -55,6 +57,7 @@ export const KNOWN_EXPERIMENTS = new Set([
   'entity-holdout',
   'pca',
   'neurons',
+  'experts',
   'intervene',
   'patch',
   'ablate',

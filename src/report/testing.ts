@@ -2,7 +2,7 @@
  * Test and benchmark support: every result type the report reads, made by the real commands. A tiny random Llama
  * runs over evenly spaced rows of the paper's CSVs (so every entity type and block is present): `paper` (probe runs
  * for each prompt, mlp, pca, block and entity hold-outs, prompts), then `neurons`, `intervene`, `patch`, `ablate`
- * and `familiarity`.
+ * and `familiarity`; a tiny random Mixtral's routing of the world places (`extract --hooks expert_weights`, `experts`).
  * It drives the CLI, so like the CLI tests it sits above the report stage; the library does not import it.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -130,6 +130,15 @@ export async function buildSampleRuns(
     ],
     '--quiet',
   );
+  // A random Mixtral's routing on the same places: extract --hooks expert_weights, then `experts`.
+  const mixtral = await writeRandomLlama(join(out, 'mixtral'), undefined, { experts: { count: 8, topK: 2 } });
+  const routing = join(out, 'mixtral-store');
+  await cli(
+    'extract',
+    ...['--model', mixtral, '--dataset', data[0]!, '--prompt', 'coords', '--hooks', 'expert_weights'],
+    ...['--out', routing, '--quiet'],
+  );
+  await cli('experts', '--store', routing, '--out', join(runDir, 'world_place', 'experts'), '--quiet');
   for (const dataset of Object.keys(sizes)) {
     for (const entry of await readdir(join(runDir, dataset), { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;

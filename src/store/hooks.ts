@@ -12,6 +12,8 @@ export const HOOK_ALIASES: Readonly<Record<string, string>> = {
   mlp_post: 'mlp.hook_post',
   attn_out: 'hook_attn_out',
   mlp_out: 'hook_mlp_out',
+  expert_weights: 'mlp.hook_expert_weights',
+  expert_indices: 'mlp.hook_expert_indices',
 };
 
 /**

@@ -12,7 +12,8 @@ function addExtractionOptions(cmd: Command): Command {
     )
     .option(
       '--hooks <list>',
-      'hooks: resid_post[,mlp_post,resid_pre,resid_mid,attn_out,mlp_out]',
+      'hooks: resid_post[,mlp_post,resid_pre,resid_mid,attn_out,mlp_out]; mixture-of-experts models also ' +
+        'expert_weights (router probabilities, n_experts wide) or expert_indices (top-k experts), each into its own store',
       'resid_post',
     )
     .addOption(

@@ -5,6 +5,7 @@ import { loadModel, modelIdentity } from '../../model/index.js';
 import {
   type CausalExperimentResult,
   type EditPositions,
+  expertRouting,
   FAMILIARITY_FILE,
   familiarityProbe,
   familiarityTemplate,
@@ -52,6 +53,7 @@ async function finish(result: CausalExperimentResult, out: string, quiet?: boole
 /** Registers `neurons`, `intervene` and `familiarity` (docs/method.md#neurons and the paper's proposed follow-ups). */
 export function registerNeurons(program: Command): void {
   registerNeuronsCommand(program);
+  registerExperts(program);
   registerIntervene(program);
   registerFamiliarity(program);
 }
@@ -139,6 +141,42 @@ function registerNeuronsCommand(program: Command): void {
         },
       }).finally(() => model.dispose());
       await finish(result, resolve(flags.out ?? `${flags.store.replace(/\/+$/, '')}.neurons`), flags.quiet);
+    });
+}
+
+interface ExpertsFlags {
+  store: string;
+  layers?: string;
+  bins: string;
+  out?: string;
+  quiet?: boolean;
+}
+
+function registerExperts(program: Command): void {
+  program
+    .command('experts')
+    .summary('which experts of a mixture-of-experts model the entities route to, layer by layer')
+    .description(
+      'From a store of blocks.{l}.mlp.hook_expert_weights (extract --hooks expert_weights from Mixtral, Qwen-MoE, ' +
+        'OLMoE): per layer and expert, the mean router probability, the share of entities whose top-1 expert it is ' +
+        '(exact ties: the lower index), and Spearman ρ of its probability with each target; plus the top-1 shares ' +
+        'within equal-count bins of each target (the report draws them per layer).\n\n' +
+        'Writes <out>/experts.json (experiment@1) and experts.csv.',
+    )
+    .requiredOption('--store <dir>', 'activation store with mlp.hook_expert_weights layers')
+    .option('--layers <spec>', 'layers to analyse (default: every layer with expert weights)')
+    .option('--bins <n>', 'equal-count bins per target for the figure', '8')
+    .option('--out <dir>', 'output directory (default: <store>.experts)')
+    .option('--quiet', 'no table on stdout')
+    .action(async (flags: ExpertsFlags) => {
+      const store = await openStore(flags.store);
+      const top = Math.max(...store.manifest.layers) + 1;
+      const result = await expertRouting({
+        store,
+        bins: intFlag(flags.bins, '--bins', 1),
+        ...(flags.layers ? { layers: parseLayers(flags.layers, top) } : {}),
+      });
+      await finish(result, resolve(flags.out ?? `${flags.store.replace(/\/+$/, '')}.experts`), flags.quiet);
     });
 }
 

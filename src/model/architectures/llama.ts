@@ -1,5 +1,5 @@
 /** Llama-2, Llama-3 (incl. rope_scaling llama3), SmolLM and relatives: RMSNorm, rotary, GQA, gated SiLU MLP. */
-import { defaultInvFreq, scaledInvFreq } from '../rotary.js';
+import { defaultInvFreq, ropeFields, scaledInvFreq } from '../rotary.js';
 import {
   type Architecture,
   activation,
@@ -18,10 +18,8 @@ export function llamaLikeSpec(config: Record<string, unknown>, has: (name: strin
   const nHeads = positiveInt(config, 'num_attention_heads');
   const headDim = positiveInt(config, 'head_dim', Math.floor(dModel / nHeads));
   const rotaryDim = Math.floor(headDim * num(config, 'partial_rotary_factor', 1));
-  const invFreq = scaledInvFreq(
-    defaultInvFreq(rotaryDim, num(config, 'rope_theta', 10000)),
-    config['rope_scaling'],
-  );
+  const rope = ropeFields(config, 10000);
+  const invFreq = scaledInvFreq(defaultInvFreq(rotaryDim, rope.theta), rope.scaling);
   const layer = (l: number): LayerNames => {
     const p = `model.layers.${l}.`;
     return {

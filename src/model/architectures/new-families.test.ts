@@ -92,7 +92,7 @@ test('refused variants say what is not supported', () => {
   refuse({ model_type: 'qwen3', use_sliding_window: true }, /qwen3 with use_sliding_window=true/);
   refuse({ model_type: 'gemma3_text', use_bidirectional_attention: true }, /bidirectional/);
   refuse({ model_type: 'gemma2', layer_types: ['sliding_attention'] }, /layer_types should list 12/);
-  refuse({ model_type: 'gemma3' }, /model_type "gemma3" is not supported/);
+  refuse({ model_type: 'bert' }, /model_type "bert" is not supported/);
 });
 
 test('phi3 longrope: short factors divide the frequencies, cos/sin carry the attention factor', () => {
