@@ -4,9 +4,8 @@
  *   node --import tsx bench/controls/surface.bench.ts [--datasets world_place,us_place,nyc_place,art]
  *     [--kinds tfidf,bag-of-tokens,char-ngrams] [--limit N] [--rank R] [--skip-sklearn] [--skip-full] [--max-full-gb 2]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { entityString, loadDataset } from '../../src/data/index.js';
@@ -15,6 +14,8 @@ import { buildSurfaceStore, SURFACE_EXACT_COLUMNS, SURFACE_RANK } from '../../sr
 import { loadTokenizer } from '../../src/model/index.js';
 import { probeStore } from '../../src/probe/index.js';
 import { packageRoot, sharedDir } from '../../src/util/paths.js';
+import { spawnPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 function flag(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +33,7 @@ const load = () =>
   loadavg()
     .map((v) => v.toFixed(2))
     .join(' ');
-console.log(`CPU: ${cpus()[0]?.model} x ${cpus().length}; load average at start: ${load()}`);
+const run = new BenchRun('controls');
 console.log(
   `ours: ${rank ? `rank ${rank}` : `default (the matrix itself up to ${SURFACE_EXACT_COLUMNS} columns, else rank ${SURFACE_RANK})`}; ` +
     'timings are wall seconds on a possibly shared machine\n',
@@ -84,10 +85,9 @@ if (!has('skip-sklearn')) {
   const input = join(tmp, 'input.json');
   writeFileSync(input, JSON.stringify({ datasets: forPython, kinds, full: !has('skip-full') }));
   console.log('\nscikit-learn (same strings and token ids), each line as it finishes:');
-  const py = spawn(
-    '/usr/bin/python3',
+  const { child: py, inv } = spawnPython(
+    join(packageRoot(), 'bench/controls/sklearn_surface.py'),
     [
-      join(packageRoot(), 'bench/controls/sklearn_surface.py'),
       input,
       String(rank ?? SURFACE_RANK),
       flag('max-full-gb', '2')!,
@@ -96,11 +96,34 @@ if (!has('skip-sklearn')) {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const closed = new Promise<number>((done) => py.on('close', done));
-  for await (const line of createInterface({ input: py.stdout })) {
-    if (line.trim()) console.log(compare(JSON.parse(line)));
+  const lines: SklearnLine[] = [];
+  for await (const line of createInterface({ input: py.stdout! })) {
+    if (line.trim()) {
+      lines.push(JSON.parse(line));
+      console.log(compare(lines.at(-1)!));
+    }
   }
   const code = await closed;
   if (code !== 0) throw new Error(`sklearn_surface.py failed (exit ${code})`);
+  inv.info(); // the kernel, known only once the process exited: the results are recorded after it
+  for (const r of lines) record(r);
+}
+
+/** One RESULT per sklearn line: total (features + probe) seconds, ours against sklearn's. */
+function record(r: SklearnLine): void {
+  if (r.skipped) return;
+  const mine = ours.find((o) => o.dataset === r.dataset && o.kind === r.kind)!;
+  const total = r.seconds_features + r.seconds_probe;
+  run.result({
+    benchmark: `surface baseline ${r.dataset} ${r.kind}, features + probe (sklearn ${r.mode})`,
+    unit: 's',
+    ours: mine.features + mine.probe,
+    reference: total,
+    referenceName:
+      r.mode === 'svd' ? 'TfidfVectorizer (+ TruncatedSVD) + RidgeCV' : 'TfidfVectorizer + sparse RidgeCV',
+    ratio: total / (mine.features + mine.probe),
+    note: `probe ratio ${(r.seconds_probe / mine.probe).toFixed(2)}; R² ours − sklearn ${(mine.r2 - r.test_r2).toFixed(4)}`,
+  });
 }
 
 interface SklearnLine {
@@ -125,5 +148,5 @@ function compare(r: SklearnLine): string {
     `${(r.seconds_probe / mine.probe).toFixed(2)}x, R² ours − sklearn ${(mine.r2 - r.test_r2).toFixed(4)}  (load ${load()})`
   );
 }
-console.log(`\nload average at end: ${load()}`);
 rmSync(tmp, { recursive: true, force: true });
+run.finish();

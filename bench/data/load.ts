@@ -5,11 +5,11 @@
  * Prints median wall and CPU time per dataset (and our first, cold, load) and the Python/ours ratios.
  * The machine has 2 cores shared with other jobs: timings are noisy; re-run when quieter and compare ratios.
  */
-import { spawnSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/index.js';
 import { sharedDir } from '../../src/util/paths.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -18,6 +18,7 @@ const shared = sharedDir();
 if (!shared) throw new Error('needs the shared/ folder with the paper CSVs');
 const paper = join(shared, 'data', 'paper');
 const names = ['world_place', 'us_place', 'nyc_place', 'art'];
+const run = new BenchRun('data');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -34,14 +35,11 @@ for (const name of names) {
     if (ds.n === 0) throw new Error('empty');
   }
 }
-const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'reference.py'), paper, String(runs)], {
-  encoding: 'utf8',
-});
-if (py.status !== 0) throw new Error(`reference.py failed: ${py.stderr}`);
+const py = runPython(join(import.meta.dirname, 'reference.py'), [paper, String(runs)]);
 const ref = JSON.parse(py.stdout) as Record<string, { wall: number[]; cpu: number[] }>;
 
 const ms = (s: number) => (s * 1000).toFixed(0);
-console.log(`runs per dataset: ${runs}; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
+console.log(`runs per dataset: ${runs}`);
 console.log(
   'medians in ms; CPU = user + system time of the process (less sensitive to other jobs than wall time)',
 );
@@ -55,4 +53,14 @@ for (const name of names) {
     `${name.padEnd(12)}  ${`${ms(ow)} (${ms(ours[name].wall[0])})`.padStart(17)}  ${ms(pw).padStart(11)}  ` +
       `${(pw / ow).toFixed(2).padStart(10)}  ${ms(oc).padStart(8)}  ${ms(pc).padStart(10)}  ${(pc / oc).toFixed(2).padStart(9)}`,
   );
+  run.result({
+    benchmark: `load ${name}.csv (median of ${runs})`,
+    unit: 's',
+    ours: ow,
+    reference: pw,
+    referenceName: 'Python csv + float() / np.datetime64',
+    ratio: pw / ow,
+    note: `CPU ratio ${(pc / oc).toFixed(2)}`,
+  });
 }
+run.finish();

@@ -6,10 +6,11 @@
  * Usage: npx tsx bench/experiments/bench.ts [--n 20000] [--d 1024] [--k 100] [--epochs 3] [--skip-mlp] [--skip-pca]
  * Timings on a shared 2-core machine are noisy: run twice, compare the ratios, not the absolute numbers.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 import { gatherRowsForBench, initMlp, MlpTrainer, pca, Rng } from './lib.js';
 
 const args = process.argv.slice(2);
@@ -27,6 +28,7 @@ const t = 2;
 const runMlp = !args.includes('--skip-mlp');
 const runPca = !args.includes('--skip-pca');
 
+const run = new BenchRun('experiments');
 const rng = new Rng(1, 'bench');
 const gauss = () => rng.normal();
 // activations with a decaying spectrum (like real layers) and a planted target
@@ -54,10 +56,7 @@ try {
     }),
   );
   console.log(`n=${n} d=${d} (MLP: hidden ${hidden}, batch ${batch}, ${epochs} epochs; PCA: k=${k})`);
-  const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'reference.py'), dir], {
-    encoding: 'utf8',
-  });
-  if (py.status !== 0) throw new Error(`reference.py failed: ${py.stderr}`);
+  const py = runPython(join(import.meta.dirname, 'reference.py'), [dir]);
   const ref = JSON.parse(py.stdout.trim().split('\n').pop()!);
 
   if (runMlp) {
@@ -85,6 +84,14 @@ try {
     console.log(
       `MLP training: ours ${ours.toFixed(2)} s, PyTorch ${ref.mlp_seconds.toFixed(2)} s (${steps} vs ${ref.mlp_steps} steps) -> speed ratio ${(ref.mlp_seconds / ours).toFixed(2)}x`,
     );
+    run.result({
+      benchmark: `MLP probe d ${d} -> ${hidden} -> ${t}, ${steps} AdamW steps of ${batch}`,
+      unit: 's',
+      ours,
+      reference: ref.mlp_seconds,
+      referenceName: 'PyTorch nn.Linear + AdamW',
+      ratio: ref.mlp_seconds / ours,
+    });
   }
   if (runPca) {
     const start = performance.now();
@@ -104,7 +111,27 @@ try {
       `  speed ratio vs eigh ${(ref.eigh_seconds / ours).toFixed(2)}x, vs pca_lowrank ${(ref.pca_lowrank_seconds / ours).toFixed(2)}x; ` +
         `max rel. variance error vs eigh: ours ${worstExact.toExponential(2)}, pca_lowrank ${worstLowrank.toExponential(2)}`,
     );
+    const what = `PCA top-${k}, n ${n}, d ${d}, exact`;
+    run.result({
+      benchmark: `${what}, vs eigh`,
+      unit: 's',
+      ours,
+      reference: ref.eigh_seconds,
+      referenceName: 'NumPy eigh of the covariance (exact)',
+      ratio: ref.eigh_seconds / ours,
+      note: `top-k variance rel. error ${worstExact.toExponential(1)}`,
+    });
+    run.result({
+      benchmark: `${what}, vs pca_lowrank`,
+      unit: 's',
+      ours,
+      reference: ref.pca_lowrank_seconds,
+      referenceName: 'torch.pca_lowrank(niter=2) (approximate)',
+      ratio: ref.pca_lowrank_seconds / ours,
+      note: `pca_lowrank variance rel. error ${worstLowrank.toExponential(1)}`,
+    });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+run.finish();

@@ -1,18 +1,20 @@
 /**
  * bench/extract: end-to-end extraction throughput, ours vs PyTorch, same job, same batches, same machine, same run.
  *
- *   node --import tsx bench/extract/bench.ts [--rows 2000 | --rows 500,2000,8000] [--prompt coords|empty|...]
- *                                            [--batch N] [--dir /tmp/stl-bench-extract]
+ *   node --import tsx bench/extract/bench.ts [--model smollm|7b-slice] [--rows 2000 | --rows 500,2000,8000]
+ *                                            [--prompt coords|empty|...] [--batch N] [--dir /tmp/stl-bench-extract]
  *
- * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords` (or --prompt), a random
- * SmolLM2-135M-shaped Llama (30 layers, d 576, 9/3 heads, MLP 1536, vocab 49152, f32) with Llama-2-7b-hf's
- * tokenizer (rebuilt from llama-tokenizer-js, src/model/testing-tokenizers.ts), every layer's hook_resid_post at the
- * entity's last token.
+ * Job: the first ROWS world_place entities (paper CSV from shared/), prompt `coords` (or --prompt), a random Llama
+ * with Llama-2-7b-hf's tokenizer (rebuilt from llama-tokenizer-js, src/model/testing-tokenizers.ts), every layer's
+ * hook_resid_post at the entity's last token. --model smollm (default): SmolLM2-135M's shape (30 layers, d 576,
+ * 9/3 heads, MLP 1536, vocab 49152, f32); --model 7b-slice: Llama-2-7B's shape cut to 4 layers (d 4096, 32/32
+ * heads, MLP 11008, vocab 32000, bf16 weights, ~1.9 GB), computed in f32 by both sides.
  * - ours: the `spacetime-lens extract` CLI in a child process under /usr/bin/time -v (wall time and peak RSS include
  *   Node start-up, TypeScript loading via tsx, CSV parsing, tokenization, model load and writing the store). Per
- *   chunk of BATCH rows the engine computes the rows' shared prefix (BOS + the prompt's tokens) once;
- * - PyTorch, twice, bench/extract/torch_extract.py under /usr/bin/time -v, given our token ids (no HF tokenizers
- *   library in this Python):
+ *   chunk of BATCH rows (default: the CLI's own, defaultBatchSize) the engine computes the rows' shared prefix
+ *   (BOS + the prompt's tokens) once;
+ * - PyTorch, twice, bench/extract/torch_extract.py under /usr/bin/time -v (through bench/lib/python.ts: fair BLAS
+ *   environment, kernel printed), given our token ids (no HF tokenizers library in this Python):
  *   - "plain": the loop a user writes, every row's full sequence, in our length buckets over the full lengths
  *     (so its padding is as low as ours); the same job, the same outputs;
  *   - "shared prefix": the same prefix trick written in PyTorch (prefix once per chunk, its keys/values reused),
@@ -23,17 +25,18 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedPrefixLength } from '../../src/extract/batch.js';
-import { DEFAULT_BATCH_SIZE } from '../../src/extract/extract.js';
-import { SMOLLM2_135M, writeRandomLlama } from '../../src/extract/testing.js';
+import { defaultBatchSize } from '../../src/extract/extract.js';
+import { type LlamaShape, SMOLLM2_135M, writeRandomLlama } from '../../src/extract/testing.js';
 import { readNpy } from '../../src/formats/npy.js';
 import { DEFAULT_BATCH_TOKENS, planBatches } from '../../src/model/hooked-model.js';
 import { writeTestTokenizer } from '../../src/model/testing-tokenizers.js';
 import { openStore } from '../../src/store/index.js';
 import { packageRoot, sharedDir } from '../../src/util/paths.js';
+import { pythonInvocation } from '../lib/python.js';
+import { BenchRun, loadavg as currentLoad, LOADED } from '../lib/run.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,10 +46,36 @@ function arg(name: string, fallback: string): string {
 const sizes = arg('rows', '2000').split(',').map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error('--rows takes positive integers: 500,2000');
-const batch = arg('batch', String(DEFAULT_BATCH_SIZE));
+const LLAMA2_7B_SLICE: LlamaShape = {
+  layers: 4,
+  hidden: 4096,
+  heads: 32,
+  kvHeads: 32,
+  intermediate: 11008,
+  vocab: 32000,
+  maxPositions: 4096,
+};
+const MODELS = {
+  smollm: { name: 'SmolLM2-135M shape, f32', dir: 'smollm2-135m-random', shape: SMOLLM2_135M, dtype: 'F32' },
+  '7b-slice': {
+    name: 'Llama-2-7B shape, 4-layer slice, bf16',
+    dir: 'llama2-7b-slice4-bf16-random',
+    shape: LLAMA2_7B_SLICE,
+    dtype: 'BF16',
+  },
+} as const;
+const modelKey = arg('model', 'smollm') as keyof typeof MODELS;
+const model = MODELS[modelKey];
+if (!model) throw new Error(`--model takes ${Object.keys(MODELS).join(' or ')}`);
+const shape: LlamaShape = model.shape;
+const batch = arg(
+  'batch',
+  String(defaultBatchSize({ nLayers: shape.layers, dModel: shape.hidden, dMlp: shape.intermediate })),
+);
 const prompt = arg('prompt', 'coords');
 const dir = arg('dir', '/tmp/stl-bench-extract');
 const root = packageRoot();
+const run = new BenchRun('extract');
 
 interface Timed {
   wallSeconds: number;
@@ -55,10 +84,11 @@ interface Timed {
 }
 
 /** Runs a command under /usr/bin/time -v; returns its wall time and peak RSS. */
-async function timed(cmd: string, args: string[]): Promise<Timed> {
+async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
   const t0 = performance.now();
   const child = spawn('/usr/bin/time', ['-v', cmd, ...args], {
     cwd: root,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -103,28 +133,29 @@ async function main(): Promise<void> {
   const shared = sharedDir();
   if (!shared) throw new Error('needs shared/data/paper/world_place.csv');
   await mkdir(dir, { recursive: true });
-  const modelDir = join(dir, 'smollm2-135m-random');
+  const modelDir = join(dir, model.dir);
   if (!existsSync(join(modelDir, 'model.safetensors'))) {
-    console.log(`writing a random SmolLM2-135M-shaped checkpoint to ${modelDir} ...`);
-    await writeRandomLlama(modelDir, SMOLLM2_135M, { seed: 1 });
+    console.log(`writing a random ${model.name} checkpoint to ${modelDir} ...`);
+    await writeRandomLlama(modelDir, shape, { seed: 1, dtype: model.dtype });
   }
   // A directory from an older bench may hold another tokenizer: always (re)write Llama-2's (cheap).
   await writeTestTokenizer(modelDir, 'llama2');
-  console.log(`CPU: ${await cpuModel()}, ${availableParallelism()} cores`);
+  console.log(`model: ${model.name} (${modelDir}), batch ${batch}`);
   const results: SizeResult[] = [];
   for (const rows of sizes)
     results.push(await runSize(modelDir, join(shared, 'data/paper/world_place.csv'), rows));
   if (results.length > 1) printTable(results);
+  run.finish();
 }
 
 async function runSize(modelDir: string, csv: string, rows: number): Promise<SizeResult> {
-  const loadBefore = await loadavg();
+  const loadBefore = loadavg();
   const store = join(dir, 'store');
   await rm(store, { recursive: true, force: true });
   await rm(`${store}.work`, { recursive: true, force: true });
 
   console.log(
-    `\nours: extract ${rows} world_place entities, prompt ${prompt}, all 30 layers, batch ${batch} ...`,
+    `\nours: extract ${rows} world_place entities, prompt ${prompt}, all ${shape.layers} layers, batch ${batch} ...`,
   );
   const ours = await timed(process.execPath, [
     '--import',
@@ -151,14 +182,14 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
   const entities = await s.entities();
   const lengths = entities.map((e) => e.input_ids!.length);
   const realTokens = lengths.reduce((a, b) => a + b, 0);
-  const plain = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads);
+  const plain = sameBatchesAsOurs(lengths, Number(batch), shape.heads);
   const paddedTokens = plain.batches.reduce((t, b) => t + b.length * lengths[b[0]!]!, 0);
   const prefixes = entities.map((e) => ({
     ids: e.input_ids!,
     position: e.position!,
     span: e['entity_tokens'] as [number, number],
   }));
-  const shared = sameBatchesAsOurs(lengths, Number(batch), SMOLLM2_135M.heads, prefixes);
+  const shared = sameBatchesAsOurs(lengths, Number(batch), shape.heads, prefixes);
   const computedTokens = shared.batches.reduce(
     (t, b, i) => t + b.length * (lengths[b[0]!]! - shared.prefix[i]!),
     shared.chunkPrefixTokens,
@@ -182,12 +213,12 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
     throw new Error('PyTorch shared prefix did not run our batches: not equal work');
   const oursComputeLine = /\((\d+) computed in ([\d.]+) s/.exec(ours.stdout);
   const oursCompute = oursComputeLine ? Number(oursComputeLine[2]) : Number.NaN;
-  const loadAfter = await loadavg();
+  const loadAfter = loadavg();
   const line = (name: string, wall: number, compute: number, rss: number) =>
     `${name.padEnd(15)} wall ${wall.toFixed(1).padStart(7)} s ${(realTokens / wall).toFixed(0).padStart(7)} real tok/s ` +
     `${(rows / wall).toFixed(1).padStart(7)} ent/s | compute ${compute.toFixed(1).padStart(6)} s | peak RSS ${rss.toFixed(0).padStart(5)} MB`;
   console.log(
-    `\n${rows} entities, ${realTokens} real tokens, 30 layers x d ${s.manifest.d}. Full sequences in length buckets: ` +
+    `\n${rows} entities, ${realTokens} real tokens, ${shape.layers} layers x d ${s.manifest.d}. Full sequences in length buckets: ` +
       `${paddedTokens} padded tokens (${(paddedTokens / realTokens).toFixed(3)}x real; the authors' dataset-order ` +
       `batches of 64 would pad to ${(datasetOrderPadded / realTokens).toFixed(2)}x). With each chunk's shared prefix ` +
       `computed once: ${computedTokens} tokens (${(computedTokens / realTokens).toFixed(3)}x real).`,
@@ -218,6 +249,26 @@ async function runSize(modelDir: string, csv: string, rows: number): Promise<Siz
     `max |ours - PyTorch| / max |PyTorch| over all layers: plain ${torch.relErr.toExponential(2)}, shared prefix ` +
       `${torchShared.relErr.toExponential(2)}`,
   );
+  const what = `${model.name}, ${rows} world_place rows, prompt ${prompt}`;
+  const agreement = `agreement ${relErr.toExponential(1)}; peak RSS ours ${ours.peakRssMb.toFixed(0)} MB`;
+  run.result({
+    benchmark: `${what}, same job`,
+    unit: 's',
+    ours: ours.wallSeconds,
+    reference: torch.timed.wallSeconds,
+    referenceName: 'PyTorch f32, plain loop (full sequences, our length buckets)',
+    ratio: torch.timed.wallSeconds / ours.wallSeconds,
+    note: `${agreement} / PyTorch ${torch.timed.peakRssMb.toFixed(0)} MB`,
+  });
+  run.result({
+    benchmark: `${what}, equal work`,
+    unit: 's',
+    ours: ours.wallSeconds,
+    reference: torchShared.timed.wallSeconds,
+    referenceName: 'PyTorch f32, same shared-prefix batches',
+    ratio: torchShared.timed.wallSeconds / ours.wallSeconds,
+    note: `computed/real tokens ${(computedTokens / realTokens).toFixed(3)}`,
+  });
   return {
     rows,
     realTokens,
@@ -246,12 +297,9 @@ async function runTorch(
   const jobFile = join(dir, `job-${tag}.json`);
   await writeFile(jobFile, JSON.stringify(job));
   const npy = join(dir, `torch-${tag}.npy`);
-  const t = await timed('/usr/bin/python3', [
-    join(root, 'bench/extract/torch_extract.py'),
-    modelDir,
-    jobFile,
-    npy,
-  ]);
+  const inv = pythonInvocation(join(root, 'bench/extract/torch_extract.py'), [modelDir, jobFile, npy]);
+  const t = await timed(inv.command, inv.args, inv.env);
+  inv.info();
   const info = JSON.parse(t.stdout.split('\n').find((l) => l.startsWith('{'))!) as Record<string, number>;
   const ref = await readNpy(npy);
   const d = s.manifest.d;
@@ -324,19 +372,15 @@ function datasetOrderPadding(lengths: number[], batch: number): number {
   return total;
 }
 
-async function loadavg(): Promise<string> {
-  return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+/** The 1-minute, 5- and 15-minute load averages as printed. */
+function loadavg(): string {
+  return currentLoad().join(' ');
 }
 
 /** A warning unless the 1-minute load average was under 3 before and after (README figures need a quiet machine). */
 function quiet(before: string, after: string): string {
-  const loaded = [before, after].some((l) => Number(l.split(' ')[0]) >= 3);
+  const loaded = [before, after].some((l) => Number(l.split(' ')[0]) >= LOADED);
   return loaded ? ' -- LOADED (1-min load >= 3): not a figure for a README' : ' (quiet)';
-}
-
-async function cpuModel(): Promise<string> {
-  const info = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  return /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
 }
 
 await main();

@@ -4,7 +4,8 @@ save_activations.py does it (HF path), in torch float32 on the CPU.
 
   /usr/bin/python3 bench/extract/torch_extract.py MODEL_DIR JOB.json OUT.npy [BATCH]
 
-MODEL_DIR: config.json + model.safetensors (F32, Llama architecture, tied embeddings) written by the bench.
+MODEL_DIR: config.json + model.safetensors (F32 or BF16, Llama architecture, tied embeddings) written by the bench;
+BF16 weights are widened to f32 exactly on load (ours does the same), so both sides compute in f32.
 JOB.json: {"input_ids": [[...], ...], "positions": [...], "batches"?: [[row, ...], ...], "prefix"?: [P, ...]} - the
 entities' token ids
 (BOS + prompt + entity) and the kept position, exactly as our store recorded them (Python here has no Hugging Face
@@ -38,7 +39,7 @@ cfg = json.load(open(os.path.join(model_dir, "config.json")))
 L, d, H, KV = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
 hd, eps, theta = d // H, cfg["rms_norm_eps"], cfg.get("rope_theta", 10000.0)
 
-# safetensors by hand (the safetensors package is not installed): header JSON + raw little-endian f32.
+# safetensors by hand (the safetensors package is not installed): header JSON + raw little-endian F32 or BF16.
 with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     header = json.loads(f.read(n))
@@ -47,9 +48,13 @@ W = {}
 for name, info in header.items():
     if name == "__metadata__":
         continue
-    assert info["dtype"] == "F32", info["dtype"]
     a, b = info["data_offsets"]
-    W[name] = torch.from_numpy(np.frombuffer(data, dtype="<f4", count=(b - a) // 4, offset=a).reshape(info["shape"]))
+    if info["dtype"] == "BF16":  # bf16 is the top half of an f32: widen exactly by a 16-bit shift
+        bits = np.frombuffer(data, dtype="<u2", count=(b - a) // 2, offset=a).astype(np.uint32) << 16
+        W[name] = torch.from_numpy(bits.view(np.float32).reshape(info["shape"]))
+    else:
+        assert info["dtype"] == "F32", info["dtype"]
+        W[name] = torch.from_numpy(np.frombuffer(data, dtype="<f4", count=(b - a) // 4, offset=a).reshape(info["shape"]))
 del data
 
 job = json.load(open(job_path))

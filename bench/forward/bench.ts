@@ -2,15 +2,17 @@
  * bench/forward: tokens/s of our forward pass against PyTorch float32 on the same random model, same machine,
  * same run. Usage: node --import tsx bench/forward/bench.ts [smollm|llama7b-slice|all]
  * Also prints the forward pass's GFLOP/s as a % of the measured ORT GEMM roofline (a MatMul of the shape's own
- * d x d_mlp size, the better of spinning and non-spinning onnxruntime threads), the CPU model and the load average before and after. Not a test: timings on a shared 2-core
+ * d x d_mlp size, the better of spinning and non-spinning onnxruntime threads), the CPU model, the load average
+ * before and after and the reference's BLAS kernel (bench/lib). Not a test: timings on a shared 2-core
  * machine are noisy (±30%); figures count only when the 1-minute load stayed under 3 (check `uptime`).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/model/index.js';
 import { createSession, GraphBuilder, ort } from '../../src/native/index.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const SHAPES = {
   smollm: {
@@ -79,19 +81,15 @@ async function benchShape(key: keyof typeof SHAPES): Promise<void> {
   const s = SHAPES[key];
   const dir = mkdtempSync(join(tmpdir(), 'stl-bench-'));
   try {
-    const py = execFileSync(
-      '/usr/bin/python3',
-      [
-        join(import.meta.dirname, 'torch_forward.py'),
-        dir,
-        ...[s.L, s.d, s.H, s.KV, s.m, s.V, B, T].map(String),
-      ],
-      {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      },
-    );
-    const torch = JSON.parse(py.trim().split('\n').at(-1)!) as { tokens_per_s: number; dtype: string };
+    const py = runPython(join(import.meta.dirname, 'torch_forward.py'), [
+      dir,
+      ...[s.L, s.d, s.H, s.KV, s.m, s.V, B, T].map(String),
+    ]).stdout;
+    const torch = JSON.parse(py.trim().split('\n').at(-1)!) as {
+      tokens_per_s: number;
+      dtype: string;
+      gemm_gflops: number;
+    };
     const model = await loadModel(dir);
     const seqs = Array.from({ length: B }, (_, i) =>
       Array.from({ length: T }, (_, t) => (i * 7919 + t * 104729) % s.V),
@@ -117,21 +115,28 @@ async function benchShape(key: keyof typeof SHAPES): Promise<void> {
         `  ours ${ours.toFixed(0)} tok/s (warm; first run incl. loading ${((B * T) / cold).toFixed(0)} tok/s)\n` +
         `  ours ${gflops.toFixed(0)} GFLOP/s = ${((100 * gflops) / peak).toFixed(0)}% of the ORT GEMM roofline ` +
         `${gm}x${gk}x${gn} measured just now (${peak.toFixed(0)} GFLOP/s)\n` +
-        `  PyTorch f32 ${torch.tokens_per_s.toFixed(0)} tok/s\n  ratio ours/PyTorch ${(ours / torch.tokens_per_s).toFixed(2)}x`,
+        `  PyTorch f32 ${torch.tokens_per_s.toFixed(0)} tok/s (its GEMM ${B * T}x${s.d}x${s.m}: ` +
+        `${torch.gemm_gflops.toFixed(0)} GFLOP/s)\n  ratio ours/PyTorch ${(ours / torch.tokens_per_s).toFixed(2)}x`,
     );
+    run.result({
+      benchmark: `${s.name}, ${B}x${T} tokens, every layer`,
+      unit: 'tok/s',
+      ours,
+      reference: torch.tokens_per_s,
+      referenceName: `PyTorch f32 (${torch.dtype} checkpoint)`,
+      ratio: ours / torch.tokens_per_s,
+      roofline: gflops / peak,
+      note:
+        `${gflops.toFixed(0)} of ${peak.toFixed(0)} GFLOP/s (ORT MatMul ${gm}x${gk}x${gn}); PyTorch's GEMM ` +
+        `${B * T}x${s.d}x${s.m} ${torch.gemm_gflops.toFixed(0)} GFLOP/s`,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function loadavg(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
 const which = process.argv[2] ?? 'all';
-const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
-const loadBefore = loadavg();
-console.log(`CPU: ${cpu}, ${availableParallelism()} cores; load average ${loadBefore}`);
+const run = new BenchRun('forward');
 const rooflines = new Map<string, number>();
 for (const [m, k, n] of [
   [1024, 576, 1536],
@@ -144,9 +149,4 @@ console.log(
 for (const key of Object.keys(SHAPES) as (keyof typeof SHAPES)[]) {
   if (which === 'all' || which === key) await benchShape(key);
 }
-const loadAfter = loadavg();
-const loaded = [loadBefore, loadAfter].some((l) => Number(l.split(' ')[0]) >= 3);
-console.log(
-  `load average before ${loadBefore}, after ${loadAfter}` +
-    (loaded ? ' -- LOADED (1-min load >= 3): not a figure for a README' : ' (quiet)'),
-);
+run.finish();

@@ -100,4 +100,14 @@ with torch.no_grad():
         t0 = time.perf_counter()
         hs = forward(ids)
         secs.append(time.perf_counter() - t0)
-print(json.dumps({"tokens_per_s": B * T / min(secs), "seconds": secs, "torch": torch.__version__, "dtype": dtype}))
+# PyTorch's own GEMM rate at the forward's largest product ([B·T, d] x [d, d_mlp], as hn @ W.T computes it): the
+# reference's roofline, to set beside onnxruntime's.
+a, w = torch.randn(B * T, d, generator=g), torch.randn(m, d, generator=g)
+a @ w.T
+gemm = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    a @ w.T
+    gemm.append(time.perf_counter() - t0)
+print(json.dumps({"tokens_per_s": B * T / min(secs), "seconds": secs, "torch": torch.__version__, "dtype": dtype,
+                  "gemm_gflops": 2 * B * T * d * m / min(gemm) / 1e9}))

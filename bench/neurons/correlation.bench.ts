@@ -6,12 +6,13 @@
  * Usage: npx tsx bench/neurons/correlation.bench.ts [--n 4000] [--d 576] [--m 1536]
  * Timings on the shared 2-core machine are noisy (other engineers run tests): compare ratios, re-run when quiet.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { matmulTransB, rankTarget, rmsNormRows, spearmanColumns } from '../../src/neurons/neurons-math.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string) => {
@@ -22,6 +23,7 @@ const n = flag('n', '4000');
 const d = flag('d', '576');
 const m = flag('m', '1536');
 const t = 4;
+const run = new BenchRun('neurons');
 let s = 7;
 const rand = () => {
   s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -62,22 +64,18 @@ async function ours(): Promise<{ seconds: number; sum: number; max: number }> {
 
 await ours(); // warm-up: ORT session creation
 const mine = await ours();
-const py = spawnSync(
-  '/usr/bin/python3',
-  [
-    join(dirname(fileURLToPath(import.meta.url)), 'scipy_correlation.py'),
+let py: ReturnType<typeof runPython>;
+try {
+  py = runPython(join(dirname(fileURLToPath(import.meta.url)), 'scipy_correlation.py'), [
     dir,
     `${n}`,
     `${d}`,
     `${m}`,
     `${t}`,
-  ],
-  {
-    encoding: 'utf8',
-  },
-);
-rmSync(dir, { recursive: true, force: true });
-if (py.status !== 0) throw new Error(py.stderr);
+  ]);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
 const [pySeconds, pySum, pyMax] = py.stdout.trim().split(' ').map(Number) as [number, number, number];
 console.log(`n ${n}, d ${d}, d_mlp ${m}, ${t} targets (one layer, one weight type)`);
 console.log(
@@ -87,3 +85,13 @@ console.log(
   `numpy/scipy:    ${pySeconds.toFixed(3)} s   checksum ${pySum.toFixed(6)} max |rho| ${pyMax.toFixed(6)}`,
 );
 console.log(`ratio (scipy time / ours): ${(pySeconds / mine.seconds).toFixed(2)}x`);
+run.result({
+  benchmark: `correlation search, one layer: n ${n}, d ${d}, d_mlp ${m}, ${t} targets`,
+  unit: 's',
+  ours: mine.seconds,
+  reference: pySeconds,
+  referenceName: 'NumPy GEMM + scipy.stats.rankdata',
+  ratio: pySeconds / mine.seconds,
+  note: `checksums ${mine.sum.toFixed(4)} / ${pySum.toFixed(4)}`,
+});
+run.finish();

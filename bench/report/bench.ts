@@ -18,6 +18,8 @@ import { renderModel } from '../../src/report/html.js';
 import { buildReportModel } from '../../src/report/model.js';
 import { pointRows } from '../../src/report/points.js';
 import { syntheticSpaceRun, syntheticTimeRun } from '../../src/report/test-data.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const require = createRequire(import.meta.url);
 const arg = process.argv.indexOf('--points');
@@ -25,6 +27,7 @@ const n = arg > 0 ? Number(process.argv[arg + 1]) : 40000;
 const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const run = new BenchRun('report');
 
 const world = syntheticSpaceRun({
   n,
@@ -106,13 +109,11 @@ const pngMs = ms(t0);
 if (png.status !== 0) console.log(png.stderr.toString());
 const csv = ['plon,plat,group', ...rows.map((r) => `${r.plon},${r.plat},${r.group}`)].join('\n');
 writeFileSync(join(dir, 'points.csv'), csv);
-const py = spawnSync('/usr/bin/python3', [
-  join(import.meta.dirname, 'matplotlib_scatter.py'),
+const py = runPython(join(import.meta.dirname, 'matplotlib_scatter.py'), [
   join(dir, 'points.csv'),
   join(dir, 'mpl'),
 ]);
-if (py.status !== 0) console.log(py.stderr.toString());
-const mpl = JSON.parse(py.stdout.toString()) as { svg: number; png: number };
+const mpl = JSON.parse(py.stdout) as { svg: number; png: number };
 console.log(`static map of ${rows.length} points (with country outlines, legend, tooltips as aria-labels):`);
 console.log(
   `  SVG: ours ${svgMs} ms vs matplotlib ${Math.round(mpl.svg * 1000)} ms (ratio ours/matplotlib ${(svgMs / (mpl.svg * 1000)).toFixed(2)})`,
@@ -120,10 +121,18 @@ console.log(
 console.log(
   `  PNG: ours ${pngMs} ms (SVG -> resvg, incl. process start) vs matplotlib ${Math.round(mpl.png * 1000)} ms (ratio ${(pngMs / (mpl.png * 1000)).toFixed(2)})`,
 );
-console.log(
-  `(machine load: ${(await import('node:os'))
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')})`,
-);
+for (const [fmt, oursMs] of [
+  ['svg', svgMs],
+  ['png', pngMs],
+] as const) {
+  run.result({
+    benchmark: `static ${rows.length}-point map, ${fmt.toUpperCase()}${fmt === 'png' ? ' (incl. a process start)' : ''}`,
+    unit: 's',
+    ours: oursMs / 1000,
+    reference: mpl[fmt],
+    referenceName: 'matplotlib scatter (points only)',
+    ratio: mpl[fmt] / (oursMs / 1000),
+  });
+}
 rmSync(dir, { recursive: true, force: true });
+run.finish();

@@ -6,12 +6,13 @@
  * Usage: npx tsx bench/sae/bench.ts [--size full|small] [--steps N] (N < steps per epoch: time N steps, extrapolate)
  * On a loaded machine the absolute times are noise; compare the ratio, and re-run on a quiet machine for figures.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initSae, SaeTrainer } from '../../src/sae/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const args = process.argv.slice(2);
 const value = (name: string) => {
@@ -29,6 +30,7 @@ const { n, d, m, k, batch } = size;
 const stepsPerEpoch = Math.ceil(n / batch);
 const steps = Math.min(stepsPerEpoch, Number(value('steps') ?? stepsPerEpoch));
 
+const run = new BenchRun('sae');
 // Generated activations: sparse sums of random directions plus noise and an offset, like a residual stream.
 const rng = new Rng(1, 'bench-sae');
 const gauss = () => rng.normal();
@@ -77,10 +79,7 @@ try {
   const ours = ((performance.now() - start) / 1000) * (stepsPerEpoch / steps);
   console.log(`ours:    epoch ${ours.toFixed(1)} s (last batch mse ${mse.toFixed(4)})`);
 
-  const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'reference.py'), dir], {
-    encoding: 'utf8',
-  });
-  if (py.status !== 0) throw new Error(`reference.py failed: ${py.stderr}`);
+  const py = runPython(join(import.meta.dirname, 'reference.py'), [dir]);
   const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as {
     seconds: number;
     threads: number;
@@ -91,11 +90,16 @@ try {
     `PyTorch: epoch ${torchEpoch.toFixed(1)} s (${ref.threads} threads, last batch mse ${ref.mse.toFixed(4)})`,
   );
   console.log(`ratio (PyTorch time / ours): ${(torchEpoch / ours).toFixed(2)}x`);
-  console.log(
-    `CPU: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}; load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  run.result({
+    benchmark: `TopK SAE training, ${n} x ${d}, ${m} features, k ${k}, batch ${batch} (${steps}/${stepsPerEpoch} steps timed)`,
+    unit: 's/epoch',
+    ours,
+    reference: torchEpoch,
+    referenceName: 'PyTorch autograd + Adam',
+    ratio: torchEpoch / ours,
+    note: `last batch mse ours ${mse.toFixed(4)} / PyTorch ${ref.mse.toFixed(4)}`,
+  });
+  run.finish();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -7,7 +7,6 @@
  * Usage: npx tsx bench/store/bench.ts [--rows 8192] [--cols 4096]
  * The machine has 2 cores shared with other jobs: timings are noisy; run twice and compare ratios.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,8 @@ import {
   writeSafetensors,
 } from '../../src/formats/index.js';
 import { readLayerFile, writeLayerFile } from '../../src/store/index.js';
+import { runPython } from '../lib/python.js';
+import { BenchRun } from '../lib/run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -31,6 +32,7 @@ const flag = (name: string, fallback: number) => {
 const rows = flag('rows', 8192);
 const cols = flag('cols', 4096);
 const count = rows * cols;
+const run = new BenchRun('store');
 
 async function best(fn: () => unknown, reps = 3): Promise<number> {
   let min = Number.POSITIVE_INFINITY;
@@ -77,10 +79,7 @@ try {
   if ((await f.readFloat32('layer_f16'))[7] !== f16ToF32(h)[7]) throw new Error('f16 layer mismatch');
   await f.close();
 
-  const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'reference.py'), dir], {
-    encoding: 'utf8',
-  });
-  if (py.status !== 0) throw new Error(`reference.py failed: ${py.stderr}`);
+  const py = runPython(join(import.meta.dirname, 'reference.py'), [dir]);
   const ref: Record<string, number> = JSON.parse(py.stdout);
   const mb = (count * 4) / 2 ** 20;
   console.log(
@@ -103,7 +102,16 @@ try {
     console.log(
       `${key.padEnd(14)} ${ours[key]!.toFixed(4).padStart(8)}   ${ref[key]!.toFixed(4).padStart(13)}  ${ratio.toFixed(2).padStart(5)}x  ${refName[key]}`,
     );
+    run.result({
+      benchmark: `${key}, ${rows} x ${cols} (best of 3)`,
+      unit: 's',
+      ours: ours[key]!,
+      reference: ref[key]!,
+      referenceName: refName[key]!,
+      ratio,
+    });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+run.finish();

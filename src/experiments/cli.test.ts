@@ -27,13 +27,23 @@ const ready = (async () => {
   await writeSyntheticStore(stores.b, base, [noisy, shifted], { prompt: 'coords' });
 })();
 
-test('registerExperiment adds the five experiments to a fresh program', () => {
+test('registerExperiment adds the experiments to a fresh program', () => {
   const program = new Command('x');
   registerExperiment(program);
   const group = program.commands.find((c) => c.name() === 'experiment')!;
   assert.deepEqual(
     group.commands.map((c) => c.name()),
-    ['mlp', 'pca', 'block-holdout', 'entity-holdout', 'prompts'],
+    [
+      'mlp',
+      'pca',
+      'block-holdout',
+      'entity-holdout',
+      'pls',
+      'spatial',
+      'bias',
+      'negative-controls',
+      'prompts',
+    ],
   );
 });
 

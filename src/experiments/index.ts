@@ -1,6 +1,7 @@
 // Public surface of the experiments stage: the paper's robustness experiments (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments).
 
 export { Rng } from '../util/rng.js';
+export { type BiasResult, olsLine, rowErrors, runBias } from './bias.js';
 export {
   centroidAngle,
   type HoldoutOptions,
@@ -31,6 +32,22 @@ export {
 export { type MlpExperimentLayer, runMlpExperiment } from './mlp-experiment.js';
 export { type PaperSize, paperModelSize } from './models.js';
 export {
+  localMoran,
+  moranColumns,
+  moranInference,
+  moranPermutationTest,
+  normalSf,
+  type SpatialWeights,
+  sphereKnnWeights,
+} from './moran.js';
+export {
+  negativeControlTargets,
+  permutedTargets,
+  probeTargetSets,
+  smoothSphereFields,
+  smoothTimeFields,
+} from './negative-controls.js';
+export {
   type ExperimentName,
   type ExperimentResult,
   formatTable,
@@ -41,6 +58,8 @@ export {
 } from './output.js';
 export { type PcaOptions, type PcaResult, pca, projectOntoComponents } from './pca.js';
 export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experiment.js';
+export { type PlsFit, type PlsOptions, plsRegression } from './pls.js';
+export { type PlsExperiment, runPlsExperiment } from './pls-experiment.js';
 export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';
 export {
   type CommonOptions,
@@ -48,6 +67,13 @@ export {
   mlpExperiment,
   pcaExperiment,
 } from './run.js';
+export {
+  biasExperiment,
+  DEFAULT_PLS_COMPONENTS,
+  negativeControlsExperiment,
+  plsExperiment,
+  spatialExperiment,
+} from './run-followups.js';
 export { promptsExperiment } from './run-prompts.js';
 export {
   PAPER_FIXED_ALPHA,
@@ -56,3 +82,4 @@ export {
   paperFixedAlpha,
 } from './settings.js';
 export { type LayerSource, openLayerSource } from './source.js';
+export { runSpatial, type SpatialResult, type UnitMap, type UnitSource } from './spatial-experiment.js';

@@ -1,3 +1,5 @@
+import { HOOK_ALIASES } from '../store/index.js';
+
 /** One layer's activations with everything the experiments need about its entities. */
 export interface LayerData {
   model: string;
@@ -22,9 +24,12 @@ export interface LayerData {
   columns: Record<string, string[]>;
 }
 
-/** The short hook kind ('resid_post', 'hook_resid_post', 'mlp.hook_post') to the TransformerLens name of a layer. */
+/**
+ * The hook kind (an `--hooks` alias 'resid_post' / 'mlp_post', or 'hook_resid_post', 'mlp.hook_post') to the
+ * TransformerLens name of a layer.
+ */
 export function fullHookName(hook: string, layer: number): string {
   const h = hook.startsWith('blocks.') ? hook.replace(/^blocks\.\d+\./, '') : hook;
-  const kind = h.startsWith('hook_') || h.includes('.') ? h : `hook_${h}`;
+  const kind = HOOK_ALIASES[h] ?? (h.startsWith('hook_') || h.includes('.') ? h : `hook_${h}`);
   return `blocks.${layer}.${kind}`;
 }

@@ -16,7 +16,16 @@ export interface Table {
   rows: Row[];
 }
 
-export type ExperimentName = 'mlp' | 'pca' | 'block-holdout' | 'entity-holdout' | 'prompts';
+export type ExperimentName =
+  | 'mlp'
+  | 'pca'
+  | 'block-holdout'
+  | 'entity-holdout'
+  | 'prompts'
+  | 'pls'
+  | 'spatial'
+  | 'bias'
+  | 'negative-controls';
 
 export interface ExperimentResult {
   schema: 'spacetime-lens/experiment@1';

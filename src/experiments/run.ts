@@ -61,7 +61,7 @@ export function origin(source: LayerSource, layer: number | null, prompt = sourc
   return { model, dataset, prompt, layer, hook, kind, targetNames };
 }
 
-function pickLayers(
+export function pickLayers(
   source: LayerSource,
   requested: number[] | undefined,
   experiment: 'mlp' | 'pca' | 'holdout' | 'transfer',

@@ -134,8 +134,9 @@ export async function writeSyntheticStore(
   dir: string,
   base: LayerData,
   layers: Float32Array[],
-  options: { model?: string; prompt?: string; datasetSha?: string } = {},
+  options: { model?: string; prompt?: string; datasetSha?: string; hook?: string } = {},
 ): Promise<string> {
+  const hook = options.hook ?? 'hook_resid_post';
   const w = createStore(
     dir,
     {
@@ -148,7 +149,7 @@ export async function writeSyntheticStore(
         targetNames: base.targetNames,
       },
       prompt: { name: options.prompt ?? base.prompt },
-      hooks: ['hook_resid_post'],
+      hooks: [hook],
       layers: layers.map((_, l) => l),
       dtype: 'f32',
       n: base.n,
@@ -159,6 +160,6 @@ export async function writeSyntheticStore(
     },
     entitiesFromDataset(base),
   );
-  for (const [l, x] of layers.entries()) await w.write(hookName(l), x, base.n, base.d);
+  for (const [l, x] of layers.entries()) await w.write(hookName(l, hook), x, base.n, base.d);
   return w.finish();
 }

@@ -270,9 +270,12 @@ test("Llama-2 ids: us_place row 0 with the empty prompt is [1, 1570, 3088], as i
   assert.equal(first!.position, 2);
 });
 
-test('default batch size: 1024, or 256 once the f32 weights exceed the engine cache (Llama-2-7B shape)', () => {
+test('default batch size: 1024, or once the f32 weights stream, 512 MiB of activations (256 to 2,048 rows)', () => {
   assert.equal(defaultBatchSize({ nLayers: 30, dModel: 576, dMlp: 1536 }), 1024);
-  assert.equal(defaultBatchSize({ nLayers: 32, dModel: 4096, dMlp: 11008 }), 256);
+  assert.equal(defaultBatchSize({ nLayers: 32, dModel: 4096, dMlp: 11008 }), 1024); // Llama-2-7B: 512 MiB
+  assert.equal(defaultBatchSize({ nLayers: 4, dModel: 4096, dMlp: 11008 }), 2048); // a 4-layer slice: the cap
+  assert.equal(defaultBatchSize({ nLayers: 40, dModel: 5120, dMlp: 13824 }), 512); // Llama-2-13B
+  assert.equal(defaultBatchSize({ nLayers: 80, dModel: 8192, dMlp: 28672 }), 256); // Llama-2-70B: the floor
 });
 
 test('library extract() with a static:... model builds the word-vector baseline store', {

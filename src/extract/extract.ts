@@ -126,18 +126,24 @@ export interface ExtractResult {
  */
 export const DEFAULT_BATCH_SIZE = 1024;
 /**
- * For larger models the engine streams every layer's weights once per call (bigger chunks amortise that), but a
- * chunk's activations are held in memory until it is written: 256 rows x 32 layers x d 4096 is 128 MiB.
+ * For larger models the engine streams every layer's weights once per call, so bigger chunks amortise that (it
+ * costs as much as the forward pass of a few hundred rows on a 7B model), but a chunk's activations are held in
+ * memory until it is written: at least 256 rows, at most 2,048 (about one engine chunk of short prompts), and no
+ * more than keep 512 MiB of f32 activations (rows x layers x d): 1,024 rows for Llama-2-7B (32 layers, d 4096).
  */
 export const LARGE_MODEL_BATCH_SIZE = 256;
+const LARGE_MODEL_MAX_BATCH_SIZE = 2048;
 
 /**
- * Default --batch-size: 1024, or 256 when the model's f32 weights (about 4 * (4 d^2 + 3 d d_mlp) bytes per layer)
- * exceed the engine's 2 GiB weight cache. Depends only on the model, so every shard and resume agrees.
+ * Default --batch-size: 1024, or, when the model's f32 weights (about 4 * (4 d^2 + 3 d d_mlp) bytes per layer)
+ * exceed the engine's 2 GiB weight cache and stream, the largest multiple of 256 rows (256 to 2,048) whose f32
+ * activations of every layer stay within 512 MiB. Depends only on the model, so every shard and resume agrees.
  */
 export function defaultBatchSize(spec: { nLayers: number; dModel: number; dMlp: number }): number {
   const bytes = spec.nLayers * 4 * (4 * spec.dModel ** 2 + 3 * spec.dModel * spec.dMlp);
-  return bytes > 2 ** 31 ? LARGE_MODEL_BATCH_SIZE : DEFAULT_BATCH_SIZE;
+  if (bytes <= 2 ** 31) return DEFAULT_BATCH_SIZE;
+  const rows = Math.floor(2 ** 29 / (spec.nLayers * spec.dModel * 4) / 256) * 256;
+  return Math.min(LARGE_MODEL_MAX_BATCH_SIZE, Math.max(LARGE_MODEL_BATCH_SIZE, rows));
 }
 
 /** Renders rows [0, n) with a prompt variant (docs/method.md#prompts). */

@@ -51,6 +51,39 @@ test('reads a golden file written by Python in every dtype', async () => {
   }
 });
 
+test('readFloat32 into a given buffer: the Python golden values, in that buffer (F32, F16, BF16)', async () => {
+  const golden = JSON.parse(readFileSync(join(fixtures, 'golden.json'), 'utf8'));
+  const file = await SafetensorsFile.open(join(fixtures, 'golden.safetensors'));
+  try {
+    const dtypes = new Set<string>();
+    for (const [name, want] of Object.entries<{ dtype: string; values: (number | string)[] }>(
+      golden.tensors,
+    )) {
+      if (!['F32', 'F16', 'BF16'].includes(want.dtype)) continue;
+      // A view at an offset inside a larger buffer, pre-filled with junk: every element must be overwritten.
+      const backing = new Float32Array(want.values.length + 3).fill(12345);
+      const into = backing.subarray(2, 2 + want.values.length);
+      const got = await file.readFloat32(name, into);
+      assert.equal(got, into, `${name}: the given buffer comes back`);
+      want.values.forEach((raw, i) => {
+        const v = jsonValue(raw);
+        if (Number.isNaN(v)) assert.ok(Number.isNaN(got[i]!), `${name}[${i}]`);
+        else assert.equal(got[i], Math.fround(v), `${name}[${i}]`);
+      });
+      assert.equal(backing[1], 12345, `${name}: nothing written before the view`);
+      assert.equal(backing.at(-1), 12345, `${name}: nothing written after the view`);
+      dtypes.add(want.dtype);
+    }
+    assert.deepEqual([...dtypes].sort(), ['BF16', 'F16', 'F32']);
+    // A buffer of the wrong size is not used.
+    const [name] = [...file.tensors.keys()];
+    const wrong = new Float32Array(1);
+    assert.notEqual(await file.readFloat32(name!, wrong), wrong);
+  } finally {
+    await file.close();
+  }
+});
+
 test('round trip in every dtype, with metadata, 8-byte aligned data section', async () => {
   const f32 = new Float32Array([1.5, -2.25, 3e-5, 65504, -0, 7]);
   const tensors = [

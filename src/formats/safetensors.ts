@@ -107,9 +107,13 @@ export class SafetensorsFile {
   }
 
   /** The tensor as f32: F32 as is, F16/BF16 widened (exact) in place, F64 and integers converted. */
-  async readFloat32(name: string): Promise<Float32Array<ArrayBuffer>> {
+  /**
+   * One tensor as f32. With `into` (a buffer of exactly the tensor's element count, e.g. one reused across layers),
+   * F32/F16/BF16 are read and widened in it and it is returned: no fresh memory, which is slow to fault in on VMs.
+   */
+  async readFloat32(name: string, into?: Float32Array<ArrayBuffer>): Promise<Float32Array<ArrayBuffer>> {
     const info = this.info(name);
-    return this.readFloat32Span(info, 0, (info.end - info.begin) / DTYPE_SIZE[info.dtype]);
+    return this.readFloat32Span(info, 0, (info.end - info.begin) / DTYPE_SIZE[info.dtype], into);
   }
 
   /**
@@ -136,7 +140,9 @@ export class SafetensorsFile {
     info: TensorInfo,
     first: number,
     count: number,
+    into?: Float32Array<ArrayBuffer>,
   ): Promise<Float32Array<ArrayBuffer>> {
+    const target = into?.length === count ? into : undefined;
     const size = DTYPE_SIZE[info.dtype];
     const span: TensorInfo = {
       ...info,
@@ -145,12 +151,16 @@ export class SafetensorsFile {
     };
     if (info.dtype === 'F16' || info.dtype === 'BF16') {
       // Read the halves into the upper half of the result and widen forward: one buffer, 4 bytes per value.
-      const out = new Float32Array(count);
-      const halves = new Uint16Array(out.buffer, 2 * count, count);
-      await this.readInto(span, new Uint8Array(out.buffer, 2 * count, 2 * count));
+      const out = target ?? new Float32Array(count);
+      const halves = new Uint16Array(out.buffer, out.byteOffset + 2 * count, count);
+      await this.readInto(span, new Uint8Array(out.buffer, out.byteOffset + 2 * count, 2 * count));
       if (info.dtype === 'F16') f16ToF32Into(halves, out);
       else bf16ToF32Into(halves, out);
       return out;
+    }
+    if (info.dtype === 'F32' && target) {
+      await this.readInto(span, new Uint8Array(target.buffer, target.byteOffset, 4 * count));
+      return target;
     }
     const raw = new Uint8Array(count * size);
     await this.readInto(span, raw);

@@ -14,7 +14,8 @@ export type WeightDtype = 'F32' | 'F16' | 'BF16';
 
 /**
  * A checkpoint on disk: the engine's WeightSource (tensor names in file/index order; readFloat32 widens F16/BF16
- * exactly, narrows F64, and reads nothing else) plus raw and row reads and what the directory holds.
+ * exactly, narrows F64, reads nothing else, and may fill `into` instead of a fresh buffer) plus raw and row reads
+ * and what the directory holds.
  */
 export interface Checkpoint extends WeightSource {
   /** The tensor's bytes as stored. */
@@ -198,7 +199,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
       const t = fileOf(name).info(name);
       return { dtype: t.dtype, shape: [...t.shape] };
     },
-    readFloat32: async (name) => fileOf(name).readFloat32(name),
+    readFloat32: async (name, into) => fileOf(name).readFloat32(name, into),
     readRaw: async (name) => fileOf(name).readRaw(name),
     readRows: async (name, rows) => {
       const file = fileOf(name);

@@ -46,6 +46,12 @@ const WEIGHT_MATRICES = new Set([
 export class WeightCache {
   private readonly layerCache = new Map<number, LayerWeights>();
   private readonly tables = new Map<string, Float32Array>();
+  /**
+   * Host buffers of dropped layers, by length, refilled by the next layer's reads: when weights stream, every block
+   * would otherwise widen into fresh memory (a 7B block is 800 MB of f32, and fresh pages cost ~2.6 ms per MB to
+   * fault in on these VMs: more than the block's forward pass on a chunk of short prompts).
+   */
+  private readonly spare = new Map<number, Float32Array<ArrayBuffer>[]>();
   /** The embedding multiplier: Gemma's rounded to the checkpoint's dtype, Granite's exact; set by prepare(). */
   embedScale = 1;
 
@@ -137,7 +143,8 @@ export class WeightCache {
       ['b_down', n.downBias, [d]],
       ['post_mlp_w', n.postMlpNorm, [d]],
     ];
-    const load = (entries: [string, string | undefined, number[]][]) => loadFeeds(this.source, entries);
+    const load = (entries: [string, string | undefined, number[]][]) =>
+      loadFeeds(this.source, entries, (shape) => this.takeSpare(shape));
     const attn = await load(attnSpec);
     const mlp = await load(mlpSpec);
     const moe = n.moe && spec.moe ? await loadMoe(this.source, n.moe, spec.moe, d) : undefined;
@@ -175,16 +182,32 @@ export class WeightCache {
   drop(l: number): void {
     const weights = this.layerCache.get(l);
     this.layerCache.delete(l);
-    if (!weights || !this.device) return;
+    if (!weights) return;
     const moe = weights.moe ? [weights.moe.router, ...weights.moe.experts] : [];
-    for (const feeds of [weights.attn, weights.mlp, ...moe])
-      for (const t of Object.values(feeds)) t.dispose();
+    if (this.device) {
+      for (const feeds of [weights.attn, weights.mlp, ...moe])
+        for (const t of Object.values(feeds)) t.dispose();
+      return;
+    }
+    // Only the dense block's own arrays are recycled (the experts may be views into one fused tensor).
+    for (const t of [...Object.values(weights.attn), ...Object.values(weights.mlp)]) {
+      const data = t.data as Float32Array<ArrayBuffer>;
+      const list = this.spare.get(data.length) ?? [];
+      list.push(data);
+      this.spare.set(data.length, list);
+    }
   }
 
-  /** Drops every cached layer and table. */
+  /** A dropped layer's buffer of this shape's size, if any. */
+  private takeSpare(shape: number[]): Float32Array<ArrayBuffer> | undefined {
+    return this.spare.get(shape.reduce((a, b) => a * b, 1))?.pop();
+  }
+
+  /** Drops every cached layer, table and spare buffer. */
   clear(): void {
     for (const l of [...this.layerCache.keys()]) this.drop(l);
     this.tables.clear();
+    this.spare.clear();
   }
 }
 
@@ -197,10 +220,12 @@ export function layerBytes(spec: ModelSpec): number {
 async function loadFeeds(
   source: WeightSource,
   entries: [string, string | undefined, number[]][],
+  /** A reusable buffer of a shape's size, if any (else fresh memory). */
+  take?: (shape: number[]) => Float32Array<ArrayBuffer> | undefined,
 ): Promise<Feeds> {
   const present = entries.filter((e): e is [string, string, number[]] => e[1] !== undefined);
   for (const [, name, shape] of present) expectShape(source, name, shape);
-  const data = await Promise.all(present.map(([, name]) => source.readFloat32(name)));
+  const data = await Promise.all(present.map(([, name, shape]) => source.readFloat32(name, take?.(shape))));
   return Object.fromEntries(
     present.map(([key, , shape], i) => [key, new ort.Tensor('float32', data[i]!, shape)]),
   );

@@ -12,7 +12,8 @@ export interface WeightSource {
   tensorNames: string[];
   has(name: string): boolean;
   info(name: string): { dtype: SafetensorsDtype; shape: number[] };
-  readFloat32(name: string): Promise<Float32Array>;
+  /** `into`: a buffer of the tensor's size the source may fill and return instead of a fresh one. */
+  readFloat32(name: string, into?: Float32Array<ArrayBuffer>): Promise<Float32Array>;
   close?(): Promise<void>;
 }
 

@@ -121,30 +121,46 @@ export async function tridiagonalize(a: F64, d: number, blockSize = 48): Promise
     return g;
   });
 
-  const wasm = WasmSymv.create(d);
+  const wasm = WasmSymv.create(d, blockSize);
   let s: F64 = a.slice(); // trailing block as of the panel start, contiguous m×m
   let k = 0;
+  const coefA = new Float64Array(blockSize);
+  const coefB = new Float64Array(blockSize);
   while (d - k > 1) {
     const m = d - k;
     const nb = Math.min(blockSize, m - 1);
-    const panel = Array.from({ length: nb }, (_, i) => s.slice(i * m, (i + 1) * m)); // column i = row i (symmetric)
-    const vcols = Array.from({ length: nb }, () => new Float64Array(m));
-    const wcols = Array.from({ length: nb }, () => new Float64Array(m));
-    const tau = new Float64Array(nb);
+    let panel: F64[];
+    let vcols: F64[];
+    let wcols: F64[];
     if (wasm) {
       wasm.matrix.set(s.subarray(0, m * m));
       s = wasm.matrix.subarray(0, m * m);
+      ({ cols: panel, v: vcols, w: wcols } = wasm.startPanel(m, nb));
+      for (let i = 0; i < nb; i++) panel[i]!.set(s.subarray(i * m, (i + 1) * m)); // column i = row i (symmetric)
+    } else {
+      panel = Array.from({ length: nb }, (_, i) => s.slice(i * m, (i + 1) * m));
+      vcols = Array.from({ length: nb }, () => new Float64Array(m));
+      wcols = Array.from({ length: nb }, () => new Float64Array(m));
     }
+    const tau = new Float64Array(nb);
     const sTensor = new ort.Tensor('float64', s, [m, m]);
     for (let i = 0; i < nb; i++) {
       const col = panel[i]!;
       // Bring column i up to date with the panel's earlier reflectors: col −= V·W[i,:]ᵀ + W·V[i,:]ᵀ.
-      for (let j = 0; j < i; j++) {
-        const vj = vcols[j]!;
-        const wj = wcols[j]!;
-        const wi = wj[i]!;
-        const vi = vj[i]!;
-        for (let r = i; r < m; r++) col[r] = col[r]! - vj[r]! * wi - wj[r]! * vi;
+      if (wasm) {
+        for (let j = 0; j < i; j++) {
+          coefA[j] = wcols[j]![i]!;
+          coefB[j] = vcols[j]![i]!;
+        }
+        wasm.panelAxpy(col, i, i, coefA, coefB);
+      } else {
+        for (let j = 0; j < i; j++) {
+          const vj = vcols[j]!;
+          const wj = wcols[j]!;
+          const wi = wj[i]!;
+          const vi = vj[i]!;
+          for (let r = i; r < m; r++) col[r] = col[r]! - vj[r]! * wi - wj[r]! * vi;
+        }
       }
       diag[k + i] = col[i]!;
       // Reflector annihilating col[i+2..m-1] (LAPACK dlarfg).
@@ -175,16 +191,22 @@ export async function tridiagonalize(a: F64, d: number, blockSize = 48): Promise
       }
       const w = wcols[i]!;
       for (let r = i + 1; r < m; r++) w[r] = y[r]!;
-      for (let j = 0; j < i; j++) {
-        const vj = vcols[j]!;
-        const wj = wcols[j]!;
-        let wv = 0;
-        let vv = 0;
-        for (let r = i + 1; r < m; r++) {
-          wv += wj[r]! * v[r]!;
-          vv += vj[r]! * v[r]!;
+      if (wasm) {
+        // (v is 0 above row i+1, and w's entries above row i+1 are never read, as the kernels' even start needs.)
+        wasm.panelDots(v, i, i + 1, coefA, coefB);
+        wasm.panelAxpy(w, i, i + 1, coefA, coefB);
+      } else {
+        for (let j = 0; j < i; j++) {
+          const vj = vcols[j]!;
+          const wj = wcols[j]!;
+          let wv = 0;
+          let vv = 0;
+          for (let r = i + 1; r < m; r++) {
+            wv += wj[r]! * v[r]!;
+            vv += vj[r]! * v[r]!;
+          }
+          for (let r = i + 1; r < m; r++) w[r] = w[r]! - vj[r]! * wv - wj[r]! * vv;
         }
-        for (let r = i + 1; r < m; r++) w[r] = w[r]! - vj[r]! * wv - wj[r]! * vv;
       }
       const t = tau[i]!;
       let wdotv = 0;
@@ -382,6 +404,10 @@ export class TridiagonalShift {
   }
 }
 
+const kernels = new WeakMap<TridiagonalShift[], WasmQuadForms>();
+/** Rows per wasm call: about 8 MB of Z. */
+const kernelRows = (d: number) => Math.max(1, Math.floor(1_000_000 / d));
+
 /**
  * Quadratic forms out[r·A + a] = z_rᵀ (T + α_a I)⁻¹ z_r for every row z_r of Z (rows×d, row-major) and every shift.
  * One forward substitution per row and shift; the shifts run side by side in the inner loop.
@@ -407,13 +433,12 @@ export function shiftedQuadraticForms(
     }
   }
   if (implementation === 'wasm' && d > 0 && rows > 0) {
-    const kernel = WasmQuadForms.create(
-      Math.min(rows, Math.max(1, Math.floor(1_000_000 / d))),
-      d,
-      nA,
-      lk,
-      inv,
-    );
+    // One kernel per shift list, reused by every chunk of rows: a new one allocates and faults in its memory.
+    let kernel = kernels.get(shifts);
+    if (!kernel || kernel.maxRows < Math.min(rows, kernelRows(d))) {
+      kernel = WasmQuadForms.create(Math.min(rows, kernelRows(d)), d, nA, lk, inv);
+      if (kernel) kernels.set(shifts, kernel);
+    }
     if (kernel) {
       kernel.run(z, rows, res);
       return res;

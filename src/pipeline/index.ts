@@ -6,6 +6,7 @@ export {
   type PaperExperiment,
   type PaperOptions,
   type PaperResult,
+  type PaperStep,
   readPaperConfig,
   runPaper,
 } from './paper.js';

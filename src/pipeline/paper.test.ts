@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
-import type { ExperimentName } from '../experiments/index.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { openStore } from '../store/index.js';
 import { skipWithoutShared } from '../util/shared.test-util.js';
-import { readPaperConfig, runPaper } from './paper.js';
+import { type PaperStep, readPaperConfig, runPaper } from './paper.js';
 import { modelSlug } from './run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stl-paper-'));
@@ -55,7 +54,7 @@ test('paper --config runs extract + probe for two prompts, the experiments and o
   const expDirs = keyedDirs(join(runDir, 'world_place'), 'experiments');
   assert.equal(expDirs.length, 1);
   const expDir = expDirs[0]!;
-  for (const e of ['mlp', 'pca', 'block-holdout', 'prompts']) {
+  for (const e of ['mlp', 'pca', 'block-holdout', 'prompts', 'pls', 'negative-controls', 'bias', 'spatial']) {
     const json = JSON.parse(readFileSync(join(expDir, `${e}.json`), 'utf8'));
     assert.equal(json.schema, 'spacetime-lens/experiment@1');
     assert.equal(json.dataset, 'world_place');
@@ -68,7 +67,22 @@ test('paper --config runs extract + probe for two prompts, the experiments and o
   );
   const blocks = JSON.parse(readFileSync(join(expDir, 'block-holdout.json'), 'utf8'));
   assert.ok(blocks.table.some((r: { group: string }) => r.group === 'United_States'));
-  assert.match(readFileSync(join(runDir, 'report.html'), 'utf8'), /Block hold-out by country/);
+  // the follow-ups: the globe probe beside the plain one; log-time needs dates
+  const globe = JSON.parse(readFileSync(join(expDir, 'probe-globe', 'results.json'), 'utf8'));
+  assert.equal(globe.settings.target, 'globe');
+  assert.match(first.out, /skipped: .*world_place\/log-time \(needs a time dataset\)/);
+  const html = readFileSync(join(runDir, 'report.html'), 'utf8');
+  assert.match(html, /Block hold-out by country/);
+  for (const section of [
+    'Globe and log-time probes',
+    'PLS probes',
+    'Negative-control targets',
+    'Fame and region bias',
+    'Spatial autocorrelation',
+  ]) {
+    assert.ok(html.includes(section), `report section ${section}`);
+  }
+  assert.ok(html.includes('globe probe'), 'the globe line in the main figure');
   // the causal experiments on the canonical store and probe, sized by the config
   const patch = JSON.parse(readFileSync(join(expDir, 'patch.json'), 'utf8'));
   assert.equal(patch.settings.entities.length, 2);
@@ -76,7 +90,6 @@ test('paper --config runs extract + probe for two prompts, the experiments and o
   const ablate = JSON.parse(readFileSync(join(expDir, 'ablate.json'), 'utf8'));
   assert.equal(ablate.layer, patch.layer);
   assert.match(ablate.summary.verdict, /probe directions \(2-D\) out of layer/);
-  const html = readFileSync(join(runDir, 'report.html'), 'utf8');
   assert.match(html, /Directed patching: side effects/);
   assert.match(html, /Probe direction vs causal subspace/);
 
@@ -113,7 +126,7 @@ test('paper: another --limit / --sample or another experiment setting gets its o
     model,
     datasets: [data],
     prompts: 'canonical' as const,
-    experiments: ['pca', 'entity-holdout'] as ExperimentName[],
+    experiments: ['pca', 'entity-holdout'] as PaperStep[],
     out,
     batchSize: 10,
     alphas: '0.1,1,10',

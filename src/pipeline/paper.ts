@@ -18,12 +18,16 @@ import {
   PAPER_DATASET_NAMES,
 } from '../data/index.js';
 import {
+  biasExperiment,
   type CommonOptions,
   type ExperimentName,
   holdoutExperiment,
   mlpExperiment,
+  negativeControlsExperiment,
   pcaExperiment,
+  plsExperiment,
   promptsExperiment,
+  spatialExperiment,
 } from '../experiments/index.js';
 import { EXPERIMENT_MATHS, type ExtractionModel, isStaticModel, shortKeyHash } from '../extract/index.js';
 import {
@@ -36,6 +40,7 @@ import {
   type SourceOptions,
   sourceOptions,
 } from '../model/index.js';
+import { probeStore, writeProbeResults } from '../probe/index.js';
 import { loadReportInputs, writeReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
@@ -50,15 +55,28 @@ import {
 import { keyMatches, writeKey } from './keys.js';
 import { modelSlug, runPipeline } from './run.js';
 
-/** A paper run's experiments: the robustness experiments, then the causal ones (docs/neurons.md#patch, #ablate). */
-export type PaperExperiment = ExperimentName | CausalExperiment;
+/** A step on one dataset's stores: an experiment, or a probe on another target (globe: places; log-time: dates). */
+export type PaperStep = ExperimentName | 'globe' | 'log-time';
 
+/** A paper run's steps: those on one dataset's stores, then the causal ones (docs/neurons.md#patch, #ablate). */
+export type PaperExperiment = PaperStep | CausalExperiment;
+
+/**
+ * The paper's experiments, the follow-ups' (docs/experiments.md#pls ...: each runs where its inputs exist, spatial
+ * and globe on places, log-time on dates, and is listed as skipped elsewhere), then the causal ones.
+ */
 export const ALL_EXPERIMENTS: PaperExperiment[] = [
   'mlp',
   'pca',
   'block-holdout',
   'entity-holdout',
   'prompts',
+  'globe',
+  'log-time',
+  'pls',
+  'negative-controls',
+  'bias',
+  'spatial',
   ...CAUSAL_EXPERIMENTS,
 ];
 
@@ -210,10 +228,15 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
         for (const experiment of experiments) {
           if (isCausal(experiment)) continue;
           const inputs = experiment === 'prompts' ? Object.values(stores) : [main];
-          const output = join(expDir, `${experiment}.json`);
+          const output = outputOf(expDir, experiment);
           const label = `${dataset.name}/${experiment}`;
           if (experiment === 'prompts' && inputs.length < 2) {
             result.skipped.push(`${label} (needs two or more prompts)`);
+            continue;
+          }
+          const unfit = needsKind(experiment);
+          if (unfit && unfit !== dataset.kind) {
+            result.skipped.push(`${label} (needs a ${unfit} dataset)`);
             continue;
           }
           if (
@@ -229,7 +252,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
           }
           log(`experiment ${label}`);
           try {
-            await runOne(experiment as ExperimentName, main, inputs, common, options, probes);
+            await runOne(experiment, main, inputs, common, options, probes);
             result.ran.push(label);
           } catch (err) {
             // one experiment that cannot run on this data (no rows in any hold-out group...) must not stop the grid
@@ -291,11 +314,25 @@ function experimentKey(options: PaperOptions, storeKeys: Record<string, string>,
   };
 }
 
+/** The file a step writes (its up-to-date check). */
+function outputOf(expDir: string, step: PaperStep): string {
+  return step === 'globe' || step === 'log-time'
+    ? join(expDir, `probe-${step}`, 'results.json')
+    : join(expDir, `${step}.json`);
+}
+
+/** The dataset kind a step needs, if any. */
+function needsKind(step: PaperStep): 'space' | 'time' | undefined {
+  if (step === 'globe' || step === 'spatial') return 'space';
+  if (step === 'log-time') return 'time';
+  return undefined;
+}
+
 const isCausal = (e: PaperExperiment): e is CausalExperiment =>
   (CAUSAL_EXPERIMENTS as readonly string[]).includes(e);
 
 async function runOne(
-  experiment: ExperimentName,
+  experiment: PaperStep,
   store: string,
   stores: string[],
   common: CommonOptions,
@@ -320,6 +357,30 @@ async function runOne(
       return;
     case 'prompts':
       await promptsExperiment(stores, { ...common, probeResults });
+      return;
+    case 'globe':
+    case 'log-time': {
+      // The plain probe's settings (run's: the auto grid, LOO), so the two compare; the best layer's predictions
+      // only: the report shows this probe's line beside the plain one and one map.
+      const run = await probeStore(store, {
+        target: experiment,
+        predictions: 'best',
+        ...(options.paperCompat && { paperCompat: true }),
+      });
+      await writeProbeResults(join(common.out!, `probe-${experiment}`), run);
+      return;
+    }
+    case 'pls':
+      await plsExperiment(store, common);
+      return;
+    case 'negative-controls':
+      await negativeControlsExperiment(store, common);
+      return;
+    case 'bias':
+      await biasExperiment(store, common);
+      return;
+    case 'spatial':
+      await spatialExperiment(store, common);
       return;
   }
 }

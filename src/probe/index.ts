@@ -49,4 +49,11 @@ export {
 export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
 export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
 export { gatherRows } from './rows.js';
+export type { TargetTransform, TargetVariant } from './targets.js';
+export {
+  DEFAULT_REFERENCE_YEAR,
+  lonLatOfVectors,
+  TARGET_VARIANTS,
+  targetTransform,
+} from './targets.js';
 export { allWarnings, alphaEdgeWarning, sizeWarnings } from './warnings.js';

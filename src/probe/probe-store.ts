@@ -11,9 +11,10 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { hashJson } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { resolveAlphas } from './alphas.js';
-import { type Metrics, MIN_TEST_ROWS, splitMetrics } from './metrics.js';
+import { type Metrics, MIN_TEST_ROWS, r2Column, splitMetrics } from './metrics.js';
 import type { DistanceMode } from './proximity.js';
 import { fitRidge, type RidgeModel, ridgeLoo, ridgePredict } from './ridge.js';
+import { type TargetVariant, targetTransform } from './targets.js';
 import { alphaEdgeWarning, sizeWarnings } from './warnings.js';
 
 export const PROBE_RESULTS_SCHEMA = 'spacetime-lens/probe-results@1';
@@ -27,6 +28,8 @@ export interface LayerResult {
   looMse: number[];
   train: Metrics;
   test: Metrics;
+  /** Target variants only: R² (mean over the fitted columns) on the fitted targets, e.g. (x, y, z) or ln(R − year). */
+  fitR2?: { train: number; test: number };
   warnings?: string[];
 }
 
@@ -50,6 +53,12 @@ export interface ProbeResults {
     alphaPreset: string;
     mode: 'default' | 'paper-compat';
     distance: DistanceMode;
+    /** What the ridge was fitted on when not the dataset's targets (docs/method.md#target-variants). */
+    target?: Exclude<TargetVariant, 'native'>;
+    /** The fitted columns (the probes file's columns), e.g. x, y, z. */
+    fitTargetNames?: string[];
+    /** log-time: the reference year R of ln(R − year). */
+    referenceYear?: number;
   };
   nTrain: number;
   nTest: number;
@@ -94,6 +103,13 @@ export interface ProbeOptions {
   compactRowLimit?: number;
   /** Targets to fit and score instead of the store's (n × t; control tasks, docs/controls.md). */
   targets?: Float64Array;
+  /**
+   * Fit the probe on (x, y, z) unit vectors (`globe`, space) or on ln(R − year) (`log-time`, time) and score its
+   * predictions mapped back to longitude/latitude or years (docs/method.md#target-variants); default `native`.
+   */
+  target?: TargetVariant;
+  /** log-time: the reference year R (default 2025; every date must be earlier). */
+  referenceYear?: number;
   /** Called after each layer (progress). */
   onLayer?: (result: LayerResult, done: number, total: number) => void;
   /** Called for each layer that is skipped (non-finite activations). */
@@ -196,6 +212,11 @@ export async function probeStore(
     throw new Error(`probeStore: targets hold ${targets.length} values, expected ${m.n * t}`);
   const isTest = store.isTest();
   const n = m.n;
+  const transform = targetTransform(options.target ?? 'native', kind, m.dataset.name, {
+    ...(options.referenceYear !== undefined && { referenceYear: options.referenceYear }),
+  });
+  const fitTargets = transform ? transform.forward(targets, n) : targets;
+  const tFit = transform ? transform.fitNames.length : t;
   const trainRows: number[] = [];
   for (let i = 0; i < n; i++) if (!isTest[i]) trainRows.push(i);
   if (trainRows.length < 2)
@@ -226,12 +247,17 @@ export async function probeStore(
       continue;
     }
     const x = { data, rows: n, cols: m.d };
-    const ridgeOptions = { rows: trainRows, targetNames };
+    const ridgeOptions = { rows: trainRows, targetNames: transform?.fitNames ?? targetNames };
     const fit =
       cv === 'loo'
-        ? await ridgeLoo(x, targets, t, grid.alphas, ridgeOptions)
-        : { ...(await fitRidge(x, targets, t, grid.alphas[0]!, ridgeOptions)), alphaIndex: null, looMse: [] };
-    const pred = await ridgePredict(fit, x);
+        ? await ridgeLoo(x, fitTargets, tFit, grid.alphas, ridgeOptions)
+        : {
+            ...(await fitRidge(x, fitTargets, tFit, grid.alphas[0]!, ridgeOptions)),
+            alphaIndex: null,
+            looMse: [],
+          };
+    const fitted = await ridgePredict(fit, x);
+    const pred = transform ? transform.back(fitted, n) : fitted;
     const metrics = await splitMetrics(targets, pred, t, isTest, distance);
     const layerWarnings = [...fit.warnings, alphaEdgeWarning(fit.alphaIndex, grid.alphas) ?? []].flat();
     const result: LayerResult = {
@@ -241,6 +267,7 @@ export async function probeStore(
       looMse: fit.looMse,
       train: metrics.train,
       test: metrics.test,
+      ...(transform && { fitR2: fitR2(fitTargets, fitted, tFit, isTest) }),
       ...(layerWarnings.length ? { warnings: layerWarnings } : {}),
     };
     const model: RidgeModel = fit;
@@ -277,7 +304,15 @@ export async function probeStore(
     hook,
     kind,
     targetNames,
-    settings: { cv, alphas: grid.alphas, alphaPreset: grid.preset, mode, distance },
+    settings: {
+      cv,
+      alphas: grid.alphas,
+      alphaPreset: grid.preset,
+      mode,
+      distance,
+      ...(transform && { target: transform.variant, fitTargetNames: transform.fitNames }),
+      ...(transform?.referenceYear !== undefined && { referenceYear: transform.referenceYear }),
+    },
     nTrain: trainRows.length,
     nTest,
     d: m.d,
@@ -293,6 +328,23 @@ export async function probeStore(
     warnings,
   };
   return { results, names, targets, isTest, predictions, models };
+}
+
+/** R² on the fitted targets (mean over their columns), train and test rows (NaN with no such rows). */
+function fitR2(truth: Float64Array, pred: Float64Array, t: number, isTest: Uint8Array) {
+  const score = (test: boolean) => {
+    const rows = [...isTest.keys()].filter((i) => !!isTest[i] === test);
+    if (!rows.length) return Number.NaN;
+    let sum = 0;
+    for (let j = 0; j < t; j++) {
+      sum += r2Column(
+        rows.map((i) => truth[i * t + j]!),
+        rows.map((i) => pred[i * t + j]!),
+      );
+    }
+    return sum / t;
+  };
+  return { train: score(false), test: score(true) };
 }
 
 /** The result with the highest finite score (the first on ties); undefined when no score is finite. */
@@ -406,7 +458,7 @@ export async function writeProbeResults(dir: string, run: ProbeRun): Promise<voi
   await writeSafetensors(join(dir, r.probes.file), tensors, {
     schema: 'spacetime-lens/probes@1',
     hook: r.hook,
-    targetNames: JSON.stringify(r.targetNames),
+    targetNames: JSON.stringify(r.settings.fitTargetNames ?? r.targetNames),
     alphas: JSON.stringify(r.layers.map((l) => [l.layer, l.alpha])),
   });
   await writeFileAtomic(join(dir, r.predictions.file), predictionsCsv(run));
@@ -431,6 +483,7 @@ export function formatResultsTable(results: ProbeResults): string {
     'test Spearman',
     'test prox',
     ...(space ? ['test km'] : []),
+    ...(results.settings.target ? [`test R² ${results.settings.target}`] : []),
   ];
   const rows = results.layers.map((r) => {
     const sp = r.test.spearman.length
@@ -445,6 +498,7 @@ export function formatResultsTable(results: ProbeResults): string {
       fixed(sp, 4),
       fixed(r.test.proxError, 4),
       ...(space ? [fixed(r.test.haversineMaeKm ?? Number.NaN, 0)] : []),
+      ...(results.settings.target ? [fixed(r.fitR2?.test ?? Number.NaN, 4)] : []),
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));

@@ -1,6 +1,7 @@
 /**
  * The report in a real browser: Debian's Chromium driven by playwright-core, at 1,280 px. The report holds every
- * result type: probe runs, mlp, pca, block and entity hold-outs, prompts, neurons, intervene and familiarity, made
+ * result type: probe runs, mlp, pca, block and entity hold-outs, prompts, the follow-ups (globe and log-time probes,
+ * pls, negative controls, bias, spatial), neurons, intervene, patch, ablate and familiarity, made
  * by the real commands with a tiny random Llama on rows of the paper's CSVs (sample-runs.ts), plus a 40,000-point
  * synthetic world map with hostile entity names. Checks: every figure draws as many marks as its data has rows;
  * nothing is wider than the page; the paper's reference rows and markers are there; hovering shows the entity and a
@@ -185,6 +186,15 @@ test('every figure draws as many marks as its data has rows; one screenshot per 
         'ablate-art',
       ],
       ...['overview-world_place', 'overview-us_place', 'overview-nyc_place', 'overview-years'],
+      // the follow-ups, and the globe and log-time probes' own map and scatter
+      ...['pls-k', 'negative-controls-by-layer', 'bias-fame', 'bias-map-world_place', 'bias-map-us_place'],
+      ...[
+        'bias-map-nyc_place',
+        'spatial-lisa-world_place',
+        'spatial-lisa-us_place',
+        'spatial-lisa-nyc_place',
+      ],
+      ...['map-model-world-place-coords-globe-probe', 'time-model-art-release-log-time-probe'],
     );
   }
   for (const slug of expected) assert.ok(slugs.includes(slug), `figure ${slug} is in the report`);
@@ -212,6 +222,7 @@ test('main figure: one point per run and layer against normalized depth, and the
       return {
         xs: values.filter((v) => !v.paper).map((v) => v.x),
         paper: values.filter((v) => v.paper).map((v) => v.label),
+        models: [...new Set(values.flatMap((v) => (v.model ? [v.model] : [])))],
       };
     },
     [id],
@@ -226,8 +237,12 @@ test('main figure: one point per run and layer against normalized depth, and the
     await page.evaluate(([fig]) => (globalThis as any).spacetimeReport.countMarks(fig, 'paper'), [id]),
     data.paper.length,
   );
-  if (haveShared)
+  if (haveShared) {
     assert.ok((await page.locator('tr.paper').count()) >= 6, 'paper reference rows in the tables');
+    // the globe and log-time probes: their own lines beside the plain probe's
+    for (const line of ['model', 'model · globe probe', 'model · log-time probe'])
+      assert.ok(data.models.includes(line), `main figure line ${line} (lines: ${data.models.join(', ')})`);
+  }
 });
 
 test('NYC maps draw the five borough outlines; US maps the contiguous states', {

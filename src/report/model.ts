@@ -7,12 +7,14 @@ import { modelDisplayName } from '../util/paths.js';
 import { runControlsCell, splitControls, withControlReferences } from './controls.js';
 import {
   type DepthOf,
+  type ExperimentDoc,
   type ExpSection,
   experimentSections,
   isExperimentDoc,
   KNOWN_EXPERIMENTS,
 } from './experiment-figures.js';
 import { describeExtra, type ExtraSection } from './extras.js';
+import { FOLLOWUP_EXPERIMENTS, followupSections, targetVariantSuffix } from './followup-figures.js';
 import { oneLayerEach, oneLayerSpec } from './one-layer.js';
 import { entityBoxSpec, overviewSpecs } from './overview.js';
 import { buildRunPoints, nearestLayer, type RunPoints, runLabel } from './points.js';
@@ -223,14 +225,16 @@ export function buildReportModel(inputs: ReportInputs, options: ReportOptions = 
     ];
   }
   const depthOf = depthLookup(runs);
-  const docs = (inputs.extras ?? [])
-    .map((e) => (isExperimentDoc(e.data) ? { ...e.data, source: e.source } : undefined))
-    .filter((d) => d !== undefined && KNOWN_EXPERIMENTS.has(d.experiment));
-  const experiments = experimentSections(
-    docs as NonNullable<(typeof docs)[number]>[],
-    depthOf,
-    options.nycOutlines,
-  ).map((section) => ({
+  const docs: ExperimentDoc[] = (inputs.extras ?? []).flatMap((e) =>
+    isExperimentDoc(e.data) &&
+    (KNOWN_EXPERIMENTS.has(e.data.experiment) || FOLLOWUP_EXPERIMENTS.has(e.data.experiment))
+      ? [{ ...e.data, ...(e.source !== undefined && { source: e.source }) }]
+      : [],
+  );
+  const experiments = [
+    ...experimentSections(docs, depthOf, options.nycOutlines),
+    ...followupSections(docs, runs, depthOf, options.nycOutlines),
+  ].map((section) => ({
     id: section.id,
     title: section.title,
     intro: section.intro,
@@ -373,20 +377,27 @@ function depthLookup(runs: ReportRun[]): DepthOf {
   return (model, fallback) => last.get(model) ?? Math.max(1, fallback);
 }
 
-/** Runs that share model, dataset and prompt get a suffix: their folder name, else their position. */
+/**
+ * A globe or log-time probe is named for its target (' · globe probe'); other runs that share model, dataset, prompt
+ * and target get a suffix: their folder name, else their position.
+ */
 function disambiguate(runs: ReportRun[]): ReportRun[] {
-  const key = (r: ReportRun) => `${r.results.model}\u0000${r.results.dataset}\u0000${r.results.prompt}`;
+  const key = (r: ReportRun) =>
+    `${r.results.model}\u0000${r.results.dataset}\u0000${r.results.prompt}\u0000${targetVariantSuffix(r)}`;
   const groups = new Map<string, number[]>();
   runs.forEach((r, i) => {
     groups.set(key(r), [...(groups.get(key(r)) ?? []), i]);
   });
-  const out = runs.map((r) => ({ ...r, labelSuffix: undefined as string | undefined }));
+  const out = runs.map((r) => ({
+    ...r,
+    labelSuffix: (targetVariantSuffix(r) || undefined) as string | undefined,
+  }));
   for (const members of groups.values()) {
     if (members.length < 2) continue;
     const folders = members.map((i) => (runs[i].source ? basename(dirname(runs[i].source!)) : ''));
     const distinct = new Set(folders).size === members.length && folders.every(Boolean);
     members.forEach((i, k) => {
-      out[i].labelSuffix = distinct ? ` [${folders[k]}]` : ` #${k + 1}`;
+      out[i].labelSuffix = `${targetVariantSuffix(runs[i])}${distinct ? ` [${folders[k]}]` : ` #${k + 1}`}`;
     });
   }
   return out;

@@ -1,8 +1,9 @@
 /**
  * Test and benchmark support: every result type the report reads, made by the real commands. A tiny random Llama
  * runs over evenly spaced rows of the paper's CSVs (so every entity type and block is present): `paper` (probe runs
- * for each prompt, mlp, pca, block and entity hold-outs, prompts), then `neurons`, `intervene`, `patch`, `ablate`
- * and `familiarity`; a tiny random Mixtral's routing of the world places (`extract --hooks expert_weights`, `experts`).
+ * for each prompt, mlp, pca, block and entity hold-outs, prompts, and the follow-ups: globe and log-time probes, pls,
+ * negative controls, bias, spatial), then `neurons`, `intervene`, `patch`, `ablate` and `familiarity`; a tiny random
+ * Mixtral's routing of the world places (`extract --hooks expert_weights`, `experts`).
  * It drives the CLI, so like the CLI tests it sits above the report stage; the library does not import it.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -71,9 +72,9 @@ export async function buildSampleRuns(
     data.join(','),
     '--prompts',
     'paper',
-    // the causal experiments run below on two datasets, sized for a test
+    // every step but the causal ones, which run below on two datasets, sized for a test
     '--experiments',
-    'mlp,pca,block-holdout,entity-holdout,prompts',
+    'mlp,pca,block-holdout,entity-holdout,prompts,globe,log-time,pls,negative-controls,bias,spatial',
     '--out',
     runs,
     '--quiet',
@@ -145,7 +146,12 @@ export async function buildSampleRuns(
       const dir = join(runDir, dataset, entry.name);
       const files = await readdir(dir);
       if (files.includes('probe')) paths.push(join(dir, 'probe', 'results.json'));
-      else for (const f of files) if (f.endsWith('.json')) paths.push(join(dir, f));
+      else
+        for (const f of files) {
+          if (f.endsWith('.json')) paths.push(join(dir, f));
+          // experiments/probe-globe, probe-log-time: the paper's probes on another target
+          else if (f.startsWith('probe-')) paths.push(join(dir, f, 'results.json'));
+        }
     }
   }
   return { model, runDir, paths };

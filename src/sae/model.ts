@@ -69,16 +69,6 @@ export function topkMask(g: GraphBuilder, values: string, kName: string): string
   return g.op('ScatterElements', [fill(0, values), topIndices!, fill(1, topIndices!)], { axis: 1 });
 }
 
-/** The `kName`-th largest entry of each row of `values`, as a [B, 1] column. */
-export function kthLargest(g: GraphBuilder, values: string, kName: string): string {
-  const id = uid++;
-  g.node('TopK', [values, kName], { axis: 1, largest: 1, sorted: 0 }, [
-    `kth_values_${id}`,
-    `kth_indices_${id}`,
-  ]);
-  return g.op('ReduceMin', [`kth_values_${id}`], { axes: [1], keepdims: 1 });
-}
-
 /** Declares the parameter inputs shared by the encode graphs. */
 function paramInputs(g: GraphBuilder, arch: SaeArchitecture): void {
   g.input('X', 'float32', ['B', 'd']);

@@ -22,8 +22,9 @@ import { UserError } from '../../util/errors.js';
 import { deviceOption, gpuDtypeOption } from '../device.js';
 import { keptChunks, repeatCommand, withInterruptNotice } from '../interrupt.js';
 import { addSourceOptions, type SourceFlags, sourceFromFlags } from '../source.js';
+import { registerFollowups } from './experiment-followups.js';
 
-interface CommonFlags {
+export interface CommonFlags {
   store: string[];
   hook: string;
   alphas?: string;
@@ -135,6 +136,7 @@ width-scaled alpha for other models. Details: docs/experiments.md.`,
       });
   }
 
+  registerFollowups(group);
   registerPaper(program);
 
   withCommon(group.command('prompts'))
@@ -255,7 +257,7 @@ function promptsFlag(s: string): PaperOptions['prompts'] {
   return s.split(',').map((p) => p.trim());
 }
 
-function withCommon(cmd: Command): Command {
+export function withCommon(cmd: Command): Command {
   return cmd
     .requiredOption('--store <dir...>', 'activation store directory (prompts: one per prompt)')
     .option('--hook <name>', 'hook per layer', 'resid_post')
@@ -275,7 +277,7 @@ function withCommon(cmd: Command): Command {
     .option('--quiet', 'no progress lines');
 }
 
-function common(flags: CommonFlags, store: string): CommonOptions {
+export function common(flags: CommonFlags, store: string): CommonOptions {
   const alphas = flags.alphas;
   return {
     out: flags.out ?? join('experiments', basename(store.replace(/[/\\]+$/, ''))),
@@ -288,7 +290,7 @@ function common(flags: CommonFlags, store: string): CommonOptions {
   };
 }
 
-async function report(result: ExperimentResult, _flags: { quiet?: boolean }): Promise<void> {
+export async function report(result: ExperimentResult, _flags: { quiet?: boolean }): Promise<void> {
   const header = `${result.title} — ${result.model} / ${result.dataset} / ${result.prompt}${
     result.layer === null ? '' : ` / layer ${result.layer}`
   }`;
@@ -301,13 +303,13 @@ async function report(result: ExperimentResult, _flags: { quiet?: boolean }): Pr
   for (const w of result.warnings ?? []) console.error(`warning: ${w}`);
 }
 
-function single(stores: string[]): string {
+export function single(stores: string[]): string {
   if (stores.length !== 1) throw new UserError(`this experiment takes one --store, got ${stores.length}`);
   return stores[0]!;
 }
 
 /** Parses a layer list ('20', '16,20', 'a:b[:step]'); 'all' = undefined = every layer. The runner checks them. */
-function parseLayers(spec: string | undefined): number[] | 'all' | undefined {
+export function parseLayers(spec: string | undefined): number[] | 'all' | undefined {
   if (spec === undefined) return undefined;
   if (spec === 'all') return 'all';
   const out: number[] = [];
@@ -324,7 +326,7 @@ function parseLayers(spec: string | undefined): number[] | 'all' | undefined {
   return out;
 }
 
-function numberList(s: string, flag: string): number[] {
+export function numberList(s: string, flag: string): number[] {
   const values = s.split(',').map((v) => Number(v.trim()));
   if (values.length === 0 || values.some((v) => !Number.isFinite(v))) {
     throw new UserError(`${flag}: expected comma-separated numbers, got '${s}'`);
@@ -332,17 +334,17 @@ function numberList(s: string, flag: string): number[] {
   return values;
 }
 
-function positiveInt(s: string, flag: string): number {
+export function positiveInt(s: string, flag: string): number {
   return positiveIntValue(Number(s), flag);
 }
 
-function positiveIntValue(v: number, flag: string): number {
+export function positiveIntValue(v: number, flag: string): number {
   if (!Number.isSafeInteger(v) || v < 1)
     throw new UserError(`${flag}: expected a positive integer, got '${v}'`);
   return v;
 }
 
-function nonNegativeInt(s: string, flag: string): number {
+export function nonNegativeInt(s: string, flag: string): number {
   const v = Number(s);
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(v))
     throw new UserError(`${flag}: expected a non-negative integer, got '${s}'`);

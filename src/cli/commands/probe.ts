@@ -4,6 +4,7 @@ import { ALPHA_PRESETS } from '../../probe/alphas.js';
 import { controlTask, formatControlTask, writeControlTask } from '../../probe/control-task.js';
 import { MIN_TEST_ROWS } from '../../probe/metrics.js';
 import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
+import { DEFAULT_REFERENCE_YEAR, TARGET_VARIANTS, type TargetVariant } from '../../probe/targets.js';
 import { UserError } from '../../util/errors.js';
 
 interface ProbeFlags {
@@ -18,6 +19,8 @@ interface ProbeFlags {
   quiet?: boolean;
   controlTask?: boolean;
   controlSeed: string;
+  target: TargetVariant;
+  referenceYear?: string;
 }
 
 /** Registers `probe`: ridge probes on every layer of an activation store. */
@@ -65,6 +68,16 @@ export function registerProbe(program: Command): void {
         .choices(['compact', 'best', 'all'])
         .default('compact'),
     )
+    .addOption(
+      new Option(
+        '--target <what>',
+        'fit on the targets (native), on 3-D unit vectors mapped back to lon/lat (globe, places), or on ' +
+          'ln(reference year − year) mapped back to years (log-time, dates); docs/method.md#target-variants',
+      )
+        .choices([...TARGET_VARIANTS])
+        .default('native'),
+    )
+    .option('--reference-year <year>', `log-time: the reference year R (default ${DEFAULT_REFERENCE_YEAR})`)
     .option('--out <dir>', 'output directory (default: <store>.probe)')
     .option('--quiet', 'no per-layer progress lines')
     .option(
@@ -84,6 +97,8 @@ export function registerProbe(program: Command): void {
         cv: flags.cv,
         paperCompat: !!flags.paperCompat,
         predictions: flags.predictions,
+        target: flags.target,
+        ...(flags.referenceYear !== undefined && { referenceYear: yearFlag(flags.referenceYear) }),
         onLayer: (r, done, total) => {
           if (!flags.quiet) {
             console.error(
@@ -101,7 +116,10 @@ export function registerProbe(program: Command): void {
       const r = run.results;
       console.log(
         `${r.model} · ${r.dataset} · prompt ${r.prompt} · ${r.hook} · ${r.nTrain} train / ${r.nTest} test · ` +
-          `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}`,
+          `d ${r.d} · cv ${r.settings.cv} · alphas ${r.settings.alphaPreset} · distance ${r.settings.distance}` +
+          (r.settings.target
+            ? ` · target ${r.settings.target} (fitted on ${r.settings.fitTargetNames?.join(', ')})`
+            : ''),
       );
       console.log(formatResultsTable(r));
       if (r.skippedLayers.length) {
@@ -133,4 +151,11 @@ export function registerProbe(program: Command): void {
         console.log(formatControlTask(control));
       }
     });
+}
+
+function yearFlag(s: string): number {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v))
+    throw new UserError(`--reference-year: expected a year, got '${s}'`);
+  return v;
 }
