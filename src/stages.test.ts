@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from './util/paths.js';
+import { libraryFiles } from './util/source-files.test-util.js';
 
 /**
  * The stage rule (README, "Layout"): a file may import from its own stage, from a stage below it, or from the shared
  * base (util, native, version.ts), never from a stage above. Stages, lowest first:
  *   data / formats / store -> model -> probe -> extract -> experiments / neurons / sae -> report -> pipeline -> cli
  * and src/index.ts (the public API) sits above all of them. Tests and test helpers (*.test.ts, testing.ts,
- * test-data.ts, *.test-util.ts, fixtures.ts) may reach anywhere: they are not part of the library.
+ * testing-*.ts, test-data.ts, *.test-util.ts, fixtures.ts) may reach anywhere: they are not part of the library
+ * (tsconfig.build.json leaves them out of dist; package.test.ts checks what ships).
  */
 const RANK: Record<string, number> = {
   util: 0,
@@ -29,17 +31,6 @@ const RANK: Record<string, number> = {
   cli: 8,
   'index.ts': 9,
 };
-
-const TEST_HELPER = /(\.test\.ts|\.test-util\.ts|[\\/]testing\.ts|[\\/]test-data\.ts|[\\/]fixtures\.ts)$/;
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) sourceFiles(path, out);
-    else if (name.endsWith('.ts') && !TEST_HELPER.test(path)) out.push(path);
-  }
-  return out;
-}
 
 /** The stage of a file under src/: its first path segment (a folder, or a top-level file name). */
 function stageOf(srcRoot: string, file: string): string {
@@ -74,7 +65,7 @@ test('no file under src/ imports from a stage above its own', () => {
   const srcRoot = join(packageRoot(), 'src');
   const violations: string[] = [];
   const unknown = new Set<string>();
-  const files = sourceFiles(srcRoot);
+  const files = libraryFiles(srcRoot);
   assert.ok(files.length > 50, `expected the whole source tree, found ${files.length} files`);
   for (const file of files) {
     const from = stageOf(srcRoot, file);

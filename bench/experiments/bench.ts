@@ -30,7 +30,7 @@ const runPca = !args.includes('--skip-pca');
 
 const run = new BenchRun('experiments');
 const rng = new Rng(1, 'bench');
-const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+const gauss = () => rng.normal();
 // activations with a decaying spectrum (like real layers) and a planted target
 const x = new Float32Array(n * d);
 const scales = Float64Array.from({ length: d }, (_, j) => 1 / Math.sqrt(1 + j));
@@ -73,8 +73,8 @@ try {
       for (let s = 0; s < n; s += batch) {
         const rows = perm.subarray(s, Math.min(n, s + batch));
         await trainer.step(
-          gatherRowsForBench(x, d, rows, new Float32Array(rows.length * d)),
-          gatherRowsForBench(yf, t, rows, new Float32Array(rows.length * t)),
+          gatherRowsForBench(x, d, rows, { into: new Float32Array(rows.length * d) }),
+          gatherRowsForBench(yf, t, rows, { into: new Float32Array(rows.length * t) }),
           rows.length,
         );
         steps++;

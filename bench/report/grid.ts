@@ -16,8 +16,8 @@ import { chromium } from 'playwright-core';
 import { CANONICAL_PROMPTS, PROMPTS } from '../../src/data/prompts.js';
 import { renderModel } from '../../src/report/html.js';
 import { buildReportModel } from '../../src/report/model.js';
-import { mulberry32 } from '../../src/report/test-data.js';
 import type { Metrics, ReportRun } from '../../src/report/types.js';
+import { mulberry32 } from '../../src/util/mulberry32.test-util.js';
 import { pageBreakdown } from './page-size.js';
 
 const flag = (name: string, fallback: number) => {

@@ -33,7 +33,7 @@ const steps = Math.min(stepsPerEpoch, Number(value('steps') ?? stepsPerEpoch));
 const run = new BenchRun('sae');
 // Generated activations: sparse sums of random directions plus noise and an offset, like a residual stream.
 const rng = new Rng(1, 'bench-sae');
-const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+const gauss = () => rng.normal();
 const atoms = Float32Array.from({ length: 256 * d }, () => gauss() / Math.sqrt(d));
 const x = new Float32Array(n * d);
 for (let i = 0; i < n; i++) {

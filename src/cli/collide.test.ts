@@ -12,6 +12,9 @@ import { after, before, test } from 'node:test';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { openStore } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
+
+const skip = skipWithoutShared(); // both tests extract rows of the paper's world_place.csv
 
 let tmp: string;
 let model: string;
@@ -24,6 +27,7 @@ process.exitCode = await main(process.argv.slice(1));
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-collide-'));
+  if (skip) return;
   model = await writeRandomLlama(join(tmp, 'tiny-llama'));
   csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 3000);
 });
@@ -71,7 +75,9 @@ const extractArgs = (out: string, ...more: string[]) => [
   ...more,
 ];
 
-test('two extract --resume into one folder: the second waits, then finds the store done', async () => {
+test('two extract --resume into one folder: the second waits, then finds the store done', {
+  skip,
+}, async () => {
   const out = join(tmp, 'store');
   // started together, as an array job's tasks are: one takes the lock, the other waits for it
   const jobs = [cli(extractArgs(out, '--resume')), cli(extractArgs(out, '--resume'))];
@@ -102,7 +108,7 @@ test('two extract --resume into one folder: the second waits, then finds the sto
   for (const layer of [0, 1, 2]) assert.deepEqual(await a.readLayer(layer), await b.readLayer(layer));
 });
 
-test('two runs with the same settings take turns; the second reuses every step', async () => {
+test('two runs with the same settings take turns; the second reuses every step', { skip }, async () => {
   const args = ['run', '--model', model, '--dataset', csv, '--batch-size', '50', '--no-controls', '--quiet'];
   const jobs = [cli(args), cli(args)];
   const [r1, r2] = await Promise.all([jobs[0]!.done, jobs[1]!.done]);

@@ -3,6 +3,7 @@
  * with no usable GPU (no Vulkan loader, or a loader pointed at no driver): it says it falls back, and its results
  * are the CPU's, byte for byte.
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,8 +13,11 @@ import { after, before, test } from 'node:test';
 import { writeRandomLlama } from '../extract/testing.js';
 import { vulkanLoaderPresent } from '../native/index.js';
 import { packageRoot } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { engineDevice } from './device.js';
 import { runCliCaptured } from './testing.js';
+
+const skip = skipWithoutShared();
 
 let tmp: string;
 let modelDir: string;
@@ -74,7 +78,7 @@ test('--device webgpu without a usable GPU is a one-line user error (exit 1)', (
   assert.ok(!/at .*\.ts:\d+/.test(r.err), 'no stack trace');
 });
 
-test('extract --device auto writes the same store as --device cpu', async () => {
+test('extract --device auto writes the same store as --device cpu', { skip }, async () => {
   const { writePaperSlice } = await import('../extract/testing.js');
   const csv = await writePaperSlice(tmp, 'world_place', 6);
   const run = (device: string, out: string) =>

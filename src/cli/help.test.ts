@@ -88,3 +88,21 @@ test('sources, docs, README, bench, reference and examples cite docs/method.md a
     checkReferences(readFileSync(file, 'utf8'), file.slice(root.length + 1), SPEC);
   }
 });
+
+test('README and docs name only source files that exist', () => {
+  const docs = ['README.md', 'bench/README.md', 'src/probe/README.md'];
+  docs.push(
+    ...readdirSync(join(root, 'docs'))
+      .filter((n) => n.endsWith('.md'))
+      .map((n) => `docs/${n}`),
+  );
+  const missing: string[] = [];
+  for (const doc of docs) {
+    const text = readFileSync(join(root, doc), 'utf8');
+    for (const m of text.matchAll(
+      /\b(?:src|bench|scripts|reference|examples)\/[\w./-]+\.(?:ts|mjs|py|sh)\b/g,
+    ))
+      if (!existsSync(join(root, m[0]))) missing.push(`${doc}: ${m[0]}`);
+  }
+  assert.deepEqual(missing, []);
+});

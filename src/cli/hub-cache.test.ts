@@ -12,8 +12,10 @@ import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { LocalHub, sha1 } from '../model/hub-server.test-util.js';
 import { openStore } from '../store/index.js';
 import { withEnv } from '../util/env.test-util.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { runCliCaptured } from './testing.js';
 
+const skip = skipWithoutShared(); // every test extracts rows of the paper's world_place.csv
 const hub = new LocalHub();
 const COMMIT = sha1(Buffer.from('tiny llama'));
 let tmp: string;
@@ -23,6 +25,7 @@ let cache: string;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-hubcache-'));
+  if (skip) return;
   modelDir = await writeRandomLlama(join(tmp, 'tiny-llama'));
   const files = Object.fromEntries(readdirSync(modelDir).map((f) => [f, readFileSync(join(modelDir, f))]));
   files['generation_config.json'] = Buffer.from('{"bos_token_id": 1, "eos_token_id": 2}');
@@ -41,7 +44,7 @@ before(async () => {
   }
 });
 after(async () => {
-  await hub.stop();
+  if (!skip) await hub.stop();
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -60,7 +63,9 @@ const args = (model: string, out: string) => [
   out,
 ];
 
-test('extract by Hub id from a cache @huggingface/hub wrote, with HF_HUB_OFFLINE=1 and with the Hub reachable', async () => {
+test('extract by Hub id from a cache @huggingface/hub wrote, with HF_HUB_OFFLINE=1 and with the Hub reachable', {
+  skip,
+}, async () => {
   const reference = join(tmp, 'from-dir');
   assert.equal((await runCliCaptured(args(modelDir, reference))).code, 0);
   const expected = await (await openStore(reference)).readLayer(2);
@@ -92,7 +97,9 @@ test('extract by Hub id from a cache @huggingface/hub wrote, with HF_HUB_OFFLINE
   assert.match(r3.err, /offline: org\/tiny-llama@main is not complete in the cache .*empty/);
 });
 
-test('--refresh asks the Hub where main points (no file body is downloaded again); refused with --offline', async () => {
+test('--refresh asks the Hub where main points (no file body is downloaded again); refused with --offline', {
+  skip,
+}, async () => {
   hub.reset();
   const out = join(tmp, 'refreshed');
   const r = await withEnv(
@@ -110,7 +117,7 @@ test('--refresh asks the Hub where main points (no file body is downloaded again
   assert.match(both.err, /--refresh.*--offline|--offline.*--refresh/);
 });
 
-test('surface:KIND@<Hub id> finds its tokenizer in the --cache-dir cache, offline', async () => {
+test('surface:KIND@<Hub id> finds its tokenizer in the --cache-dir cache, offline', { skip }, async () => {
   const fromDir = join(tmp, 'surface-dir');
   const r0 = await runCliCaptured(args(`surface:bag-of-tokens@${modelDir}`, fromDir));
   assert.equal(r0.code, 0, r0.err);

@@ -11,12 +11,15 @@ import { after, test } from 'node:test';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { loadModel } from '../model/index.js';
 import { openStore } from '../store/index.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { runCliCaptured } from './testing.js';
+
+const skip = skipWithoutShared(); // it extracts rows of the paper's world_place.csv
 
 const tmp = mkdtempSync(join(tmpdir(), 'stl-moe-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('extract expert_weights / expert_indices, experts, sae train on a Mixtral', async () => {
+test('extract expert_weights / expert_indices, experts, sae train on a Mixtral', { skip }, async () => {
   const model = await writeRandomLlama(join(tmp, 'mixtral'), undefined, { experts: { count: 6, topK: 2 } });
   const csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 40);
   const run = async (...argv: string[]) => {

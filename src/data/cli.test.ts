@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
-import { sharedDir } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 
-const shared = sharedDir();
+const shared = sharedForTests();
 const PAPER = shared ? join(shared, 'data', 'paper') : '';
-const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 
 const cli = (...argv: string[]) => runCliCaptured(argv);
 

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { sharedDir } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { parseCsvFast } from './csv-fast.js';
 
-const shared = sharedDir();
+const shared = sharedForTests();
 const OPTIONS = { bom: true, relax_column_count: true, skip_empty_lines: true } as const;
 
 function reference(text: string): string[][] {
@@ -52,7 +52,7 @@ describe('fast CSV reader agrees with csv-parse', () => {
     }
   });
 
-  it('reads the four paper CSVs exactly like csv-parse', { skip: shared ? false : 'needs shared/' }, () => {
+  it('reads the four paper CSVs exactly like csv-parse', { skip: skipWithoutShared() }, () => {
     for (const name of ['world_place', 'us_place', 'nyc_place', 'art']) {
       const buf = readFileSync(join(shared!, 'data', 'paper', `${name}.csv`));
       const fast = parseCsvFast(buf.toString('utf8'));

@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
 import { sha256File } from '../util/fsx.js';
-import { sharedDir } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { cachedNycOutlinesPath, fetchDatasets, planFetchAll, sourceLocation } from './fetch.js';
 import { loadDataset } from './load.js';
 import { DATASETS, NYC_BOROUGH_OUTLINES, PAPER_BASE_URL } from './registry.js';
 
-const shared = sharedDir();
+const shared = sharedForTests();
 const PAPER = shared ? join(shared, 'data', 'paper') : '';
-const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 
 /** A static file server on 127.0.0.1 (port 0) whose root can be switched; counts requests. */
 class FileServer {

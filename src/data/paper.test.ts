@@ -4,15 +4,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { packageRoot } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { loadDataset } from './load.js';
 import { artEntityString, nycEntityString, renderPrompt, worldEntityString } from './prompts.js';
 import type { EntityDataset } from './types.js';
 
 const FIXTURES = join(packageRoot(), 'test', 'fixtures', 'data');
-const shared = sharedDir();
+const shared = sharedForTests();
 const PAPER = shared ? join(shared, 'data', 'paper') : '';
-const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 
 const shortHash = (text: string): string =>
   createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);

@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { UserError } from '../util/errors.js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { packageRoot } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { loadDataset } from './load.js';
 import { rowSelection, selectRows, stratifiedSample, subsetDataset } from './sample.js';
 import type { EntityDataset } from './types.js';
 
-const shared = sharedDir();
-const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
+const shared = sharedForTests();
+const skip = skipWithoutShared();
 const paperCsv = (name: string) => join(shared ?? '', 'data', 'paper', `${name}.csv`);
 
 /** Ten rows: type A (4 train, 2 test), then type B (3 train, 1 test); targets = row index. */

@@ -6,9 +6,8 @@ import { after, test } from 'node:test';
 import { Command } from 'commander';
 import { registerExperiment } from '../cli/commands/experiment.js';
 import { runCliCaptured } from '../cli/testing.js';
-import { Rng } from './rng.js';
-import { gaussian } from './stats.js';
-import { syntheticPlaces, writeSyntheticStore } from './synthetic.js';
+import { Rng } from '../util/rng.js';
+import { syntheticPlaces, writeSyntheticStore } from './synthetic.test-util.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stl-exp-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -17,7 +16,7 @@ const cli = (...argv: string[]) => runCliCaptured(argv);
 
 const base = syntheticPlaces({ blocks: 5, perBlock: 30, d: 8, seed: 7, types: ['city', 'structure'] });
 const rng = new Rng(7, 'layers');
-const noisy = Float32Array.from(base.x, (v) => 0.2 * v + gaussian(rng));
+const noisy = Float32Array.from(base.x, (v) => 0.2 * v + rng.normal());
 const stores = {
   a: join(root, 'store-a'),
   b: join(root, 'store-b'),

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Rng } from '../util/rng.js';
 import { loadGolden } from './fixtures.js';
 import { runHoldout } from './holdout.js';
 import type { LayerData } from './layer-data.js';
 import { runMlpExperiment } from './mlp-experiment.js';
 import { runPcaExperiment } from './pca-experiment.js';
 import { promptSensitivity, promptTransfer } from './prompts.js';
-import { Rng } from './rng.js';
-import { gaussian } from './stats.js';
-import { syntheticPlaces, syntheticYears } from './synthetic.js';
+import { syntheticPlaces, syntheticYears } from './synthetic.test-util.js';
 
 test('block hold-out: a geometric code generalises to unseen blocks, a memorised block code does not', async () => {
   const geometric = syntheticPlaces({ blocks: 6, perBlock: 50, d: 16, seed: 1 });
@@ -75,8 +74,8 @@ test('entity and century hold-outs on time data: values, skipped groups, 1-D cen
 test('prompt transfer: centring removes a prompt-specific offset; same vs different means', async () => {
   const base = syntheticPlaces({ blocks: 8, perBlock: 40, d: 16, seed: 3 });
   const rng = new Rng(3, 'offset');
-  const offset = Array.from({ length: base.d }, () => 4 * gaussian(rng));
-  const shifted = Float32Array.from(base.x, (v, i) => v + offset[i % base.d]! + 0.02 * gaussian(rng));
+  const offset = Array.from({ length: base.d }, () => 4 * rng.normal());
+  const shifted = Float32Array.from(base.x, (v, i) => v + offset[i % base.d]! + 0.02 * rng.normal());
   const layers: Record<string, LayerData> = {
     plain: base,
     shifted: { ...base, prompt: 'shifted', x: shifted },
@@ -115,11 +114,11 @@ test('PCA probes: a target hidden in a low-variance direction needs more compone
   const targets = new Float64Array(n);
   const isTest = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const year = 1500 + 200 * gaussian(rng);
+    const year = 1500 + 200 * rng.normal();
     targets[i] = year;
-    for (let j = 0; j < 4; j++) x[i * d + j] = 5 * gaussian(rng) * (1 + j * 0.3); // loud, irrelevant
-    x[i * d + 4] = (year - 1500) / 400 + 0.05 * gaussian(rng); // the signal, variance ~0.25
-    for (let j = 5; j < d; j++) x[i * d + j] = 0.1 * gaussian(rng);
+    for (let j = 0; j < 4; j++) x[i * d + j] = 5 * rng.normal() * (1 + j * 0.3); // loud, irrelevant
+    x[i * d + 4] = (year - 1500) / 400 + 0.05 * rng.normal(); // the signal, variance ~0.25
+    for (let j = 5; j < d; j++) x[i * d + j] = 0.1 * rng.normal();
     isTest[i] = i % 5 === 0 ? 1 : 0;
   }
   const data: LayerData = {
@@ -159,7 +158,7 @@ test('MLP experiment: a nonlinear target the MLP finds and the linear probe does
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let j = 0; j < d; j++) {
-      x[i * d + j] = gaussian(rng);
+      x[i * d + j] = rng.normal();
       s += x[i * d + j]! * w[j]!;
     }
     targets[i] = 1800 + 50 * Math.abs(s);

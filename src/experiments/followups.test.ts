@@ -6,13 +6,12 @@ import { after, test } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
 import { saveSae } from '../sae/saelens.js';
 import { packageRoot } from '../util/paths.js';
+import { Rng } from '../util/rng.js';
 import { continentsOf, runBias } from './bias.js';
 import type { LayerData } from './layer-data.js';
 import { moranColumns, sphereKnnWeights } from './moran.js';
 import { negativeControlTargets, probeTargetSets } from './negative-controls.js';
-import { Rng } from './rng.js';
-import { gaussian } from './stats.js';
-import { syntheticPlaces, syntheticYears, writeSyntheticStore } from './synthetic.js';
+import { syntheticPlaces, syntheticYears, writeSyntheticStore } from './synthetic.test-util.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stl-followups-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -130,14 +129,14 @@ test('negative controls: fields are smooth, orthogonal to any linear read-out of
   const lonLat = Float64Array.from(s.lonLat);
   // A perfect linear position code: the 3-D unit vector, mixed into 6 dimensions, plus a little noise.
   const rng = new Rng(1, 'code');
-  const mix = Array.from({ length: 18 }, () => gaussian(rng));
+  const mix = Array.from({ length: 18 }, () => rng.normal());
   const x = new Float32Array(n * 6);
   for (let i = 0; i < n; i++) {
     const lam = (lonLat[2 * i]! * Math.PI) / 180;
     const phi = (lonLat[2 * i + 1]! * Math.PI) / 180;
     const u = [Math.cos(phi) * Math.cos(lam), Math.cos(phi) * Math.sin(lam), Math.sin(phi)];
     for (let j = 0; j < 6; j++)
-      x[i * 6 + j] = u[0]! * mix[j]! + u[1]! * mix[6 + j]! + u[2]! * mix[12 + j]! + 0.01 * gaussian(rng);
+      x[i * 6 + j] = u[0]! * mix[j]! + u[1]! * mix[6 + j]! + u[2]! * mix[12 + j]! + 0.01 * rng.normal();
   }
   const data = { ...layerData('space', s.lonLat, s.isTest, s.columns), x, d: 6 };
   const sets = await negativeControlTargets(data, 3, 0);
@@ -185,9 +184,9 @@ const years = syntheticYears({ n: 240, d: 10, seed: 4 });
 const stores = { places: join(root, 'places'), years: join(root, 'years') };
 const ready = (async () => {
   const rng = new Rng(3, 'noise');
-  const noise = Float32Array.from(places.x, () => gaussian(rng));
+  const noise = Float32Array.from(places.x, () => rng.normal());
   await writeSyntheticStore(stores.places, places, [noise, places.x]);
-  await writeSyntheticStore(stores.years, years, [Float32Array.from(years.x, () => gaussian(rng)), years.x]);
+  await writeSyntheticStore(stores.years, years, [Float32Array.from(years.x, () => rng.normal()), years.x]);
 })();
 
 test('experiment pls writes PLS, PCA and ridge rows; the k that reaches the ridge is small on a 2-D code', async () => {
@@ -233,9 +232,9 @@ test("experiment spatial ranks residual dimensions and SAE features by Moran's I
       dIn: d,
       dSae,
       applyBDecToInput: false,
-      wEnc: Float32Array.from({ length: d * dSae }, () => gaussian(rng)),
+      wEnc: Float32Array.from({ length: d * dSae }, () => rng.normal()),
       bEnc: new Float32Array(dSae),
-      wDec: Float32Array.from({ length: dSae * d }, () => gaussian(rng)),
+      wDec: Float32Array.from({ length: dSae * d }, () => rng.normal()),
       bDec: new Float32Array(d),
     },
     { hookName: 'blocks.1.hook_resid_post', hookLayer: 1 },
@@ -290,11 +289,11 @@ test('experiment spatial on a store of MLP neurons (mlp.hook_post) ranks them as
   const x = new Float32Array(places.n * 3);
   for (let i = 0; i < places.n; i++) {
     const [lon, lat] = [places.targets[2 * i]!, places.targets[2 * i + 1]!];
-    x[i * 3] = gaussian(rng);
+    x[i * 3] = rng.normal();
     x[i * 3 + 1] = Math.cos((lon * Math.PI) / 60) * Math.cos((lat * Math.PI) / 45);
-    x[i * 3 + 2] = gaussian(rng);
+    x[i * 3 + 2] = rng.normal();
   }
-  await writeSyntheticStore(neurons, { ...places, d: 3 }, [x.map(() => gaussian(rng)), x], {
+  await writeSyntheticStore(neurons, { ...places, d: 3 }, [x.map(() => rng.normal()), x], {
     hook: 'mlp.hook_post',
   });
   const out = join(root, 'out-neurons');

@@ -1,5 +1,6 @@
 // Public surface of the experiments stage: the paper's robustness experiments (docs/method.md#mlp, #pca, #block-holdout, #prompt-experiments).
 
+export { Rng } from '../util/rng.js';
 export { type BiasResult, olsLine, rowErrors, runBias } from './bias.js';
 export {
   centroidAngle,
@@ -59,13 +60,11 @@ export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experi
 export { type PlsFit, type PlsOptions, plsRegression } from './pls.js';
 export { type PlsExperiment, runPlsExperiment } from './pls-experiment.js';
 export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';
-export { Rng } from './rng.js';
 export {
   type CommonOptions,
   holdoutExperiment,
   mlpExperiment,
   pcaExperiment,
-  promptsExperiment,
 } from './run.js';
 export {
   biasExperiment,
@@ -74,6 +73,7 @@ export {
   plsExperiment,
   spatialExperiment,
 } from './run-followups.js';
+export { promptsExperiment } from './run-prompts.js';
 export {
   PAPER_FIXED_ALPHA,
   PAPER_LAYERS,

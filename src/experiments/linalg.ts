@@ -3,8 +3,9 @@
  * the Rayleigh-Ritz step of PCA), Cholesky, and CholeskyQR2 orthonormalisation of tall-thin matrices whose
  * O(n q²) products run in onnxruntime's f64 GEMM. Big products never run here.
  */
+import { inverseTransposeLower } from '../native/cholesky.js';
 import { matmul } from '../native/index.js';
-import { blockReflectorT, gemm64, type TridiagonalReduction } from '../native/linalg.js';
+import { blockReflectorT, gemm64, type Tridiagonal, type TridiagonalReduction } from '../native/linalg.js';
 
 /**
  * Eigen-decomposition of a symmetric q×q matrix (row-major) by cyclic Jacobi rotations.
@@ -77,22 +78,6 @@ export function cholesky(g: Float64Array, q: number): Float64Array | undefined {
   return L;
 }
 
-/** (Lᵀ)⁻¹ for lower-triangular L: an upper-triangular matrix. */
-function inverseTransposeLower(L: Float64Array, q: number): Float64Array {
-  // Solve L·X = I column by column (X = L⁻¹, lower), then transpose.
-  const X = new Float64Array(q * q);
-  for (let c = 0; c < q; c++) {
-    for (let i = c; i < q; i++) {
-      let s = i === c ? 1 : 0;
-      for (let k = c; k < i; k++) s -= L[i * q + k]! * X[k * q + c]!;
-      X[i * q + c] = s / L[i * q + i]!;
-    }
-  }
-  const out = new Float64Array(q * q);
-  for (let i = 0; i < q; i++) for (let j = 0; j < q; j++) out[j * q + i] = X[i * q + j]!;
-  return out;
-}
-
 /**
  * Orthonormal columns spanning the columns of Y (n×q, row-major, n ≥ q): CholeskyQR2, with a modified
  * Gram-Schmidt fallback when the Gram matrix is too ill-conditioned for Cholesky.
@@ -131,58 +116,12 @@ function gramSchmidt(y: Float64Array, n: number, q: number): Float64Array {
   return out;
 }
 
-/** A symmetric tridiagonal matrix: diagonal (d) and off-diagonal (d − 1). */
-export interface SymTridiagonal {
-  diag: Float64Array;
-  off: Float64Array;
-}
-
-function sturmCountBelow(t: SymTridiagonal, x: number, tiny: number): number {
-  const d = t.diag.length;
-  let count = 0;
-  let q = t.diag[0]! - x;
-  for (let k = 0; k < d; k++) {
-    if (k > 0) q = t.diag[k]! - x - (t.off[k - 1]! * t.off[k - 1]!) / q;
-    if (q === 0) q = -tiny;
-    if (q < 0) count++;
-  }
-  return count;
-}
-
-/** The k largest eigenvalues of a symmetric tridiagonal matrix, descending, by Sturm bisection. */
-export function topTridiagonalEigenvalues(t: SymTridiagonal, k: number): Float64Array {
-  const d = t.diag.length;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < d; i++) {
-    const r = (i > 0 ? Math.abs(t.off[i - 1]!) : 0) + (i < d - 1 ? Math.abs(t.off[i]!) : 0);
-    lo = Math.min(lo, t.diag[i]! - r);
-    hi = Math.max(hi, t.diag[i]! + r);
-  }
-  const span = Math.max(Math.abs(lo), Math.abs(hi), Number.MIN_VALUE);
-  const tiny = span * 1e-300 || Number.MIN_VALUE;
-  const out = new Float64Array(k);
-  for (let i = 0; i < k; i++) {
-    const index = d - 1 - i; // ascending index of the i-th largest
-    let a = lo - span * 1e-15;
-    let b = hi + span * 1e-15;
-    while (b - a > 2 * Number.EPSILON * span) {
-      const mid = 0.5 * (a + b);
-      if (mid === a || mid === b) break;
-      if (sturmCountBelow(t, mid, tiny) > index) b = mid;
-      else a = mid;
-    }
-    out[i] = 0.5 * (a + b);
-  }
-  return out;
-}
-
 /**
  * Solves (T − λI) x = b for a symmetric tridiagonal T by Gaussian elimination with partial pivoting (LAPACK
  * dgttrf/dgttrs). Zero pivots are replaced by `tiny`, which is what inverse iteration wants near an eigenvalue.
  */
 function shiftedTridiagonalSolve(
-  t: SymTridiagonal,
+  t: Tridiagonal,
   lambda: number,
   b: Float64Array,
   tiny: number,
@@ -234,7 +173,7 @@ function shiftedTridiagonalSolve(
  * Eigenvectors of a symmetric tridiagonal matrix for given eigenvalues (descending), by inverse iteration with
  * re-orthogonalisation inside clusters of close eigenvalues (as LAPACK dstein). Returns d×k, row-major.
  */
-export function tridiagonalEigenvectors(t: SymTridiagonal, values: Float64Array, seed = 0): Float64Array {
+export function tridiagonalEigenvectors(t: Tridiagonal, values: Float64Array, seed = 0): Float64Array {
   const d = t.diag.length;
   const k = values.length;
   let norm = 0;

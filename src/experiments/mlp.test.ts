@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gatherRows } from '../probe/index.js';
+import { Rng } from '../util/rng.js';
 import { loadGolden } from './fixtures.js';
-import { fitMlpProbe, gatherRows, initMlp, type MlpParams, MlpTrainer, predictMlpProbe } from './mlp.js';
-import { Rng } from './rng.js';
+import { fitMlpProbe, initMlp, type MlpParams, MlpTrainer, predictMlpProbe } from './mlp.js';
 
 interface MlpGoldenMeta {
   n: number;
@@ -31,8 +32,8 @@ test('MlpTrainer matches PyTorch AdamW training step by step (golden)', async ()
     for (const [s, rows] of spec.batches.entries()) {
       const b = rows.length;
       const loss = await trainer.step(
-        gatherRows(x, d, rows, new Float32Array(b * d)),
-        gatherRows(y, t, rows, new Float32Array(b * t)),
+        gatherRows(x, d, rows, { into: new Float32Array(b * d) }),
+        gatherRows(y, t, rows, { into: new Float32Array(b * t) }),
         b,
       );
       assert.ok(
@@ -84,7 +85,7 @@ test('fitMlpProbe: validation split, weight-decay choice, early-stopping bookkee
   const d = 8;
   const rng = new Rng(3, 'data');
   const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) x[i] = gaussian(rng);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) y[i] = Math.abs(x[i * d]! - x[i * d + 1]!) * 100 + 1900; // a "year"-like scale
   const train = Int32Array.from({ length: 500 }, (_, i) => i);
@@ -115,8 +116,8 @@ test('fitMlpProbe stops after `patience` epochs without improvement', async () =
   const n = 300;
   const d = 4;
   const rng = new Rng(9, 'noise');
-  const x = Float32Array.from({ length: n * d }, () => gaussian(rng));
-  const y = Float64Array.from({ length: n }, () => gaussian(rng));
+  const x = Float32Array.from({ length: n * d }, () => rng.normal());
+  const y = Float64Array.from({ length: n }, () => rng.normal());
   const fit = await fitMlpProbe(
     x,
     y,
@@ -140,8 +141,4 @@ test('fitMlpProbe stops after `patience` epochs without improvement', async () =
 
 function mean(a: Float64Array): number {
   return a.reduce((s, v) => s + v, 0) / a.length;
-}
-
-function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
 }

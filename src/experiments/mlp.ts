@@ -7,8 +7,9 @@
  */
 
 import { cachedSession, GraphBuilder, ort } from '../native/index.js';
+import { gatherRows } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 /** MLP weights in PyTorch's nn.Linear layout: w1 is [h, d], w2 is [t, h]. */
 export interface MlpParams {
@@ -233,20 +234,6 @@ export async function mlpPredict(
   return out;
 }
 
-/** Copies the listed rows of a row-major matrix into `into` (rows × width). */
-export function gatherRows<T extends Float32Array | Float64Array>(
-  src: T,
-  width: number,
-  rows: ArrayLike<number>,
-  into: T,
-): T {
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    into.set(src.subarray(r * width, (r + 1) * width), i * width);
-  }
-  return into;
-}
-
 /** The paper's weight-decay grid (docs/method.md#mlp). */
 export const DEFAULT_WEIGHT_DECAYS = [0.01, 0.03, 0.1, 0.3];
 
@@ -322,7 +309,7 @@ export async function fitMlpProbe(
     }
     return out;
   };
-  const xVal = gatherRows(x, d, valRows, new Float32Array(nVal * d));
+  const xVal = gatherRows(x, d, valRows, { into: new Float32Array(nVal * d) });
   const yVal = standardised(valRows);
   const init = initMlp(d, hidden, t, new Rng(seed, 'mlp-init'));
 
@@ -341,7 +328,7 @@ export async function fitMlpProbe(
         const rows = new Int32Array(b);
         for (let i = 0; i < b; i++) rows[i] = fitRows[perm[start + i]!]!;
         const loss = await trainer.step(
-          gatherRows(x, d, rows, new Float32Array(b * d)),
+          gatherRows(x, d, rows, { into: new Float32Array(b * d) }),
           standardised(rows),
           b,
         );

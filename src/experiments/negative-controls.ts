@@ -19,7 +19,6 @@ import type { LayerData } from './layer-data.js';
 import { orthonormalize } from './linalg.js';
 import { fitRidgeLoo, predictLinear, type ScalarMetrics, scoreSplit } from './linear.js';
 import { splitRows } from './prompts.js';
-import { gaussian } from './stats.js';
 
 const FEATURES = 64;
 const FREQUENCY = 3;
@@ -53,9 +52,9 @@ export async function residualise(y: Float64Array, design: Float64Array[]): Prom
 function randomCosines(coords: Float64Array, n: number, dim: number, scale: number, rng: Rng): Float64Array {
   const f = new Float64Array(n);
   for (let m = 0; m < FEATURES; m++) {
-    const w = Array.from({ length: dim }, () => (gaussian(rng) * FREQUENCY) / scale);
+    const w = Array.from({ length: dim }, () => (rng.normal() * FREQUENCY) / scale);
     const phase = 2 * Math.PI * rng.uniform();
-    const a = gaussian(rng);
+    const a = rng.normal();
     for (let i = 0; i < n; i++) {
       let arg = phase;
       for (let c = 0; c < dim; c++) arg += w[c]! * coords[i * dim + c]!;

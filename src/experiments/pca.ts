@@ -9,17 +9,10 @@
  */
 
 import { cachedSession, GraphBuilder, matmul, ort } from '../native/index.js';
-import { gemm64, tridiagonalize } from '../native/linalg.js';
+import { gemm64, topTridiagonalEigenvalues, tridiagonalize } from '../native/linalg.js';
 import { UserError } from '../util/errors.js';
-import {
-  applyTridiagonalQ,
-  orthonormalize,
-  symmetricEigen,
-  topTridiagonalEigenvalues,
-  tridiagonalEigenvectors,
-} from './linalg.js';
-import { Rng } from './rng.js';
-import { gaussian } from './stats.js';
+import { Rng } from '../util/rng.js';
+import { applyTridiagonalQ, orthonormalize, symmetricEigen, tridiagonalEigenvectors } from './linalg.js';
 
 export interface PcaOptions {
   /**
@@ -103,7 +96,7 @@ export async function pca(x: Float32Array, n: number, d: number, k: number, opti
 
   const rng = new Rng(options.seed ?? 0, 'pca-start');
   const start = new Float64Array(d * q);
-  for (let i = 0; i < start.length; i++) start[i] = gaussian(rng);
+  for (let i = 0; i < start.length; i++) start[i] = rng.normal();
   let V = await orthonormalize(start, d, q);
   let ritz: { values: Float64Array; vectors: Float64Array } = {
     values: new Float64Array(q),

@@ -1,5 +1,3 @@
-import type { Rng } from './rng.js';
-
 /** Metrics as a flat name -> number record (see linear.ts `ScalarMetrics`). */
 export type MetricRecord = Record<string, number>;
 
@@ -13,9 +11,4 @@ export function meanMetrics(list: MetricRecord[]): MetricRecord {
     out[k] = vals.length ? vals.reduce((s, v) => s + v, 0) / vals.length : Number.NaN;
   }
   return out;
-}
-
-/** A standard normal draw (Box-Muller). */
-export function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadDataset } from '../data/index.js';
 import { checkpointIdentity } from '../model/index.js';
-import { sharedDir } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { expectedStoreKey, keyDifferences, mismatchMessage } from './cache-key.js';
 import { writePaperSlice, writeRandomLlama } from './testing.js';
 
@@ -36,7 +36,7 @@ test('checkpoint identity: content, not path; other weights of the same shape di
 });
 
 test('store key: the random-token seed only counts for the random prompt; diffs name the flag', {
-  skip: sharedDir() ? false : 'needs the shared/ folder with the paper CSVs',
+  skip: skipWithoutShared(),
 }, async () => {
   const model = await writeRandomLlama(join(tmp, 'm'));
   const dataset = await loadDataset(await writePaperSlice(join(tmp, 'd'), 'world_place', 20));

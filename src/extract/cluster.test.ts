@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadModel } from '../model/index.js';
 import { packageRoot } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import type { ExtractionModel } from './batch.js';
 import { type ExtractOptions, extract } from './extract.js';
 import { mergeStores } from './merge.js';
 import { writePaperSlice, writeRandomLlama } from './testing.js';
+
+const skip = skipWithoutShared();
 
 // Real processes running the real CLI: a run killed with SIGKILL and resumed must give a store byte-identical to an
 // uninterrupted run; shards run as separate processes (one per way of choosing the shard: --shard, a Slurm array
@@ -92,6 +95,7 @@ let model: ExtractionModel;
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-cluster-'));
   modelDir = await writeRandomLlama(join(tmp, 'model'));
+  if (skip) return; // the rest needs the paper CSVs
   csv = await writePaperSlice(join(tmp, 'data'), 'world_place', Number(ROWS));
   model = (await loadModel(modelDir)) as unknown as ExtractionModel;
   process.env['SOURCE_DATE_EPOCH'] = EPOCH;
@@ -105,7 +109,9 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-test('SIGKILL mid-run, then --resume: the store is byte-identical to an uninterrupted run', async () => {
+test('SIGKILL mid-run, then --resume: the store is byte-identical to an uninterrupted run', {
+  skip,
+}, async () => {
   const out = join(tmp, 'killed');
   const work = `${out}.work`;
   const child = start(extractArgs(out));
@@ -141,7 +147,9 @@ test('SIGKILL mid-run, then --resume: the store is byte-identical to an uninterr
   assert.equal((await extract(libraryArgs(out, { resume: true }))).alreadyDone, true);
 });
 
-test('3 shard processes (--shard, Slurm array, Kubernetes Indexed Job) merged == the single-process store', async () => {
+test('3 shard processes (--shard, Slurm array, Kubernetes Indexed Job) merged == the single-process store', {
+  skip,
+}, async () => {
   const out = join(tmp, 'sharded');
   await Promise.all([
     cli(extractArgs(out, ['--shard', '0/3'])),
@@ -196,7 +204,9 @@ test('3 shard processes (--shard, Slurm array, Kubernetes Indexed Job) merged ==
   }
 });
 
-test('int8 shards keep fp16 values and merge quantises over all rows, like a single int8 run', async () => {
+test('int8 shards keep fp16 values and merge quantises over all rows, like a single int8 run', {
+  skip,
+}, async () => {
   const opts = { dtype: 'int8' as const, layers: '0,2', limit: 40 };
   const single = await extract(libraryArgs(join(tmp, 'q-single'), opts));
   const parts = [];
@@ -224,7 +234,9 @@ test('int8 shards keep fp16 values and merge quantises over all rows, like a sin
   assert.deepEqual(qa, qb);
 });
 
-test('--sample shards tile the sampled rows; merged == a single sampled run, key included', async () => {
+test('--sample shards tile the sampled rows; merged == a single sampled run, key included', {
+  skip,
+}, async () => {
   const opts = { sample: 30, seed: 4, layers: '0,2', limit: undefined };
   const single = await extract(libraryArgs(join(tmp, 's-single'), opts));
   const parts = [];

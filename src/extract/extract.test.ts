@@ -10,10 +10,13 @@ import type { EntityDataset } from '../data/types.js';
 import { encodeForProbe, loadModel, type ModelTokenizer } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import type { ExtractionModel } from './batch.js';
 import { defaultBatchSize, extract } from './extract.js';
 import { paperQuantize } from './quantize.js';
 import { writePaperSlice, writeRandomLlama } from './testing.js';
+
+const skip = skipWithoutShared();
 
 // End to end on a slice of the paper's world_place CSV with a tiny random Llama that uses Llama-2-7b-hf's tokenizer
 // (rebuilt from llama-tokenizer-js: src/model/testing-tokenizers.ts). The engine's numbers are checked against
@@ -29,6 +32,7 @@ const N = 24;
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stl-extract-'));
   modelDir = await writeRandomLlama(join(tmp, 'model'));
+  if (skip) return; // the rest needs the paper CSVs
   csvPath = await writePaperSlice(join(tmp, 'data'), 'world_place', 200);
   dataset = await loadDataset(csvPath);
   model = (await loadModel(modelDir)) as unknown as ExtractionModel;
@@ -41,7 +45,9 @@ after(async () => {
 
 const base = () => ({ model: modelDir, dataset, limit: N, loadedModel: model, batchSize: 5 });
 
-test('the store holds the last entity token of every layer, with its input ids and position', async () => {
+test('the store holds the last entity token of every layer, with its input ids and position', {
+  skip,
+}, async () => {
   const out = join(tmp, 'coords');
   const res = await extract({ ...base(), prompt: 'coords', out });
   assert.equal(res.n, N);
@@ -95,7 +101,9 @@ test('the store holds the last entity token of every layer, with its input ids a
   assert.deepEqual(Array.from(store.targets().subarray(0, 2)), Array.from(dataset.targets.subarray(0, 2)));
 });
 
-test('attn_out, resid_mid and mlp_out hooks extract the engine values at the kept position', async () => {
+test('attn_out, resid_mid and mlp_out hooks extract the engine values at the kept position', {
+  skip,
+}, async () => {
   const res = await extract({
     ...base(),
     prompt: 'coords',
@@ -124,7 +132,9 @@ test('attn_out, resid_mid and mlp_out hooks extract the engine values at the kep
   }
 });
 
-test('batch size does not change the activations (within 1e-5) and the random prompt is seeded per row', async () => {
+test('batch size does not change the activations (within 1e-5) and the random prompt is seeded per row', {
+  skip,
+}, async () => {
   const a = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-a'), batchSize: 3 });
   const b = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-b'), batchSize: 24 });
   const c = await extract({ ...base(), prompt: 'random', out: join(tmp, 'rand-c'), seed: 7, layers: '0' });
@@ -151,7 +161,7 @@ test('batch size does not change the activations (within 1e-5) and the random pr
   assert.ok(err / scale < 1e-5, `batch-size dependence ${err / scale}`);
 });
 
-test('int8 stores the dequantised per-channel 8-bit values of the f32 activations', async () => {
+test('int8 stores the dequantised per-channel 8-bit values of the f32 activations', { skip }, async () => {
   const f32 = await extract({ ...base(), prompt: 'empty', out: join(tmp, 'e32'), layers: '1' });
   const q8 = await extract({ ...base(), prompt: 'empty', out: join(tmp, 'e8'), layers: '1', dtype: 'int8' });
   const s32 = await openStore(f32.store);
@@ -166,7 +176,7 @@ test('int8 stores the dequantised per-channel 8-bit values of the f32 activation
   assert.equal(s8.manifest.dtype, 'f32');
 });
 
-test('paper-compat takes the last layer after the final norm and quantises', async () => {
+test('paper-compat takes the last layer after the final norm and quantises', { skip }, async () => {
   const r = await extract({
     ...base(),
     prompt: 'coords',
@@ -187,7 +197,7 @@ test('paper-compat takes the last layer after the final norm and quantises', asy
   assert.deepEqual(Array.from(await s.read('blocks.2.hook_resid_post')), Array.from(want));
 });
 
-test('bad requests fail with a clear UserError and leave nothing behind', async () => {
+test('bad requests fail with a clear UserError and leave nothing behind', { skip }, async () => {
   await assert.rejects(
     extract({ ...base(), prompt: 'coords', out: join(tmp, 'x1'), layers: '3' }),
     /layer 3 does not exist/,
@@ -215,7 +225,9 @@ test('bad requests fail with a clear UserError and leave nothing behind', async 
   }
 });
 
-test('CLI: --prompt all writes one store per variant; --model static:... routes to the word-vector baseline', async () => {
+test('CLI: --prompt all writes one store per variant; --model static:... routes to the word-vector baseline', {
+  skip,
+}, async () => {
   const all = join(tmp, 'all');
   const args = ['extract', '--model', modelDir, '--dataset', csvPath, '--limit', '6', '--quiet'];
   assert.equal(await main([...args, '--prompt', 'all', '--out', all]), 0);
@@ -252,7 +264,9 @@ test('CLI: --prompt all writes one store per variant; --model static:... routes 
   assert.equal(s.manifest.model.id, 'static:glove-100d');
 });
 
-test("Llama-2 ids: us_place row 0 with the empty prompt is [1, 1570, 3088], as in the paper's arrays", async () => {
+test("Llama-2 ids: us_place row 0 with the empty prompt is [1, 1570, 3088], as in the paper's arrays", {
+  skip,
+}, async () => {
   const us = await loadDataset(await writePaperSlice(join(tmp, 'us'), 'us_place', 3));
   const out = join(tmp, 'us-empty');
   await extract({ ...base(), dataset: us, limit: 3, prompt: 'empty', out });
@@ -270,7 +284,9 @@ test('default batch size: 1024, or once the f32 weights stream, 512 MiB of activ
   assert.equal(defaultBatchSize({ nLayers: 80, dModel: 8192, dMlp: 28672 }), 256); // Llama-2-70B: the floor
 });
 
-test('library extract() with a static:... model builds the word-vector baseline store', async () => {
+test('library extract() with a static:... model builds the word-vector baseline store', {
+  skip,
+}, async () => {
   const r = await extract({
     model: 'static:glove-100d',
     dataset,

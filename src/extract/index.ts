@@ -16,7 +16,6 @@ export {
 } from './cache-key.js';
 export {
   configHash,
-  creationTime,
   DEFAULT_BATCH_SIZE,
   defaultBatchSize,
   type ExtractOptions,
@@ -24,6 +23,7 @@ export {
   extract,
   LARGE_MODEL_BATCH_SIZE,
 } from './extract.js';
+export { creationTime } from './finish.js';
 export { type MergeOptions, type MergeResult, mergeStores } from './merge.js';
 export { maxTokenId, type PreparedRow, prepareRows, RANDOM_TOKEN_LOW } from './prepare.js';
 export { barProgress, logProgress, type ProgressSink, silentProgress } from './progress.js';
@@ -49,4 +49,3 @@ export {
   shardRows,
 } from './spec.js';
 export { extractStatic, isStaticModel, sliceDataset } from './static-route.js';
-export { type LlamaShape, SMOLLM2_135M, TINY_LLAMA, writeRandomLlama } from './testing.js';

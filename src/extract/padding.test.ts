@@ -8,7 +8,7 @@ import { entityString, getPrompt, renderWith } from '../data/prompts.js';
 import { DEFAULT_BATCH_TOKENS, planBatches } from '../model/hooked-model.js';
 import { writeTestTokenizer } from '../model/testing-tokenizers.js';
 import { encodeForProbe, loadTokenizer } from '../model/tokenizer.js';
-import { sharedDir } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { DEFAULT_BATCH_SIZE } from './extract.js';
 
 /** Padded tokens of the engine's micro-batches when extract hands it chunks of `chunk` rows. */
@@ -21,13 +21,13 @@ function paddedTokens(lengths: number[], chunk: number): number {
 }
 
 test('padding: 2,000 world_place rows, coords prompt, Llama-2 ids: default chunks pad under 2% (64-row chunks: 17%)', {
-  skip: sharedDir() ? false : 'needs the shared/ folder with the paper CSVs',
+  skip: skipWithoutShared(),
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stl-padding-'));
   try {
     await writeTestTokenizer(dir, 'llama2');
     const tokenizer = await loadTokenizer(dir);
-    const dataset = await loadDataset(join(sharedDir()!, 'data/paper/world_place.csv'));
+    const dataset = await loadDataset(join(sharedForTests()!, 'data/paper/world_place.csv'));
     const prompt = getPrompt(dataset, 'coords');
     const lengths = Array.from({ length: 2000 }, (_, r) => {
       const p = renderWith(prompt, entityString(dataset, r));

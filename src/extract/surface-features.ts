@@ -9,6 +9,7 @@
  * The matrix is sparse (CSR); `denseFeatures` writes it out exactly when it has at most `rank` columns, otherwise
  * projects it onto a rank-`rank` subspace of feature space found by subspace iteration (see `projectSparse`).
  */
+import { inverseTransposeLower } from '../native/cholesky.js';
 import { gemm64 } from '../native/linalg.js';
 import { cachedSession, GraphBuilder, ort } from '../native/onnx.js';
 import { Gaussian } from '../util/gaussian.js';
@@ -224,17 +225,7 @@ function jitteredInverseCholeskyT(g: Float64Array, l: number): Float64Array {
       L[i * l + j] = t / ljj;
     }
   }
-  const inv = new Float64Array(l * l); // L⁻¹, lower, then transposed on the way out
-  for (let c = 0; c < l; c++) {
-    for (let i = c; i < l; i++) {
-      let s = i === c ? 1 : 0;
-      for (let k = c; k < i; k++) s -= L[i * l + k]! * inv[k * l + c]!;
-      inv[i * l + c] = s / L[i * l + i]!;
-    }
-  }
-  const out = new Float64Array(l * l);
-  for (let i = 0; i < l; i++) for (let j = 0; j <= i; j++) out[j * l + i] = inv[i * l + j]!;
-  return out;
+  return inverseTransposeLower(L, l);
 }
 
 /** Orthonormal columns (m × l) spanning A's columns: CholeskyQR (`passes` = 2: CholeskyQR2), jittered. */

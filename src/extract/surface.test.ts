@@ -7,7 +7,8 @@ import { entityString, loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { loadTokenizer } from '../model/index.js';
 import { MIN_TEST_ROWS, probeStore } from '../probe/index.js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { packageRoot } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { buildSurfaceStore, parseSurfaceModel, SURFACE_EXACT_COLUMNS, surfaceMatrix } from './surface.js';
 import {
   applyTfidf,
@@ -113,10 +114,10 @@ describe('surface baselines match TfidfVectorizer + RidgeCV (reference/controls_
   }
 
   test('the full paper datasets: every token vocabulary is stored exactly by default (sklearn vocabulary sizes)', {
-    skip: sharedDir() ? false : 'needs the shared/ folder with the paper CSVs',
+    skip: skipWithoutShared(),
   }, async () => {
     for (const [name, vocabulary] of Object.entries(goldens.full_vocabulary)) {
-      const d = await loadDataset(join(sharedDir()!, 'data/paper', `${name}.csv`));
+      const d = await loadDataset(join(sharedForTests()!, 'data/paper', `${name}.csv`));
       const texts = Array.from({ length: d.n }, (_, i) => entityString(d, i));
       const { csr } = await surfaceMatrix(texts, { kind: 'tfidf', tokenizer: 'mistral-7b' });
       assert.equal(csr.cols, vocabulary, name);

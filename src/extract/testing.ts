@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { f32ToBf16 } from '../formats/float16.js';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors.js';
 import { type TestTokenizer, writeTestTokenizer } from '../model/testing-tokenizers.js';
+import { mulberry32 } from '../util/mulberry32.test-util.js';
 import { sharedDir } from '../util/paths.js';
 
 /**
@@ -42,14 +43,8 @@ export const SMOLLM2_135M: LlamaShape = {
 
 /** mulberry32 + Box-Muller: fast seeded normals. */
 function normals(seed: number): (n: number, std: number) => Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  const uniform = () => next() + 2 ** -33; // (x + 0.5)/2³², exactly: never 0, so log() is finite
   return (n, std) => {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i += 2) {

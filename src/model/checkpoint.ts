@@ -8,21 +8,16 @@ import { bf16ToF32Into, f16ToF32Into } from '../formats/float16.js';
 import type { SafetensorsDtype } from '../formats/safetensors.js';
 import { DTYPE_SIZE, SafetensorsFile } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
+import type { WeightSource } from './spec.js';
 
 export type WeightDtype = 'F32' | 'F16' | 'BF16';
 
-export interface Checkpoint {
-  dir: string;
-  config: Record<string, unknown>;
-  /** Every tensor, in file/index order. */
-  tensorNames: string[];
-  has(name: string): boolean;
-  info(name: string): { dtype: SafetensorsDtype; shape: number[] };
-  /**
-   * One tensor widened (F16/BF16, exact) or narrowed (F64) to f32; reads nothing else. `into`: a buffer of the
-   * tensor's size to fill and return instead of a fresh one, where the source can (callers use the result).
-   */
-  readFloat32(name: string, into?: Float32Array<ArrayBuffer>): Promise<Float32Array>;
+/**
+ * A checkpoint on disk: the engine's WeightSource (tensor names in file/index order; readFloat32 widens F16/BF16
+ * exactly, narrows F64, reads nothing else, and may fill `into` instead of a fresh buffer) plus raw and row reads
+ * and what the directory holds.
+ */
+export interface Checkpoint extends WeightSource {
   /** The tensor's bytes as stored. */
   readRaw(name: string): Promise<Uint8Array>;
   /**

@@ -8,7 +8,8 @@ import { extract } from '../extract/extract.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { probeStore } from '../probe/index.js';
 import { openStore } from '../store/index.js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { packageRoot } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { openCheckpoint } from './checkpoint.js';
 import { HookedModel } from './hooked-model.js';
 import { loadRandomInitModel, randomInitSource } from './random-init.js';
@@ -235,7 +236,7 @@ describe('random-init twin: Hugging Face init distributions from config.json alo
   });
 
   test('extract --control random-init from config.json + tokenizer only: a store like any extraction', {
-    skip: sharedDir() ? false : 'needs the shared/ folder with the paper CSVs',
+    skip: skipWithoutShared(),
   }, async () => {
     const dir = await writeRandomLlama(join(scratch, 'model'));
     unlinkSync(join(dir, 'model.safetensors')); // config.json + tokenizer files only

@@ -22,7 +22,7 @@ export async function toDevice(engine: Engine, batch: Batch): Promise<void> {
 /** Brings the whole residual stream back for final() (only when a final hook is asked for). */
 export async function fromDevice(engine: Engine, batch: Batch): Promise<void> {
   const dev = batch.dev!;
-  batch.resid = await gatherRows(
+  batch.resid = await readBackRows(
     engine.sessions,
     dev,
     [...Array(batch.B * batch.T).keys()],
@@ -85,7 +85,7 @@ export async function residentBlock(
   if (weights.moe) {
     // The mixture-of-experts sub-block runs on host rows (routing is chosen on the host), then goes back up.
     const rowsN = batch.B * batch.T;
-    const host = await gatherRows(sessions, mlpIn, [...Array(rowsN).keys()], `blocks.${l}.hook_resid_mid`);
+    const host = await readBackRows(sessions, mlpIn, [...Array(rowsN).keys()], `blocks.${l}.hook_resid_mid`);
     const hostHook = (name: string, value: Float32Array, width = d) =>
       hookPoint(`blocks.${l}.${name}`, l, value, batch, captures, edits, kept, width);
     const post = await moeMlp(engine, l, batch, host, weights, hostHook);
@@ -147,11 +147,11 @@ async function residentHook(
 ): Promise<ort.Tensor> {
   if (!captures.has(name) && !edits.has(name)) return value;
   if (!edits.has(name) && kept) {
-    const rows = await gatherRows(sessions, value, keptRows(batch.seqs, batch.T, kept), name);
+    const rows = await readBackRows(sessions, value, keptRows(batch.seqs, batch.T, kept), name);
     hookPoint(name, layer, rows, batch, captures, NO_EDITS, kept, width, true);
     return value;
   }
-  const all = await gatherRows(sessions, value, [...Array(batch.B * batch.T).keys()], name);
+  const all = await readBackRows(sessions, value, [...Array(batch.B * batch.T).keys()], name);
   const edited = hookPoint(name, layer, all, batch, captures, edits, kept, width);
   return edits.has(name) ? upload(sessions, edited, [batch.B * batch.T, width]) : value;
 }
@@ -171,7 +171,7 @@ export async function upload(
 }
 
 /** Rows of a device tensor [N, w], read back to the host. */
-async function gatherRows(
+async function readBackRows(
   sessions: EngineSessions,
   value: ort.Tensor,
   rows: number[],

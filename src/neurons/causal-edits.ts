@@ -9,10 +9,9 @@
  * observer registered after the edit on the same hook: what a capture of that hook would return.
  */
 import { orthonormalize } from '../experiments/linalg.js';
-import { Rng } from '../experiments/rng.js';
-import { gaussian } from '../experiments/stats.js';
 import type { EditInfo, HookEdit, HookedModel } from '../model/index.js';
 import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
 
 /** One edit of the residual stream at the site's layer. */
 export type StreamEdit =
@@ -298,7 +297,7 @@ export async function randomSubspaces(
   const out: Float64Array[][] = [];
   for (let i = 0; i < n; i++) {
     const rng = new Rng(seed, `random-direction-${i}`);
-    const gauss = Array.from({ length: k }, () => Float64Array.from({ length: d }, () => gaussian(rng)));
+    const gauss = Array.from({ length: k }, () => Float64Array.from({ length: d }, () => rng.normal()));
     const basis = await orthonormalBasis([...exclude, ...gauss]);
     out.push(basis.slice(exclude.length));
   }

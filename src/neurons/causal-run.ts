@@ -6,11 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rng } from '../experiments/rng.js';
 import { type HookedModel, modelIdentity } from '../model/index.js';
 import { resolveAlphas, ridgeLoo } from '../probe/index.js';
 import type { ActivationStore, StoreEntity } from '../store/index.js';
 import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
 import { VERSION } from '../version.js';
 import { probeAblation } from './ablation.js';
 import { readProbeDirections } from './neurons.js';

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { entityString, loadDataset, yearText } from '../data/index.js';
 import { entityRecord } from '../extract/assemble.js';
-import { writeRandomLlama } from '../extract/index.js';
-import { writePaperSlice } from '../extract/testing.js';
+import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { type HookedModel, loadModel } from '../model/index.js';
 import { probeStore } from '../probe/index.js';
 import { createStore, hookName, openStore, type StoreEntity } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import {
   answerOf,
   familiarityEntity,
@@ -22,6 +22,8 @@ import {
   scoreFamiliarity,
   writeFamiliarity,
 } from './familiarity.js';
+
+const skip = skipWithoutShared();
 
 let dir: string;
 before(async () => {
@@ -41,7 +43,7 @@ describe('familiarity questions for the time datasets: the calendar year and the
     return `${spec.template.replace('{name}', () => familiarityEntity(entity, spec))} ${answerOf(entity, spec, 0)}`;
   };
 
-  test("art (paper CSV row 0, target = years since 1970): Stephen King's It, 1986", async () => {
+  test("art (paper CSV row 0, target = years since 1970): Stephen King's It, 1986", { skip }, async () => {
     const { entity, extracted } = await storedRow0(await writePaperSlice(join(dir, 'art'), 'art', 1));
     assert.ok(Math.abs(entity.target[0]! - 16.7) < 0.01, 'target is years since 1970, not 1986');
     assert.equal(extracted, "Stephen King's It");

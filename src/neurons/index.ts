@@ -74,7 +74,6 @@ export {
 } from './neurons.js';
 export type { RankedTarget, SingleFit } from './neurons-math.js';
 export {
-  averageRanksOf,
   matmulTransB,
   rankTarget,
   rmsNormRows,

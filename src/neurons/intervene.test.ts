@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { writeRandomLlama } from '../extract/index.js';
+import { writeRandomLlama } from '../extract/testing.js';
 import { type HookedModel, loadModel } from '../model/index.js';
 import { packageRoot } from '../util/paths.js';
 import { randomSubspaces } from './causal-edits.js';

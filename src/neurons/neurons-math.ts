@@ -1,8 +1,9 @@
 /**
  * The numerical kernels of the neuron searches (docs/method.md#neurons): gain-free RMSNorm, neuron-proxy GEMMs through
- * onnxruntime, column-wise Spearman with average ranks, cosines, single-neuron 1-D fits.
+ * onnxruntime, column-wise Spearman with average ranks (probe/ranks.ts), cosines, single-neuron 1-D fits.
  */
 import { cachedSession, GraphBuilder, ort } from '../native/index.js';
+import { averageRanks } from '../probe/index.js';
 
 /**
  * x / sqrt(mean(x²) + eps) per row, with no learned gain (the authors' `RMSNorm` in model_composition.py).
@@ -58,7 +59,7 @@ export interface RankedTarget {
 }
 
 export function rankTarget(name: string, values: ArrayLike<number>): RankedTarget {
-  const ranks = averageRanksOf(Float64Array.from(values));
+  const ranks = averageRanks(Float64Array.from(values));
   const mean = (ranks.length + 1) / 2;
   let ss = 0;
   for (let i = 0; i < ranks.length; i++) {
@@ -66,73 +67,6 @@ export function rankTarget(name: string, values: ArrayLike<number>): RankedTarge
     ss += ranks[i]! * ranks[i]!;
   }
   return { name, centred: ranks, norm: Math.sqrt(ss) };
-}
-
-const INDEX_BITS = 2 ** 21;
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/**
- * 1-based average ranks (scipy.stats.rankdata 'average') of `values` (f32 values, or any values exactly
- * representable in f32). Values are packed with their index into one float64 (an order-preserving 32-bit key of
- * the f32 value times 2^21, plus the index) and sorted natively, so no comparator runs; equal values (−0 and +0
- * included) get their average rank, as SciPy gives them.
- */
-export function averageRanksOf(
-  values: Float32Array | Float64Array,
-  out = new Float64Array(values.length),
-): Float64Array {
-  const n = values.length;
-  if (n >= INDEX_BITS || values instanceof Float64Array) return comparatorRanks(values, out);
-  const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) packed[i] = sortKey(values[i]!) * INDEX_BITS + i;
-  packed.sort();
-  assignAverageRanks(
-    packed,
-    out,
-    (p) => Math.floor(p / INDEX_BITS),
-    (p) => p % INDEX_BITS,
-  );
-  return out;
-}
-
-/** Order-preserving unsigned key of an f32 value (−0 maps to +0's key; NaN sorts last). */
-function sortKey(v: number): number {
-  f32Scratch[0] = v + 0;
-  const bits = u32Scratch[0]!;
-  return bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
-}
-
-function assignAverageRanks(
-  sorted: Float64Array,
-  out: Float64Array,
-  key: (p: number) => number,
-  index: (p: number) => number,
-): void {
-  const n = sorted.length;
-  let i = 0;
-  while (i < n) {
-    const k = key(sorted[i]!);
-    let j = i;
-    while (j + 1 < n && key(sorted[j + 1]!) === k) j++;
-    const avg = (i + j) / 2 + 1;
-    for (let t = i; t <= j; t++) out[index(sorted[t]!)] = avg;
-    i = j + 1;
-  }
-}
-
-function comparatorRanks(values: ArrayLike<number>, out: Float64Array): Float64Array {
-  const n = values.length;
-  const order = new Float64Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const sorted = Float64Array.from(Array.from(order).sort((a, b) => values[a]! - values[b]!));
-  assignAverageRanks(
-    sorted,
-    out,
-    (p) => values[p]! + 0,
-    (p) => p,
-  );
-  return out;
 }
 
 /**
@@ -162,7 +96,7 @@ export function spearmanColumns(
       for (let t = 0; t < T; t++) out[j * T + t] = Number.NaN;
       continue;
     }
-    averageRanksOf(col, ranks);
+    averageRanks(col, ranks);
     let ss = 0;
     for (let i = 0; i < n; i++) {
       ranks[i] = ranks[i]! - mean;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeSafetensors } from '../formats/index.js';
 import { inspectCheckpoint } from '../model/index.js';
+import { averageRanks } from '../probe/index.js';
 import type { ActivationStore } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
 import {
@@ -21,7 +22,7 @@ import {
   type WeightType,
   weightTypes,
 } from './neurons.js';
-import { averageRanksOf, rankTarget, spearmanColumns } from './neurons-math.js';
+import { rankTarget, spearmanColumns } from './neurons-math.js';
 import { worldPlaceStore } from './store.test-util.js';
 
 const FIX = join(packageRoot(), 'test/fixtures/neurons');
@@ -106,7 +107,8 @@ describe('column ranking', () => {
     const P = Float32Array.from(inputs.tieP.flat());
     for (let j = 0; j < 3; j++) {
       const col = Float32Array.from(inputs.tieP.map((r) => r[j]!));
-      assert.deepEqual(Array.from(averageRanksOf(col)), golden.tieRanks[j]);
+      assert.deepEqual(Array.from(averageRanks(col)), golden.tieRanks[j]);
+      assert.deepEqual(Array.from(averageRanks(Float64Array.from(col))), golden.tieRanks[j]); // comparator path
     }
     const corr = spearmanColumns(P, 6, 3, [rankTarget('y', inputs.tieY)]);
     for (let j = 0; j < 3; j++) close(corr[j]!, golden.tieCorr[j]!, 1e-12, `column ${j}`);

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { loadDataset } from '../data/index.js';
 import type { EntityDataset } from '../data/types.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
-import { sharedDir } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { runPipeline } from './run.js';
 
 // `run` computes the controls beside the probe: surface baselines with the model's own tokenizer and (asked) the
@@ -15,7 +15,7 @@ import { runPipeline } from './run.js';
 let tmp: string;
 let modelDir: string;
 let dataset: EntityDataset;
-const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 
 before(async () => {
   if (skip) return;
@@ -46,7 +46,11 @@ test('run: surface baselines, group controls and random-init twin beside the pro
   assert.equal(twin.layers.length, 3);
   assert.equal(existsSync(join(out, 'probe', 'control-task.json')), false, 'no control task any more');
   const html = await readFile(first.report, 'utf8');
-  assert.match(html, /<th>controls<\/th>/);
+  assert.match(
+    html,
+    /<tr class="run-details"><td colspan="\d+"><span class="controls-cell"><b>controls<\/b> /,
+  );
+  assert.match(html, /<h3>Group baseline and within-group R²<\/h3>/);
   const real = await json(join(out, 'probe', 'results.json'));
   assert.equal(real.groupBaseline.column, 'country');
   assert.equal(real.groupBaseline.test.n, real.nTest);

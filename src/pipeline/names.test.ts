@@ -6,7 +6,10 @@ import { after, before, test } from 'node:test';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { modelIdentity } from '../model/index.js';
 import { modelDisplayName } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { modelSlug, runPipeline } from './run.js';
+
+const skip = skipWithoutShared();
 
 // Output folders and titles name a local model by its folder; manifests keep its absolute path.
 let tmp: string;
@@ -39,7 +42,9 @@ test('modelIdentity and modelDisplayName: absolute path for a local directory, i
   assert.equal(modelDisplayName('meta-llama/Llama-2-7b-hf'), 'meta-llama/Llama-2-7b-hf');
 });
 
-test('run with a relative --model: absolute path in the manifest, folder name in the title; few test rows warned', async () => {
+test('run with a relative --model: absolute path in the manifest, folder name in the title; few test rows warned', {
+  skip,
+}, async () => {
   const csv = await writePaperSlice(join(tmp, 'data'), 'world_place', 40);
   const out = join(tmp, 'run');
   const log: string[] = [];

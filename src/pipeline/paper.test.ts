@@ -6,13 +6,13 @@ import { after, test } from 'node:test';
 import { runCliCaptured } from '../cli/testing.js';
 import { writePaperSlice, writeRandomLlama } from '../extract/testing.js';
 import { openStore } from '../store/index.js';
-import { sharedDir } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { type PaperStep, readPaperConfig, runPaper } from './paper.js';
 import { modelSlug } from './run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stl-paper-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 
 const cli = (...argv: string[]) => runCliCaptured(argv);
 

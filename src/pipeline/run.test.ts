@@ -12,12 +12,12 @@ import { loadModel } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { UserError } from '../util/errors.js';
 import { hashJson } from '../util/hash.js';
-import { sharedDir } from '../util/paths.js';
+import { skipWithoutShared } from '../util/shared.test-util.js';
 import { modelSlug, type RunPipelineOptions, runPipeline } from './run.js';
 
 // `run` on a small generated Llama and slices of the paper's world_place CSV (sorted by entity type: structures,
 // then populated places, then natural places).
-const skip = sharedDir() ? false : 'needs the shared/ folder with the paper CSVs';
+const skip = skipWithoutShared();
 const TYPE_STARTS = [0, 6453, 37236];
 let tmp: string;
 let modelDir: string;
@@ -53,6 +53,12 @@ test('run: extract + probe + report in one call, and a second call skips every s
   assert.equal(results.layers.length, 3);
   const key = (await manifestOf(join(out, 'store'))).extra?.['cacheKey'];
   assert.equal(results.storeKeySha256, hashJson(key), 'the probe results name the store key they came from');
+  const probeKey = JSON.parse(await readFile(join(out, 'probe/cache-key.json'), 'utf8'));
+  assert.equal(
+    probeKey.probe.predictions,
+    results.predictions.mode,
+    'the key records the predictions written',
+  );
   assert.match(await readFile(join(out, 'report.html'), 'utf8'), /<html/i);
   const second = await runPipeline({ ...base(), limit: 60, out });
   assert.deepEqual(second.ran, { extract: false, probe: false, report: false });

@@ -78,9 +78,12 @@ async function upToDate(output: string, inputs: string[]): Promise<boolean> {
   return true;
 }
 
-/** The probe settings `run` uses (the probe CLI's defaults), recorded in the probe results' key. */
+/**
+ * The probe settings `run` uses (the probe CLI's defaults), recorded in the probe results' key; `predictions` is
+ * also what it asks probeStore for, so the key says what the results hold.
+ */
 function probeSettings(paperCompat: boolean) {
-  return { alphas: 'auto', cv: 'loo', hook: 'resid_post', predictions: 'best', paperCompat };
+  return { alphas: 'auto', cv: 'loo', hook: 'resid_post', predictions: 'compact' as const, paperCompat };
 }
 
 /**
@@ -148,7 +151,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     if ((await keyMatches(probeDir, probeKey)) && (await upToDate(results, [manifest]))) {
       log(`probe: ${probeDir} is up to date, skipping`);
     } else {
-      const run = await probeStore(store, { ...(options.paperCompat ? { paperCompat: true } : {}) });
+      const run = await probeStore(store, {
+        predictions: probeKey.probe.predictions,
+        ...(options.paperCompat ? { paperCompat: true } : {}),
+      });
       await mkdir(probeDir, { recursive: true });
       await clearKey(probeDir);
       await writeProbeResults(probeDir, run);

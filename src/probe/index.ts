@@ -41,6 +41,7 @@ export {
 } from './proximity.js';
 export type { Floats, Matrix, RidgeCvResult, RidgeModel, RidgeOptions } from './ridge.js';
 export { fitRidge, ridgeLoo, ridgePredict } from './ridge.js';
+export { gatherRows } from './rows.js';
 export { shuffleWithinGroups } from './shuffle.js';
 export type { TargetTransform, TargetVariant } from './targets.js';
 export {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../util/paths.js';
-import { averageRanks, haversineKm, type Metrics, splitMetrics } from './metrics.js';
+import { averageRanks, haversineKm, type Metrics, spaceDistanceKm, splitMetrics } from './metrics.js';
 import { proximityErrors, sphereCountsDense, sphereCountsTree } from './proximity.js';
 
 interface Golden {
@@ -78,9 +78,27 @@ test('proximity error by hand on the line: strict inequality and a zero-error po
   assert.ok(Number.isNaN(r.train));
 });
 
-test('haversine: a quarter of the equator and London–Paris', () => {
-  assert.ok(Math.abs(haversineKm(0, 0, 0, 90) - (Math.PI / 2) * 6371) < 1e-9);
-  assert.ok(Math.abs(haversineKm(51.5074, -0.1278, 48.8566, 2.3522) - 343.56) < 0.1);
+test('haversineKm([lon, lat] order) matches hand-computed great-circle distances and London–Paris', () => {
+  // One degree of longitude on the equator: 6371 * pi / 180.
+  assert.ok(Math.abs(haversineKm(0, 0, 1, 0) - (6371 * Math.PI) / 180) < 1e-9);
+  // Pole to equator: a quarter of a great circle.
+  assert.ok(Math.abs(haversineKm(10, 90, 10, 0) - (6371 * Math.PI) / 2) < 1e-9);
+  // Antipodes on the equator: half of one.
+  assert.ok(Math.abs(haversineKm(0, 0, 180, 0) - 6371 * Math.PI) < 1e-9);
+  // 60°N, 10° of longitude apart: 2R asin(cos60 * sin 5°) = 2R asin(0.5 sin 5°).
+  const expected = 2 * 6371 * Math.asin(0.5 * Math.sin((5 * Math.PI) / 180));
+  assert.ok(Math.abs(haversineKm(0, 60, 10, 60) - expected) < 1e-9);
+  // London (-0.1278, 51.5074) to Paris (2.3522, 48.8566).
+  assert.ok(Math.abs(haversineKm(-0.1278, 51.5074, 2.3522, 48.8566) - 343.56) < 0.1);
+});
+
+test("spaceDistanceKm: the true haversine on [lon, lat], and the authors' swapped one reading column 0 as latitude", () => {
+  // [10, 60] and [20, 60]: 10 degrees of longitude apart at 60°N, or (swapped) 10 degrees of latitude apart.
+  const alongParallel = 2 * 6371 * Math.asin(0.5 * Math.sin((5 * Math.PI) / 180));
+  assert.ok(Math.abs(spaceDistanceKm([10, 60], [20, 60], 'haversine') - alongParallel) < 1e-9);
+  assert.ok(
+    Math.abs(spaceDistanceKm([10, 60], [20, 60], 'haversine-swapped') - (6371 * Math.PI) / 18) < 1e-9,
+  );
 });
 
 test('average ranks give ties their mean rank', () => {

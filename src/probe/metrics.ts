@@ -4,6 +4,9 @@
  * No p-values (docs/method.md#metrics says why).
  */
 import { type DistanceMode, proximityErrors } from './proximity.js';
+import { averageRanks } from './ranks.js';
+
+export { averageRanks };
 
 export interface Metrics {
   r2: number;
@@ -19,21 +22,28 @@ export interface Metrics {
 }
 
 export const EARTH_RADIUS_KM = 6371;
-const RAD = Math.PI / 180;
 
-/** Great-circle distance in km (haversine formula). */
-export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const s1 = Math.sin(((lat2 - lat1) * RAD) / 2);
-  const s2 = Math.sin(((lon2 - lon1) * RAD) / 2);
-  const h = s1 * s1 + Math.cos(lat1 * RAD) * Math.cos(lat2 * RAD) * s2 * s2;
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(1, Math.max(0, h))));
+/**
+ * Great-circle distance in km between two [longitude, latitude] points in degrees (GeoJSON order), by the haversine
+ * formula. The one implementation: the report's browser script embeds this function's own source (report/client.ts),
+ * so it must stay self-contained (no outside names).
+ */
+export function haversineKm(lon1: number, lat1: number, lon2: number, lat2: number): number {
+  const rad = Math.PI / 180;
+  const s1 = Math.sin(((lat2 - lat1) * rad) / 2);
+  const s2 = Math.sin(((lon2 - lon1) * rad) / 2);
+  const h = s1 * s1 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * s2 * s2;
+  return 2 * 6371 * Math.asin(Math.sqrt(Math.min(1, Math.max(0, h))));
 }
 
-/** Distance between two (lon, lat) points under a mode ('haversine-swapped' reads column 0 as latitude). */
+/**
+ * Distance between two [lon, lat] points under a mode: 'haversine-swapped' is the authors' quirk of reading column 0
+ * as latitude. Embedded in the report's browser script like haversineKm (it may name only haversineKm).
+ */
 export function spaceDistanceKm(a: ArrayLike<number>, b: ArrayLike<number>, mode: DistanceMode): number {
   return mode === 'haversine-swapped'
-    ? haversineKm(a[0]!, a[1]!, b[0]!, b[1]!)
-    : haversineKm(a[1]!, a[0]!, b[1]!, b[0]!);
+    ? haversineKm(a[1]!, a[0]!, b[1]!, b[0]!)
+    : haversineKm(a[0]!, a[1]!, b[0]!, b[1]!);
 }
 
 /** R² of one column (scikit-learn: 1 when both residual and total sums are 0, 0 when only the total is). */
@@ -75,22 +85,6 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   if (saa === 0 || sbb === 0) return Number.NaN;
   return Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
-}
-
-/** 1-based ranks with ties given their average rank (scipy.stats.rankdata 'average'). */
-export function averageRanks(values: ArrayLike<number>): Float64Array {
-  const n = values.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => values[i]! - values[j]!);
-  const ranks = new Float64Array(n);
-  let i = 0;
-  while (i < n) {
-    let j = i;
-    while (j + 1 < n && values[order[j + 1]!] === values[order[i]!]) j++;
-    const avg = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) ranks[order[k]!] = avg;
-    i = j + 1;
-  }
-  return ranks;
 }
 
 /** Spearman rank correlation with average ranks for ties (scipy.stats.spearmanr). */

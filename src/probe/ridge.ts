@@ -10,17 +10,11 @@
  * Dual route (n ≤ d): M = XcXcᵀ = Q T Qᵀ; c = (M+αI)⁻¹Y, diag(G⁻¹)_i = q_iᵀ(T+αI)⁻¹q_i − 1/(nα), e = c / diag.
  * Both are exact (no eigenvectors of T are needed; the LDLᵀ of the shifted tridiagonal gives every quantity).
  */
-import {
-  cholesky,
-  choleskySolve,
-  formQ,
-  gemm64,
-  shiftedQuadraticForms,
-  TridiagonalShift,
-  tridiagonalize,
-} from '../native/linalg.js';
+import { cholesky, choleskySolve } from '../native/cholesky.js';
+import { formQ, gemm64, shiftedQuadraticForms, TridiagonalShift, tridiagonalize } from '../native/linalg.js';
 import { cachedSession, GraphBuilder, ort } from '../native/onnx.js';
 import { UserError } from '../util/errors.js';
+import { gatherRows } from './rows.js';
 
 export type Floats = Float32Array | Float64Array;
 
@@ -158,21 +152,6 @@ function prepare(x: Matrix, y: Float64Array, t: number, options: RidgeOptions): 
   }
   const warnings: string[] = [];
   return { d, t, n, rows, xMean, yMean, yScale, ys, warnings, step };
-}
-
-/** Copies rows [from, to) of the selected training rows into a contiguous chunk. */
-function gatherRows(x: Matrix, rows: ArrayLike<number>, from: number, to: number): Floats {
-  const d = x.cols;
-  let consecutive = true;
-  for (let i = from + 1; i < to && consecutive; i++) consecutive = rows[i] === rows[i - 1]! + 1;
-  if (consecutive) return x.data.subarray(rows[from]! * d, (rows[to - 1]! + 1) * d); // no copy
-  const out =
-    x.data instanceof Float32Array ? new Float32Array((to - from) * d) : new Float64Array((to - from) * d);
-  for (let i = from; i < to; i++) {
-    const r = rows[i]!;
-    out.set(x.data.subarray(r * d, (r + 1) * d), (i - from) * d);
-  }
-  return out;
 }
 
 type ElemType = 'float32' | 'float64';
@@ -432,7 +411,7 @@ async function gramAndXty(x: Matrix, p: Prepared) {
   const step = p.step;
   for (let from = 0; from < n; from += step) {
     const to = Math.min(n, from + step);
-    const chunk = gatherRows(x, p.rows, from, to);
+    const chunk = gatherRows(x.data, x.cols, p.rows, { from, to });
     await gramStep(chunk, to - from, d, p.xMean, p.ys.subarray(from * t, to * t), t, gram, xty);
   }
   // Mirror the lower triangle (exactly symmetric input for the tridiagonalisation).
@@ -488,7 +467,7 @@ async function primalLoo(x: Matrix, p: Prepared, alphas: number[], options: Ridg
   for (let from = 0; from < n; from += step) {
     const to = Math.min(n, from + step);
     const r = to - from;
-    const chunk = gatherRows(x, p.rows, from, to);
+    const chunk = gatherRows(x.data, x.cols, p.rows, { from, to });
     clock();
     const { z, f } = await projectStep(chunk, r, d, p.xMean, q, coefs, nA * t);
     clock('project');

@@ -158,6 +158,6 @@ test('one test row and d >= training rows: warnings in the CLI, results.json and
   assert.match(warnings, /d = 40 &gt;= 29 training rows/);
   assert.match(warnings, /layer 0: alpha 0\.000001 is the smallest value of the grid \(low edge\)/);
   assert.match(warnings, /layer 1: alpha 1000000 is the largest value of the grid \(high edge\)/);
-  const runsRow = /<table class="runs">[\s\S]*?<tbody><tr>([\s\S]*?)<\/tr>/.exec(page)![1]!;
+  const runsRow = /<table class="runs">[\s\S]*?<tbody><tr class="run">([\s\S]*?)<\/tr>/.exec(page)![1]!;
   assert.match(runsRow, /<td class="num">n\/a<\/td><td class="num">n\/a<\/td>/, 'best layer and R² are n/a');
 });

@@ -14,10 +14,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { sharedDir } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { renderReport } from './html.js';
 import { loadReportInputs, readGeoJson } from './load.js';
-import { syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
+import { buildReportModel } from './model.js';
+import { pointRows } from './points.js';
+import { syntheticRunsWithControls, syntheticSpaceRun, syntheticTimeRun } from './test-data.js';
 import { buildSampleRuns } from './testing.js';
 import type { ExtraResult, ReportRun } from './types.js';
 
@@ -26,7 +28,7 @@ const SHOTS = resolve('test-output/report');
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const BREAKOUT = '</script><img src=x onerror=alert(2)>';
 const WORLD_SLUG = 'map-synthetic-7b-world-place-coords';
-const haveShared = !!sharedDir();
+const haveShared = !skipWithoutShared();
 
 let context: BrowserContext;
 let page: Page;
@@ -91,7 +93,7 @@ async function buildPage(): Promise<string> {
   }
   // The outlines the fetch verifies, from the shared copy (a user's come from `datasets fetch nyc_place`).
   const nycOutlines = haveShared
-    ? await readGeoJson(join(sharedDir()!, 'data', 'paper', 'nyc_borough_boundaries.geojson'))
+    ? await readGeoJson(join(sharedForTests()!, 'data', 'paper', 'nyc_borough_boundaries.geojson'))
     : undefined;
   return renderReport({ runs, extras }, { layer: 24, notes: [`note ${BREAKOUT}`], nycOutlines });
 }
@@ -373,6 +375,26 @@ test('the page decodes its packed data to the source predictions: 1e-3 degree, 0
   console.log(`# decoding the packed data took ${timings.unpack} ms after the script started`);
 });
 
+test('map error km in the page equal points.ts: the true haversine, and the swapped one of --paper-compat runs', async () => {
+  const world = buildReportModel({ runs: [synthetic[0]!] }).points[0]!;
+  const swapped = { ...world, distance: 'haversine-swapped' as const };
+  const inPage: { errKm: number }[][] = await page.evaluate(() => {
+    // biome-ignore lint/suspicious/noExplicitAny: the page's API
+    const r = (globalThis as any).spacetimeReport;
+    const p = r.data().points[0];
+    return [r.rowsFor(p, 24, 'test'), r.rowsFor({ ...p, distance: 'haversine-swapped' }, 24, 'test')];
+  });
+  for (const [k, points] of [world, swapped].entries()) {
+    const expected = pointRows(points, 24, 'test');
+    assert.equal(inPage[k]!.length, expected.length);
+    let worst = 0;
+    for (const [i, row] of expected.entries())
+      worst = Math.max(worst, Math.abs(inPage[k]![i]!.errKm - (row.errKm as number)));
+    assert.ok(worst < 1e-6, `${points.distance}: largest difference ${worst} km`);
+  }
+  assert.notEqual(inPage[0]![5]!.errKm, inPage[1]![5]!.errKm, 'the two formulas differ');
+});
+
 test("maps and the time scatter print the shown layer's test Spearman ρ and R² inside the plot", async () => {
   const texts = async (slug: string) => {
     const id = await figureId(slug);
@@ -488,5 +510,37 @@ test('a browser without DecompressionStream gets a message on the page, not a bl
     );
   } finally {
     await old.close();
+  }
+});
+
+test('runs table at 1,280 px: controls, settings and source get a readable full-width row under each run', async () => {
+  const { runs } = syntheticRunsWithControls();
+  for (const r of runs)
+    r.source =
+      '/home/someone/spacetime-lens-runs/meta-llama--Llama-2-7b-hf/world_place/coords-3f9a1c2b/probe';
+  const file = join(work, 'runs-table.html');
+  writeFileSync(file, renderReport({ runs }));
+  const p = await context.newPage();
+  try {
+    await p.goto(`file://${file}`);
+    await p.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    assert.deepEqual(await p.evaluate(() => (globalThis as any).spacetimeReport.tooWide()), []);
+    const table = p.locator('table.runs');
+    assert.equal(await table.locator('tr.run-details').count(), runs.length, 'one details row per run');
+    // Each phrase (controls, settings, source) fits on one or two lines of the 1,240 px page.
+    const spans = await table.locator('tr.run-details > td > span').evaluateAll((els) =>
+      els.map((el) => ({
+        text: el.textContent ?? '',
+        lines: Math.round(
+          el.getBoundingClientRect().height /
+            Number.parseFloat((globalThis as any).getComputedStyle(el).lineHeight),
+        ),
+      })),
+    );
+    assert.ok(spans.some((s) => s.text.startsWith('controls') && s.text.includes('random-init')));
+    for (const s of spans) assert.ok(s.lines <= 2, `${s.lines} lines: ${s.text}`);
+    await table.screenshot({ path: join(SHOTS, 'runs-table.png') });
+  } finally {
+    await p.close();
   }
 });

@@ -1,10 +1,12 @@
+import { haversineKm, spaceDistanceKm } from '../probe/metrics.js';
 import { UNPACK_SCRIPT } from './pack.js';
 
 /**
  * The report page's own script (plain browser JavaScript, inlined as text). It reads the JSON data block, decodes
  * its packed arrays (pack.ts; asynchronous: the browser's DecompressionStream), embeds
  * each figure with vega-embed, fills the layer-switchable figures with the rows of the chosen layer and split,
- * and keeps the captions in step. `rowsFor` mirrors points.ts `pointRows`.
+ * and keeps the captions in step. `rowsFor` mirrors points.ts `pointRows`; the distance functions are probe/metrics.ts's own,
+ * embedded by their source.
  */
 export const CLIENT_SCRIPT = String.raw`(function () {
   'use strict';
@@ -14,12 +16,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   var timings = { start: Math.round(performance.now()) };
   var state = { layer: D.initialLayer, split: D.split };
 
-  function haversineKm(lon1, lat1, lon2, lat2) {
-    var rad = Math.PI / 180;
-    var dLat = (lat2 - lat1) * rad, dLon = (lon2 - lon1) * rad;
-    var a = Math.pow(Math.sin(dLat / 2), 2) + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.pow(Math.sin(dLon / 2), 2);
-    return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
-  }
+  ${haversineKm.toString()}
+  ${spaceDistanceKm.toString()}
   function finite(v) { return typeof v === 'number' && isFinite(v); }
   function nearestLayer(available, wanted) {
     var best = available[0];
@@ -39,7 +37,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
         var lon = p.truth[0][i], lat = p.truth[1][i], plon = pred[0][at], plat = pred[1][at];
         if (!finite(plon) || !finite(plat)) continue;
         rows.push({ name: p.names[i], group: group, lon: lon, lat: lat, plon: plon, plat: plat,
-                    errKm: haversineKm(lon, lat, plon, plat), test: test });
+                    errKm: spaceDistanceKm([lon, lat], [plon, plat], p.distance || 'haversine'), test: test });
       } else {
         var year = p.truth[0][i], py = pred[0][at];
         if (!finite(py)) continue;

@@ -7,58 +7,15 @@ import { controlLabel, splitControls } from './controls.js';
 import { renderReport } from './html.js';
 import { loadReportInputs } from './load.js';
 import { buildReportModel } from './model.js';
-import { syntheticSpaceRun } from './test-data.js';
+import {
+  syntheticBaseline as baseline,
+  syntheticSpaceRun,
+  syntheticRunsWithControls as withControls,
+} from './test-data.js';
 import type { ReportRun } from './types.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stl-report-controls-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** A one-layer baseline run with a given test R². */
-function baseline(model: string, r2: number): ReportRun {
-  const run = syntheticSpaceRun({ n: 40, layers: [0], model });
-  run.results.layers[0]!.test.r2 = r2;
-  delete run.predictions;
-  return run;
-}
-
-function withControls() {
-  const real = syntheticSpaceRun({ n: 60, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'org/model-7b' });
-  // The probe's group controls, as results.json holds them (src/probe/group-control.ts).
-  real.results['groupBaseline'] = {
-    column: 'country',
-    groups: 12,
-    trainGroups: 12,
-    unseenTestRows: 0,
-    train: { n: 48, r2: 0.8, r2PerTarget: [0.8, 0.8], mae: 3 },
-    test: { n: 12, r2: 0.7, r2PerTarget: [0.7, 0.7], mae: 4, haversineMaeKm: 812.4 },
-  };
-  for (const l of real.results.layers) {
-    (l as { withinGroup?: unknown }).withinGroup = {
-      alpha: 10,
-      alphaIndex: 1,
-      nFit: 48,
-      test: { n: 12, r2: l.layer / 10, r2PerTarget: [0, 0], mae: 2, haversineMaeKm: 300 + l.layer },
-    };
-  }
-  const twin = syntheticSpaceRun({
-    n: 60,
-    layers: [0, 1, 2, 3, 4, 5, 6, 7],
-    model: 'random-init:org/model-7b',
-  });
-  twin.results.layers.forEach((l) => {
-    l.test.r2 = 0.05;
-  });
-  delete twin.predictions;
-  return {
-    real,
-    runs: [
-      real,
-      baseline('surface:tfidf@/models/org/model-7b', 0.4),
-      baseline('surface:char-ngrams', 0.45),
-      twin,
-    ],
-  };
-}
 
 test('report with controls: grey reference lines in the R² figure, a controls column in the runs table', () => {
   const { real, runs } = withControls();
@@ -135,7 +92,10 @@ test('report with controls: grey reference lines in the R² figure, a controls c
   });
   assert.equal(model.runs.find((r) => r.model === 'surface:char-ngrams')!.controls, '');
   const html = renderReport({ runs });
-  assert.match(html, /<th>controls<\/th>/);
+  assert.match(
+    html,
+    /<tr class="run-details"><td colspan="\d+"><span class="controls-cell"><b>controls<\/b> surface:tfidf 0\.400/,
+  );
   assert.match(html, /<h3>Group baseline and within-group R²<\/h3>/);
   assert.match(html, new RegExp(`<td>country \\(12\\)</td><td class="num">${best}</td>`));
   assert.match(

@@ -10,10 +10,9 @@ import {
   finite,
   htmlTable,
   MAIN,
-  SCHEMA,
 } from './experiment-common.js';
 import { facet, mapKindOf, num, ofExperiment } from './followup-common.js';
-import { BASE_CONFIG, mapFrame } from './specs.js';
+import { BASE_CONFIG, mapFrame, SCHEMA } from './specs.js';
 import type { GeoJsonCollection } from './types.js';
 
 type Row = Record<string, Cell>;

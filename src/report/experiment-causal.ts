@@ -15,9 +15,8 @@ import {
   htmlTable,
   MAIN,
   type Row,
-  SCHEMA,
 } from './experiment-common.js';
-import { BASE_CONFIG } from './specs.js';
+import { BASE_CONFIG, SCHEMA } from './specs.js';
 
 const num = (v: unknown) => (finite(v) ? v : null);
 const label = (doc: ExperimentDoc) =>

@@ -5,7 +5,7 @@
 
 import { escapeHtml } from './escape.js';
 import { PAPER_DATASET_TITLES, PAPER_DATASETS } from './paper-reference.js';
-import { BASE_CONFIG, type VlSpec } from './specs.js';
+import { BASE_CONFIG, datasetFacet, SCHEMA, type VlSpec } from './specs.js';
 
 export type Cell = number | string | boolean | null;
 export type Row = Record<string, Cell>;
@@ -61,7 +61,6 @@ export interface ExpSection {
   figures: ExpFigure[];
 }
 
-export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 export const MAIN = 'main'; // name of each figure's counted layer (vega mark "main_marks")
 
 export const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -132,13 +131,7 @@ export function facetSpec(
   return {
     $schema: SCHEMA,
     data: { values },
-    facet: {
-      field: 'dataset',
-      type: 'nominal',
-      title: null,
-      sort: datasets,
-      header: { labelFontSize: 13, labelFontWeight: 'bold' },
-    },
+    facet: datasetFacet(datasets),
     columns: p.columns,
     spec: { width: p.width, height: p.height, layer: layers },
     resolve: { axis: { x: 'independent' } },

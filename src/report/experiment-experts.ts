@@ -16,9 +16,8 @@ import {
   fmt,
   htmlTable,
   MAIN,
-  SCHEMA,
 } from './experiment-common.js';
-import { BASE_CONFIG } from './specs.js';
+import { BASE_CONFIG, SCHEMA } from './specs.js';
 
 interface ExpertFigures {
   experts: number;

@@ -13,10 +13,9 @@ import {
   htmlTable,
   MAIN,
   pointLayer,
-  SCHEMA,
 } from './experiment-common.js';
 import { PAPER_HOLDOUT, paperPromptMatches } from './paper-reference.js';
-import { BASE_CONFIG, mapFrame, OUTLINE_MARK, outlineData } from './specs.js';
+import { BASE_CONFIG, mapFrame, OUTLINE_MARK, outlineData, SCHEMA } from './specs.js';
 import type { GeoJsonCollection } from './types.js';
 
 function holdoutTable(list: ExperimentDoc[], which: 'block' | 'entity'): string {

@@ -9,9 +9,8 @@ import {
   finite,
   lineLayer,
   pointLayer,
-  SCHEMA,
 } from './experiment-common.js';
-import { BASE_CONFIG, type VlSpec } from './specs.js';
+import { BASE_CONFIG, SCHEMA, type VlSpec } from './specs.js';
 
 /** Candidate names: settings.candidates, else the logp_<c> columns that are not band columns. */
 function candidatesOf(doc: ExperimentDoc): string[] {

@@ -11,9 +11,8 @@ import {
   fmt,
   htmlTable,
   pointLayer,
-  SCHEMA,
 } from './experiment-common.js';
-import { BASE_CONFIG } from './specs.js';
+import { BASE_CONFIG, SCHEMA } from './specs.js';
 
 interface NeuronActivations {
   target: string;

@@ -17,6 +17,8 @@ export function pcaSection(docs: ExperimentDoc[]): ExpSection | undefined {
   if (!list.length) return undefined;
   const datasets = datasetOrder(list.map((d) => d.dataset));
   const multiModel = new Set(list.map((d) => d.model)).size > 1;
+  const series = (doc: ExperimentDoc, m: 'r2' | 'spearman') =>
+    `${multiModel ? `${modelDisplayName(doc.model)} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`;
   const values = list.flatMap((doc) =>
     doc.table
       .filter((r) => r['features'] !== 'raw' && finite(r['k']))
@@ -25,7 +27,7 @@ export function pcaSection(docs: ExperimentDoc[]): ExpSection | undefined {
           .filter((m) => finite(r[`test_${m}`]))
           .map((m) => ({
             dataset: doc.dataset,
-            series: `${multiModel ? `${modelDisplayName(doc.model)} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`,
+            series: series(doc, m),
             k: r['k'],
             value: r[`test_${m}`],
           })),
@@ -39,7 +41,7 @@ export function pcaSection(docs: ExperimentDoc[]): ExpSection | undefined {
           .filter((m) => finite(r[`test_${m}`]))
           .map((m) => ({
             dataset: doc.dataset,
-            series: `${multiModel ? `${modelDisplayName(doc.model)} · ` : ''}test ${m === 'r2' ? 'R²' : 'Spearman'}`,
+            series: series(doc, m),
             value: r[`test_${m}`],
           })),
       ),

@@ -10,10 +10,9 @@ import {
   finite,
   htmlTable,
   MAIN,
-  SCHEMA,
 } from './experiment-common.js';
 import { mapKindOf, num, ofExperiment } from './followup-common.js';
-import { BASE_CONFIG, mapFrame, OUTLINE_MARK, outlineData } from './specs.js';
+import { BASE_CONFIG, mapFrame, OUTLINE_MARK, outlineData, SCHEMA } from './specs.js';
 import type { GeoJsonCollection } from './types.js';
 
 type Row = Record<string, Cell>;

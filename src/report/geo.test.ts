@@ -1,18 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { continentOf, detectMapKind, haversineKm, usStates } from './geo.js';
-
-test('haversineKm matches hand-computed great-circle distances', () => {
-  // One degree of longitude on the equator: 6371 * pi / 180.
-  assert.ok(Math.abs(haversineKm(0, 0, 1, 0) - (6371 * Math.PI) / 180) < 1e-9);
-  // Pole to equator: a quarter of a great circle.
-  assert.ok(Math.abs(haversineKm(10, 90, 10, 0) - (6371 * Math.PI) / 2) < 1e-9);
-  // Antipodes on the equator: half of one.
-  assert.ok(Math.abs(haversineKm(0, 0, 180, 0) - 6371 * Math.PI) < 1e-9);
-  // 60°N, 10° of longitude apart: 2R asin(cos60 * sin 5°) = 2R asin(0.5 sin 5°).
-  const expected = 2 * 6371 * Math.asin(0.5 * Math.sin((5 * Math.PI) / 180));
-  assert.ok(Math.abs(haversineKm(0, 60, 10, 60) - expected) < 1e-9);
-});
+import { continentOf, detectMapKind, usStates } from './geo.js';
 
 test('continentOf finds the true continent of well-known places, including off-shore ones', () => {
   const cases: [string, number, number, string][] = [

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { feature } from 'topojson-client';
+import { quantile } from '../neurons/index.js';
 import { CONTINENT_OF_COUNTRY } from './continents.js';
 import type { GeoJsonCollection, MapKind } from './types.js';
 
@@ -172,36 +173,18 @@ export function boroughIndex(collection: GeoJsonCollection): RegionIndex {
   });
 }
 
-const EARTH_RADIUS_KM = 6371;
-
-/** Great-circle distance in km between (lon, lat) points, true geography (not the paper's swapped variant). */
-export function haversineKm(lon1: number, lat1: number, lon2: number, lat2: number): number {
-  const rad = Math.PI / 180;
-  const dLat = (lat2 - lat1) * rad;
-  const dLon = (lon2 - lon1) * rad;
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(a)));
-}
-
-function quantile(values: Float64Array, q: number): number {
-  const finite = Array.from(values)
-    .filter(Number.isFinite)
-    .sort((a, b) => a - b);
-  if (!finite.length) return NaN;
-  return finite[Math.min(finite.length - 1, Math.max(0, Math.round(q * (finite.length - 1))))];
-}
-
 /** Which map suits a space dataset: by its name when it is one of the paper's, else by the extent of the truth. */
 export function detectMapKind(datasetName: string, lon: Float64Array, lat: Float64Array): MapKind {
   const name = datasetName.toLowerCase();
   if (/nyc|new_york/.test(name)) return 'nyc';
   if (/^us_|usa|us_place/.test(name)) return 'us';
   if (/world/.test(name)) return 'world';
+  const [lons, lats] = [lon.filter(Number.isFinite), lat.filter(Number.isFinite)];
   const [lonLo, lonHi, latLo, latHi] = [
-    quantile(lon, 0.05),
-    quantile(lon, 0.95),
-    quantile(lat, 0.05),
-    quantile(lat, 0.95),
+    quantile(lons, 0.05),
+    quantile(lons, 0.95),
+    quantile(lats, 0.05),
+    quantile(lats, 0.95),
   ];
   if (lonLo > -74.4 && lonHi < -73.6 && latLo > 40.4 && latHi < 41) return 'nyc';
   if (lonLo > -125 && lonHi < -66 && latLo > 24 && latHi < 50) return 'us';

@@ -27,8 +27,10 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: lef
 th { white-space: nowrap; }
 th { background: #f5f7f9; font-weight: 600; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; overflow-wrap: normal; }
-td.settings { font-size: 11.5px; color: var(--muted); min-width: 7.5em; max-width: 240px; overflow-wrap: anywhere; }
-td.source { font-size: 11.5px; color: var(--muted); max-width: 200px; overflow-wrap: anywhere; }
+tr.run > td { border-bottom: none; padding-bottom: 1px; }
+tr.run-details > td { font-size: 11.5px; color: var(--muted); padding-top: 0; padding-bottom: 6px; }
+tr.run-details > td > span { display: inline-block; margin-right: 18px; } tr.run-details b { font-weight: 600; color: var(--fg); }
+tr.run-details .source span { overflow-wrap: anywhere; }
 tr.paper td { color: #6b7480; font-style: italic; background: #fafbfc; }
 .table-wrap { max-width: 100%; overflow-x: auto; }
 .side { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
@@ -77,6 +79,10 @@ function shortPath(path: string): string {
   return parts.length > 3 ? `…/${parts.slice(-3).join('/')}` : path;
 }
 
+/**
+ * One row of numbers per run, then a full-width details row with its controls, settings and source: those are
+ * phrases, not numbers, and squeezed into columns they broke one word per line at 1,280 px.
+ */
 function runsTable(runs: RunSummary[]): string {
   if (!runs.length) return '';
   const text = ['model', 'dataset', 'prompt', 'hook', 'kind'];
@@ -84,21 +90,28 @@ function runsTable(runs: RunSummary[]): string {
   const head = [
     ...text.map((h) => `<th>${escapeHtml(h)}</th>`),
     ...nums.map((h) => `<th class="num">${escapeHtml(h)}</th>`),
-    '<th>controls</th><th>settings</th><th>source</th>',
   ].join('');
-  const rows = runs.map((r) =>
-    [
+  const rows = runs.map((r) => {
+    const cells = [
       `<td>${escapeHtml(r.model)}</td><td>${escapeHtml(r.dataset)}</td><td>${escapeHtml(r.prompt)}</td>`,
       `<td>${escapeHtml(r.hook || '–')}</td><td>${escapeHtml(r.kind)}</td>`,
       `<td class="num">${escapeHtml(`${r.nTrain ?? '?'} / ${r.nTest ?? '?'}`)}</td><td class="num">${escapeHtml(r.d ?? '–')}</td>`,
       `<td class="num">${escapeHtml(r.bestLayer ?? 'n/a')}</td><td class="num">${na(r.best?.r2)}</td>`,
       `<td class="num">${na(r.best?.spearman)}</td><td class="num">${na(r.best?.proxError)}</td>`,
-      `<td>${escapeHtml(r.controls || '–')}</td>`,
-      `<td class="settings">${r.settings.map(([k, v]) => `${escapeHtml(k)}: ${escapeHtml(v)}`).join('<br>') || '–'}</td>`,
-      `<td class="source" title="${escapeHtml(r.source ?? '')}">${escapeHtml(r.source ? shortPath(r.source) : '–')}</td>`,
-    ].join(''),
-  );
-  return `<div class="table-wrap"><table class="runs"><thead><tr>${head}</tr></thead><tbody>${rows.map((r) => `<tr>${r}</tr>`).join('')}</tbody></table></div>`;
+    ].join('');
+    const settings = r.settings.map(([k, v]) => `${escapeHtml(k)}: ${escapeHtml(v)}`).join(' · ') || '–';
+    const source = r.source
+      ? `<span title="${escapeHtml(r.source)}">${escapeHtml(shortPath(r.source))}</span>`
+      : '–';
+    const details = [
+      ...(r.controls ? [`<span class="controls-cell"><b>controls</b> ${escapeHtml(r.controls)}</span>`] : []),
+      `<span><b>settings</b> ${settings}</span>`,
+      `<span class="source"><b>source</b> ${source}</span>`,
+    ].join('');
+    const n = text.length + nums.length;
+    return `<tr class="run">${cells}</tr><tr class="run-details"><td colspan="${n}">${details}</td></tr>`;
+  });
+  return `<div class="table-wrap"><table class="runs"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 /** A map's or scatter's prompt selector (the other prompts show their best layer). */

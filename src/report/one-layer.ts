@@ -5,10 +5,17 @@
  */
 import { controlLabel } from './controls.js';
 import { groupR2 } from './group-controls.js';
-import { BASE_CONFIG, type CurvePoint, curvePoints, PALETTE, type VlSpec } from './specs.js';
+import {
+  BASE_CONFIG,
+  type CurvePoint,
+  curvePoints,
+  datasetFacet,
+  PALETTE,
+  SCHEMA,
+  type VlSpec,
+} from './specs.js';
 import type { ReportRun } from './types.js';
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const GREY = '#8a9099';
 
 /** True when every run has at most one layer with a finite value of the metric (nothing to draw against depth). */
@@ -76,12 +83,7 @@ export function oneLayerSpec(main: ReportRun[], controls: ReportRun[], metric: '
   return {
     $schema: SCHEMA,
     data: { values },
-    facet: {
-      field: 'dataset',
-      type: 'nominal',
-      title: null,
-      header: { labelFontSize: 13, labelFontWeight: 'bold' },
-    },
+    facet: datasetFacet(),
     columns,
     spec: {
       width: columns === 1 ? 520 : 380,

@@ -3,12 +3,12 @@
  * test proximity error by entity subtype (whiskers at the 1st and 99th percentiles), from the probe runs.
  */
 import { DATASETS } from '../data/registry.js';
+import { quantile } from '../neurons/index.js';
 import { PAPER_DATASETS } from './paper-reference.js';
 import { nearestLayer, type RunPoints } from './points.js';
-import { BASE_CONFIG, mapFrame, mapLegend, PALETTE, type VlSpec } from './specs.js';
+import { BASE_CONFIG, groupColor, mapFrame, SCHEMA, type VlSpec } from './specs.js';
 import type { GeoJsonCollection, ReportRun } from './types.js';
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const MAX_OVERVIEW_POINTS = 10000;
 
 export interface OverviewFigure {
@@ -68,13 +68,7 @@ export function overviewSpecs(points: RunPoints[], nycOutlines?: GeoJsonCollecti
             encoding: {
               longitude: { field: 'lon', type: 'quantitative' },
               latitude: { field: 'lat', type: 'quantitative' },
-              color: {
-                field: 'group',
-                type: 'nominal',
-                title: p.groupTitle,
-                scale: { domain: p.groupNames, scheme: PALETTE(p.groupNames.length) },
-                legend: mapLegend(p.groupNames.length),
-              },
+              color: groupColor(p.groupTitle, p.groupNames),
               tooltip: [
                 { field: 'name', title: 'entity' },
                 { field: 'group', title: p.groupTitle },
@@ -159,15 +153,6 @@ export function yearBins(
   return counts.map((count, i) => ({ dataset, from: lo + i * width, to: lo + (i + 1) * width, count }));
 }
 
-/** q-quantile of sorted values by linear interpolation (NumPy's default). */
-export function quantileSorted(sorted: number[], q: number): number {
-  if (!sorted.length) return Number.NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
-
 const TYPE_COLUMNS = ['entity_type', 'facility_t_name', 'occupation', 'news_desk', 'type'];
 const TOP_TYPES = 5;
 
@@ -195,16 +180,15 @@ export function entityBoxes(points: RunPoints[], runs: ReportRun[]): Record<stri
     const types = [...byType].sort((a, b) => b[1].length - a[1].length).slice(0, TOP_TYPES);
     if (types.length < 2) continue;
     for (const [type, values] of types) {
-      const s = values.sort((a, b) => a - b);
       boxes.push({
         dataset: `${p.datasetName} · L${layer}`,
         type,
-        n: s.length,
-        p1: quantileSorted(s, 0.01),
-        q1: quantileSorted(s, 0.25),
-        median: quantileSorted(s, 0.5),
-        q3: quantileSorted(s, 0.75),
-        p99: quantileSorted(s, 0.99),
+        n: values.length,
+        p1: quantile(values, 0.01),
+        q1: quantile(values, 0.25),
+        median: quantile(values, 0.5),
+        q3: quantile(values, 0.75),
+        p99: quantile(values, 0.99),
       });
     }
   }

@@ -3,8 +3,9 @@
  * plot. The page's script builds the same rows (client.ts `rowsFor`), so the two must stay in step.
  */
 import { calendarYearOffset, timeTargetUnit } from '../data/registry.js';
+import { spaceDistanceKm } from '../probe/metrics.js';
 import { modelDisplayName } from '../util/paths.js';
-import { boroughIndex, continentOf, detectMapKind, haversineKm, usStates } from './geo.js';
+import { boroughIndex, continentOf, detectMapKind, usStates } from './geo.js';
 import type { MapKind, ReportOptions, ReportRun } from './types.js';
 
 export interface LayerMetricsSummary {
@@ -32,6 +33,8 @@ export interface RunPoints {
   /** layer -> pred[t][i]; a layer whose train rows have no prediction (compact probe output) holds test rows only. */
   pred: Record<string, number[][]>;
   metrics: Record<string, LayerMetricsSummary>;
+  /** Space runs: the probe's distance (results settings.distance), so map km match its tables under --paper-compat. */
+  distance?: 'haversine' | 'haversine-swapped';
 }
 
 export type PointRow = Record<string, string | number | boolean>;
@@ -177,7 +180,13 @@ export function buildRunPoints(run: ReportRun, options: ReportOptions): RunPoint
     layers,
     pred,
     metrics,
+    ...(kind === 'space' && { distance: runDistance(run) }),
   };
+}
+
+/** A space run's distance: the authors' swapped haversine when the probe used it (--paper-compat), else the true one. */
+function runDistance(run: ReportRun): 'haversine' | 'haversine-swapped' {
+  return run.results.settings?.['distance'] === 'haversine-swapped' ? 'haversine-swapped' : 'haversine';
 }
 
 /** The layer of `available` closest to `wanted` (ties: the lower one). */
@@ -209,7 +218,7 @@ export function pointRows(points: RunPoints, layer: number, split: 'test' | 'tra
         lat,
         plon,
         plat,
-        errKm: haversineKm(lon, lat, plon, plat),
+        errKm: spaceDistanceKm([lon, lat], [plon, plat], points.distance ?? 'haversine'),
         test,
       });
     } else {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { haversineKm } from '../probe/metrics.js';
 import { UserError } from '../util/errors.js';
-import { haversineKm } from './geo.js';
 import { renderReport } from './html.js';
 import { buildReportModel } from './model.js';
 import { pageData } from './pack.js';
@@ -92,6 +92,22 @@ test('map rows carry truth, prediction and the great-circle error, filtered by s
   assert.ok(Math.abs((rows[i].errKm as number) - haversineKm(lon, lat, plon, plat)) < 0.02);
   // Layer 7 is not present: the nearest one (5, ties go low) is used.
   assert.deepEqual(pointRows(p, 7, 'all')[i], pointRows(p, 5, 'all')[i]);
+});
+
+test('map km of a --paper-compat run use the swapped haversine its tables show; other runs the true one', () => {
+  const run = syntheticSpaceRun({ n: 60, layers: [0, 3] });
+  run.results.settings = { ...run.results.settings, mode: 'paper-compat', distance: 'haversine-swapped' };
+  const [row] = pointRows(buildReportModel({ runs: [run] }).points[0]!, 3, 'all');
+  const [lon, lat, plon, plat] = [row!.lon, row!.lat, row!.plon, row!.plat] as number[];
+  // the authors' formula: column 0 (longitude) read as latitude
+  assert.ok(Math.abs((row!.errKm as number) - haversineKm(lat!, lon!, plat!, plon!)) < 1e-9);
+  assert.ok(
+    Math.abs((row!.errKm as number) - haversineKm(lon!, lat!, plon!, plat!)) > 1,
+    'differs from the true km',
+  );
+  run.results.settings = { ...run.results.settings, mode: 'default', distance: 'haversine' };
+  const [trueRow] = pointRows(buildReportModel({ runs: [run] }).points[0]!, 3, 'all');
+  assert.ok(Math.abs((trueRow!.errKm as number) - haversineKm(lon!, lat!, plon!, plat!)) < 1e-9);
 });
 
 test('world points are coloured by continent: the dataset column when present, else point in polygon', () => {

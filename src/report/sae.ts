@@ -4,11 +4,10 @@
  * is read as a further result, so its tables also appear under "Further results".
  */
 import type { FigureModel } from './model.js';
-import { BASE_CONFIG, type VlSpec } from './specs.js';
+import { BASE_CONFIG, SCHEMA, type VlSpec } from './specs.js';
 import type { ExtraResult } from './types.js';
 
 const SAE_FEATURES_FORMAT = 'spacetime-lens/sae-features@1';
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 interface SaeFeaturesFile {
   format: string;

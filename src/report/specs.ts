@@ -8,7 +8,18 @@ import type { GeoJsonCollection, MapKind, ReportRun } from './types.js';
 // biome-ignore lint/suspicious/noExplicitAny: Vega-Lite specs are plain JSON.
 export type VlSpec = Record<string, any>;
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** The facet of a one-panel-per-dataset figure, in `sort` order when given. */
+export function datasetFacet(sort?: string[]): VlSpec {
+  return {
+    field: 'dataset',
+    type: 'nominal',
+    title: null,
+    ...(sort ? { sort } : {}),
+    header: { labelFontSize: 13, labelFontWeight: 'bold' },
+  };
+}
 const FONT = 'system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif';
 export const BASE_CONFIG = {
   font: FONT,
@@ -173,13 +184,7 @@ export function layerCurveSpec(runs: ReportRun[], metric: 'r2' | 'proxError'): V
   return {
     $schema: SCHEMA,
     data: { values },
-    facet: {
-      field: 'dataset',
-      type: 'nominal',
-      title: null,
-      sort: datasets,
-      header: { labelFontSize: 13, labelFontWeight: 'bold' },
-    },
+    facet: datasetFacet(datasets),
     columns,
     spec: {
       width: columns === 1 ? 560 : columns === 2 ? 420 : 300,
@@ -307,6 +312,17 @@ export function mapLegend(groups: number): VlSpec {
 
 export const PALETTE = (n: number) => (n <= 10 ? 'tableau10' : 'tableau20');
 
+/** A map's colour by entity group: one palette colour per group, the legend placed by mapLegend. */
+export function groupColor(title: string, groups: string[]): VlSpec {
+  return {
+    field: 'group',
+    type: 'nominal',
+    title,
+    scale: { domain: groups, scheme: PALETTE(groups.length) },
+    legend: mapLegend(groups.length),
+  };
+}
+
 /**
  * The layer's test Spearman ρ and R² as text in a corner of the plot (`stats` is filled with the layer shown, by
  * the page and by the export). Bottom-left on maps (ocean on the world and US maps), top-left in time scatters
@@ -343,13 +359,7 @@ export function mapSpec(points: RunPoints, nycOutlines?: GeoJsonCollection): VlS
     encoding: {
       longitude: { field: 'plon', type: 'quantitative' },
       latitude: { field: 'plat', type: 'quantitative' },
-      color: {
-        field: 'group',
-        type: 'nominal',
-        title: points.groupTitle,
-        scale: { domain: points.groupNames, scheme: PALETTE(points.groupNames.length) },
-        legend: mapLegend(points.groupNames.length),
-      },
+      color: groupColor(points.groupTitle, points.groupNames),
       tooltip: [
         { field: 'name', title: 'entity' },
         { field: 'group', title: points.groupTitle },

@@ -3,20 +3,10 @@
  * predictions = truth + noise that shrinks with depth, in the probe-results schema of COMMON.md.
  */
 import { createRequire } from 'node:module';
+import { mulberry32 } from '../util/mulberry32.test-util.js';
 import type { Metrics, PredictionTable, ProbeLayerResult, ReportRun } from './types.js';
 
 const require = createRequire(import.meta.url);
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
@@ -168,5 +158,53 @@ export function syntheticTimeRun(o: SyntheticOptions): ReportRun {
       proxError: new Map(),
     },
     columns: { entity_type: names.map((_, i) => types[i % 3]) },
+  };
+}
+
+/** A one-layer baseline (control) run with a given test R², without predictions. */
+export function syntheticBaseline(model: string, r2: number): ReportRun {
+  const run = syntheticSpaceRun({ n: 40, layers: [0], model });
+  run.results.layers[0]!.test.r2 = r2;
+  delete run.predictions;
+  return run;
+}
+
+/** A run of org/model-7b with its group controls, two surface baselines and its random-init twin (R² 0.05). */
+export function syntheticRunsWithControls(): { real: ReportRun; runs: ReportRun[] } {
+  const real = syntheticSpaceRun({ n: 60, layers: [0, 1, 2, 3, 4, 5, 6, 7], model: 'org/model-7b' });
+  // The probe's group controls, as results.json holds them (src/probe/group-control.ts).
+  real.results['groupBaseline'] = {
+    column: 'country',
+    groups: 12,
+    trainGroups: 12,
+    unseenTestRows: 0,
+    train: { n: 48, r2: 0.8, r2PerTarget: [0.8, 0.8], mae: 3 },
+    test: { n: 12, r2: 0.7, r2PerTarget: [0.7, 0.7], mae: 4, haversineMaeKm: 812.4 },
+  };
+  for (const l of real.results.layers) {
+    (l as { withinGroup?: unknown }).withinGroup = {
+      alpha: 10,
+      alphaIndex: 1,
+      nFit: 48,
+      test: { n: 12, r2: l.layer / 10, r2PerTarget: [0, 0], mae: 2, haversineMaeKm: 300 + l.layer },
+    };
+  }
+  const twin = syntheticSpaceRun({
+    n: 60,
+    layers: [0, 1, 2, 3, 4, 5, 6, 7],
+    model: 'random-init:org/model-7b',
+  });
+  twin.results.layers.forEach((l) => {
+    l.test.r2 = 0.05;
+  });
+  delete twin.predictions;
+  return {
+    real,
+    runs: [
+      real,
+      syntheticBaseline('surface:tfidf@/models/org/model-7b', 0.4),
+      syntheticBaseline('surface:char-ngrams', 0.45),
+      twin,
+    ],
   };
 }

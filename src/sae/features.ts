@@ -11,7 +11,7 @@
  *     on only the top-k features per target (chosen by |ρ| on the train rows, so the test rows stay unseen).
  */
 
-import { alphaEdgeWarning, r2Column, ridgeLoo, ridgePredict } from '../probe/index.js';
+import { alphaEdgeWarning, averageRanks, r2Column, ridgeLoo, ridgePredict } from '../probe/index.js';
 import { UserError } from '../util/errors.js';
 import { forEachChunk, type SaeParams } from './model.js';
 
@@ -117,19 +117,6 @@ function reconstructionMetrics(
     l0: acts.rows.length / n,
     deadFraction: dead / acts.dSae,
   };
-}
-
-/** Average ranks (1-based, ties averaged) of `values`. */
-function averageRanks(values: Float64Array): Float64Array {
-  const order = Array.from(values.keys()).sort((a, b) => values[a]! - values[b]!);
-  const ranks = new Float64Array(values.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && values[order[j + 1]!] === values[order[i]!]) j++;
-    for (let q = i; q <= j; q++) ranks[order[q]!] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
-  return ranks;
 }
 
 /** A group of rows (all, or one entity type) with its targets' ranks and moments precomputed. */

@@ -26,7 +26,7 @@ export function loadSaeGolden<M>(name: string): { meta: M; get: (key: string) =>
 /** n rows, each a sum of `active` of the `planted` unit directions with coefficients in [1, 2], plus small noise. */
 export function plantedData(n: number, d: number, planted: number, active: number, seed: number) {
   const rng = new Rng(seed, 'planted');
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+  const normal = () => rng.normal();
   const dirs = new Float64Array(planted * d);
   for (let p = 0; p < planted; p++) {
     let norm = 0;

@@ -14,7 +14,7 @@ import type { FeatureReport } from './run.js';
  */
 async function plantedStore(dir: string, n = 1500, d = 16): Promise<string> {
   const rng = new Rng(11, 'store');
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rng.uniform())) * Math.cos(2 * Math.PI * rng.uniform());
+  const normal = () => rng.normal();
   const dirs = Array.from({ length: 8 }, () => {
     const v = Array.from({ length: d }, normal);
     const norm = Math.hypot(...v);

@@ -59,6 +59,14 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
+  /**
+   * A standard normal draw: Box–Muller's cosine branch, two uniforms per draw (util/gaussian.ts keeps both branches
+   * and an open-interval uniform for the controls' large fills; the two streams differ, so each keeps its own).
+   */
+  normal(): number {
+    return Math.sqrt(-2 * Math.log(1 - this.uniform())) * Math.cos(2 * Math.PI * this.uniform());
+  }
+
   /** An in-place Fisher-Yates shuffle. */
   shuffle<T extends { length: number; [i: number]: number }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {

@@ -3,9 +3,8 @@
  * Everything is drawn from the seeded Rng, so a test's data never changes between runs.
  */
 import { createStore, entitiesFromDataset, hookName } from '../store/index.js';
+import { Rng } from '../util/rng.js';
 import type { LayerData } from './layer-data.js';
-import { Rng } from './rng.js';
-import { gaussian } from './stats.js';
 
 export interface SyntheticPlacesOptions {
   blocks?: number;
@@ -34,10 +33,10 @@ export function syntheticPlaces(options: SyntheticPlacesOptions = {}): LayerData
   const d = options.d ?? 24;
   const rng = new Rng(options.seed ?? 0, 'synthetic-places');
   const n = blocks * perBlock;
-  const code = Array.from({ length: 2 * d }, () => gaussian(rng));
-  const offsets = Array.from({ length: blocks * d }, () => gaussian(rng) * (options.blockOffset ?? 0));
+  const code = Array.from({ length: 2 * d }, () => rng.normal());
+  const offsets = Array.from({ length: blocks * d }, () => rng.normal() * (options.blockOffset ?? 0));
   const centres = Array.from({ length: blocks }, (_, b) => [
-    -150 + (300 * (b + 0.5)) / blocks + gaussian(rng) * 5,
+    -150 + (300 * (b + 0.5)) / blocks + rng.normal() * 5,
     -50 + rng.uniform() * 100,
   ]);
   const x = new Float32Array(n * d);
@@ -49,15 +48,15 @@ export function syntheticPlaces(options: SyntheticPlacesOptions = {}): LayerData
   const signal = options.signal ?? 1;
   for (let i = 0; i < n; i++) {
     const b = Math.floor(i / perBlock);
-    const lon = centres[b]![0]! + gaussian(rng) * 4;
-    const lat = Math.max(-85, Math.min(85, centres[b]![1]! + gaussian(rng) * 4));
+    const lon = centres[b]![0]! + rng.normal() * 4;
+    const lat = Math.max(-85, Math.min(85, centres[b]![1]! + rng.normal() * 4));
     targets[i * 2] = lon;
     targets[i * 2 + 1] = lat;
     for (let j = 0; j < d; j++) {
       x[i * d + j] =
         signal * ((lon / 90) * code[j]! + (lat / 45) * code[d + j]!) +
         offsets[b * d + j]! +
-        gaussian(rng) * (options.noise ?? 0.05);
+        rng.normal() * (options.noise ?? 0.05);
     }
     isTest[i] = rng.uniform() < (options.testFraction ?? 0.2) ? 1 : 0;
     block.push(`B${b}`);
@@ -96,7 +95,7 @@ export function syntheticYears(
   const n = options.n ?? 400;
   const d = options.d ?? 16;
   const rng = new Rng(options.seed ?? 0, 'synthetic-years');
-  const code = Array.from({ length: d }, () => gaussian(rng));
+  const code = Array.from({ length: d }, () => rng.normal());
   const x = new Float32Array(n * d);
   const targets = new Float64Array(n);
   const isTest = new Uint8Array(n);
@@ -106,7 +105,7 @@ export function syntheticYears(
     const year = 1000 + rng.uniform() * 1000;
     targets[i] = year;
     const feature = options.transform ? options.transform(year) : (year - 1500) / 300;
-    for (let j = 0; j < d; j++) x[i * d + j] = feature * code[j]! + gaussian(rng) * (options.noise ?? 0.05);
+    for (let j = 0; j < d; j++) x[i * d + j] = feature * code[j]! + rng.normal() * (options.noise ?? 0.05);
     isTest[i] = rng.uniform() < 0.2 ? 1 : 0;
     century.push(String(Math.floor(year / 100) * 100));
     names.push(`event ${i}`);
