@@ -48,6 +48,8 @@ export {
 } from './intervene.js';
 export type { InterveneRunOptions } from './intervene-run.js';
 export { runIntervene } from './intervene-run.js';
+export type { NeuronWeights, WeightType } from './neuron-weights.js';
+export { neuronRows, weightTypes } from './neuron-weights.js';
 export type {
   ActivationSource,
   CorrelationHit,
@@ -55,22 +57,18 @@ export type {
   CorrelationSearchResult,
   CosineHit,
   CosineSearchOptions,
-  NeuronWeights,
   ProbeDirections,
   SingleNeuronRow,
-  WeightType,
 } from './neurons.js';
 export {
   correlationSearch,
   engineActivations,
   entityTypeColumn,
   neuronFeatures,
-  neuronRows,
   probeCosineSearch,
   readProbeDirections,
   singleNeuronStats,
   storeActivations,
-  weightTypes,
 } from './neurons.js';
 export type { RankedTarget, SingleFit } from './neurons-math.js';
 export {

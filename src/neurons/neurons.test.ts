@@ -9,18 +9,20 @@ import { averageRanks } from '../probe/index.js';
 import type { ActivationStore } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
 import {
-  correlationSearch,
-  neuronFeatures,
   neuronRows,
   paperProbeLayers,
+  residualRows,
+  type WeightType,
+  weightTypes,
+} from './neuron-weights.js';
+import {
+  correlationSearch,
+  neuronFeatures,
   probeCosineSearch,
   projectionCorrelations,
   readProbeDirections,
-  residualRows,
   singleNeuronStats,
   storeActivations,
-  type WeightType,
-  weightTypes,
 } from './neurons.js';
 import { rankTarget, spearmanColumns } from './neurons-math.js';
 import { worldPlaceStore } from './store.test-util.js';

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadDataset } from '../data/load.js';
 import { createStore, hookName } from '../store/index.js';
-import { packageRoot, sharedDir } from '../util/paths.js';
+import { packageRoot } from '../util/paths.js';
+import { sharedForTests, skipWithoutShared } from '../util/shared.test-util.js';
 import { defaultGroupColumn, planGroups } from './group-control.js';
-import { formatResultsTable, probeStore, resultsCsv } from './probe-store.js';
+import { formatResultsTable, resultsCsv } from './probe-output.js';
+import { probeStore } from './probe-store.js';
 
 interface Scores {
   n: number;
@@ -31,8 +33,8 @@ const golden = JSON.parse(
   readFileSync(join(packageRoot(), 'test/fixtures/probe/group_controls_golden.json'), 'utf8'),
 ) as { alphas: number[]; cases: GoldenCase[] };
 
-const shared = sharedDir();
-const skip = shared ? false : 'needs the shared/ folder with the paper CSVs';
+const shared = sharedForTests();
+const skip = skipWithoutShared();
 const scratch = mkdtempSync(join(tmpdir(), 'stl-groups-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 

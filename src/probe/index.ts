@@ -16,6 +16,7 @@ export {
   spearman,
   splitMetrics,
 } from './metrics.js';
+export { fixed, formatResultsTable, resultsCsv, writeProbeResults } from './probe-output.js';
 export type {
   LayerPredictions,
   LayerResult,
@@ -23,14 +24,7 @@ export type {
   ProbeResults,
   ProbeRun,
 } from './probe-store.js';
-export {
-  fixed,
-  formatResultsTable,
-  PROBE_RESULTS_SCHEMA,
-  probeStore,
-  resultsCsv,
-  writeProbeResults,
-} from './probe-store.js';
+export { PROBE_RESULTS_SCHEMA, probeStore } from './probe-store.js';
 export type { DistanceMode, ProximityResult } from './proximity.js';
 export {
   proximityCounts,

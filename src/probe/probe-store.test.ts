@@ -9,7 +9,8 @@ import { runCliCaptured } from '../cli/testing.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { createStore, hookName, type StoreManifestInput } from '../store/index.js';
 import { packageRoot } from '../util/paths.js';
-import { probeStore, writeProbeResults } from './probe-store.js';
+import { writeProbeResults } from './probe-output.js';
+import { probeStore } from './probe-store.js';
 
 interface GoldenCase {
   name: string;

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ALPHA_PRESETS } from '../../probe/alphas.js';
 import { MIN_TEST_ROWS } from '../../probe/metrics.js';
-import { fixed, formatResultsTable, probeStore, writeProbeResults } from '../../probe/probe-store.js';
+import { fixed, formatResultsTable, writeProbeResults } from '../../probe/probe-output.js';
+import { probeStore } from '../../probe/probe-store.js';
 import { DEFAULT_REFERENCE_YEAR, TARGET_VARIANTS, type TargetVariant } from '../../probe/targets.js';
 import { UserError } from '../../util/errors.js';
 
