@@ -525,7 +525,7 @@ test('runs table at 1,280 px: controls, settings and source get a readable full-
     await p.goto(`file://${file}`);
     await p.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
     assert.deepEqual(await p.evaluate(() => (globalThis as any).spacetimeReport.tooWide()), []);
-    const table = p.locator('table.runs');
+    const table = p.locator('table.runs:not(.groups)');
     assert.equal(await table.locator('tr.run-details').count(), runs.length, 'one details row per run');
     // Each phrase (controls, settings, source) fits on one or two lines of the 1,240 px page.
     const spans = await table.locator('tr.run-details > td > span').evaluateAll((els) =>
@@ -540,6 +540,7 @@ test('runs table at 1,280 px: controls, settings and source get a readable full-
     assert.ok(spans.some((s) => s.text.startsWith('controls') && s.text.includes('random-init')));
     for (const s of spans) assert.ok(s.lines <= 2, `${s.lines} lines: ${s.text}`);
     await table.screenshot({ path: join(SHOTS, 'runs-table.png') });
+    await p.locator('table.runs.groups').screenshot({ path: join(SHOTS, 'runs-groups-table.png') });
   } finally {
     await p.close();
   }
