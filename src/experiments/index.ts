@@ -57,7 +57,7 @@ export {
 } from './output.js';
 export { type PcaOptions, type PcaResult, pca, projectOntoComponents } from './pca.js';
 export { PAPER_PCA_KS, type PcaExperiment, runPcaExperiment } from './pca-experiment.js';
-export { type PlsFit, type PlsOptions, plsRegression } from './pls.js';
+export { type PlsFit, type PlsOptions, plsDirection, plsRegression } from './pls.js';
 export { type PlsExperiment, runPlsExperiment } from './pls-experiment.js';
 export { type LayerLoader, promptSensitivity, promptTransfer, type TransferResult } from './prompts.js';
 export {

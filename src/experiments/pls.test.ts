@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadGolden } from './fixtures.js';
-import { plsRegression } from './pls.js';
+import { plsDirection, plsRegression } from './pls.js';
 
 interface PlsGoldenMeta {
   cases: { n: number; d: number; t: number; K: number; ks: number[]; scale: boolean }[];
@@ -52,4 +52,31 @@ test('PLS with as many components as the rank of a noiseless linear target fits 
   const fit = await plsRegression(x, n, d, y, 1, train, d);
   assert.ok(maxAbs(fit.predictions[d - 1]!, y) < 1e-8);
   await assert.rejects(() => plsRegression(x, n, d, y, 1, train, d + 1), /outside 1\.\.6/);
+});
+
+test("a PLS direction reproduces scikit-learn's k-component predictions of its target from raw rows (x·w)", async () => {
+  const g = loadGolden<PlsGoldenMeta>('pls_golden');
+  for (const [c, { n, d, t, K, ks, scale }] of g.meta.cases.entries()) {
+    const x = Float32Array.from(g.get(`case${c}.x`));
+    const isTest = g.get(`case${c}.is_test`);
+    const train = [...isTest.keys()].filter((i) => isTest[i] === 0);
+    const fit = await plsRegression(x, n, d, Float64Array.from(g.get(`case${c}.y`)), t, train, K, { scale });
+    for (const k of ks) {
+      const want = g.get(`case${c}.pred${k}`); // sklearn's n×t predictions
+      for (let j = 0; j < t; j++) {
+        const w = plsDirection(fit, k, j);
+        let err = 0;
+        let size = 0;
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          for (let c2 = 0; c2 < d; c2++) s += (x[i * d + c2]! - fit.xMean[c2]!) * w[c2]!;
+          const pred = fit.yMean[j]! + fit.yScale[j]! * s;
+          err = Math.max(err, Math.abs(pred - want[i * t + j]!));
+          size = Math.max(size, Math.abs(want[i * t + j]!));
+        }
+        assert.ok(err < 1e-6 * size, `case ${c} k ${k} target ${j}: max |Δ| ${err}`);
+      }
+    }
+    assert.throws(() => plsDirection(fit, K + 1, 0), /outside 1\.\./);
+  }
 });

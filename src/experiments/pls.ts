@@ -335,3 +335,61 @@ function dot(a: Float64Array, b: Float64Array): number {
 function norm2(a: Float64Array): number {
   return dot(a, a);
 }
+
+/**
+ * One target's direction in the k-component model: w such that x·w is its prediction in target standard deviations
+ * (up to a constant), for raw rows x. The scores of scaled rows are Xs·R with R = W_k (P_kᵀW_k)⁻¹, so the scaled
+ * coefficients are R·q_target (sklearn's `coef_` for the target, divided by its y std), then ÷ x_std for raw rows.
+ */
+export function plsDirection(fit: PlsFit, k: number, target: number): Float64Array {
+  const { d, t, components: K } = fit;
+  if (!(Number.isInteger(k) && k >= 1 && k <= K))
+    throw new UserError(`PLS direction: ${k} components is outside 1..${K} (the components fitted)`);
+  if (!(target >= 0 && target < t)) throw new Error(`plsDirection: no target ${target}`);
+  const ptw = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let i = 0; i < d; i++) s += fit.loadings[i * K + a]! * fit.weights[i * K + b]!;
+      ptw[a * k + b] = s;
+    }
+  }
+  const v = solveSmall(
+    ptw,
+    Float64Array.from({ length: k }, (_, a) => fit.yLoadings[target * K + a]!),
+    k,
+  );
+  const w = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let s = 0;
+    for (let a = 0; a < k; a++) s += fit.weights[i * K + a]! * v[a]!;
+    w[i] = s / fit.xScale[i]!;
+  }
+  return w;
+}
+
+/** Solves the k×k system A·v = b by Gaussian elimination with partial pivoting (k ≤ a few dozen). */
+function solveSmall(a: Float64Array, b: Float64Array, k: number): Float64Array {
+  const m = Float64Array.from(a);
+  const v = Float64Array.from(b);
+  for (let c = 0; c < k; c++) {
+    let p = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(m[r * k + c]!) > Math.abs(m[p * k + c]!)) p = r;
+    if (!(Math.abs(m[p * k + c]!) > 0)) throw new UserError('PLS direction: PᵀW is singular');
+    if (p !== c) {
+      for (let j = 0; j < k; j++) [m[c * k + j], m[p * k + j]] = [m[p * k + j]!, m[c * k + j]!];
+      [v[c], v[p]] = [v[p]!, v[c]!];
+    }
+    for (let r = c + 1; r < k; r++) {
+      const f = m[r * k + c]! / m[c * k + c]!;
+      for (let j = c; j < k; j++) m[r * k + j] = m[r * k + j]! - f * m[c * k + j]!;
+      v[r] = v[r]! - f * v[c]!;
+    }
+  }
+  for (let c = k - 1; c >= 0; c--) {
+    let s = v[c]!;
+    for (let j = c + 1; j < k; j++) s -= m[c * k + j]! * v[j]!;
+    v[c] = s / m[c * k + c]!;
+  }
+  return v;
+}

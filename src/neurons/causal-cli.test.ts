@@ -120,6 +120,25 @@ test('patch: a side-effect matrix with its random band; the probe re-reads the a
   await assert.rejects(
     cli('patch', ...common(), '--steer', 'year'),
     (e: Error) => e instanceof UserError && /no target year/.test(e.message),
+  ); // a PLS direction (the target's k-component coefficients) steers like a probe direction
+  const pls = join(tmp, 'patch-pls');
+  await cli(
+    'patch',
+    ...common(),
+    ...['--steer', 'pls2_latitude', '--entities', '2', '--random-directions', '2', '--amounts', '1'],
+    ...['--max-candidates', '6', '--out', pls],
+  );
+  const rp = JSON.parse(await readFile(join(pls, 'patch.json'), 'utf8'));
+  assert.deepEqual(rp.figures.directions, ['pls2_latitude']);
+  assert.ok(rp.settings.yScales.pls2_latitude > 0);
+  assert.ok(rp.table.every((c: { slope: number }) => Number.isFinite(c.slope)));
+  await assert.rejects(
+    cli('patch', ...common(), '--steer', 'pls2_year'),
+    (e: Error) => e instanceof UserError && /no target year/.test(e.message),
+  );
+  await assert.rejects(
+    cli('patch', ...common(), '--steer', 'pls0_latitude'),
+    (e: Error) => e instanceof UserError && /outside 1\.\./.test(e.message),
   );
 });
 

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { plsDirection, plsRegression } from '../experiments/pls.js';
 import { type HookedModel, modelIdentity } from '../model/index.js';
 import { resolveAlphas, ridgeLoo } from '../probe/index.js';
 import type { ActivationStore, StoreEntity } from '../store/index.js';
@@ -138,6 +139,39 @@ async function attributeDirection(
   return { name: `log10_${column}`, w: fit.coefStandardized, yScale: fit.yScale[0]! };
 }
 
+/** `pls<k>_<target>`: the target's direction in a k-component PLS fit (Heinzerling & Inui 2024). */
+const PLS_NAME = /^pls(\d+)_(.+)$/;
+
+/**
+ * The direction of `pls<k>_<target>` at the layer: PLS with k components (sklearn's scale=True) fitted on the
+ * store's train rows against all of the dataset's targets, read for one target (experiments/pls.ts plsDirection).
+ */
+async function plsSteeringDirection(
+  store: ActivationStore,
+  entities: StoreEntity[],
+  layer: number,
+  name: string,
+  hook: string,
+): Promise<SteeringDirection> {
+  const [, ks, targetName] = PLS_NAME.exec(name)!;
+  const m = store.manifest;
+  const names = m.dataset.targetNames;
+  const target = names.indexOf(targetName!);
+  if (target < 0)
+    throw new UserError(`${name}: the dataset has no target ${targetName} (targets: ${names.join(', ')})`);
+  const k = Number(ks);
+  const t = names.length;
+  const y = new Float64Array(m.n * t);
+  entities.forEach((e, i) => {
+    for (let j = 0; j < t; j++) y[i * t + j] = e.target[j]!;
+  });
+  const train = entities.flatMap((e, i) => (e.is_test ? [] : [i]));
+  const fit = await plsRegression(await store.readLayer(layer, hook), m.n, m.d, y, t, train, k);
+  if (fit.components < k)
+    throw new UserError(`${name}: only ${fit.components} PLS components could be fitted`);
+  return { name, w: plsDirection(fit, k, target), yScale: fit.yScale[target]! };
+}
+
 async function probeDirections(probe: string, layer: number, names?: string[]) {
   const probes = await readProbeDirections(probe);
   try {
@@ -220,14 +254,18 @@ export async function runPatching(o: PatchRunOptions): Promise<CausalExperimentR
   const { layer, entities, readouts } = await setting(o);
   const scales = attributeScales(o.store, entities);
   const wanted = o.steer ?? [...m.dataset.targetNames, ...EXTRA_ATTRIBUTES.map((c) => `log10_${c}`)];
-  const probeNames = wanted.filter((s) => !s.startsWith('log10_'));
+  const probeNames = wanted.filter((s) => !s.startsWith('log10_') && !PLS_NAME.test(s));
   const probe = await probeDirections(o.probe, layer, probeNames);
-  const directions: SteeringDirection[] = [...probe.directions];
-  for (const name of wanted.filter((s) => s.startsWith('log10_'))) {
-    const dir = await attributeDirection(o.store, entities, layer, name.slice(6), probe.hook);
-    if (dir) directions.push(dir);
-    else if (o.steer)
-      throw new UserError(`${name}: fewer than 20 train rows carry a positive ${name.slice(6)}`);
+  const directions: SteeringDirection[] = [];
+  for (const name of wanted) {
+    if (name.startsWith('log10_')) {
+      const dir = await attributeDirection(o.store, entities, layer, name.slice(6), probe.hook);
+      if (dir) directions.push(dir);
+      else if (o.steer)
+        throw new UserError(`${name}: fewer than 20 train rows carry a positive ${name.slice(6)}`);
+    } else if (PLS_NAME.test(name)) {
+      directions.push(await plsSteeringDirection(o.store, entities, layer, name, probe.hook));
+    } else directions.push(probe.directions.find((x) => x.name === name)!);
   }
   const picked = pickEntities(m.dataset.name, entities, readouts[0]!, o.entities ?? 12, o.seed ?? 0);
   const n = o.randomDirections ?? 8;

@@ -122,7 +122,8 @@ export function registerCausal(program: Command): void {
   commonOptions(patch, 'entity', 12)
     .option(
       '--steer <names>',
-      'directions to move along (default: every probe target + log10_population,log10_page_views where the data has them)',
+      'directions to move along: probe targets, log10_<column>, pls<k>_<target> (the target in a k-component PLS fit) ' +
+        '(default: every probe target + log10_population,log10_page_views where the data has them)',
     )
     .option('--amounts <list>', 'non-zero amounts', '-2,-1,1,2')
     .addOption(
