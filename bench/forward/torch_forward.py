@@ -10,6 +10,7 @@ captured (as output_hidden_states does). The forward is a plain batched implemen
 """
 import json, math, os, struct, sys, time
 import torch
+from llama_block import causal_mask, rms, rope_tables, rot
 
 out, L, d, H, KV, m, V, B, T = sys.argv[1], *map(int, sys.argv[2:10])
 repeats = int(sys.argv[10]) if len(sys.argv) > 10 else 3
@@ -56,19 +57,8 @@ with open(os.path.join(out, "model.safetensors"), "wb") as f:
     for t in W.values():
         f.write((t.to(torch.bfloat16).view(torch.int16) if big else t).contiguous().numpy().tobytes())
 
-inv = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
-freqs = torch.outer(torch.arange(T).float(), inv)
-emb = torch.cat((freqs, freqs), -1)
-cos, sin = emb.cos(), emb.sin()
-mask = torch.full((T, T), float("-inf")).triu(1)
-
-
-def rms(x, w):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5))
-
-
-def rot(x):
-    return torch.cat((-x[..., hd // 2:], x[..., : hd // 2]), -1)
+cos, sin = rope_tables(10000.0, hd, T)
+mask = causal_mask(T)
 
 
 def forward(ids):

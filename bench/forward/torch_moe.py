@@ -16,6 +16,7 @@ OUT_DIR/torch_indices.npy ([LAYERS, B*T, 2], float32) so the bench can compare t
 import json, math, os, struct, sys, time
 import numpy as np
 import torch
+from llama_block import causal_mask, rms, rope_tables, rot
 
 out, L, B, T = sys.argv[1], *map(int, sys.argv[2:5])
 repeats = int(sys.argv[5]) if len(sys.argv) > 5 else 3
@@ -79,19 +80,8 @@ json.dump({"model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "hi
            "rope_theta": 1e6, "hidden_act": "silu", "max_position_embeddings": 32768, "sliding_window": None,
            "tie_word_embeddings": False, "torch_dtype": "bfloat16"}, open(os.path.join(out, "config.json"), "w"))
 
-inv = 1.0 / (1e6 ** (torch.arange(0, hd, 2).float() / hd))
-freqs = torch.outer(torch.arange(T).float(), inv)
-emb = torch.cat((freqs, freqs), -1)
-cos, sin = emb.cos(), emb.sin()
-mask = torch.full((T, T), float("-inf")).triu(1)
-
-
-def rms(x, w):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5))
-
-
-def rot(x):
-    return torch.cat((-x[..., hd // 2:], x[..., : hd // 2]), -1)
+cos, sin = rope_tables(1e6, hd, T)
+mask = causal_mask(T)
 
 
 def forward(ids):
